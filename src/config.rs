@@ -1,0 +1,285 @@
+//! Typed configuration. Layers, each overriding the one before: the built-in
+//! `config/default.toml`, an optional file, then `TECHMARKET__SECTION__KEY` environment
+//! variables. Unknown keys and wrong types fail at start with a message naming the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::storage::DatabaseOptions;
+
+/// The built-in defaults, the same file that ships in `config/`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Prefix of environment overrides; `__` separates section and key.
+pub const ENV_PREFIX: &str = "TECHMARKET__";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub data: DataConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+impl Config {
+    /// Loads the layers: defaults, `file` if given, then the `TECHMARKET__*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let defaults: Table =
+            DEFAULT_TOML
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: "<built-in>".into(),
+                    message: e.to_string(),
+                })?;
+        let mut merged = defaults.clone();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let table: Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: path.display().to_string(),
+                    message: e.message().to_string(),
+                })?;
+            merge(&mut merged, table, "");
+        }
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            set_from_env(&mut merged, &defaults, &path, &raw, &name)?;
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(Value::Table(merged)).map_err(|e| {
+                ConfigError::Key {
+                    key: e.path().to_string(),
+                    message: e.inner().message().to_string(),
+                }
+            })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rules serde cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| {
+            Err(ConfigError::Key {
+                key: key.into(),
+                message,
+            })
+        };
+        if self.server.max_body_bytes < 1024 {
+            return bad(
+                "server.max_body_bytes",
+                format!(
+                    "{} is too small; give at least 1024",
+                    self.server.max_body_bytes
+                ),
+            );
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1".into());
+        }
+        let url = self.database.url.as_str();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return bad(
+                "database.url",
+                format!("`{url}` is neither empty, sqlite://PATH nor postgres://USER@HOST:PORT/DB"),
+            );
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return bad(
+                "log.level",
+                format!("`{}` is not a log filter: {e}", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data.dir.join("techmarket.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn database_options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            url: self.database_url(),
+            max_connections: self.database.max_connections,
+            acquire_timeout_secs: self.database.acquire_timeout_secs,
+        }
+    }
+}
+
+fn merge(into: &mut Table, from: Table, prefix: &str) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Table(existing)), Value::Table(table)) => {
+                merge(existing, table, &format!("{prefix}{key}."))
+            }
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets one key from an environment variable, typed like the built-in default of that key.
+fn set_from_env(
+    merged: &mut Table,
+    defaults: &Table,
+    path: &[String],
+    raw: &str,
+    var: &str,
+) -> Result<(), ConfigError> {
+    let key = path.join(".");
+    let unknown = || ConfigError::Key {
+        key: key.clone(),
+        message: format!("unknown key (set by {var})"),
+    };
+    let [section, name] = path else {
+        return Err(unknown());
+    };
+    let default = defaults
+        .get(section)
+        .and_then(Value::as_table)
+        .and_then(|t| t.get(name))
+        .ok_or_else(unknown)?;
+    let wrong = |expected: &str| ConfigError::Key {
+        key: key.clone(),
+        message: format!("{var}=`{raw}` is not {expected}"),
+    };
+    let value = match default {
+        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| wrong("an integer"))?),
+        Value::Boolean(_) => {
+            Value::Boolean(raw.trim().parse().map_err(|_| wrong("true or false"))?)
+        }
+        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| wrong("a number"))?),
+        _ => Value::String(raw.to_string()),
+    };
+    if let Some(Value::Table(table)) = merged.get_mut(section) {
+        table.insert(name.clone(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_run_everything_embedded() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.server.port, 8080);
+        assert_eq!(config.database_url(), "sqlite://data/techmarket.db");
+    }
+
+    #[test]
+    fn environment_overrides_a_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("tm-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("local.toml");
+        std::fs::write(&file, "[server]\nport = 9000\nhost = \"0.0.0.0\"\n").unwrap();
+        let config =
+            Config::load(Some(&file), env(&[("TECHMARKET__SERVER__PORT", "9100")])).unwrap();
+        assert_eq!(config.server.port, 9100);
+        assert_eq!(config.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Config::load(None, env(&[("TECHMARKET__SERVER__PORT", "八千")])).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        let err = Config::load(None, env(&[("TECHMARKET__SERVER__PROT", "1")])).unwrap_err();
+        assert!(
+            err.to_string().contains("server.prot") && err.to_string().contains("unknown"),
+            "{err}"
+        );
+        let err =
+            Config::load(None, env(&[("TECHMARKET__DATABASE__URL", "mysql://x")])).unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("tm-config-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "[server]\nprt = 1\n").unwrap();
+        let err = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("server"), "{err}");
+        assert!(err.to_string().contains("prt"), "{err}");
+    }
+}

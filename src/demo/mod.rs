@@ -1,0 +1,345 @@
+//! The demo data set: organisations, users, 40 needs and 80 achievements in the city's industries
+//! (CCUS, 石油装备, 高端化工, 新能源, 新材料, 生物医药, 海洋装备, 盐碱地, 智能制造 ...). Records go
+//! through the same validation as the API. Seeding an already seeded database only issues fresh
+//! tokens for the demo users.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::accounts::{self, AccountError};
+use crate::config::Config;
+use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
+use crate::domain::need::{Need, NeedContent, NeedInput};
+use crate::domain::org::{NewOrganisation, NewUser, Organisation, User};
+use crate::domain::record::RecordMeta;
+use crate::domain::validate::{Contact, ValidationErrors};
+use crate::domain::vocab::{OrgKind, Role};
+use crate::domain::{market_today, new_id, now};
+use crate::storage::{Store, StoreError};
+
+const ORGANISATIONS: &str = include_str!("organisations.json");
+const NEEDS: &str = include_str!("needs.json");
+const ACHIEVEMENTS: &str = include_str!("achievements.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo data is invalid: {0}")]
+    Data(String),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<ValidationErrors> for DemoError {
+    fn from(e: ValidationErrors) -> Self {
+        DemoError::Data(e.summary())
+    }
+}
+
+#[derive(Deserialize)]
+struct DemoFile {
+    organisations: Vec<DemoOrg>,
+    users: Vec<DemoUser>,
+}
+
+#[derive(Deserialize)]
+struct DemoOrg {
+    key: String,
+    name: String,
+    kind: OrgKind,
+    region: String,
+}
+
+#[derive(Deserialize)]
+struct DemoUser {
+    key: String,
+    org: String,
+    name: String,
+    role: Role,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    /// The environment variable its token is printed as, for users a newcomer signs in as.
+    print: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DemoRecord {
+    org: String,
+    #[serde(default)]
+    valid_days: Option<i64>,
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+/// A demo user's fresh token.
+pub struct DemoToken {
+    pub variable: String,
+    pub user: String,
+    pub role: Role,
+    pub organisation: String,
+    pub secret: String,
+}
+
+pub struct Seeded {
+    /// False when the database already held the demo data.
+    pub created: bool,
+    pub needs: usize,
+    pub achievements: usize,
+    pub tokens: Vec<DemoToken>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, DemoError> {
+    serde_json::from_str(text).map_err(|e| DemoError::Data(format!("{what}: {e}")))
+}
+
+/// Loads the demo data set unless it is there already, and issues tokens for the demo users.
+pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
+    let file: DemoFile = parse("organisations.json", ORGANISATIONS)?;
+    let mut orgs: HashMap<String, Organisation> = HashMap::new();
+    let mut created = false;
+    for demo in &file.organisations {
+        let org = match store.find_organisation_by_name(&demo.name).await? {
+            Some(org) => org,
+            None => {
+                created = true;
+                let new = NewOrganisation {
+                    name: demo.name.clone(),
+                    kind: demo.kind,
+                    region: demo.region.clone(),
+                };
+                accounts::create_organisation(store, new).await?
+            }
+        };
+        orgs.insert(demo.key.clone(), org);
+    }
+    let mut users: HashMap<String, User> = HashMap::new();
+    for demo in &file.users {
+        let org = orgs.get(&demo.org).ok_or_else(|| {
+            DemoError::Data(format!("user {} names unknown org {}", demo.key, demo.org))
+        })?;
+        let existing = store
+            .list_users(Some(&org.id))
+            .await?
+            .into_iter()
+            .find(|u| u.name == demo.name && u.role == demo.role);
+        let user = match existing {
+            Some(user) => user,
+            None => {
+                let new = NewUser {
+                    org_id: org.id.clone(),
+                    name: demo.name.clone(),
+                    role: demo.role,
+                    email: demo.email.clone(),
+                    phone: demo.phone.clone(),
+                };
+                accounts::create_user(store, new).await?
+            }
+        };
+        users.insert(demo.org.clone(), user.clone());
+        users.insert(format!("user:{}", demo.key), user);
+    }
+    let needs = build_needs(&orgs, &users)?;
+    let achievements = build_achievements(&orgs, &users)?;
+    // Records are loaded when the first demo enterprise has none yet, so an interrupted seed
+    // completes on the next run instead of being taken for done.
+    let first = &orgs[&file.organisations[1].key];
+    let probe = crate::storage::ListQuery {
+        viewer_org: first.id.clone(),
+        viewer_is_staff: true,
+        org_id: Some(first.id.clone()),
+        limit: 1,
+        ..Default::default()
+    };
+    let created = created || store.list_needs(&probe).await?.items.is_empty();
+    if created {
+        for need in &needs {
+            store.insert_need(need).await?;
+        }
+        for achievement in &achievements {
+            store.insert_achievement(achievement).await?;
+        }
+        tracing::info!(
+            needs = needs.len(),
+            achievements = achievements.len(),
+            "demo data loaded"
+        );
+    }
+    let (needs, achievements) = if created {
+        (needs.len(), achievements.len())
+    } else {
+        (0, 0)
+    };
+    let mut tokens = Vec::new();
+    for demo in &file.users {
+        let Some(variable) = &demo.print else {
+            continue;
+        };
+        let user = &users[&format!("user:{}", demo.key)];
+        let (secret, _) = accounts::issue_token(store, user, "demo", None).await?;
+        tokens.push(DemoToken {
+            variable: variable.clone(),
+            user: user.name.clone(),
+            role: user.role,
+            organisation: orgs[&demo.org].name.clone(),
+            secret,
+        });
+    }
+    Ok(Seeded {
+        created,
+        needs,
+        achievements,
+        tokens,
+    })
+}
+
+/// The organisation and author of a demo record, and the contact it carries.
+fn owner<'a>(
+    record: &DemoRecord,
+    orgs: &'a HashMap<String, Organisation>,
+    users: &'a HashMap<String, User>,
+) -> Result<(&'a Organisation, &'a User, Value), DemoError> {
+    let org = orgs
+        .get(&record.org)
+        .ok_or_else(|| DemoError::Data(format!("unknown org `{}`", record.org)))?;
+    let user = users
+        .get(&record.org)
+        .ok_or_else(|| DemoError::Data(format!("org `{}` has no user", record.org)))?;
+    let contact = Contact {
+        name: user.name.clone(),
+        phone: user.phone.clone(),
+        email: user.email.clone(),
+    };
+    Ok((org, user, serde_json::to_value(contact).unwrap_or_default()))
+}
+
+fn build_needs(
+    orgs: &HashMap<String, Organisation>,
+    users: &HashMap<String, User>,
+) -> Result<Vec<Need>, DemoError> {
+    let records: Vec<DemoRecord> = parse("needs.json", NEEDS)?;
+    let today = market_today(now());
+    let mut out = Vec::new();
+    for record in &records {
+        let (org, user, contact) = owner(record, orgs, users)?;
+        let mut fields = record.fields.clone();
+        fields
+            .entry("region")
+            .or_insert_with(|| Value::String(org.region.clone()));
+        fields.entry("contact").or_insert(contact);
+        if let Some(days) = record.valid_days {
+            let deadline = today + chrono::Duration::days(days);
+            fields.insert(
+                "deadline".into(),
+                Value::String(deadline.format("%Y-%m-%d").to_string()),
+            );
+        }
+        let input: NeedInput = serde_json::from_value(Value::Object(fields))
+            .map_err(|e| DemoError::Data(format!("need: {e}")))?;
+        let content = NeedContent::parse(&input, today)?;
+        let at = now();
+        let need = Need {
+            meta: RecordMeta::new(
+                new_id(),
+                org.id.clone(),
+                org.name.clone(),
+                user.id.clone(),
+                at,
+            ),
+            content,
+        };
+        out.push(need);
+    }
+    Ok(out)
+}
+
+fn build_achievements(
+    orgs: &HashMap<String, Organisation>,
+    users: &HashMap<String, User>,
+) -> Result<Vec<Achievement>, DemoError> {
+    let records: Vec<DemoRecord> = parse("achievements.json", ACHIEVEMENTS)?;
+    let mut out = Vec::new();
+    for record in &records {
+        let (org, user, contact) = owner(record, orgs, users)?;
+        let mut fields = record.fields.clone();
+        fields
+            .entry("region")
+            .or_insert_with(|| Value::String(org.region.clone()));
+        fields.entry("contact").or_insert(contact);
+        let input: AchievementInput = serde_json::from_value(Value::Object(fields))
+            .map_err(|e| DemoError::Data(format!("achievement: {e}")))?;
+        let content = AchievementContent::parse(&input)?;
+        let at = now();
+        let achievement = Achievement {
+            meta: RecordMeta::new(
+                new_id(),
+                org.id.clone(),
+                org.name.clone(),
+                user.id.clone(),
+                at,
+            ),
+            content,
+        };
+        out.push(achievement);
+    }
+    Ok(out)
+}
+
+/// Prints the demo tokens and writes them to `<data dir>/demo-tokens.env` for `source`.
+pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), DemoError> {
+    let path = config.data.dir.join("demo-tokens.env");
+    let mut env =
+        String::from("# techmarket demo tokens; load with: source data/demo-tokens.env\n");
+    env.push_str(&format!("export TM=http://{}:{port}\n", config.server.host));
+    for t in &seeded.tokens {
+        env.push_str(&format!(
+            "# {} ({}, {})\nexport {}={}\n",
+            t.user,
+            t.role.label(),
+            t.organisation,
+            t.variable,
+            t.secret
+        ));
+    }
+    std::fs::create_dir_all(&config.data.dir).map_err(|source| DemoError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    std::fs::write(&path, &env).map_err(|source| DemoError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    if seeded.created {
+        println!(
+            "demo data loaded: {} needs, {} achievements",
+            seeded.needs, seeded.achievements
+        );
+    } else {
+        println!("demo data already present; issued fresh demo tokens");
+    }
+    println!("demo tokens (also in {}):", path.display());
+    for t in &seeded.tokens {
+        println!(
+            "  {:<15} {} · {} · {}",
+            t.variable,
+            t.user,
+            t.role.label(),
+            t.organisation
+        );
+    }
+    println!(
+        "try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs",
+        path.display()
+    );
+    Ok(())
+}

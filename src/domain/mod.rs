@@ -1,0 +1,32 @@
+//! The records of the market and their rules: vocabularies, validation, access. No I/O.
+
+pub mod achievement;
+pub mod need;
+pub mod org;
+pub mod record;
+pub mod validate;
+pub mod vocab;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+
+/// A new record id: a UUIDv7, so ids sort by creation time (stable cursor pagination).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Whether `s` looks like an id this service issued, so bad ids are rejected before any query.
+pub fn is_valid_id(s: &str) -> bool {
+    uuid::Uuid::try_parse(s).is_ok()
+}
+
+/// The market works on China Standard Time (UTC+8): "today" for deadlines is the local date.
+pub fn market_today(now: DateTime<Utc>) -> NaiveDate {
+    let cst = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    now.with_timezone(&cst).date_naive()
+}
+
+/// The current time, truncated to microseconds (what both databases store).
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}

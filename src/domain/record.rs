@@ -1,0 +1,219 @@
+//! What needs and achievements share: bookkeeping fields, the status life cycle, and the access
+//! rules of DOMAIN.md (who may see, edit and read the contact of a record).
+
+use chrono::{DateTime, Utc};
+
+use super::vocab::{RecordStatus, Role, Visibility};
+
+/// The signed-in user a request acts for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub user_id: String,
+    pub user_name: String,
+    pub org_id: String,
+    pub role: Role,
+    pub token_id: String,
+}
+
+/// Which library a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    Needs,
+    Achievements,
+}
+
+impl Library {
+    /// The role whose organisations own records of this library.
+    pub fn owner_role(self) -> Role {
+        match self {
+            Library::Needs => Role::Enterprise,
+            Library::Achievements => Role::University,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Library::Needs => "need",
+            Library::Achievements => "achievement",
+        }
+    }
+}
+
+/// Bookkeeping fields of every need and achievement; set by the service, never by clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordMeta {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub status: RecordStatus,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl RecordMeta {
+    pub fn new(
+        id: String,
+        org_id: String,
+        org_name: String,
+        created_by: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        RecordMeta {
+            id,
+            org_id,
+            org_name,
+            status: RecordStatus::Open,
+            created_by,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// May this user see a record with this owner, visibility and status?
+///
+/// Owners always see their own records. Staff (managers, admins) see everything not private to
+/// another organisation. Everyone else sees public records that have not been withdrawn.
+pub fn can_view(
+    viewer: &Principal,
+    owner_org: &str,
+    visibility: Visibility,
+    status: RecordStatus,
+) -> bool {
+    if viewer.org_id == owner_org {
+        return true;
+    }
+    if viewer.role.is_staff() {
+        return visibility != Visibility::Private;
+    }
+    visibility == Visibility::Public && status != RecordStatus::Withdrawn
+}
+
+/// May this user change a record of this library owned by `owner_org`? Staff act on behalf of
+/// organisations (e.g. needs collected on survey visits); owners edit their own.
+pub fn can_edit(viewer: &Principal, library: Library, owner_org: &str) -> bool {
+    viewer.role.is_staff() || (viewer.role == library.owner_role() && viewer.org_id == owner_org)
+}
+
+/// May this user read the contact fields? Managers and the owner; the other party of an
+/// introduced docking joins them once dockings exist.
+pub fn can_read_contact(viewer: &Principal, owner_org: &str) -> bool {
+    viewer.role.is_staff() || viewer.org_id == owner_org
+}
+
+/// The status changes a client may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAction {
+    Close,
+    Withdraw,
+    Reopen,
+}
+
+impl StatusAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusAction::Close => "close",
+            StatusAction::Withdraw => "withdraw",
+            StatusAction::Reopen => "reopen",
+        }
+    }
+
+    /// The status this action leads to from `from`, or the actions allowed from `from`.
+    pub fn apply(self, from: RecordStatus) -> Result<RecordStatus, Vec<&'static str>> {
+        use RecordStatus::*;
+        match (from, self) {
+            (Open, StatusAction::Close) => Ok(Closed),
+            (Open, StatusAction::Withdraw) | (Closed, StatusAction::Withdraw) => Ok(Withdrawn),
+            (Closed, StatusAction::Reopen) => Ok(Open),
+            _ => Err(Self::allowed_from(from)),
+        }
+    }
+
+    pub fn allowed_from(from: RecordStatus) -> Vec<&'static str> {
+        match from {
+            RecordStatus::Open => vec!["close", "withdraw"],
+            RecordStatus::Closed => vec!["reopen", "withdraw"],
+            RecordStatus::Withdrawn => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role, org: &str) -> Principal {
+        Principal {
+            user_id: "u".into(),
+            user_name: "张三".into(),
+            org_id: org.into(),
+            role,
+            token_id: "t".into(),
+        }
+    }
+
+    #[test]
+    fn visibility_rules_follow_the_domain() {
+        let other = user(Role::Enterprise, "e2");
+        let manager = user(Role::Manager, "op");
+        assert!(can_view(
+            &other,
+            "e1",
+            Visibility::Public,
+            RecordStatus::Open
+        ));
+        assert!(!can_view(
+            &other,
+            "e1",
+            Visibility::Managers,
+            RecordStatus::Open
+        ));
+        assert!(!can_view(
+            &other,
+            "e1",
+            Visibility::Public,
+            RecordStatus::Withdrawn
+        ));
+        assert!(can_view(
+            &manager,
+            "e1",
+            Visibility::Managers,
+            RecordStatus::Open
+        ));
+        assert!(!can_view(
+            &manager,
+            "e1",
+            Visibility::Private,
+            RecordStatus::Open
+        ));
+        assert!(can_view(
+            &user(Role::Enterprise, "e1"),
+            "e1",
+            Visibility::Private,
+            RecordStatus::Withdrawn
+        ));
+    }
+
+    #[test]
+    fn withdrawn_is_final() {
+        assert_eq!(
+            StatusAction::Close.apply(RecordStatus::Open),
+            Ok(RecordStatus::Closed)
+        );
+        assert_eq!(
+            StatusAction::Reopen.apply(RecordStatus::Closed),
+            Ok(RecordStatus::Open)
+        );
+        assert_eq!(
+            StatusAction::Reopen.apply(RecordStatus::Withdrawn),
+            Err(vec![])
+        );
+        assert_eq!(
+            StatusAction::Reopen.apply(RecordStatus::Open),
+            Err(vec!["close", "withdraw"])
+        );
+    }
+}

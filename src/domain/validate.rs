@@ -1,0 +1,425 @@
+//! Field validation shared by every record: collected field errors, text lengths counted in
+//! characters, money in 万元 with two decimals, region codes and contacts.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// One invalid field: where, a stable code, and a sentence that says what to fix.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Every problem found in one input, so a client can fix them all at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_string(),
+            code,
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was found, the errors otherwise.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        format!("{} invalid field(s): {}", self.0.len(), parts.join("; "))
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Deserialises a field that may be absent (outer `None`), explicitly `null` (`Some(None)`) or set.
+/// PATCH needs the difference: absent keeps the value, `null` clears it.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Trims and checks a required text: present, not blank, at most `max` characters.
+pub fn required_text(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> String {
+    match value.map(str::trim) {
+        None => {
+            errors.add(field, "required", format!("`{field}` is required"));
+            String::new()
+        }
+        Some("") => {
+            errors.add(field, "blank", format!("`{field}` must not be blank"));
+            String::new()
+        }
+        Some(text) => {
+            check_length(errors, field, text, max);
+            text.to_string()
+        }
+    }
+}
+
+/// Trims an optional text and checks its length; absent means empty.
+pub fn optional_text(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> String {
+    let text = value.map(str::trim).unwrap_or_default();
+    check_length(errors, field, text, max);
+    text.to_string()
+}
+
+fn check_length(errors: &mut ValidationErrors, field: &str, text: &str, max: usize) {
+    let chars = text.chars().count();
+    if chars > max {
+        errors.add(
+            field,
+            "too_long",
+            format!("`{field}` has {chars} characters; at most {max} are allowed"),
+        );
+    }
+}
+
+/// A list of short distinct strings (keywords, patent numbers), trimmed, empty ones dropped.
+pub fn string_list(
+    errors: &mut ValidationErrors,
+    field: &str,
+    values: Option<&[String]>,
+    max_items: usize,
+    max_chars: usize,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values.unwrap_or_default() {
+        let value = value.trim();
+        if value.is_empty() || out.iter().any(|v| v == value) {
+            continue;
+        }
+        if value.chars().count() > max_chars {
+            errors.add(
+                field,
+                "too_long",
+                format!("`{field}` item `{value}` is longer than {max_chars} characters"),
+            );
+        }
+        out.push(value.to_string());
+    }
+    if out.len() > max_items {
+        errors.add(
+            field,
+            "too_many",
+            format!(
+                "`{field}` has {} items; at most {max_items} are allowed",
+                out.len()
+            ),
+        );
+    }
+    out
+}
+
+/// Parses a vocabulary code, recording the error with the allowed codes.
+pub fn vocab<T: std::str::FromStr<Err = String>>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    required: bool,
+) -> Option<T> {
+    match value {
+        None if required => {
+            errors.add(field, "required", format!("`{field}` is required"));
+            None
+        }
+        None => None,
+        Some(code) => match code.trim().parse::<T>() {
+            Ok(v) => Some(v),
+            Err(message) => {
+                errors.add(field, "unknown_code", message);
+                None
+            }
+        },
+    }
+}
+
+/// A list of vocabulary codes, deduplicated, order kept.
+pub fn vocab_list<T: std::str::FromStr<Err = String> + PartialEq>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    values: Option<&[String]>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for code in values.unwrap_or_default() {
+        if let Some(v) = vocab::<T>(errors, field, Some(code), true)
+            && !out.contains(&v)
+        {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// An amount in 万元 held exactly as hundredths (two decimals), never as a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Wan(i64);
+
+impl Wan {
+    /// Largest amount accepted: one hundred billion yuan (1e7 万元).
+    pub const MAX_HUNDREDTHS: i64 = 1_000_000_000;
+
+    pub fn from_hundredths(h: i64) -> Wan {
+        Wan(h)
+    }
+
+    pub fn hundredths(self) -> i64 {
+        self.0
+    }
+
+    /// The amount as a JSON number (12.5 for 12.50 万元).
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+
+    /// Accepts a JSON number with at most two decimals, non-negative and below the maximum.
+    pub fn parse(value: f64) -> Result<Wan, String> {
+        if !value.is_finite() {
+            return Err("must be a number".into());
+        }
+        if value < 0.0 {
+            return Err(format!("must not be negative (got {value})"));
+        }
+        let scaled = value * 100.0;
+        let rounded = scaled.round();
+        if (scaled - rounded).abs() > 1e-6 {
+            return Err(format!(
+                "has more than two decimals (got {value}); amounts are in 万元 to 0.01"
+            ));
+        }
+        if rounded > Self::MAX_HUNDREDTHS as f64 {
+            return Err(format!(
+                "is larger than {} 万元",
+                Self::MAX_HUNDREDTHS / 100
+            ));
+        }
+        Ok(Wan(rounded as i64))
+    }
+}
+
+impl std::fmt::Display for Wan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+/// Validates an optional amount field.
+pub fn amount(errors: &mut ValidationErrors, field: &str, value: Option<f64>) -> Option<Wan> {
+    let value = value?;
+    match Wan::parse(value) {
+        Ok(w) => Some(w),
+        Err(why) => {
+            errors.add(field, "invalid_amount", format!("`{field}` {why}"));
+            None
+        }
+    }
+}
+
+/// Province-level prefixes of GB/T 2260 administrative division codes.
+const PROVINCE_PREFIXES: [&str; 34] = [
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
+    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
+    "81", "82",
+];
+
+/// Names of the codes the city works with most (Shandong and Dongying's districts).
+const REGION_NAMES: [(&str, &str); 16] = [
+    ("370000", "山东省"),
+    ("370100", "济南市"),
+    ("370200", "青岛市"),
+    ("370300", "淄博市"),
+    ("370500", "东营市"),
+    ("370502", "东营市东营区"),
+    ("370503", "东营市河口区"),
+    ("370505", "东营市垦利区"),
+    ("370522", "东营市利津县"),
+    ("370523", "东营市广饶县"),
+    ("370600", "烟台市"),
+    ("370700", "潍坊市"),
+    ("371600", "滨州市"),
+    ("110000", "北京市"),
+    ("310000", "上海市"),
+    ("120000", "天津市"),
+];
+
+/// Checks a 6-digit administrative division code (行政区划代码).
+pub fn region_code(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    required: bool,
+) -> String {
+    let Some(code) = value.map(str::trim) else {
+        if required {
+            errors.add(
+                field,
+                "required",
+                format!(
+                    "`{field}` is required: a 6-digit administrative division code such as 370502"
+                ),
+            );
+        }
+        return String::new();
+    };
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        errors.add(field, "invalid_region", format!("`{field}` must be a 6-digit administrative division code such as 370502 (got `{code}`)"));
+    } else if !PROVINCE_PREFIXES.contains(&&code[..2]) {
+        errors.add(
+            field,
+            "invalid_region",
+            format!("`{field}` `{code}` does not start with a province code (e.g. 37 for 山东)"),
+        );
+    }
+    code.to_string()
+}
+
+/// A Chinese name for well-known region codes, for display.
+pub fn region_name(code: &str) -> Option<&'static str> {
+    REGION_NAMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, n)| *n)
+}
+
+/// Checks a region filter: 2, 4 or 6 digits (province, city or district prefix).
+pub fn region_prefix(value: &str) -> Result<&str, String> {
+    let v = value.trim();
+    if matches!(v.len(), 2 | 4 | 6) && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`region` must be 2, 4 or 6 digits of an administrative division code (got `{value}`)"
+        ))
+    }
+}
+
+/// The contact person of a record; shown only to those entitled to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+impl Contact {
+    pub fn validate(
+        errors: &mut ValidationErrors,
+        field: &str,
+        contact: Option<&Contact>,
+    ) -> Contact {
+        let Some(c) = contact else {
+            return Contact::default();
+        };
+        let name = optional_text(errors, &format!("{field}.name"), Some(&c.name), 50);
+        let phone = c.phone.trim().to_string();
+        if !phone.is_empty() {
+            let digits = phone.chars().filter(|ch| ch.is_ascii_digit()).count();
+            let allowed = phone
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || " +-()".contains(ch));
+            if !allowed || !(7..=20).contains(&digits) {
+                errors.add(&format!("{field}.phone"), "invalid_phone", format!("`{field}.phone` must be 7-20 digits, optionally with + - ( ) and spaces (got `{phone}`)"));
+            }
+        }
+        let email = c.email.trim().to_string();
+        if !email.is_empty() {
+            let valid = email.chars().count() <= 254
+                && email.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                })
+                && !email.chars().any(char::is_whitespace);
+            if !valid {
+                errors.add(
+                    &format!("{field}.email"),
+                    "invalid_email",
+                    format!("`{field}.email` is not an e-mail address (got `{email}`)"),
+                );
+            }
+        }
+        Contact { name, phone, email }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty() && self.phone.is_empty() && self.email.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wan_keeps_two_decimals_exactly() {
+        assert_eq!(Wan::parse(12.34).unwrap().hundredths(), 1234);
+        assert_eq!(Wan::parse(0.1 + 0.2).unwrap().hundredths(), 30);
+        assert_eq!(Wan::parse(1234.5).unwrap().to_string(), "1234.50");
+        assert!(Wan::parse(1.234).is_err());
+        assert!(Wan::parse(-1.0).is_err());
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters_not_bytes() {
+        let mut errors = ValidationErrors::default();
+        let title = "碳".repeat(200); // 600 bytes, 200 characters
+        required_text(&mut errors, "title", Some(&title), 200);
+        assert!(errors.is_empty());
+        required_text(&mut errors, "title", Some(&"碳".repeat(201)), 200);
+        assert_eq!(errors.0[0].code, "too_long");
+        assert!(errors.0[0].message.contains("201 characters"));
+    }
+
+    #[test]
+    fn region_codes_need_six_digits_and_a_province() {
+        let mut errors = ValidationErrors::default();
+        region_code(&mut errors, "region", Some("370502"), true);
+        assert!(errors.is_empty());
+        region_code(&mut errors, "region", Some("东营"), true);
+        region_code(&mut errors, "region", Some("990000"), true);
+        assert_eq!(errors.0.len(), 2);
+        assert_eq!(region_name("370502"), Some("东营市东营区"));
+    }
+}

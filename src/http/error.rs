@@ -1,0 +1,272 @@
+//! The one error envelope of the API: `{"error": {"code", "message", "details"?, "request_id"}}`.
+//! Every failure, including malformed JSON, bad query strings, oversized bodies and unknown
+//! routes, reaches the client in this shape with a stable snake_case code and a message that says
+//! what to fix. Infrastructure errors are logged in full and shown without internals.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::validate::ValidationErrors;
+use crate::storage::StoreError;
+
+/// The request id of the current request, set by the request-id middleware.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `validation_failed`, `version_conflict`.
+    pub code: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// Structured detail: the invalid fields, the current version, the allowed actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    /// The id of the request, also in the `x-request-id` header; quote it when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// An error the API answers with.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn not_found(what: &str, id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} with id `{id}` that you may see"),
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed to handle the request; it has been logged, quote the request id when reporting it",
+        )
+    }
+
+    /// A fallback for error responses produced outside our handlers (unknown routes, methods).
+    pub fn from_status(status: StatusCode, method: &str, path: &str) -> ApiError {
+        match status {
+            StatusCode::NOT_FOUND => ApiError::new(
+                status,
+                "route_not_found",
+                format!(
+                    "there is no route {method} {path}; the API is described at /api/v1/openapi.json"
+                ),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+                status,
+                "method_not_allowed",
+                format!("{path} does not accept {method}; see /api/v1/openapi.json"),
+            ),
+            s if s.is_server_error() => ApiError::internal(),
+            s => ApiError::new(
+                s,
+                "request_rejected",
+                s.canonical_reason()
+                    .unwrap_or("request rejected")
+                    .to_string(),
+            ),
+        }
+    }
+
+    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+                request_id,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The request id is added by the middleware, which rewrites the body with it.
+        let mut response = HttpResponse::build(self.status).json(self.body(None));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"techmarket\""),
+            );
+        }
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::unprocessable("validation_failed", errors.summary())
+            .with_details(serde_json::json!({ "fields": errors.0 }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::VersionConflict { current } => ApiError::conflict(
+                "version_conflict",
+                format!("the record was changed by someone else and is now at version {current}; read it again, reapply your change and send it with that version"),
+            )
+            .with_details(serde_json::json!({ "current_version": current })),
+            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "the record no longer exists"),
+            StoreError::UniqueViolation { constraint } => ApiError::conflict(
+                "already_exists",
+                format!("a record with the same unique value already exists ({constraint})"),
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Answers malformed, mistyped or oversized JSON bodies in the envelope (PITFALLS 21).
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body has {length} bytes; at most {limit} are accepted"),
+        ),
+        JsonPayloadError::Overflow { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than the {limit} bytes accepted"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with the header `Content-Type: application/json`",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_syntax() || e.is_eof() => {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request("invalid_body", format!("the body does not fit: {e}"))
+        }
+        other => ApiError::bad_request(
+            "invalid_body",
+            format!("the body could not be read: {other}"),
+        ),
+    };
+    api.into()
+}
+
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let QueryPayloadError::Deserialize(e) = &err else {
+        return ApiError::bad_request(
+            "invalid_query",
+            format!("the query string could not be read: {err}"),
+        )
+        .into();
+    };
+    ApiError::bad_request(
+        "invalid_query",
+        format!("the query string does not fit: {e}"),
+    )
+    .into()
+}
+
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(
+        "invalid_path",
+        format!("a path parameter does not fit: {err}"),
+    )
+    .into()
+}
+
+/// Puts the request id into error bodies, and turns any error response that is not yet in the
+/// envelope (unknown route, wrong method, errors from actix itself) into it.
+pub fn envelope_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+    request_id: &str,
+) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res.map_into_boxed_body();
+    }
+    let api = res.response().extensions().get::<ApiError>().cloned();
+    let (req, old) = res.into_parts();
+    let api =
+        api.unwrap_or_else(|| ApiError::from_status(status, req.method().as_str(), req.path()));
+    let mut response = HttpResponse::build(status).json(api.body(Some(request_id.to_string())));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, response).map_into_boxed_body()
+}

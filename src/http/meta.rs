@@ -1,0 +1,86 @@
+//! Routes about the service itself: vocabularies with Chinese labels, liveness and readiness.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use crate::domain::vocab::{
+    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage,
+    TechField, TrlEntry, Visibility, VocabularyEntry, trl_entries,
+};
+
+/// Every controlled vocabulary: the codes the API accepts and their Chinese labels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Vocabularies {
+    pub fields: Vec<VocabularyEntry>,
+    pub need_types: Vec<VocabularyEntry>,
+    pub achievement_types: Vec<VocabularyEntry>,
+    pub cooperation_modes: Vec<VocabularyEntry>,
+    pub stages: Vec<VocabularyEntry>,
+    pub trl: Vec<TrlEntry>,
+    pub ip_forms: Vec<VocabularyEntry>,
+    pub visibilities: Vec<VocabularyEntry>,
+    pub statuses: Vec<VocabularyEntry>,
+    pub organisation_kinds: Vec<VocabularyEntry>,
+    pub roles: Vec<VocabularyEntry>,
+}
+
+/// The vocabularies (no sign-in needed).
+#[utoipa::path(tag = "meta", responses((status = 200, body = Vocabularies)))]
+#[get("/vocabularies")]
+pub async fn get_vocabularies() -> HttpResponse {
+    HttpResponse::Ok().json(Vocabularies {
+        fields: TechField::entries(),
+        need_types: NeedType::entries(),
+        achievement_types: AchievementType::entries(),
+        cooperation_modes: CooperationMode::entries(),
+        stages: Stage::entries(),
+        trl: trl_entries(),
+        ip_forms: IpForm::entries(),
+        visibilities: Visibility::entries(),
+        statuses: RecordStatus::entries(),
+        organisation_kinds: OrgKind::entries(),
+        roles: Role::entries(),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse)))]
+#[get("/health")]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(HealthResponse {
+        status: "ok",
+        database: None,
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
+#[get("/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let database = match state.store.backend() {
+        crate::storage::Backend::Sqlite => "sqlite",
+        crate::storage::Backend::Postgres => "postgres",
+    };
+    if let Err(error) = state.store.ping().await {
+        tracing::warn!(%error, "readiness check failed");
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the {database} database does not answer"),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(HealthResponse {
+        status: "ready",
+        database: Some(database),
+    }))
+}

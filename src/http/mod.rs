@@ -1,0 +1,364 @@
+//! The JSON API under `/api/v1`: routes, the authentication extractor, request and response
+//! types, and the error envelope.
+
+pub mod achievements;
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod meta;
+pub mod needs;
+pub mod openapi;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::domain::record::{Library, Principal};
+use crate::domain::vocab::{NeedType, RecordStatus, TechField};
+use crate::domain::{is_valid_id, validate};
+use crate::storage::{ListQuery, Store};
+use error::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// Largest page a listing returns.
+pub const MAX_PAGE_SIZE: u32 = 100;
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// Registers every API route (mounted under `/api/v1`).
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(needs::create_need)
+        .service(needs::list_needs)
+        .service(needs::get_need)
+        .service(needs::update_need)
+        .service(needs::change_need_status)
+        .service(achievements::create_achievement)
+        .service(achievements::list_achievements)
+        .service(achievements::get_achievement)
+        .service(achievements::update_achievement)
+        .service(achievements::change_achievement_status)
+        .service(admin::create_organisation)
+        .service(admin::list_organisations)
+        .service(admin::get_organisation)
+        .service(admin::create_user)
+        .service(admin::list_users)
+        .service(admin::create_token)
+        .service(admin::list_tokens)
+        .service(admin::revoke_token)
+        .service(admin::get_me)
+        .service(meta::get_vocabularies);
+}
+
+/// Fields of a record that only the service sets; a client sending them is told what to do.
+const READ_ONLY_FIELDS: [(&str, &str); 9] = [
+    ("id", "ids are assigned by the service"),
+    (
+        "owner",
+        "the owner is the organisation of the user who posts; managers give `org_id` on create",
+    ),
+    (
+        "status",
+        "change the status with POST .../{id}/close, .../withdraw or .../reopen",
+    ),
+    ("created_at", "timestamps are set by the service"),
+    ("updated_at", "timestamps are set by the service"),
+    ("created_by", "the author is the signed-in user"),
+    ("labels", "labels are derived from the codes"),
+    ("expired", "expiry follows from `deadline`"),
+    (
+        "budget_negotiable",
+        "leave budget_min and budget_max null for 面议",
+    ),
+];
+
+/// Turns a JSON body into a typed input: rejects non-objects and read-only fields with a message
+/// that says what to do instead, then unknown fields and wrong types with the path of the field.
+pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    let Value::Object(map) = &body else {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    };
+    for (field, why) in READ_ONLY_FIELDS {
+        if map.contains_key(field) {
+            return Err(ApiError::unprocessable(
+                "read_only_field",
+                format!("`{field}` cannot be set: {why}"),
+            )
+            .with_details(serde_json::json!({ "field": field })));
+        }
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let code = if message.starts_with("unknown field") {
+            "unknown_field"
+        } else {
+            "invalid_body"
+        };
+        ApiError::bad_request(code, format!("`{path}`: {message}"))
+            .with_details(serde_json::json!({ "field": path }))
+    })
+}
+
+/// Checks a path id before any query, so a malformed id gets a clear 400 rather than a 404.
+pub fn parse_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
+    if is_valid_id(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_id",
+            format!(
+                "`{id}` is not a {what} id: ids look like 0193a4b2-7c1e-7d3f-9a51-2f6c8e9d0b14"
+            ),
+        ))
+    }
+}
+
+/// The version a write expects: the `If-Match` header or the body's `version`. Required, so two
+/// managers editing the same record never overwrite each other silently.
+pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<i64, ApiError> {
+    let header_version = match req.headers().get(header::IF_MATCH) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default().trim();
+            let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+            Some(text.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_if_match",
+                    format!(
+                        "If-Match must carry the record's version, e.g. `\"3\"` (got `{text}`)"
+                    ),
+                )
+            })?)
+        }
+    };
+    match (header_version, body_version) {
+        (Some(h), Some(b)) if h != b => Err(ApiError::bad_request(
+            "version_mismatch",
+            format!("If-Match says version {h} but the body says {b}; send one of them"),
+        )),
+        (Some(v), _) | (None, Some(v)) => Ok(v),
+        (None, None) => Err(ApiError::new(
+            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
+            "version_required",
+            "send the version you are updating, as the header `If-Match: \"<version>\"` or the body field `version`; read it from the record first",
+        )),
+    }
+}
+
+/// An optional If-Match for actions whose body is empty.
+pub fn optional_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    if req.headers().contains_key(header::IF_MATCH) {
+        expected_version(req, None).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Query parameters of a library listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Technical field code.
+    pub field: Option<TechField>,
+    /// Region prefix: 2 (province), 4 (city) or 6 (district) digits, e.g. 3705 for 东营市.
+    pub region: Option<String>,
+    pub status: Option<RecordStatus>,
+    /// Owner organisation id.
+    pub org_id: Option<String>,
+    /// Only records updated at or after this time (RFC 3339 or YYYY-MM-DD).
+    pub updated_since: Option<String>,
+    /// Needs only: need type code.
+    pub need_type: Option<NeedType>,
+    /// Achievements only: minimum TRL.
+    #[serde(default, deserialize_with = "number_from_text")]
+    #[param(value_type = Option<u8>)]
+    pub trl_min: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1-100 (default 20).
+    #[serde(default, deserialize_with = "number_from_text")]
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<i64>,
+}
+
+/// Query strings are text; numbers are parsed here so a bad one gets a message naming it.
+fn number_from_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.map(|t| {
+        t.trim()
+            .parse::<i64>()
+            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))
+    })
+    .transpose()
+}
+
+impl ListParams {
+    /// Validates the parameters into a store query for `viewer`.
+    pub fn into_query(self, viewer: &Principal, library: Library) -> Result<ListQuery, ApiError> {
+        let bad = |message: String| Err(ApiError::bad_request("invalid_query", message));
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE as i64);
+        if !(1..=MAX_PAGE_SIZE as i64).contains(&limit) {
+            return bad(format!(
+                "`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"
+            ));
+        }
+        let region_prefix = match &self.region {
+            Some(r) => Some(
+                validate::region_prefix(r)
+                    .map_err(|m| ApiError::bad_request("invalid_query", m))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let updated_since = match &self.updated_since {
+            None => None,
+            Some(text) => Some(parse_time(text).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("`updated_since` must be RFC 3339 (2026-01-31T08:00:00+08:00) or a date (2026-01-31); got `{text}`"))
+            })?),
+        };
+        if let Some(cursor) = &self.cursor
+            && !is_valid_id(cursor)
+        {
+            return bad(format!(
+                "`cursor` `{cursor}` is not a cursor from a previous page"
+            ));
+        }
+        if let Some(org) = &self.org_id
+            && !is_valid_id(org)
+        {
+            return bad(format!("`org_id` `{org}` is not an organisation id"));
+        }
+        let trl_min = match self.trl_min {
+            None => None,
+            Some(_) if library == Library::Needs => {
+                return bad("`trl_min` applies to achievements only".into());
+            }
+            Some(level @ 1..=9) => Some(level as u8),
+            Some(level) => return bad(format!("`trl_min` must be from 1 to 9 (got {level})")),
+        };
+        if self.need_type.is_some() && library == Library::Achievements {
+            return bad("`need_type` applies to needs only".into());
+        }
+        Ok(ListQuery {
+            viewer_org: viewer.org_id.clone(),
+            viewer_is_staff: viewer.role.is_staff(),
+            field: self.field,
+            region_prefix,
+            status: self.status,
+            org_id: self.org_id,
+            updated_since,
+            need_type: self.need_type,
+            trl_min,
+            cursor: self.cursor,
+            limit: limit as u32,
+        })
+    }
+}
+
+/// RFC 3339, or a date taken as midnight China Standard Time.
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
+    Some(
+        date.and_hms_opt(0, 0, 0)?
+            .and_local_timezone(cst)
+            .single()?
+            .with_timezone(&chrono::Utc),
+    )
+}
+
+/// The organisation a new record belongs to. Owners post for their own organisation; staff post
+/// on behalf of one (`org_id`), which must be of the kind that owns this library.
+pub async fn resolve_owner(
+    state: &AppState,
+    viewer: &Principal,
+    library: Library,
+    org_id: Option<&str>,
+) -> Result<crate::domain::org::Organisation, ApiError> {
+    let target = if viewer.role.is_staff() {
+        org_id.ok_or_else(|| {
+            ApiError::unprocessable(
+                "org_id_required",
+                format!(
+                    "managers post a {} on behalf of an organisation: give its `org_id`",
+                    library.name()
+                ),
+            )
+        })?
+    } else if viewer.role == library.owner_role() {
+        if org_id.is_some_and(|o| o != viewer.org_id) {
+            return Err(ApiError::unprocessable(
+                "field_not_allowed",
+                format!(
+                    "`org_id` cannot be set: a {} belongs to your own organisation; leave it out",
+                    library.name()
+                ),
+            ));
+        }
+        viewer.org_id.as_str()
+    } else {
+        return Err(ApiError::forbidden(format!(
+            "users with role `{}` cannot post a {}",
+            viewer.role,
+            library.name()
+        )));
+    };
+    let org = match is_valid_id(target) {
+        true => state.store.get_organisation(target).await?,
+        false => None,
+    };
+    let org = org.ok_or_else(|| {
+        ApiError::unprocessable(
+            "unknown_organisation",
+            format!("no organisation with id `{target}`"),
+        )
+    })?;
+    let fits = match library {
+        Library::Needs => org.kind == crate::domain::vocab::OrgKind::Enterprise,
+        Library::Achievements => org.kind.owns_achievements(),
+    };
+    if !fits {
+        return Err(ApiError::unprocessable(
+            "wrong_organisation_kind",
+            format!(
+                "`{}` is of kind `{}`, which cannot own a {}",
+                org.name,
+                org.kind,
+                library.name()
+            ),
+        ));
+    }
+    Ok(org)
+}
+
+/// A created or changed record: its JSON, `ETag` with the version, and `Location` when new.
+pub fn record_response<T: serde::Serialize>(
+    status: actix_web::http::StatusCode,
+    body: &T,
+    version: i64,
+    location: Option<String>,
+) -> actix_web::HttpResponse {
+    let mut builder = actix_web::HttpResponse::build(status);
+    builder.insert_header((header::ETAG, format!("\"{version}\"")));
+    if let Some(location) = location {
+        builder.insert_header((header::LOCATION, location));
+    }
+    builder.json(body)
+}

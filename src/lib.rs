@@ -1,0 +1,19 @@
+//! techmarket: a city technology market (科技大市场) that keeps the four libraries of needs,
+//! achievements, dockings and transfers, and pairs needs with the achievements that answer them.
+
+/// Organisations, users and tokens: operations shared by the API and the command line.
+pub mod accounts;
+/// Typed configuration: built-in defaults, an optional file, then environment variables.
+pub mod config;
+/// Chinese demo data of the city's industries, for a first look at the service.
+pub mod demo;
+/// Records and their rules: vocabularies, validation, access. No I/O.
+pub mod domain;
+/// The JSON API: routes, authentication, request/response types, the error envelope.
+pub mod http;
+/// Builds the running service from a configuration.
+pub mod startup;
+/// The database: the `Store` trait with SQLite and PostgreSQL implementations.
+pub mod storage;
+/// Structured logging setup.
+pub mod telemetry;

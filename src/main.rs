@@ -1,0 +1,213 @@
+//! The `techmarket` command line: run the service and administer it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use techmarket::config::Config;
+use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
+use techmarket::startup::Application;
+use techmarket::{accounts, demo, storage, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "techmarket",
+    version,
+    about = "A city technology market (科技大市场): needs, achievements, matching, dockings, transfers"
+)]
+struct Cli {
+    /// A TOML file overriding config/default.toml (environment TECHMARKET__SECTION__KEY overrides both).
+    #[arg(long, global = true, env = "TECHMARKET_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Load the Chinese demo data set (organisations, users, needs, achievements) into an
+        /// empty database and print API tokens to try it with.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the demo data set into the database and print its tokens.
+    SeedDemo,
+    /// Administration: organisations, users, tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Issue an API token. Without --user: for the admin user, creating the operator organisation
+    /// and the admin on a fresh install.
+    CreateToken {
+        /// The user to issue the token for (id).
+        #[arg(long)]
+        user: Option<String>,
+        /// What the token is for.
+        #[arg(long, default_value = "command line")]
+        name: String,
+        /// Days until the token expires (no expiry when absent).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Create an organisation.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        /// enterprise | university | institute | operator
+        #[arg(long)]
+        kind: String,
+        /// 6-digit administrative division code, e.g. 370502.
+        #[arg(long)]
+        region: String,
+    },
+    /// Create a user.
+    CreateUser {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// enterprise | university | manager | admin
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve { demo: with_demo } => {
+            let app = Application::build(&config).await?;
+            if with_demo {
+                let seeded = demo::seed(app.store().as_ref()).await?;
+                demo::print_tokens(&seeded, &config, app.port())?;
+            }
+            tracing::info!(host = %config.server.host, port = app.port(), database = %redact(&config.database_url()), "techmarket listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let store = storage::connect(&config.database_options()).await?;
+            store.close().await;
+            println!("migrations applied to {}", redact(&config.database_url()));
+        }
+        Command::SeedDemo => {
+            let store = storage::connect(&config.database_options()).await?;
+            let seeded = demo::seed(store.as_ref()).await?;
+            demo::print_tokens(&seeded, &config, config.server.port)?;
+            store.close().await;
+        }
+        Command::Admin(admin) => {
+            let store = storage::connect(&config.database_options()).await?;
+            let result = run_admin(admin, store.as_ref()).await;
+            store.close().await;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+async fn run_admin(
+    command: AdminCommand,
+    store: &dyn storage::Store,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        AdminCommand::CreateToken {
+            user,
+            name,
+            expires_in_days,
+        } => {
+            let expires_at = expires_in_days
+                .map(|d| techmarket::domain::now() + chrono::Duration::days(i64::from(d)));
+            let (user, secret) =
+                match user {
+                    None if expires_at.is_none() => accounts::bootstrap_admin(store, &name).await?,
+                    None => return Err(
+                        "--expires-in-days needs --user (the bootstrap admin token never expires)"
+                            .into(),
+                    ),
+                    Some(id) => {
+                        let user = store
+                            .get_user(&id)
+                            .await?
+                            .ok_or_else(|| format!("no user with id `{id}`"))?;
+                        let (secret, _) =
+                            accounts::issue_token(store, &user, &name, expires_at).await?;
+                        (user, secret)
+                    }
+                };
+            eprintln!("token for {} ({}), shown once:", user.name, user.role);
+            println!("{secret}");
+        }
+        AdminCommand::CreateOrg { name, kind, region } => {
+            let new = NewOrganisation::parse(&OrganisationInput {
+                name: Some(name),
+                kind: Some(kind),
+                region: Some(region),
+            })?;
+            let org = accounts::create_organisation(store, new).await?;
+            println!("{}", org.id);
+        }
+        AdminCommand::CreateUser {
+            org,
+            name,
+            role,
+            email,
+            phone,
+        } => {
+            let new = NewUser::parse(&UserInput {
+                org_id: Some(org),
+                name: Some(name),
+                role: Some(role),
+                email,
+                phone,
+            })?;
+            let user = accounts::create_user(store, new).await?;
+            println!("{}", user.id);
+        }
+    }
+    Ok(())
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

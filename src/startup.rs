@@ -1,0 +1,150 @@
+//! Builds the running service from a `Config`: store, HTTP server, middleware. Used by `main` and
+//! by the tests, which bind port 0 and read back the real port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+
+use crate::config::Config;
+use crate::http::error::{
+    ApiError, RequestId, envelope_errors, json_error, path_error, query_error,
+};
+use crate::http::openapi::ApiDoc;
+use crate::http::{AppState, meta, routes};
+use crate::storage::{self, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running, service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn Store>,
+}
+
+impl Application {
+    /// Opens the configured store (applying migrations) and binds the listener.
+    pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        let store = storage::connect(&config.database_options()).await?;
+        Self::with_store(config, store)
+    }
+
+    /// Binds the listener for an already opened store.
+    pub fn with_store(config: &Config, store: Arc<dyn Store>) -> Result<Application, StartupError> {
+        let address = format!("{}:{}", config.server.host, config.server.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+        });
+        let max_body = config.server.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+                .app_data(web::PayloadConfig::default().limit(max_body))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .service(meta::health)
+                .service(meta::ready)
+                .service(scope::scope("/api/v1").configure(routes))
+                .split_for_parts();
+            let document = web::Bytes::from(api.to_json().unwrap_or_default());
+            app.route(
+                "/api/v1/openapi.json",
+                web::get().to(move || {
+                    let document = document.clone();
+                    async move { HttpResponse::Ok().content_type("application/json").body(document) }
+                }),
+            )
+            .default_service(web::to(|req: actix_web::HttpRequest| async move {
+                Err::<HttpResponse, _>(ApiError::from_status(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    req.method().as_str(),
+                    req.path(),
+                ))
+            }))
+            .wrap_fn(|req, srv| {
+                let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                req.extensions_mut().insert(RequestId(request_id.clone()));
+                let method = req.method().clone();
+                let path = req.path().to_string();
+                let started = Instant::now();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    let mut response = envelope_errors(response, &request_id);
+                    if let Ok(value) = HeaderValue::from_str(&request_id) {
+                        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    let status = response.status().as_u16();
+                    let elapsed_us = started.elapsed().as_micros() as u64;
+                    tracing::info!(request_id, method = %method, path, status, elapsed_us, "request");
+                    Ok(response)
+                }
+            })
+        })
+        .listen(listener)
+        .map_err(bind_error)?;
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Stops the server gracefully from elsewhere (tests, signals).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until stopped (SIGINT/SIGTERM or the handle), then closes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.store.close().await;
+        result
+    }
+}
+
+/// A client-supplied request id is kept when it is short and plain, so logs can be correlated.
+fn incoming_request_id(req: &actix_web::dev::ServiceRequest) -> Option<String> {
+    let value = req.headers().get("x-request-id")?.to_str().ok()?;
+    let plain = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    plain.then(|| value.to_string())
+}

@@ -1,0 +1,165 @@
+//! The database, source of truth of every library: the `Store` trait and its SQLite (embedded
+//! default) and PostgreSQL (production) implementations, chosen by the URL scheme.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::achievement::Achievement;
+use crate::domain::need::Need;
+use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::vocab::{NeedType, RecordStatus, Role, TechField};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the record was changed by someone else: it is now at version {current}")]
+    VersionConflict { current: i64 },
+    #[error("no such record")]
+    NotFound,
+    #[error("unique constraint `{constraint}` violated")]
+    UniqueViolation { constraint: String },
+    #[error("a stored value could not be read: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if let Some(db) = err.as_database_error()
+            && db.is_unique_violation()
+        {
+            let constraint = db
+                .constraint()
+                .map(str::to_string)
+                .unwrap_or_else(|| db.message().to_string());
+            return StoreError::UniqueViolation { constraint };
+        }
+        StoreError::Database(err)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a token lookup finds: the token's state and the user it acts for.
+#[derive(Debug, Clone)]
+pub struct TokenLookup {
+    pub token_id: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub user_id: String,
+    pub user_name: String,
+    pub role: Role,
+    pub org_id: String,
+}
+
+/// Filters and page of a library listing. Visibility is part of the query, never applied after.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub viewer_org: String,
+    pub viewer_is_staff: bool,
+    pub field: Option<TechField>,
+    pub region_prefix: Option<String>,
+    pub status: Option<RecordStatus>,
+    pub org_id: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Needs only.
+    pub need_type: Option<NeedType>,
+    /// Achievements only.
+    pub trl_min: Option<u8>,
+    /// Return records with ids below this one (ids sort by creation time).
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Everything the service keeps. Both implementations pass one conformance suite
+/// (tests/api/storage.rs).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pools, waiting for connections to finish.
+    async fn close(&self);
+
+    async fn insert_organisation(&self, org: &Organisation) -> StoreResult<()>;
+    async fn get_organisation(&self, id: &str) -> StoreResult<Option<Organisation>>;
+    async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
+    async fn list_organisations(&self) -> StoreResult<Vec<Organisation>>;
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, org_id: Option<&str>) -> StoreResult<Vec<User>>;
+
+    async fn insert_token(&self, token: &ApiToken, hash: &str) -> StoreResult<()>;
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>>;
+    /// Marks a token revoked; false when it does not exist or was already revoked.
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenLookup>>;
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
+    async fn insert_need(&self, need: &Need) -> StoreResult<()>;
+    async fn get_need(&self, id: &str) -> StoreResult<Option<Need>>;
+    /// Writes `need` if the stored version is still `need.meta.version`; returns the record as
+    /// stored (version + 1, `updated_at` = `at`).
+    async fn update_need(&self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need>;
+    async fn list_needs(&self, query: &ListQuery) -> StoreResult<Page<Need>>;
+
+    async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()>;
+    async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>>;
+    async fn update_achievement(
+        &self,
+        achievement: &Achievement,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Achievement>;
+    async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>>;
+}
+
+/// Database settings the stores need.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+/// Opens the store the URL names and applies its migrations.
+pub async fn connect(options: &DatabaseOptions) -> StoreResult<Arc<dyn Store>> {
+    let url = options.url.as_str();
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(options).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::connect(options).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}

@@ -1,0 +1,46 @@
+//! PostgreSQL, for production and for several service instances sharing one database.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::rows::*;
+use super::sql::*;
+use super::{Backend, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
+use crate::domain::achievement::Achievement;
+use crate::domain::need::Need;
+use crate::domain::org::{ApiToken, Organisation, User};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(options: &DatabaseOptions) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(options.acquire_timeout_secs))
+            .connect(&options.url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn close_pools(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_store!(PgStore, Postgres, Backend::Postgres);

@@ -1,0 +1,277 @@
+//! Database rows and their conversion to and from domain records. Rows hold only types both
+//! backends share: text and integers; timestamps are Unix microseconds, lists JSON text.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{StoreError, StoreResult, TokenLookup};
+use crate::domain::achievement::{Achievement, AchievementContent};
+use crate::domain::need::{Need, NeedContent};
+use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::record::RecordMeta;
+use crate::domain::validate::{Contact, Wan};
+
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(us: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
+}
+
+fn opt_micros(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    us.map(from_micros).transpose()
+}
+
+fn code<T: std::str::FromStr<Err = String>>(s: &str) -> StoreResult<T> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+fn strings(json: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
+}
+
+fn codes<T: std::str::FromStr<Err = String>>(json: &str) -> StoreResult<Vec<T>> {
+    strings(json)?.iter().map(|s| code(s)).collect()
+}
+
+/// A list of strings as the JSON text stored in list columns.
+pub fn json_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let items: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_string())
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OrganisationRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+    pub created_at: i64,
+}
+
+impl OrganisationRow {
+    pub fn into_domain(self) -> StoreResult<Organisation> {
+        Ok(Organisation {
+            id: self.id,
+            name: self.name,
+            kind: code(&self.kind)?,
+            region: self.region,
+            created_at: from_micros(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub role: String,
+    pub email: String,
+    pub phone: String,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub fn into_domain(self) -> StoreResult<User> {
+        Ok(User {
+            id: self.id,
+            org_id: self.org_id,
+            name: self.name,
+            role: code(&self.role)?,
+            email: self.email,
+            phone: self.phone,
+            created_at: from_micros(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl TokenRow {
+    pub fn into_domain(self) -> StoreResult<ApiToken> {
+        Ok(ApiToken {
+            id: self.id,
+            user_id: self.user_id,
+            name: self.name,
+            prefix: self.prefix,
+            created_at: from_micros(self.created_at)?,
+            expires_at: opt_micros(self.expires_at)?,
+            revoked_at: opt_micros(self.revoked_at)?,
+            last_used_at: opt_micros(self.last_used_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TokenLookupRow {
+    pub token_id: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub user_id: String,
+    pub user_name: String,
+    pub role: String,
+    pub org_id: String,
+}
+
+impl TokenLookupRow {
+    pub fn into_domain(self) -> StoreResult<TokenLookup> {
+        Ok(TokenLookup {
+            token_id: self.token_id,
+            expires_at: opt_micros(self.expires_at)?,
+            revoked_at: opt_micros(self.revoked_at)?,
+            last_used_at: opt_micros(self.last_used_at)?,
+            user_id: self.user_id,
+            user_name: self.user_name,
+            role: code(&self.role)?,
+            org_id: self.org_id,
+        })
+    }
+}
+
+/// The columns every need and achievement row has (joined with the owner's name).
+#[derive(sqlx::FromRow)]
+pub struct MetaColumns {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub status: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub contact_email: String,
+}
+
+impl MetaColumns {
+    fn split(self) -> StoreResult<(RecordMeta, Contact)> {
+        let meta = RecordMeta {
+            id: self.id,
+            org_id: self.org_id,
+            org_name: self.org_name,
+            status: code(&self.status)?,
+            created_by: self.created_by,
+            created_at: from_micros(self.created_at)?,
+            updated_at: from_micros(self.updated_at)?,
+            version: self.version,
+        };
+        let contact = Contact {
+            name: self.contact_name,
+            phone: self.contact_phone,
+            email: self.contact_email,
+        };
+        Ok((meta, contact))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct NeedRow {
+    #[sqlx(flatten)]
+    pub meta: MetaColumns,
+    pub title: String,
+    pub description: String,
+    pub targets: String,
+    pub tried: String,
+    pub keywords: String,
+    pub field: String,
+    pub need_type: String,
+    pub cooperation_modes: String,
+    pub budget_min: Option<i64>,
+    pub budget_max: Option<i64>,
+    pub deadline: Option<String>,
+    pub region: String,
+    pub visibility: String,
+}
+
+impl NeedRow {
+    pub fn into_domain(self) -> StoreResult<Need> {
+        let (meta, contact) = self.meta.split()?;
+        let deadline = self
+            .deadline
+            .map(|d| {
+                NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|e| StoreError::Corrupt(format!("deadline `{d}`: {e}")))
+            })
+            .transpose()?;
+        let content = NeedContent {
+            title: self.title,
+            description: self.description,
+            targets: self.targets,
+            tried: self.tried,
+            keywords: strings(&self.keywords)?,
+            field: code(&self.field)?,
+            need_type: code(&self.need_type)?,
+            cooperation_modes: codes(&self.cooperation_modes)?,
+            budget_min: self.budget_min.map(Wan::from_hundredths),
+            budget_max: self.budget_max.map(Wan::from_hundredths),
+            deadline,
+            region: self.region,
+            contact,
+            visibility: code(&self.visibility)?,
+        };
+        Ok(Need { meta, content })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AchievementRow {
+    #[sqlx(flatten)]
+    pub meta: MetaColumns,
+    pub title: String,
+    pub summary: String,
+    pub keywords: String,
+    pub field: String,
+    pub achievement_type: String,
+    pub trl: Option<i32>,
+    pub stage: Option<String>,
+    pub ip_form: String,
+    pub patent_numbers: String,
+    pub cooperation_modes: String,
+    pub asking_price: Option<i64>,
+    pub team_lead: String,
+    pub region: String,
+    pub visibility: String,
+}
+
+impl AchievementRow {
+    pub fn into_domain(self) -> StoreResult<Achievement> {
+        let (meta, contact) = self.meta.split()?;
+        let trl = match self.trl {
+            None => None,
+            Some(level @ 1..=9) => Some(level as u8),
+            Some(level) => return Err(StoreError::Corrupt(format!("trl {level}"))),
+        };
+        let content = AchievementContent {
+            title: self.title,
+            summary: self.summary,
+            keywords: strings(&self.keywords)?,
+            field: code(&self.field)?,
+            achievement_type: code(&self.achievement_type)?,
+            trl,
+            stage: self.stage.as_deref().map(code).transpose()?,
+            ip_form: code(&self.ip_form)?,
+            patent_numbers: strings(&self.patent_numbers)?,
+            cooperation_modes: codes(&self.cooperation_modes)?,
+            asking_price: self.asking_price.map(Wan::from_hundredths),
+            team_lead: self.team_lead,
+            region: self.region,
+            contact,
+            visibility: code(&self.visibility)?,
+        };
+        Ok(Achievement { meta, content })
+    }
+}
