@@ -2,7 +2,7 @@
 //! by the tests, which bind port 0 and read back the real port.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service};
@@ -57,7 +57,11 @@ impl Application {
             store: store.clone(),
         });
         let max_body = config.server.max_body_bytes;
+        // The document is collected from the routes as each worker registers them; the route that
+        // serves it sits inside the /api/v1 scope, so it is filled in after registration.
+        let document: Arc<OnceLock<web::Bytes>> = Arc::new(OnceLock::new());
         let mut server = HttpServer::new(move || {
+            let served = document.clone();
             let (app, api) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
@@ -68,17 +72,18 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .service(meta::health)
                 .service(meta::ready)
-                .service(scope::scope("/api/v1").configure(routes))
+                .service(
+                    scope::scope("/api/v1").configure(routes).route(
+                        "/openapi.json",
+                        web::get().to(move || {
+                            let body = served.get().cloned().unwrap_or_default();
+                            async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                        }),
+                    ),
+                )
                 .split_for_parts();
-            let document = web::Bytes::from(api.to_json().unwrap_or_default());
-            app.route(
-                "/api/v1/openapi.json",
-                web::get().to(move || {
-                    let document = document.clone();
-                    async move { HttpResponse::Ok().content_type("application/json").body(document) }
-                }),
-            )
-            .default_service(web::to(|req: actix_web::HttpRequest| async move {
+            let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
+            app.default_service(web::to(|req: actix_web::HttpRequest| async move {
                 Err::<HttpResponse, _>(ApiError::from_status(
                     actix_web::http::StatusCode::NOT_FOUND,
                     req.method().as_str(),

@@ -1,0 +1,147 @@
+//! Organisations, users and the life of an API token.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use techmarket::domain::org::{ApiToken, TokenSecret};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn an_issued_token_works_until_it_is_revoked() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营蓝海化工新材料有限公司").await;
+    let me = app.get("/api/v1/me", &e.token).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["role"], "enterprise");
+    assert_eq!(
+        me.body["organisation"]["name"],
+        "东营蓝海化工新材料有限公司"
+    );
+
+    let tokens = app
+        .get(&format!("/api/v1/users/{}/tokens", e.user_id), &app.admin)
+        .await;
+    let token_id = tokens.body[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(tokens.body[0]["prefix"].as_str().unwrap(), &e.token[..11]);
+
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&e.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.get("/api/v1/me", &e.token).await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "token_revoked");
+    let r = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    r.assert_error(StatusCode::CONFLICT, "already_revoked");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_and_a_past_expiry_cannot_be_issued() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营蓝海化工新材料有限公司").await;
+    let secret = TokenSecret::generate();
+    let now = techmarket::domain::now();
+    let token = ApiToken {
+        id: techmarket::domain::new_id(),
+        user_id: e.user_id.clone(),
+        name: "过期".into(),
+        prefix: secret.prefix.clone(),
+        created_at: now - chrono::Duration::days(2),
+        expires_at: Some(now - chrono::Duration::days(1)),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    app.store.insert_token(&token, &secret.hash).await.unwrap();
+    let r = app.get("/api/v1/me", &secret.secret).await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "token_expired");
+
+    let r = app
+        .post(
+            &format!("/api/v1/users/{}/tokens", e.user_id),
+            &app.admin,
+            json!({"expires_at": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let r = app
+        .post(
+            &format!("/api/v1/users/{}/tokens", e.user_id),
+            &app.admin,
+            json!({"name": "一年期", "expires_at": "2099-01-01T00:00:00+08:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["expires_at"], "2098-12-31T16:00:00Z");
+    assert_eq!(
+        app.get("/api/v1/me", r.body["token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn organisation_names_are_unique() {
+    let app = spawn_app().await;
+    app.org("东营港绿氢能源科技有限公司", "enterprise").await;
+    let r = app
+        .post(
+            "/api/v1/organisations",
+            &app.admin,
+            json!({"name": "东营港绿氢能源科技有限公司", "kind": "enterprise", "region": "370505"}),
+        )
+        .await;
+    let message = r.assert_error(StatusCode::CONFLICT, "already_exists");
+    assert!(message.contains("东营港绿氢能源科技有限公司"), "{message}");
+}
+
+#[tokio::test]
+async fn admins_list_users_by_organisation() {
+    let app = spawn_app().await;
+    let a = app.enterprise("东营康泰生物医药有限公司").await;
+    app.university("齐鲁生物医药研究所").await;
+    let r = app
+        .get(&format!("/api/v1/users?org_id={}", a.org_id), &app.admin)
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["role_label"], "企业用户");
+    let all = app.get("/api/v1/users", &app.admin).await;
+    assert_eq!(all.body.as_array().unwrap().len(), 3, "admin + two users");
+}
+
+#[tokio::test]
+async fn the_command_line_creates_the_first_admin_token_on_a_fresh_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database_url(&dir).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_techmarket"))
+        .args(["admin", "create-token", "--name", "初始化"])
+        .env("TECHMARKET__DATABASE__URL", &url)
+        .env("TECHMARKET__DATA__DIR", dir.path())
+        .env("TECHMARKET__LOG__LEVEL", "warn")
+        .output()
+        .expect("run techmarket");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("tm_"), "{token}");
+
+    let config = crate::helpers::test_config(&dir, &url);
+    let app = crate::helpers::start(config, std::sync::Arc::new(dir), Some(token.clone())).await;
+    let me = app.get("/api/v1/me", &token).await;
+    assert_eq!(me.body["role"], "admin");
+    assert_eq!(me.body["organisation"]["kind"], "operator");
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real service over HTTP, on SQLite by default and on PostgreSQL when
+//! TECHMARKET_TEST_POSTGRES is set (see .ci/run). One binary, one fresh database per test.
+
+mod access;
+mod admin;
+mod errors;
+mod helpers;
+mod lifecycle;
+mod records;
+mod storage;
+mod validation;
