@@ -25,17 +25,8 @@ impl From<AccountError> for crate::http::error::ApiError {
     }
 }
 
-pub async fn create_organisation(
-    store: &dyn Store,
-    new: NewOrganisation,
-) -> Result<Organisation, StoreError> {
-    let org = Organisation {
-        id: new_id(),
-        name: new.name,
-        kind: new.kind,
-        region: new.region,
-        created_at: now(),
-    };
+pub async fn create_organisation(store: &dyn Store, new: NewOrganisation) -> Result<Organisation, StoreError> {
+    let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: now() };
     store.insert_organisation(&org).await?;
     tracing::info!(org_id = %org.id, kind = %org.kind, "organisation created");
     Ok(org)
@@ -49,11 +40,7 @@ pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User, Accoun
     };
     let Some(org) = org else {
         let mut e = ValidationErrors::default();
-        e.add(
-            "org_id",
-            "unknown_organisation",
-            format!("no organisation with id `{}`", new.org_id),
-        );
+        e.add("org_id", "unknown_organisation", format!("no organisation with id `{}`", new.org_id));
         return Err(e.into());
     };
     new.check_org_kind(org.kind)?;
@@ -101,29 +88,18 @@ const OPERATOR_REGION: &str = "370500";
 
 /// Makes sure the operator organisation and an admin user exist, and issues the admin a token.
 /// Used by `techmarket admin create-token` on a fresh install.
-pub async fn bootstrap_admin(
-    store: &dyn Store,
-    token_name: &str,
-) -> Result<(User, String), AccountError> {
+pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(User, String), AccountError> {
     let org = match store.find_organisation_by_name(OPERATOR_NAME).await? {
         Some(org) => org,
         None => {
             create_organisation(
                 store,
-                NewOrganisation {
-                    name: OPERATOR_NAME.into(),
-                    kind: OrgKind::Operator,
-                    region: OPERATOR_REGION.into(),
-                },
+                NewOrganisation { name: OPERATOR_NAME.into(), kind: OrgKind::Operator, region: OPERATOR_REGION.into() },
             )
             .await?
         }
     };
-    let existing = store
-        .list_users(Some(&org.id))
-        .await?
-        .into_iter()
-        .find(|u| u.role == Role::Admin);
+    let existing = store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.role == Role::Admin);
     let admin = match existing {
         Some(user) => user,
         None => {

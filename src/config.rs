@@ -63,10 +63,7 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("configuration file {path} is not valid TOML: {message}")]
     Syntax { path: String, message: String },
     #[error("configuration key `{key}`: {message}")]
@@ -75,29 +72,18 @@ pub enum ConfigError {
 
 impl Config {
     /// Loads the layers: defaults, `file` if given, then the `TECHMARKET__*` variables of `env`.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
-        let defaults: Table =
-            DEFAULT_TOML
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax {
-                    path: "<built-in>".into(),
-                    message: e.to_string(),
-                })?;
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let defaults: Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax { path: "<built-in>".into(), message: e.to_string() })?;
         let mut merged = defaults.clone();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: path.display().to_string(),
+                message: e.message().to_string(),
             })?;
-            let table: Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Syntax {
-                    path: path.display().to_string(),
-                    message: e.message().to_string(),
-                })?;
             merge(&mut merged, table, "");
         }
         for (name, raw) in env {
@@ -107,32 +93,19 @@ impl Config {
             let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
             set_from_env(&mut merged, &defaults, &path, &raw, &name)?;
         }
-        let config: Config =
-            serde_path_to_error::deserialize(Value::Table(merged)).map_err(|e| {
-                ConfigError::Key {
-                    key: e.path().to_string(),
-                    message: e.inner().message().to_string(),
-                }
-            })?;
+        let config: Config = serde_path_to_error::deserialize(Value::Table(merged))
+            .map_err(|e| ConfigError::Key { key: e.path().to_string(), message: e.inner().message().to_string() })?;
         config.check()?;
         Ok(config)
     }
 
     /// Rules serde cannot express.
     fn check(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| {
-            Err(ConfigError::Key {
-                key: key.into(),
-                message,
-            })
-        };
+        let bad = |key: &str, message: String| Err(ConfigError::Key { key: key.into(), message });
         if self.server.max_body_bytes < 1024 {
             return bad(
                 "server.max_body_bytes",
-                format!(
-                    "{} is too small; give at least 1024",
-                    self.server.max_body_bytes
-                ),
+                format!("{} is too small; give at least 1024", self.server.max_body_bytes),
             );
         }
         if self.database.max_connections == 0 {
@@ -150,10 +123,7 @@ impl Config {
             );
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            return bad(
-                "log.level",
-                format!("`{}` is not a log filter: {e}", self.log.level),
-            );
+            return bad("log.level", format!("`{}` is not a log filter: {e}", self.log.level));
         }
         Ok(())
     }
@@ -179,9 +149,7 @@ impl Config {
 fn merge(into: &mut Table, from: Table, prefix: &str) {
     for (key, value) in from {
         match (into.get_mut(&key), value) {
-            (Some(Value::Table(existing)), Value::Table(table)) => {
-                merge(existing, table, &format!("{prefix}{key}."))
-            }
+            (Some(Value::Table(existing)), Value::Table(table)) => merge(existing, table, &format!("{prefix}{key}.")),
             (_, value) => {
                 into.insert(key, value);
             }
@@ -198,27 +166,16 @@ fn set_from_env(
     var: &str,
 ) -> Result<(), ConfigError> {
     let key = path.join(".");
-    let unknown = || ConfigError::Key {
-        key: key.clone(),
-        message: format!("unknown key (set by {var})"),
-    };
+    let unknown = || ConfigError::Key { key: key.clone(), message: format!("unknown key (set by {var})") };
     let [section, name] = path else {
         return Err(unknown());
     };
-    let default = defaults
-        .get(section)
-        .and_then(Value::as_table)
-        .and_then(|t| t.get(name))
-        .ok_or_else(unknown)?;
-    let wrong = |expected: &str| ConfigError::Key {
-        key: key.clone(),
-        message: format!("{var}=`{raw}` is not {expected}"),
-    };
+    let default = defaults.get(section).and_then(Value::as_table).and_then(|t| t.get(name)).ok_or_else(unknown)?;
+    let wrong =
+        |expected: &str| ConfigError::Key { key: key.clone(), message: format!("{var}=`{raw}` is not {expected}") };
     let value = match default {
         Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| wrong("an integer"))?),
-        Value::Boolean(_) => {
-            Value::Boolean(raw.trim().parse().map_err(|_| wrong("true or false"))?)
-        }
+        Value::Boolean(_) => Value::Boolean(raw.trim().parse().map_err(|_| wrong("true or false"))?),
         Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| wrong("a number"))?),
         _ => Value::String(raw.to_string()),
     };
@@ -233,10 +190,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -252,8 +206,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("local.toml");
         std::fs::write(&file, "[server]\nport = 9000\nhost = \"0.0.0.0\"\n").unwrap();
-        let config =
-            Config::load(Some(&file), env(&[("TECHMARKET__SERVER__PORT", "9100")])).unwrap();
+        let config = Config::load(Some(&file), env(&[("TECHMARKET__SERVER__PORT", "9100")])).unwrap();
         assert_eq!(config.server.port, 9100);
         assert_eq!(config.server.host, "0.0.0.0");
     }
@@ -263,12 +216,8 @@ mod tests {
         let err = Config::load(None, env(&[("TECHMARKET__SERVER__PORT", "八千")])).unwrap_err();
         assert!(err.to_string().contains("server.port"), "{err}");
         let err = Config::load(None, env(&[("TECHMARKET__SERVER__PROT", "1")])).unwrap_err();
-        assert!(
-            err.to_string().contains("server.prot") && err.to_string().contains("unknown"),
-            "{err}"
-        );
-        let err =
-            Config::load(None, env(&[("TECHMARKET__DATABASE__URL", "mysql://x")])).unwrap_err();
+        assert!(err.to_string().contains("server.prot") && err.to_string().contains("unknown"), "{err}");
+        let err = Config::load(None, env(&[("TECHMARKET__DATABASE__URL", "mysql://x")])).unwrap_err();
         assert!(err.to_string().contains("database.url"), "{err}");
     }
 

@@ -136,35 +136,19 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-async fn run_admin(
-    command: AdminCommand,
-    store: &dyn storage::Store,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        AdminCommand::CreateToken {
-            user,
-            name,
-            expires_in_days,
-        } => {
-            let expires_at = expires_in_days
-                .map(|d| techmarket::domain::now() + chrono::Duration::days(i64::from(d)));
-            let (user, secret) =
-                match user {
-                    None if expires_at.is_none() => accounts::bootstrap_admin(store, &name).await?,
-                    None => return Err(
-                        "--expires-in-days needs --user (the bootstrap admin token never expires)"
-                            .into(),
-                    ),
-                    Some(id) => {
-                        let user = store
-                            .get_user(&id)
-                            .await?
-                            .ok_or_else(|| format!("no user with id `{id}`"))?;
-                        let (secret, _) =
-                            accounts::issue_token(store, &user, &name, expires_at).await?;
-                        (user, secret)
-                    }
-                };
+        AdminCommand::CreateToken { user, name, expires_in_days } => {
+            let expires_at = expires_in_days.map(|d| techmarket::domain::now() + chrono::Duration::days(i64::from(d)));
+            let (user, secret) = match user {
+                None if expires_at.is_none() => accounts::bootstrap_admin(store, &name).await?,
+                None => return Err("--expires-in-days needs --user (the bootstrap admin token never expires)".into()),
+                Some(id) => {
+                    let user = store.get_user(&id).await?.ok_or_else(|| format!("no user with id `{id}`"))?;
+                    let (secret, _) = accounts::issue_token(store, &user, &name, expires_at).await?;
+                    (user, secret)
+                }
+            };
             eprintln!("token for {} ({}), shown once:", user.name, user.role);
             println!("{secret}");
         }
@@ -177,20 +161,9 @@ async fn run_admin(
             let org = accounts::create_organisation(store, new).await?;
             println!("{}", org.id);
         }
-        AdminCommand::CreateUser {
-            org,
-            name,
-            role,
-            email,
-            phone,
-        } => {
-            let new = NewUser::parse(&UserInput {
-                org_id: Some(org),
-                name: Some(name),
-                role: Some(role),
-                email,
-                phone,
-            })?;
+        AdminCommand::CreateUser { org, name, role, email, phone } => {
+            let new =
+                NewUser::parse(&UserInput { org_id: Some(org), name: Some(name), role: Some(role), email, phone })?;
             let user = accounts::create_user(store, new).await?;
             println!("{}", user.id);
         }

@@ -12,9 +12,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::config::Config;
-use crate::http::error::{
-    ApiError, RequestId, envelope_errors, json_error, path_error, query_error,
-};
+use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
 use crate::http::{AppState, meta, routes};
 use crate::storage::{self, Store, StoreError};
@@ -24,10 +22,7 @@ pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
 }
 
 /// A bound, not yet running, service.
@@ -47,15 +42,10 @@ impl Application {
     /// Binds the listener for an already opened store.
     pub fn with_store(config: &Config, store: Arc<dyn Store>) -> Result<Application, StartupError> {
         let address = format!("{}:{}", config.server.host, config.server.port);
-        let bind_error = |source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        };
+        let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let state = web::Data::new(AppState {
-            store: store.clone(),
-        });
+        let state = web::Data::new(AppState { store: store.clone() });
         let max_body = config.server.max_body_bytes;
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
@@ -72,15 +62,13 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .service(meta::health)
                 .service(meta::ready)
-                .service(
-                    scope::scope("/api/v1").configure(routes).route(
-                        "/openapi.json",
-                        web::get().to(move || {
-                            let body = served.get().cloned().unwrap_or_default();
-                            async move { HttpResponse::Ok().content_type("application/json").body(body) }
-                        }),
-                    ),
-                )
+                .service(scope::scope("/api/v1").configure(routes).route(
+                    "/openapi.json",
+                    web::get().to(move || {
+                        let body = served.get().cloned().unwrap_or_default();
+                        async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                    }),
+                ))
                 .split_for_parts();
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
             app.default_service(web::to(|req: actix_web::HttpRequest| async move {
@@ -115,11 +103,7 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        Ok(Application {
-            port,
-            server: server.run(),
-            store,
-        })
+        Ok(Application { port, server: server.run(), store })
     }
 
     pub fn port(&self) -> u16 {
@@ -148,8 +132,6 @@ fn incoming_request_id(req: &actix_web::dev::ServiceRequest) -> Option<String> {
     let value = req.headers().get("x-request-id")?.to_str().ok()?;
     let plain = !value.is_empty()
         && value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     plain.then(|| value.to_string())
 }

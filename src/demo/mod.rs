@@ -33,10 +33,7 @@ pub enum DemoError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 impl From<ValidationErrors> for DemoError {
@@ -113,11 +110,7 @@ pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
             Some(org) => org,
             None => {
                 created = true;
-                let new = NewOrganisation {
-                    name: demo.name.clone(),
-                    kind: demo.kind,
-                    region: demo.region.clone(),
-                };
+                let new = NewOrganisation { name: demo.name.clone(), kind: demo.kind, region: demo.region.clone() };
                 accounts::create_organisation(store, new).await?
             }
         };
@@ -125,14 +118,11 @@ pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
     }
     let mut users: HashMap<String, User> = HashMap::new();
     for demo in &file.users {
-        let org = orgs.get(&demo.org).ok_or_else(|| {
-            DemoError::Data(format!("user {} names unknown org {}", demo.key, demo.org))
-        })?;
-        let existing = store
-            .list_users(Some(&org.id))
-            .await?
-            .into_iter()
-            .find(|u| u.name == demo.name && u.role == demo.role);
+        let org = orgs
+            .get(&demo.org)
+            .ok_or_else(|| DemoError::Data(format!("user {} names unknown org {}", demo.key, demo.org)))?;
+        let existing =
+            store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.name == demo.name && u.role == demo.role);
         let user = match existing {
             Some(user) => user,
             None => {
@@ -169,17 +159,9 @@ pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
         for achievement in &achievements {
             store.insert_achievement(achievement).await?;
         }
-        tracing::info!(
-            needs = needs.len(),
-            achievements = achievements.len(),
-            "demo data loaded"
-        );
+        tracing::info!(needs = needs.len(), achievements = achievements.len(), "demo data loaded");
     }
-    let (needs, achievements) = if created {
-        (needs.len(), achievements.len())
-    } else {
-        (0, 0)
-    };
+    let (needs, achievements) = if created { (needs.len(), achievements.len()) } else { (0, 0) };
     let mut tokens = Vec::new();
     for demo in &file.users {
         let Some(variable) = &demo.print else {
@@ -195,12 +177,7 @@ pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
             secret,
         });
     }
-    Ok(Seeded {
-        created,
-        needs,
-        achievements,
-        tokens,
-    })
+    Ok(Seeded { created, needs, achievements, tokens })
 }
 
 /// The organisation and author of a demo record, and the contact it carries.
@@ -209,55 +186,31 @@ fn owner<'a>(
     orgs: &'a HashMap<String, Organisation>,
     users: &'a HashMap<String, User>,
 ) -> Result<(&'a Organisation, &'a User, Value), DemoError> {
-    let org = orgs
-        .get(&record.org)
-        .ok_or_else(|| DemoError::Data(format!("unknown org `{}`", record.org)))?;
-    let user = users
-        .get(&record.org)
-        .ok_or_else(|| DemoError::Data(format!("org `{}` has no user", record.org)))?;
-    let contact = Contact {
-        name: user.name.clone(),
-        phone: user.phone.clone(),
-        email: user.email.clone(),
-    };
+    let org = orgs.get(&record.org).ok_or_else(|| DemoError::Data(format!("unknown org `{}`", record.org)))?;
+    let user = users.get(&record.org).ok_or_else(|| DemoError::Data(format!("org `{}` has no user", record.org)))?;
+    let contact = Contact { name: user.name.clone(), phone: user.phone.clone(), email: user.email.clone() };
     Ok((org, user, serde_json::to_value(contact).unwrap_or_default()))
 }
 
-fn build_needs(
-    orgs: &HashMap<String, Organisation>,
-    users: &HashMap<String, User>,
-) -> Result<Vec<Need>, DemoError> {
+fn build_needs(orgs: &HashMap<String, Organisation>, users: &HashMap<String, User>) -> Result<Vec<Need>, DemoError> {
     let records: Vec<DemoRecord> = parse("needs.json", NEEDS)?;
     let today = market_today(now());
     let mut out = Vec::new();
     for record in &records {
         let (org, user, contact) = owner(record, orgs, users)?;
         let mut fields = record.fields.clone();
-        fields
-            .entry("region")
-            .or_insert_with(|| Value::String(org.region.clone()));
+        fields.entry("region").or_insert_with(|| Value::String(org.region.clone()));
         fields.entry("contact").or_insert(contact);
         if let Some(days) = record.valid_days {
             let deadline = today + chrono::Duration::days(days);
-            fields.insert(
-                "deadline".into(),
-                Value::String(deadline.format("%Y-%m-%d").to_string()),
-            );
+            fields.insert("deadline".into(), Value::String(deadline.format("%Y-%m-%d").to_string()));
         }
-        let input: NeedInput = serde_json::from_value(Value::Object(fields))
-            .map_err(|e| DemoError::Data(format!("need: {e}")))?;
+        let input: NeedInput =
+            serde_json::from_value(Value::Object(fields)).map_err(|e| DemoError::Data(format!("need: {e}")))?;
         let content = NeedContent::parse(&input, today)?;
         let at = now();
-        let need = Need {
-            meta: RecordMeta::new(
-                new_id(),
-                org.id.clone(),
-                org.name.clone(),
-                user.id.clone(),
-                at,
-            ),
-            content,
-        };
+        let need =
+            Need { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), user.id.clone(), at), content };
         out.push(need);
     }
     Ok(out)
@@ -272,22 +225,14 @@ fn build_achievements(
     for record in &records {
         let (org, user, contact) = owner(record, orgs, users)?;
         let mut fields = record.fields.clone();
-        fields
-            .entry("region")
-            .or_insert_with(|| Value::String(org.region.clone()));
+        fields.entry("region").or_insert_with(|| Value::String(org.region.clone()));
         fields.entry("contact").or_insert(contact);
-        let input: AchievementInput = serde_json::from_value(Value::Object(fields))
-            .map_err(|e| DemoError::Data(format!("achievement: {e}")))?;
+        let input: AchievementInput =
+            serde_json::from_value(Value::Object(fields)).map_err(|e| DemoError::Data(format!("achievement: {e}")))?;
         let content = AchievementContent::parse(&input)?;
         let at = now();
         let achievement = Achievement {
-            meta: RecordMeta::new(
-                new_id(),
-                org.id.clone(),
-                org.name.clone(),
-                user.id.clone(),
-                at,
-            ),
+            meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), user.id.clone(), at),
             content,
         };
         out.push(achievement);
@@ -298,8 +243,7 @@ fn build_achievements(
 /// Prints the demo tokens and writes them to `<data dir>/demo-tokens.env` for `source`.
 pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), DemoError> {
     let path = config.data.dir.join("demo-tokens.env");
-    let mut env =
-        String::from("# techmarket demo tokens; load with: source data/demo-tokens.env\n");
+    let mut env = String::from("# techmarket demo tokens; load with: source data/demo-tokens.env\n");
     env.push_str(&format!("export TM=http://{}:{port}\n", config.server.host));
     for t in &seeded.tokens {
         env.push_str(&format!(
@@ -311,35 +255,17 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
             t.secret
         ));
     }
-    std::fs::create_dir_all(&config.data.dir).map_err(|source| DemoError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    std::fs::write(&path, &env).map_err(|source| DemoError::Write {
-        path: path.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&config.data.dir).map_err(|source| DemoError::Write { path: path.clone(), source })?;
+    std::fs::write(&path, &env).map_err(|source| DemoError::Write { path: path.clone(), source })?;
     if seeded.created {
-        println!(
-            "demo data loaded: {} needs, {} achievements",
-            seeded.needs, seeded.achievements
-        );
+        println!("demo data loaded: {} needs, {} achievements", seeded.needs, seeded.achievements);
     } else {
         println!("demo data already present; issued fresh demo tokens");
     }
     println!("demo tokens (also in {}):", path.display());
     for t in &seeded.tokens {
-        println!(
-            "  {:<15} {} · {} · {}",
-            t.variable,
-            t.user,
-            t.role.label(),
-            t.organisation
-        );
+        println!("  {:<15} {} · {} · {}", t.variable, t.user, t.role.label(), t.organisation);
     }
-    println!(
-        "try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs",
-        path.display()
-    );
+    println!("try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs", path.display());
     Ok(())
 }

@@ -82,78 +82,41 @@ impl AchievementContent {
     pub fn parse(input: &AchievementInput) -> Result<AchievementContent, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let title = v::required_text(&mut e, "title", input.title.as_deref(), TITLE_MAX);
-        let summary = v::required_text(
-            &mut e,
-            "abstract",
-            input.summary.as_deref(),
-            DESCRIPTION_MAX,
-        );
-        let keywords = v::string_list(
-            &mut e,
-            "keywords",
-            input.keywords.as_deref(),
-            KEYWORDS_MAX,
-            KEYWORD_CHARS_MAX,
-        );
+        let summary = v::required_text(&mut e, "abstract", input.summary.as_deref(), DESCRIPTION_MAX);
+        let keywords = v::string_list(&mut e, "keywords", input.keywords.as_deref(), KEYWORDS_MAX, KEYWORD_CHARS_MAX);
         let field = v::vocab::<TechField>(&mut e, "field", input.field.as_deref(), true);
-        let achievement_type = v::vocab::<AchievementType>(
-            &mut e,
-            "achievement_type",
-            input.achievement_type.as_deref(),
-            true,
-        );
+        let achievement_type =
+            v::vocab::<AchievementType>(&mut e, "achievement_type", input.achievement_type.as_deref(), true);
         let trl = match input.trl.flatten() {
             None => None,
             Some(level @ 1..=9) => Some(level as u8),
             Some(level) => {
-                e.add(
-                    "trl",
-                    "out_of_range",
-                    format!("`trl` must be a readiness level from 1 to 9 (got {level})"),
-                );
+                e.add("trl", "out_of_range", format!("`trl` must be a readiness level from 1 to 9 (got {level})"));
                 None
             }
         };
-        let stage = v::vocab::<Stage>(
-            &mut e,
-            "stage",
-            input.stage.as_ref().and_then(|s| s.as_deref()),
-            false,
-        );
-        if input.trl.flatten().is_none()
-            && input.stage.as_ref().and_then(|s| s.as_deref()).is_none()
-        {
-            e.add("trl", "required", "give `trl` (1-9), `stage` (laboratory, small_trial, pilot_trial, small_batch, industrialised) or both");
+        let stage = v::vocab::<Stage>(&mut e, "stage", input.stage.as_ref().and_then(|s| s.as_deref()), false);
+        if input.trl.flatten().is_none() && input.stage.as_ref().and_then(|s| s.as_deref()).is_none() {
+            e.add(
+                "trl",
+                "required",
+                "give `trl` (1-9), `stage` (laboratory, small_trial, pilot_trial, small_batch, industrialised) or both",
+            );
         }
-        let ip_form = v::vocab::<IpForm>(&mut e, "ip_form", input.ip_form.as_deref(), false)
-            .unwrap_or(IpForm::None);
-        let patent_numbers = v::string_list(
-            &mut e,
-            "patent_numbers",
-            input.patent_numbers.as_deref(),
-            PATENTS_MAX,
-            40,
-        );
+        let ip_form = v::vocab::<IpForm>(&mut e, "ip_form", input.ip_form.as_deref(), false).unwrap_or(IpForm::None);
+        let patent_numbers = v::string_list(&mut e, "patent_numbers", input.patent_numbers.as_deref(), PATENTS_MAX, 40);
         for number in &patent_numbers {
-            if !number
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            {
+            if !number.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
                 e.add("patent_numbers", "invalid_patent_number", format!("`{number}` is not a patent or registration number: use letters, digits, `.` and `-` only, e.g. ZL202310123456.7"));
             }
         }
-        let cooperation_modes = v::vocab_list(
-            &mut e,
-            "cooperation_modes",
-            input.cooperation_modes.as_deref(),
-        );
+        let cooperation_modes = v::vocab_list(&mut e, "cooperation_modes", input.cooperation_modes.as_deref());
         let asking_price = v::amount(&mut e, "asking_price", input.asking_price.flatten());
         let team_lead = v::optional_text(&mut e, "team_lead", input.team_lead.as_deref(), 50);
         let region = v::region_code(&mut e, "region", input.region.as_deref(), false);
         let contact = Contact::validate(&mut e, "contact", input.contact.as_ref());
-        let visibility =
-            v::vocab::<Visibility>(&mut e, "visibility", input.visibility.as_deref(), false)
-                .unwrap_or(Visibility::Public);
+        let visibility = v::vocab::<Visibility>(&mut e, "visibility", input.visibility.as_deref(), false)
+            .unwrap_or(Visibility::Public);
         let (Some(field), Some(achievement_type)) = (field, achievement_type) else {
             return Err(e);
         };
@@ -176,10 +139,7 @@ impl AchievementContent {
         })
     }
 
-    pub fn patched(
-        &self,
-        patch: &AchievementInput,
-    ) -> Result<AchievementContent, ValidationErrors> {
+    pub fn patched(&self, patch: &AchievementInput) -> Result<AchievementContent, ValidationErrors> {
         let mut merged = self.to_input();
         let p = patch.clone();
         macro_rules! take { ($($f:ident),*) => { $( if p.$f.is_some() { merged.$f = p.$f; } )* } }
@@ -214,19 +174,10 @@ impl AchievementContent {
             stage: Some(self.stage.map(|s| s.code().to_string())),
             ip_form: Some(self.ip_form.code().to_string()),
             patent_numbers: Some(self.patent_numbers.clone()),
-            cooperation_modes: Some(
-                self.cooperation_modes
-                    .iter()
-                    .map(|m| m.code().to_string())
-                    .collect(),
-            ),
+            cooperation_modes: Some(self.cooperation_modes.iter().map(|m| m.code().to_string()).collect()),
             asking_price: Some(self.asking_price.map(Wan::as_f64)),
             team_lead: Some(self.team_lead.clone()),
-            region: if self.region.is_empty() {
-                None
-            } else {
-                Some(self.region.clone())
-            },
+            region: if self.region.is_empty() { None } else { Some(self.region.clone()) },
             contact: Some(self.contact.clone()),
             visibility: Some(self.visibility.code().to_string()),
             org_id: None,

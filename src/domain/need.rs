@@ -92,11 +92,7 @@ impl NeedContent {
 
     /// Applies a partial update to this content and validates the result. The deadline is only
     /// checked against today when the update sets it.
-    pub fn patched(
-        &self,
-        patch: &NeedInput,
-        today: NaiveDate,
-    ) -> Result<NeedContent, ValidationErrors> {
+    pub fn patched(&self, patch: &NeedInput, today: NaiveDate) -> Result<NeedContent, ValidationErrors> {
         let mut merged = self.to_input();
         let p = patch.clone();
         macro_rules! take { ($($f:ident),*) => { $( if p.$f.is_some() { merged.$f = p.$f; } )* } }
@@ -120,34 +116,16 @@ impl NeedContent {
         Self::validate(&merged, today)
     }
 
-    fn validate(
-        input: &NeedInput,
-        deadline_not_before: Option<NaiveDate>,
-    ) -> Result<NeedContent, ValidationErrors> {
+    fn validate(input: &NeedInput, deadline_not_before: Option<NaiveDate>) -> Result<NeedContent, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let title = v::required_text(&mut e, "title", input.title.as_deref(), TITLE_MAX);
-        let description = v::required_text(
-            &mut e,
-            "description",
-            input.description.as_deref(),
-            DESCRIPTION_MAX,
-        );
+        let description = v::required_text(&mut e, "description", input.description.as_deref(), DESCRIPTION_MAX);
         let targets = v::optional_text(&mut e, "targets", input.targets.as_deref(), DETAIL_MAX);
         let tried = v::optional_text(&mut e, "tried", input.tried.as_deref(), DETAIL_MAX);
-        let keywords = v::string_list(
-            &mut e,
-            "keywords",
-            input.keywords.as_deref(),
-            KEYWORDS_MAX,
-            KEYWORD_CHARS_MAX,
-        );
+        let keywords = v::string_list(&mut e, "keywords", input.keywords.as_deref(), KEYWORDS_MAX, KEYWORD_CHARS_MAX);
         let field = v::vocab::<TechField>(&mut e, "field", input.field.as_deref(), true);
         let need_type = v::vocab::<NeedType>(&mut e, "need_type", input.need_type.as_deref(), true);
-        let cooperation_modes = v::vocab_list(
-            &mut e,
-            "cooperation_modes",
-            input.cooperation_modes.as_deref(),
-        );
+        let cooperation_modes = v::vocab_list(&mut e, "cooperation_modes", input.cooperation_modes.as_deref());
         let budget_min = v::amount(&mut e, "budget_min", input.budget_min.flatten());
         let budget_max = v::amount(&mut e, "budget_max", input.budget_max.flatten());
         if let (Some(lo), Some(hi)) = (budget_min, budget_max)
@@ -163,17 +141,12 @@ impl NeedContent {
         if let (Some(d), Some(today)) = (deadline, deadline_not_before)
             && d < today
         {
-            e.add(
-                "deadline",
-                "in_past",
-                format!("`deadline` {d} is in the past; give a date from {today} on"),
-            );
+            e.add("deadline", "in_past", format!("`deadline` {d} is in the past; give a date from {today} on"));
         }
         let region = v::region_code(&mut e, "region", input.region.as_deref(), true);
         let contact = Contact::validate(&mut e, "contact", input.contact.as_ref());
-        let visibility =
-            v::vocab::<Visibility>(&mut e, "visibility", input.visibility.as_deref(), false)
-                .unwrap_or(Visibility::Public);
+        let visibility = v::vocab::<Visibility>(&mut e, "visibility", input.visibility.as_deref(), false)
+            .unwrap_or(Visibility::Public);
         let (Some(field), Some(need_type)) = (field, need_type) else {
             return Err(e);
         };
@@ -205,12 +178,7 @@ impl NeedContent {
             keywords: Some(self.keywords.clone()),
             field: Some(self.field.code().to_string()),
             need_type: Some(self.need_type.code().to_string()),
-            cooperation_modes: Some(
-                self.cooperation_modes
-                    .iter()
-                    .map(|m| m.code().to_string())
-                    .collect(),
-            ),
+            cooperation_modes: Some(self.cooperation_modes.iter().map(|m| m.code().to_string()).collect()),
             budget_min: Some(self.budget_min.map(Wan::as_f64)),
             budget_max: Some(self.budget_max.map(Wan::as_f64)),
             deadline: Some(self.deadline),
@@ -262,18 +230,14 @@ mod tests {
         input.region = Some("37050".into());
         let errors = NeedContent::parse(&input, today()).unwrap_err();
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["title", "field", "budget_min", "deadline", "region"]
-        );
+        assert_eq!(fields, ["title", "field", "budget_min", "deadline", "region"]);
     }
 
     #[test]
     fn a_patch_changes_only_what_it_names_and_null_clears() {
         let need = NeedContent::parse(&valid(), today()).unwrap();
         let patch: NeedInput =
-            serde_json::from_value(serde_json::json!({"budget_max": null, "title": "新标题"}))
-                .unwrap();
+            serde_json::from_value(serde_json::json!({"budget_max": null, "title": "新标题"})).unwrap();
         let patched = need.patched(&patch, today()).unwrap();
         assert_eq!(patched.title, "新标题");
         assert_eq!(patched.budget_max, None);

@@ -94,29 +94,23 @@ impl NewUser {
             }),
         );
         let Some(role) = role else { return Err(e) };
-        e.finish(|| NewUser {
-            org_id,
-            name,
-            role,
-            email: contact.email,
-            phone: contact.phone,
-        })
+        e.finish(|| NewUser { org_id, name, role, email: contact.email, phone: contact.phone })
     }
 
     /// Checks that the role fits the kind of organisation the user joins.
     pub fn check_org_kind(&self, kind: OrgKind) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::default();
         if !self.role.allowed_org_kinds().contains(&kind) {
-            let allowed: Vec<&str> = self
-                .role
-                .allowed_org_kinds()
-                .iter()
-                .map(|k| k.code())
-                .collect();
+            let allowed: Vec<&str> = self.role.allowed_org_kinds().iter().map(|k| k.code()).collect();
             e.add(
                 "role",
                 "role_mismatch",
-                format!("a user with role `{}` must belong to an organisation of kind {} (this one is `{}`)", self.role, allowed.join(" or "), kind),
+                format!(
+                    "a user with role `{}` must belong to an organisation of kind {} (this one is `{}`)",
+                    self.role,
+                    allowed.join(" or "),
+                    kind
+                ),
             );
         }
         e.finish(|| ())
@@ -162,11 +156,7 @@ impl TokenSecret {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).expect("the operating system's random source is available");
         let secret = format!("{TOKEN_PREFIX}{}", hex(&bytes));
-        TokenSecret {
-            hash: hash_token(&secret),
-            prefix: secret[..TOKEN_PREFIX.len() + 8].to_string(),
-            secret,
-        }
+        TokenSecret { hash: hash_token(&secret), prefix: secret[..TOKEN_PREFIX.len() + 8].to_string(), secret }
     }
 }
 

@@ -31,10 +31,27 @@ impl Library {
         }
     }
 
+    /// The singular noun, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Library::Needs => "need",
             Library::Achievements => "achievement",
+        }
+    }
+
+    /// The path segment of the library's routes.
+    pub fn route(self) -> &'static str {
+        match self {
+            Library::Needs => "needs",
+            Library::Achievements => "achievements",
+        }
+    }
+
+    /// Who owns records of this library, for messages.
+    pub fn owner_description(self) -> &'static str {
+        match self {
+            Library::Needs => "enterprise",
+            Library::Achievements => "university or institute",
         }
     }
 }
@@ -53,13 +70,7 @@ pub struct RecordMeta {
 }
 
 impl RecordMeta {
-    pub fn new(
-        id: String,
-        org_id: String,
-        org_name: String,
-        created_by: String,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(id: String, org_id: String, org_name: String, created_by: String, now: DateTime<Utc>) -> Self {
         RecordMeta {
             id,
             org_id,
@@ -77,12 +88,7 @@ impl RecordMeta {
 ///
 /// Owners always see their own records. Staff (managers, admins) see everything not private to
 /// another organisation. Everyone else sees public records that have not been withdrawn.
-pub fn can_view(
-    viewer: &Principal,
-    owner_org: &str,
-    visibility: Visibility,
-    status: RecordStatus,
-) -> bool {
+pub fn can_view(viewer: &Principal, owner_org: &str, visibility: Visibility, status: RecordStatus) -> bool {
     if viewer.org_id == owner_org {
         return true;
     }
@@ -146,74 +152,26 @@ mod tests {
     use super::*;
 
     fn user(role: Role, org: &str) -> Principal {
-        Principal {
-            user_id: "u".into(),
-            user_name: "张三".into(),
-            org_id: org.into(),
-            role,
-            token_id: "t".into(),
-        }
+        Principal { user_id: "u".into(), user_name: "张三".into(), org_id: org.into(), role, token_id: "t".into() }
     }
 
     #[test]
     fn visibility_rules_follow_the_domain() {
         let other = user(Role::Enterprise, "e2");
         let manager = user(Role::Manager, "op");
-        assert!(can_view(
-            &other,
-            "e1",
-            Visibility::Public,
-            RecordStatus::Open
-        ));
-        assert!(!can_view(
-            &other,
-            "e1",
-            Visibility::Managers,
-            RecordStatus::Open
-        ));
-        assert!(!can_view(
-            &other,
-            "e1",
-            Visibility::Public,
-            RecordStatus::Withdrawn
-        ));
-        assert!(can_view(
-            &manager,
-            "e1",
-            Visibility::Managers,
-            RecordStatus::Open
-        ));
-        assert!(!can_view(
-            &manager,
-            "e1",
-            Visibility::Private,
-            RecordStatus::Open
-        ));
-        assert!(can_view(
-            &user(Role::Enterprise, "e1"),
-            "e1",
-            Visibility::Private,
-            RecordStatus::Withdrawn
-        ));
+        assert!(can_view(&other, "e1", Visibility::Public, RecordStatus::Open));
+        assert!(!can_view(&other, "e1", Visibility::Managers, RecordStatus::Open));
+        assert!(!can_view(&other, "e1", Visibility::Public, RecordStatus::Withdrawn));
+        assert!(can_view(&manager, "e1", Visibility::Managers, RecordStatus::Open));
+        assert!(!can_view(&manager, "e1", Visibility::Private, RecordStatus::Open));
+        assert!(can_view(&user(Role::Enterprise, "e1"), "e1", Visibility::Private, RecordStatus::Withdrawn));
     }
 
     #[test]
     fn withdrawn_is_final() {
-        assert_eq!(
-            StatusAction::Close.apply(RecordStatus::Open),
-            Ok(RecordStatus::Closed)
-        );
-        assert_eq!(
-            StatusAction::Reopen.apply(RecordStatus::Closed),
-            Ok(RecordStatus::Open)
-        );
-        assert_eq!(
-            StatusAction::Reopen.apply(RecordStatus::Withdrawn),
-            Err(vec![])
-        );
-        assert_eq!(
-            StatusAction::Reopen.apply(RecordStatus::Open),
-            Err(vec!["close", "withdraw"])
-        );
+        assert_eq!(StatusAction::Close.apply(RecordStatus::Open), Ok(RecordStatus::Closed));
+        assert_eq!(StatusAction::Reopen.apply(RecordStatus::Closed), Ok(RecordStatus::Open));
+        assert_eq!(StatusAction::Reopen.apply(RecordStatus::Withdrawn), Err(vec![]));
+        assert_eq!(StatusAction::Reopen.apply(RecordStatus::Open), Err(vec!["close", "withdraw"]));
     }
 }

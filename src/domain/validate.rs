@@ -18,11 +18,7 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
     pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_string(),
-            code,
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.to_string(), code, message: message.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -31,19 +27,11 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was found, the errors otherwise.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
     }
 
     pub fn summary(&self) -> String {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         format!("{} invalid field(s): {}", self.0.len(), parts.join("; "))
     }
 }
@@ -67,12 +55,7 @@ where
 }
 
 /// Trims and checks a required text: present, not blank, at most `max` characters.
-pub fn required_text(
-    errors: &mut ValidationErrors,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> String {
+pub fn required_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
     match value.map(str::trim) {
         None => {
             errors.add(field, "required", format!("`{field}` is required"));
@@ -90,12 +73,7 @@ pub fn required_text(
 }
 
 /// Trims an optional text and checks its length; absent means empty.
-pub fn optional_text(
-    errors: &mut ValidationErrors,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> String {
+pub fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
     let text = value.map(str::trim).unwrap_or_default();
     check_length(errors, field, text, max);
     text.to_string()
@@ -104,11 +82,7 @@ pub fn optional_text(
 fn check_length(errors: &mut ValidationErrors, field: &str, text: &str, max: usize) {
     let chars = text.chars().count();
     if chars > max {
-        errors.add(
-            field,
-            "too_long",
-            format!("`{field}` has {chars} characters; at most {max} are allowed"),
-        );
+        errors.add(field, "too_long", format!("`{field}` has {chars} characters; at most {max} are allowed"));
     }
 }
 
@@ -127,23 +101,12 @@ pub fn string_list(
             continue;
         }
         if value.chars().count() > max_chars {
-            errors.add(
-                field,
-                "too_long",
-                format!("`{field}` item `{value}` is longer than {max_chars} characters"),
-            );
+            errors.add(field, "too_long", format!("`{field}` item `{value}` is longer than {max_chars} characters"));
         }
         out.push(value.to_string());
     }
     if out.len() > max_items {
-        errors.add(
-            field,
-            "too_many",
-            format!(
-                "`{field}` has {} items; at most {max_items} are allowed",
-                out.len()
-            ),
-        );
+        errors.add(field, "too_many", format!("`{field}` has {} items; at most {max_items} are allowed", out.len()));
     }
     out
 }
@@ -220,15 +183,10 @@ impl Wan {
         let scaled = value * 100.0;
         let rounded = scaled.round();
         if (scaled - rounded).abs() > 1e-6 {
-            return Err(format!(
-                "has more than two decimals (got {value}); amounts are in 万元 to 0.01"
-            ));
+            return Err(format!("has more than two decimals (got {value}); amounts are in 万元 to 0.01"));
         }
         if rounded > Self::MAX_HUNDREDTHS as f64 {
-            return Err(format!(
-                "is larger than {} 万元",
-                Self::MAX_HUNDREDTHS / 100
-            ));
+            return Err(format!("is larger than {} 万元", Self::MAX_HUNDREDTHS / 100));
         }
         Ok(Wan(rounded as i64))
     }
@@ -254,9 +212,8 @@ pub fn amount(errors: &mut ValidationErrors, field: &str, value: Option<f64>) ->
 
 /// Province-level prefixes of GB/T 2260 administrative division codes.
 const PROVINCE_PREFIXES: [&str; 34] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
-    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
-    "81", "82",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
 ];
 
 /// Names of the codes the city works with most (Shandong and Dongying's districts).
@@ -280,26 +237,23 @@ const REGION_NAMES: [(&str, &str); 16] = [
 ];
 
 /// Checks a 6-digit administrative division code (行政区划代码).
-pub fn region_code(
-    errors: &mut ValidationErrors,
-    field: &str,
-    value: Option<&str>,
-    required: bool,
-) -> String {
+pub fn region_code(errors: &mut ValidationErrors, field: &str, value: Option<&str>, required: bool) -> String {
     let Some(code) = value.map(str::trim) else {
         if required {
             errors.add(
                 field,
                 "required",
-                format!(
-                    "`{field}` is required: a 6-digit administrative division code such as 370502"
-                ),
+                format!("`{field}` is required: a 6-digit administrative division code such as 370502"),
             );
         }
         return String::new();
     };
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        errors.add(field, "invalid_region", format!("`{field}` must be a 6-digit administrative division code such as 370502 (got `{code}`)"));
+        errors.add(
+            field,
+            "invalid_region",
+            format!("`{field}` must be a 6-digit administrative division code such as 370502 (got `{code}`)"),
+        );
     } else if !PROVINCE_PREFIXES.contains(&&code[..2]) {
         errors.add(
             field,
@@ -312,10 +266,7 @@ pub fn region_code(
 
 /// A Chinese name for well-known region codes, for display.
 pub fn region_name(code: &str) -> Option<&'static str> {
-    REGION_NAMES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, n)| *n)
+    REGION_NAMES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
 /// Checks a region filter: 2, 4 or 6 digits (province, city or district prefix).
@@ -324,9 +275,7 @@ pub fn region_prefix(value: &str) -> Result<&str, String> {
     if matches!(v.len(), 2 | 4 | 6) && v.bytes().all(|b| b.is_ascii_digit()) {
         Ok(v)
     } else {
-        Err(format!(
-            "`region` must be 2, 4 or 6 digits of an administrative division code (got `{value}`)"
-        ))
+        Err(format!("`region` must be 2, 4 or 6 digits of an administrative division code (got `{value}`)"))
     }
 }
 
@@ -343,11 +292,7 @@ pub struct Contact {
 }
 
 impl Contact {
-    pub fn validate(
-        errors: &mut ValidationErrors,
-        field: &str,
-        contact: Option<&Contact>,
-    ) -> Contact {
+    pub fn validate(errors: &mut ValidationErrors, field: &str, contact: Option<&Contact>) -> Contact {
         let Some(c) = contact else {
             return Contact::default();
         };
@@ -355,21 +300,20 @@ impl Contact {
         let phone = c.phone.trim().to_string();
         if !phone.is_empty() {
             let digits = phone.chars().filter(|ch| ch.is_ascii_digit()).count();
-            let allowed = phone
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || " +-()".contains(ch));
+            let allowed = phone.chars().all(|ch| ch.is_ascii_digit() || " +-()".contains(ch));
             if !allowed || !(7..=20).contains(&digits) {
-                errors.add(&format!("{field}.phone"), "invalid_phone", format!("`{field}.phone` must be 7-20 digits, optionally with + - ( ) and spaces (got `{phone}`)"));
+                errors.add(
+                    &format!("{field}.phone"),
+                    "invalid_phone",
+                    format!("`{field}.phone` must be 7-20 digits, optionally with + - ( ) and spaces (got `{phone}`)"),
+                );
             }
         }
         let email = c.email.trim().to_string();
         if !email.is_empty() {
             let valid = email.chars().count() <= 254
                 && email.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty()
-                        && domain.contains('.')
-                        && !domain.starts_with('.')
-                        && !domain.ends_with('.')
+                    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
                 })
                 && !email.chars().any(char::is_whitespace);
             if !valid {

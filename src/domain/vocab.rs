@@ -230,14 +230,7 @@ pub struct TrlEntry {
 }
 
 pub fn trl_entries() -> Vec<TrlEntry> {
-    TRL_LABELS
-        .iter()
-        .enumerate()
-        .map(|(i, label)| TrlEntry {
-            level: i as u8 + 1,
-            label,
-        })
-        .collect()
+    TRL_LABELS.iter().enumerate().map(|(i, label)| TrlEntry { level: i as u8 + 1, label }).collect()
 }
 
 #[cfg(test)]
@@ -262,18 +255,8 @@ mod tests {
 
     #[test]
     fn every_label_is_chinese() {
-        for entry in TechField::entries()
-            .iter()
-            .chain(CooperationMode::entries().iter())
-        {
-            assert!(
-                entry
-                    .label
-                    .chars()
-                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-                "{}",
-                entry.label
-            );
+        for entry in TechField::entries().iter().chain(CooperationMode::entries().iter()) {
+            assert!(entry.label.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{}", entry.label);
         }
     }
 }

@@ -8,9 +8,7 @@ use utoipa::IntoParams;
 
 use super::auth::{AdminOnly, AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
-use super::views::{
-    CreatedTokenResponse, MeResponse, OrganisationResponse, TokenResponse, UserResponse,
-};
+use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, TokenResponse, UserResponse};
 use super::{AppState, parse_body, parse_id};
 use crate::accounts;
 use crate::domain::org::{NewOrganisation, NewUser, OrganisationInput, TokenInput, UserInput};
@@ -32,34 +30,22 @@ pub async fn create_organisation(
 ) -> Result<HttpResponse, ApiError> {
     let input: OrganisationInput = parse_body(body.into_inner())?;
     let new = NewOrganisation::parse(&input)?;
-    let org = accounts::create_organisation(state.store.as_ref(), new)
-        .await
-        .map_err(|e| match e {
-            crate::storage::StoreError::UniqueViolation { .. } => ApiError::conflict(
-                "already_exists",
-                format!(
-                    "an organisation named `{}` already exists",
-                    input.name.as_deref().unwrap_or_default().trim()
-                ),
-            ),
-            other => other.into(),
-        })?;
+    let org = accounts::create_organisation(state.store.as_ref(), new).await.map_err(|e| match e {
+        crate::storage::StoreError::UniqueViolation { .. } => ApiError::conflict(
+            "already_exists",
+            format!("an organisation named `{}` already exists", input.name.as_deref().unwrap_or_default().trim()),
+        ),
+        other => other.into(),
+    })?;
     Ok(HttpResponse::Created().json(OrganisationResponse::from(&org)))
 }
 
 /// List organisations.
 #[utoipa::path(tag = "admin", responses((status = 200, body = Vec<OrganisationResponse>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 #[get("/organisations")]
-pub async fn list_organisations(
-    state: web::Data<AppState>,
-    _auth: Auth<Staff>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_organisations(state: web::Data<AppState>, _auth: Auth<Staff>) -> Result<HttpResponse, ApiError> {
     let orgs = state.store.list_organisations().await?;
-    Ok(HttpResponse::Ok().json(
-        orgs.iter()
-            .map(OrganisationResponse::from)
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(orgs.iter().map(OrganisationResponse::from).collect::<Vec<_>>()))
 }
 
 /// Read one organisation's public profile (name, kind, region).
@@ -76,11 +62,7 @@ pub async fn get_organisation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("organisation", &id)?;
-    let org = state
-        .store
-        .get_organisation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organisation", id))?;
+    let org = state.store.get_organisation(id).await?.ok_or_else(|| ApiError::not_found("organisation", id))?;
     Ok(HttpResponse::Ok().json(OrganisationResponse::from(&org)))
 }
 
@@ -144,29 +126,16 @@ pub async fn create_token(
     let id = parse_id("user", &id)?;
     let input: TokenInput = parse_body(body.into_inner())?;
     let mut errors = ValidationErrors::default();
-    let name =
-        crate::domain::validate::optional_text(&mut errors, "name", input.name.as_deref(), 100);
+    let name = crate::domain::validate::optional_text(&mut errors, "name", input.name.as_deref(), 100);
     if let Some(at) = input.expires_at
         && at <= crate::domain::now()
     {
-        errors.add(
-            "expires_at",
-            "in_past",
-            format!("`expires_at` {at} is in the past"),
-        );
+        errors.add("expires_at", "in_past", format!("`expires_at` {at} is in the past"));
     }
     errors.finish(|| ())?;
-    let user = state
-        .store
-        .get_user(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user", id))?;
-    let (secret, token) =
-        accounts::issue_token(state.store.as_ref(), &user, &name, input.expires_at).await?;
-    Ok(HttpResponse::Created().json(CreatedTokenResponse {
-        token: secret,
-        info: TokenResponse::from(&token),
-    }))
+    let user = state.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("user", id))?;
+    let (secret, token) = accounts::issue_token(state.store.as_ref(), &user, &name, input.expires_at).await?;
+    Ok(HttpResponse::Created().json(CreatedTokenResponse { token: secret, info: TokenResponse::from(&token) }))
 }
 
 /// List a user's tokens (never their secrets). Admins, or the user themself.
@@ -204,19 +173,12 @@ pub async fn revoke_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("token", &id)?;
-    let token = state
-        .store
-        .get_token(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("token", id))?;
+    let token = state.store.get_token(id).await?.ok_or_else(|| ApiError::not_found("token", id))?;
     if auth.role != Role::Admin && token.user_id != auth.user_id {
         return Err(ApiError::not_found("token", id));
     }
     if !state.store.revoke_token(id, crate::domain::now()).await? {
-        return Err(ApiError::conflict(
-            "already_revoked",
-            format!("token `{id}` was already revoked"),
-        ));
+        return Err(ApiError::conflict("already_revoked", format!("token `{id}` was already revoked")));
     }
     tracing::info!(token_id = %id, by = %auth.user_id, "token revoked");
     Ok(HttpResponse::build(StatusCode::NO_CONTENT).finish())
@@ -225,15 +187,8 @@ pub async fn revoke_token(
 /// Who am I: the signed-in user and organisation.
 #[utoipa::path(tag = "admin", responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 #[get("/me")]
-pub async fn get_me(
-    state: web::Data<AppState>,
-    auth: Auth<AnyUser>,
-) -> Result<HttpResponse, ApiError> {
-    let org = state
-        .store
-        .get_organisation(&auth.org_id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
+pub async fn get_me(state: web::Data<AppState>, auth: Auth<AnyUser>) -> Result<HttpResponse, ApiError> {
+    let org = state.store.get_organisation(&auth.org_id).await?.ok_or_else(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(MeResponse {
         user_id: auth.user_id.clone(),
         name: auth.user_name.clone(),

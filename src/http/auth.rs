@@ -72,13 +72,10 @@ fn unauthenticated(message: &str) -> ApiError {
 
 /// Resolves the bearer token of a request to the user it acts for.
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Principal, ApiError> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| unauthenticated("send an API token in the header `Authorization: Bearer tm_...`; an admin issues tokens"))?;
-    let value = header
-        .to_str()
-        .map_err(|_| unauthenticated("the Authorization header is not readable text"))?;
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(|| {
+        unauthenticated("send an API token in the header `Authorization: Bearer tm_...`; an admin issues tokens")
+    })?;
+    let value = header.to_str().map_err(|_| unauthenticated("the Authorization header is not readable text"))?;
     let secret = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
@@ -106,10 +103,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
             "this API token has expired; ask an admin for a new one",
         ));
     }
-    if token
-        .last_used_at
-        .is_none_or(|at| (now - at).num_seconds() >= TOUCH_INTERVAL_SECS)
-    {
+    if token.last_used_at.is_none_or(|at| (now - at).num_seconds() >= TOUCH_INTERVAL_SECS) {
         let store = state.store.clone();
         let token_id = token.token_id.clone();
         tokio::spawn(async move {
@@ -134,10 +128,7 @@ impl<R: Requirement + 'static> FromRequest for Auth<R> {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(ApiError::internal)?
-                .clone();
+            let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::internal)?.clone();
             let principal = authenticate(&state, &req).await?;
             if !R::admits(principal.role) {
                 return Err(ApiError::forbidden(format!(
@@ -146,10 +137,7 @@ impl<R: Requirement + 'static> FromRequest for Auth<R> {
                     principal.role
                 )));
             }
-            Ok(Auth {
-                principal,
-                _requirement: PhantomData,
-            })
+            Ok(Auth { principal, _requirement: PhantomData })
         })
     }
 }

@@ -51,12 +51,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-        }
+        ApiError { status, code, message: message.into(), details: None }
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
@@ -73,11 +68,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str, id: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no {what} with id `{id}` that you may see"),
-        )
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with id `{id}` that you may see"))
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -102,9 +93,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => ApiError::new(
                 status,
                 "route_not_found",
-                format!(
-                    "there is no route {method} {path}; the API is described at /api/v1/openapi.json"
-                ),
+                format!("there is no route {method} {path}; the API is described at /api/v1/openapi.json"),
             ),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
                 status,
@@ -112,13 +101,7 @@ impl ApiError {
                 format!("{path} does not accept {method}; see /api/v1/openapi.json"),
             ),
             s if s.is_server_error() => ApiError::internal(),
-            s => ApiError::new(
-                s,
-                "request_rejected",
-                s.canonical_reason()
-                    .unwrap_or("request rejected")
-                    .to_string(),
-            ),
+            s => ApiError::new(s, "request_rejected", s.canonical_reason().unwrap_or("request rejected").to_string()),
         }
     }
 
@@ -136,13 +119,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -155,10 +132,9 @@ impl ResponseError for ApiError {
         // The request id is added by the middleware, which rewrites the body with it.
         let mut response = HttpResponse::build(self.status).json(self.body(None));
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"techmarket\""),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"techmarket\""));
         }
         response.extensions_mut().insert(self.clone());
         response
@@ -217,35 +193,20 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         JsonPayloadError::Deserialize(e) => {
             ApiError::bad_request("invalid_body", format!("the body does not fit: {e}"))
         }
-        other => ApiError::bad_request(
-            "invalid_body",
-            format!("the body could not be read: {other}"),
-        ),
+        other => ApiError::bad_request("invalid_body", format!("the body could not be read: {other}")),
     };
     api.into()
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let QueryPayloadError::Deserialize(e) = &err else {
-        return ApiError::bad_request(
-            "invalid_query",
-            format!("the query string could not be read: {err}"),
-        )
-        .into();
+        return ApiError::bad_request("invalid_query", format!("the query string could not be read: {err}")).into();
     };
-    ApiError::bad_request(
-        "invalid_query",
-        format!("the query string does not fit: {e}"),
-    )
-    .into()
+    ApiError::bad_request("invalid_query", format!("the query string does not fit: {e}")).into()
 }
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(
-        "invalid_path",
-        format!("a path parameter does not fit: {err}"),
-    )
-    .into()
+    ApiError::bad_request("invalid_path", format!("a path parameter does not fit: {err}")).into()
 }
 
 /// Puts the request id into error bodies, and turns any error response that is not yet in the
@@ -260,8 +221,7 @@ pub fn envelope_errors<B: MessageBody + 'static>(
     }
     let api = res.response().extensions().get::<ApiError>().cloned();
     let (req, old) = res.into_parts();
-    let api =
-        api.unwrap_or_else(|| ApiError::from_status(status, req.method().as_str(), req.path()));
+    let api = api.unwrap_or_else(|| ApiError::from_status(status, req.method().as_str(), req.path()));
     let mut response = HttpResponse::build(status).json(api.body(Some(request_id.to_string())));
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

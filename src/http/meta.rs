@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::vocab::{
-    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage,
-    TechField, TrlEntry, Visibility, VocabularyEntry, trl_entries,
+    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TechField, TrlEntry,
+    Visibility, VocabularyEntry, trl_entries,
 };
 
 /// Every controlled vocabulary: the codes the API accepts and their Chinese labels.
@@ -57,10 +57,7 @@ pub struct HealthResponse {
 #[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse)))]
 #[get("/health")]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse {
-        status: "ok",
-        database: None,
-    })
+    HttpResponse::Ok().json(HealthResponse { status: "ok", database: None })
 }
 
 /// Readiness: the database answers.
@@ -79,8 +76,5 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             format!("the {database} database does not answer"),
         ));
     }
-    Ok(HttpResponse::Ok().json(HealthResponse {
-        status: "ready",
-        database: Some(database),
-    }))
+    Ok(HttpResponse::Ok().json(HealthResponse { status: "ready", database: Some(database) }))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod meta;
 pub mod needs;
 pub mod openapi;
+pub mod records;
 pub mod views;
 
 use std::sync::Arc;
@@ -62,53 +63,33 @@ pub fn routes(cfg: &mut ServiceConfig) {
 /// Fields of a record that only the service sets; a client sending them is told what to do.
 const READ_ONLY_FIELDS: [(&str, &str); 9] = [
     ("id", "ids are assigned by the service"),
-    (
-        "owner",
-        "the owner is the organisation of the user who posts; managers give `org_id` on create",
-    ),
-    (
-        "status",
-        "change the status with POST .../{id}/close, .../withdraw or .../reopen",
-    ),
+    ("owner", "the owner is the organisation of the user who posts; managers give `org_id` on create"),
+    ("status", "change the status with POST .../{id}/close, .../withdraw or .../reopen"),
     ("created_at", "timestamps are set by the service"),
     ("updated_at", "timestamps are set by the service"),
     ("created_by", "the author is the signed-in user"),
     ("labels", "labels are derived from the codes"),
     ("expired", "expiry follows from `deadline`"),
-    (
-        "budget_negotiable",
-        "leave budget_min and budget_max null for 面议",
-    ),
+    ("budget_negotiable", "leave budget_min and budget_max null for 面议"),
 ];
 
 /// Turns a JSON body into a typed input: rejects non-objects and read-only fields with a message
 /// that says what to do instead, then unknown fields and wrong types with the path of the field.
 pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     let Value::Object(map) = &body else {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "the body must be a JSON object",
-        ));
+        return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
     };
     for (field, why) in READ_ONLY_FIELDS {
         if map.contains_key(field) {
-            return Err(ApiError::unprocessable(
-                "read_only_field",
-                format!("`{field}` cannot be set: {why}"),
-            )
-            .with_details(serde_json::json!({ "field": field })));
+            return Err(ApiError::unprocessable("read_only_field", format!("`{field}` cannot be set: {why}"))
+                .with_details(serde_json::json!({ "field": field })));
         }
     }
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
-        let code = if message.starts_with("unknown field") {
-            "unknown_field"
-        } else {
-            "invalid_body"
-        };
-        ApiError::bad_request(code, format!("`{path}`: {message}"))
-            .with_details(serde_json::json!({ "field": path }))
+        let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_body" };
+        ApiError::bad_request(code, format!("`{path}`: {message}")).with_details(serde_json::json!({ "field": path }))
     })
 }
 
@@ -119,9 +100,7 @@ pub fn parse_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
     } else {
         Err(ApiError::bad_request(
             "invalid_id",
-            format!(
-                "`{id}` is not a {what} id: ids look like 0193a4b2-7c1e-7d3f-9a51-2f6c8e9d0b14"
-            ),
+            format!("`{id}` is not a {what} id: ids look like 0193a4b2-7c1e-7d3f-9a51-2f6c8e9d0b14"),
         ))
     }
 }
@@ -137,9 +116,7 @@ pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<
             Some(text.parse::<i64>().map_err(|_| {
                 ApiError::bad_request(
                     "invalid_if_match",
-                    format!(
-                        "If-Match must carry the record's version, e.g. `\"3\"` (got `{text}`)"
-                    ),
+                    format!("If-Match must carry the record's version, e.g. `\"3\"` (got `{text}`)"),
                 )
             })?)
         }
@@ -160,11 +137,7 @@ pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<
 
 /// An optional If-Match for actions whose body is empty.
 pub fn optional_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    if req.headers().contains_key(header::IF_MATCH) {
-        expected_version(req, None).map(Some)
-    } else {
-        Ok(None)
-    }
+    if req.headers().contains_key(header::IF_MATCH) { expected_version(req, None).map(Some) } else { Ok(None) }
 }
 
 /// Query parameters of a library listing.
@@ -198,12 +171,8 @@ pub struct ListParams {
 /// Query strings are text; numbers are parsed here so a bad one gets a message naming it.
 fn number_from_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let text = Option::<String>::deserialize(d)?;
-    text.map(|t| {
-        t.trim()
-            .parse::<i64>()
-            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))
-    })
-    .transpose()
+    text.map(|t| t.trim().parse::<i64>().map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number"))))
+        .transpose()
 }
 
 impl ListParams {
@@ -212,16 +181,12 @@ impl ListParams {
         let bad = |message: String| Err(ApiError::bad_request("invalid_query", message));
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE as i64);
         if !(1..=MAX_PAGE_SIZE as i64).contains(&limit) {
-            return bad(format!(
-                "`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"
-            ));
+            return bad(format!("`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"));
         }
         let region_prefix = match &self.region {
-            Some(r) => Some(
-                validate::region_prefix(r)
-                    .map_err(|m| ApiError::bad_request("invalid_query", m))?
-                    .to_string(),
-            ),
+            Some(r) => {
+                Some(validate::region_prefix(r).map_err(|m| ApiError::bad_request("invalid_query", m))?.to_string())
+            }
             None => None,
         };
         let updated_since = match &self.updated_since {
@@ -233,9 +198,7 @@ impl ListParams {
         if let Some(cursor) = &self.cursor
             && !is_valid_id(cursor)
         {
-            return bad(format!(
-                "`cursor` `{cursor}` is not a cursor from a previous page"
-            ));
+            return bad(format!("`cursor` `{cursor}` is not a cursor from a previous page"));
         }
         if let Some(org) = &self.org_id
             && !is_valid_id(org)
@@ -276,12 +239,7 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     }
     let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
     let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
-    Some(
-        date.and_hms_opt(0, 0, 0)?
-            .and_local_timezone(cst)
-            .single()?
-            .with_timezone(&chrono::Utc),
-    )
+    Some(date.and_hms_opt(0, 0, 0)?.and_local_timezone(cst).single()?.with_timezone(&chrono::Utc))
 }
 
 /// The organisation a new record belongs to. Owners post for their own organisation; staff post
@@ -296,39 +254,26 @@ pub async fn resolve_owner(
         org_id.ok_or_else(|| {
             ApiError::unprocessable(
                 "org_id_required",
-                format!(
-                    "managers post a {} on behalf of an organisation: give its `org_id`",
-                    library.name()
-                ),
+                format!("managers post a {} on behalf of an organisation: give its `org_id`", library.name()),
             )
         })?
     } else if viewer.role == library.owner_role() {
         if org_id.is_some_and(|o| o != viewer.org_id) {
             return Err(ApiError::unprocessable(
                 "field_not_allowed",
-                format!(
-                    "`org_id` cannot be set: a {} belongs to your own organisation; leave it out",
-                    library.name()
-                ),
+                format!("`org_id` cannot be set: a {} belongs to your own organisation; leave it out", library.name()),
             ));
         }
         viewer.org_id.as_str()
     } else {
-        return Err(ApiError::forbidden(format!(
-            "users with role `{}` cannot post a {}",
-            viewer.role,
-            library.name()
-        )));
+        return Err(ApiError::forbidden(format!("users with role `{}` cannot post a {}", viewer.role, library.name())));
     };
     let org = match is_valid_id(target) {
         true => state.store.get_organisation(target).await?,
         false => None,
     };
     let org = org.ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_organisation",
-            format!("no organisation with id `{target}`"),
-        )
+        ApiError::unprocessable("unknown_organisation", format!("no organisation with id `{target}`"))
     })?;
     let fits = match library {
         Library::Needs => org.kind == crate::domain::vocab::OrgKind::Enterprise,
@@ -337,28 +282,8 @@ pub async fn resolve_owner(
     if !fits {
         return Err(ApiError::unprocessable(
             "wrong_organisation_kind",
-            format!(
-                "`{}` is of kind `{}`, which cannot own a {}",
-                org.name,
-                org.kind,
-                library.name()
-            ),
+            format!("`{}` is of kind `{}`, which cannot own a {}", org.name, org.kind, library.name()),
         ));
     }
     Ok(org)
-}
-
-/// A created or changed record: its JSON, `ETag` with the version, and `Location` when new.
-pub fn record_response<T: serde::Serialize>(
-    status: actix_web::http::StatusCode,
-    body: &T,
-    version: i64,
-    location: Option<String>,
-) -> actix_web::HttpResponse {
-    let mut builder = actix_web::HttpResponse::build(status);
-    builder.insert_header((header::ETAG, format!("\"{version}\"")));
-    if let Some(location) = location {
-        builder.insert_header((header::LOCATION, location));
-    }
-    builder.json(body)
 }

@@ -11,8 +11,8 @@ use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::{Principal, RecordMeta, can_read_contact};
 use crate::domain::validate::{Contact, Wan, region_name};
 use crate::domain::vocab::{
-    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage,
-    TRL_LABELS, TechField, Visibility,
+    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TRL_LABELS, TechField,
+    Visibility,
 };
 use crate::domain::{market_today, now};
 
@@ -101,10 +101,7 @@ impl NeedResponse {
         let m = &need.meta;
         NeedResponse {
             id: m.id.clone(),
-            owner: OrgRef {
-                id: m.org_id.clone(),
-                name: m.org_name.clone(),
-            },
+            owner: OrgRef { id: m.org_id.clone(), name: m.org_name.clone() },
             title: c.title.clone(),
             description: c.description.clone(),
             targets: c.targets.clone(),
@@ -180,10 +177,7 @@ impl AchievementResponse {
         let m = &a.meta;
         AchievementResponse {
             id: m.id.clone(),
-            owner: OrgRef {
-                id: m.org_id.clone(),
-                name: m.org_name.clone(),
-            },
+            owner: OrgRef { id: m.org_id.clone(), name: m.org_name.clone() },
             title: c.title.clone(),
             summary: c.summary.clone(),
             keywords: c.keywords.clone(),

@@ -42,10 +42,7 @@ impl From<sqlx::Error> for StoreError {
         if let Some(db) = err.as_database_error()
             && db.is_unique_violation()
         {
-            let constraint = db
-                .constraint()
-                .map(str::to_string)
-                .unwrap_or_else(|| db.message().to_string());
+            let constraint = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
             return StoreError::UniqueViolation { constraint };
         }
         StoreError::Database(err)
@@ -136,11 +133,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()>;
     async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>>;
-    async fn update_achievement(
-        &self,
-        achievement: &Achievement,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Achievement>;
+    async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
     async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>>;
 }
 

@@ -15,8 +15,7 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 pub fn from_micros(us: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
 fn opt_micros(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
@@ -169,11 +168,7 @@ impl MetaColumns {
             updated_at: from_micros(self.updated_at)?,
             version: self.version,
         };
-        let contact = Contact {
-            name: self.contact_name,
-            phone: self.contact_phone,
-            email: self.contact_email,
-        };
+        let contact = Contact { name: self.contact_name, phone: self.contact_phone, email: self.contact_email };
         Ok((meta, contact))
     }
 }

@@ -2,13 +2,14 @@
 //! `begin_write()`; `impl_store!` then writes the `Store` implementation once, compiled for each
 //! database. Statements use `$n` placeholders and portable types only (PITFALLS 18).
 
-pub const NEED_SELECT: &str =
-    "SELECT n.*, o.name AS org_name FROM needs n JOIN organisations o ON o.id = n.org_id";
+pub const NEED_SELECT: &str = "SELECT n.*, o.name AS org_name FROM needs n JOIN organisations o ON o.id = n.org_id";
 pub const ACHIEVEMENT_SELECT: &str =
     "SELECT n.*, o.name AS org_name FROM achievements n JOIN organisations o ON o.id = n.org_id";
 
-pub const NEED_BY_ID: &str = "SELECT n.*, o.name AS org_name FROM needs n JOIN organisations o ON o.id = n.org_id WHERE n.id = $1";
-pub const ACHIEVEMENT_BY_ID: &str = "SELECT n.*, o.name AS org_name FROM achievements n JOIN organisations o ON o.id = n.org_id WHERE n.id = $1";
+pub const NEED_BY_ID: &str =
+    "SELECT n.*, o.name AS org_name FROM needs n JOIN organisations o ON o.id = n.org_id WHERE n.id = $1";
+pub const ACHIEVEMENT_BY_ID: &str =
+    "SELECT n.*, o.name AS org_name FROM achievements n JOIN organisations o ON o.id = n.org_id WHERE n.id = $1";
 
 pub const NEED_INSERT: &str = "INSERT INTO needs (title, description, targets, tried, keywords, field, need_type, \
     cooperation_modes, budget_min, budget_max, deadline, region, contact_name, contact_phone, contact_email, \
@@ -46,9 +47,7 @@ macro_rules! bind_need {
             .bind($crate::storage::rows::json_list(&c.keywords))
             .bind(c.field.code())
             .bind(c.need_type.code())
-            .bind($crate::storage::rows::json_list(
-                c.cooperation_modes.iter().map(|m| m.code()),
-            ))
+            .bind($crate::storage::rows::json_list(c.cooperation_modes.iter().map(|m| m.code())))
             .bind(c.budget_min.map(|w| w.hundredths()))
             .bind(c.budget_max.map(|w| w.hundredths()))
             .bind(c.deadline.map(|d| d.format("%Y-%m-%d").to_string()))
@@ -75,9 +74,7 @@ macro_rules! bind_achievement {
             .bind(c.stage.map(|s| s.code()))
             .bind(c.ip_form.code())
             .bind($crate::storage::rows::json_list(&c.patent_numbers))
-            .bind($crate::storage::rows::json_list(
-                c.cooperation_modes.iter().map(|m| m.code()),
-            ))
+            .bind($crate::storage::rows::json_list(c.cooperation_modes.iter().map(|m| m.code())))
             .bind(c.asking_price.map(|w| w.hundredths()))
             .bind(c.team_lead.clone())
             .bind(c.region.clone())
@@ -105,8 +102,7 @@ macro_rules! push_list_filters {
             $qb.push(" AND n.field = ").push_bind(field.code());
         }
         if let Some(prefix) = &q.region_prefix {
-            $qb.push(" AND n.region LIKE ")
-                .push_bind(format!("{prefix}%"));
+            $qb.push(" AND n.region LIKE ").push_bind(format!("{prefix}%"));
         }
         if let Some(status) = q.status {
             $qb.push(" AND n.status = ").push_bind(status.code());
@@ -115,8 +111,7 @@ macro_rules! push_list_filters {
             $qb.push(" AND n.org_id = ").push_bind(org_id.clone());
         }
         if let Some(since) = q.updated_since {
-            $qb.push(" AND n.updated_at >= ")
-                .push_bind($crate::storage::rows::micros(since));
+            $qb.push(" AND n.updated_at >= ").push_bind($crate::storage::rows::micros(since));
         }
         if let Some(cursor) = &q.cursor {
             $qb.push(" AND n.id < ").push_bind(cursor.clone());
@@ -127,13 +122,9 @@ macro_rules! push_list_filters {
 macro_rules! finish_page {
     ($qb:expr, $q:expr, $row:ty, $pool:expr) => {{
         let limit = $q.limit.max(1) as usize;
-        $qb.push(" ORDER BY n.id DESC LIMIT ")
-            .push_bind(limit as i64 + 1);
+        $qb.push(" ORDER BY n.id DESC LIMIT ").push_bind(limit as i64 + 1);
         let rows: Vec<$row> = $qb.build_query_as::<$row>().fetch_all($pool).await?;
-        let mut items = rows
-            .into_iter()
-            .map(|r| r.into_domain())
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut items = rows.into_iter().map(|r| r.into_domain()).collect::<StoreResult<Vec<_>>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|r| r.meta.id.clone())

@@ -13,36 +13,17 @@ async fn an_issued_token_works_until_it_is_revoked() {
     let me = app.get("/api/v1/me", &e.token).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["role"], "enterprise");
-    assert_eq!(
-        me.body["organisation"]["name"],
-        "东营蓝海化工新材料有限公司"
-    );
+    assert_eq!(me.body["organisation"]["name"], "东营蓝海化工新材料有限公司");
 
-    let tokens = app
-        .get(&format!("/api/v1/users/{}/tokens", e.user_id), &app.admin)
-        .await;
+    let tokens = app.get(&format!("/api/v1/users/{}/tokens", e.user_id), &app.admin).await;
     let token_id = tokens.body[0]["id"].as_str().unwrap().to_string();
     assert_eq!(tokens.body[0]["prefix"].as_str().unwrap(), &e.token[..11]);
 
-    let r = app
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/tokens/{token_id}"),
-            Some(&e.token),
-            None,
-        )
-        .await;
+    let r = app.send(reqwest::Method::DELETE, &format!("/api/v1/tokens/{token_id}"), Some(&e.token), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get("/api/v1/me", &e.token).await;
     r.assert_error(StatusCode::UNAUTHORIZED, "token_revoked");
-    let r = app
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/tokens/{token_id}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
+    let r = app.send(reqwest::Method::DELETE, &format!("/api/v1/tokens/{token_id}"), Some(&app.admin), None).await;
     r.assert_error(StatusCode::CONFLICT, "already_revoked");
 }
 
@@ -67,11 +48,7 @@ async fn an_expired_token_is_refused_and_a_past_expiry_cannot_be_issued() {
     r.assert_error(StatusCode::UNAUTHORIZED, "token_expired");
 
     let r = app
-        .post(
-            &format!("/api/v1/users/{}/tokens", e.user_id),
-            &app.admin,
-            json!({"expires_at": "2020-01-01T00:00:00Z"}),
-        )
+        .post(&format!("/api/v1/users/{}/tokens", e.user_id), &app.admin, json!({"expires_at": "2020-01-01T00:00:00Z"}))
         .await;
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let r = app
@@ -83,12 +60,7 @@ async fn an_expired_token_is_refused_and_a_past_expiry_cannot_be_issued() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.body["expires_at"], "2098-12-31T16:00:00Z");
-    assert_eq!(
-        app.get("/api/v1/me", r.body["token"].as_str().unwrap())
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/api/v1/me", r.body["token"].as_str().unwrap()).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -111,9 +83,7 @@ async fn admins_list_users_by_organisation() {
     let app = spawn_app().await;
     let a = app.enterprise("东营康泰生物医药有限公司").await;
     app.university("齐鲁生物医药研究所").await;
-    let r = app
-        .get(&format!("/api/v1/users?org_id={}", a.org_id), &app.admin)
-        .await;
+    let r = app.get(&format!("/api/v1/users?org_id={}", a.org_id), &app.admin).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(r.body[0]["role_label"], "企业用户");
     let all = app.get("/api/v1/users", &app.admin).await;
@@ -131,11 +101,7 @@ async fn the_command_line_creates_the_first_admin_token_on_a_fresh_install() {
         .env("TECHMARKET__LOG__LEVEL", "warn")
         .output()
         .expect("run techmarket");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("tm_"), "{token}");
 

@@ -42,9 +42,7 @@ pub async fn fresh_database_url(dir: &TempDir) -> String {
             let name = format!("tm_test_{}", uuid::Uuid::new_v4().simple());
             let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
                 .await
-                .unwrap_or_else(|e| {
-                    panic!("{POSTGRES_ENV}={base} is set but PostgreSQL is unreachable: {e}")
-                });
+                .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base} is set but PostgreSQL is unreachable: {e}"));
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut admin)
                 .await
@@ -60,14 +58,8 @@ pub fn test_config(dir: &TempDir, url: &str) -> Config {
         ("TECHMARKET__SERVER__PORT".to_string(), "0".to_string()),
         ("TECHMARKET__SERVER__WORKERS".to_string(), "1".to_string()),
         ("TECHMARKET__DATABASE__URL".to_string(), url.to_string()),
-        (
-            "TECHMARKET__DATABASE__MAX_CONNECTIONS".to_string(),
-            "4".to_string(),
-        ),
-        (
-            "TECHMARKET__DATA__DIR".to_string(),
-            dir.path().display().to_string(),
-        ),
+        ("TECHMARKET__DATABASE__MAX_CONNECTIONS".to_string(), "4".to_string()),
+        ("TECHMARKET__DATA__DIR".to_string(), dir.path().display().to_string()),
         ("TECHMARKET__LOG__LEVEL".to_string(), "warn".to_string()),
     ];
     Config::load(None, env).expect("test configuration")
@@ -77,9 +69,7 @@ pub fn test_config(dir: &TempDir, url: &str) -> Config {
 pub async fn spawn_store() -> (Arc<dyn Store>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = fresh_database_url(&dir).await;
-    let store = storage::connect(&test_config(&dir, &url).database_options())
-        .await
-        .expect("open store");
+    let store = storage::connect(&test_config(&dir, &url).database_options()).await.expect("open store");
     (store, dir)
 }
 
@@ -93,31 +83,16 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the service on `config`; issues an admin token unless one is given (restarts).
 pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> TestApp {
     techmarket::telemetry::init(&config.log);
-    let app = Application::build(&config)
-        .await
-        .expect("build application");
+    let app = Application::build(&config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
-        None => {
-            accounts::bootstrap_admin(store.as_ref(), "tests")
-                .await
-                .expect("bootstrap admin")
-                .1
-        }
+        None => accounts::bootstrap_admin(store.as_ref(), "tests").await.expect("bootstrap admin").1,
     };
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        store,
-        admin,
-        config,
-        handle,
-        dir,
-    }
+    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, dir }
 }
 
 impl TestApp {
@@ -133,13 +108,7 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Response {
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -158,18 +127,8 @@ impl TestApp {
         self.send(Method::POST, path, Some(token), Some(body)).await
     }
 
-    pub async fn patch(
-        &self,
-        path: &str,
-        token: &str,
-        body: Value,
-        if_match: Option<i64>,
-    ) -> Response {
-        let mut request = self
-            .client
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(&body);
+    pub async fn patch(&self, path: &str, token: &str, body: Value, if_match: Option<i64>) -> Response {
+        let mut request = self.client.patch(self.url(path)).bearer_auth(token).json(&body);
         if let Some(version) = if_match {
             request = request.header("If-Match", format!("\"{version}\""));
         }
@@ -179,11 +138,7 @@ impl TestApp {
     /// Creates an organisation through the API as admin.
     pub async fn org(&self, name: &str, kind: &str) -> String {
         let r = self
-            .post(
-                "/api/v1/organisations",
-                &self.admin,
-                json!({"name": name, "kind": kind, "region": "370502"}),
-            )
+            .post("/api/v1/organisations", &self.admin, json!({"name": name, "kind": kind, "region": "370502"}))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body["id"].as_str().unwrap().to_string()
@@ -192,23 +147,17 @@ impl TestApp {
     /// Creates a user of `role` in `org_id` and issues a token, through the API.
     pub async fn user_in(&self, org_id: &str, role: &str) -> Actor {
         let r = self
-            .post("/api/v1/users", &self.admin, json!({"org_id": org_id, "name": format!("{role}用户"), "role": role, "phone": "13800000000"}))
+            .post(
+                "/api/v1/users",
+                &self.admin,
+                json!({"org_id": org_id, "name": format!("{role}用户"), "role": role, "phone": "13800000000"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let user_id = r.body["id"].as_str().unwrap().to_string();
-        let t = self
-            .post(
-                &format!("/api/v1/users/{user_id}/tokens"),
-                &self.admin,
-                json!({"name": "测试"}),
-            )
-            .await;
+        let t = self.post(&format!("/api/v1/users/{user_id}/tokens"), &self.admin, json!({"name": "测试"})).await;
         assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
-        Actor {
-            token: t.body["token"].as_str().unwrap().to_string(),
-            org_id: org_id.to_string(),
-            user_id,
-        }
+        Actor { token: t.body["token"].as_str().unwrap().to_string(), org_id: org_id.to_string(), user_id }
     }
 
     pub async fn enterprise(&self, name: &str) -> Actor {
@@ -229,21 +178,13 @@ impl TestApp {
     }
 
     pub async fn create_need(&self, actor: &Actor, overrides: Value) -> Value {
-        let r = self
-            .post("/api/v1/needs", &actor.token, merge(need_body(), overrides))
-            .await;
+        let r = self.post("/api/v1/needs", &actor.token, merge(need_body(), overrides)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body
     }
 
     pub async fn create_achievement(&self, actor: &Actor, overrides: Value) -> Value {
-        let r = self
-            .post(
-                "/api/v1/achievements",
-                &actor.token,
-                merge(achievement_body(), overrides),
-            )
-            .await;
+        let r = self.post("/api/v1/achievements", &actor.token, merge(achievement_body(), overrides)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body
     }
@@ -317,28 +258,18 @@ impl Response {
         let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Response {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Response { status, headers, body, text }
     }
 
     /// Asserts the error envelope with this status and code, and returns the message.
     pub fn assert_error(&self, status: StatusCode, code: &str) -> String {
         assert_eq!(self.status, status, "body: {}", self.text);
         assert_eq!(self.body["error"]["code"], code, "body: {}", self.text);
-        let message = self.body["error"]["message"]
-            .as_str()
-            .expect("error message")
-            .to_string();
+        let message = self.body["error"]["message"].as_str().expect("error message").to_string();
         assert!(!message.is_empty());
         assert_eq!(
             self.body["error"]["request_id"].as_str(),
-            self.headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
             "the error carries the request id of its response"
         );
         message

@@ -28,14 +28,9 @@ async fn readiness_fails_when_the_database_is_gone() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = spawn_app().await;
-    let r = app
-        .send(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
-        .await;
+    let r = app.send(reqwest::Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.body["openapi"].as_str().unwrap().chars().next(),
-        Some('3')
-    );
+    assert_eq!(r.body["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let mut documented = BTreeSet::new();
     for (path, item) in r.body["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -71,43 +66,20 @@ async fn the_openapi_document_describes_every_route() {
     .collect();
     assert_eq!(documented, expected);
     let schemas = r.body["components"]["schemas"].as_object().unwrap();
-    for schema in [
-        "NeedInput",
-        "NeedResponse",
-        "AchievementInput",
-        "ErrorBody",
-        "TechField",
-    ] {
+    for schema in ["NeedInput", "NeedResponse", "AchievementInput", "ErrorBody", "TechField"] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }
-    assert!(
-        schemas["NeedInput"]["properties"]
-            .as_object()
-            .unwrap()
-            .contains_key("budget_min")
-    );
+    assert!(schemas["NeedInput"]["properties"].as_object().unwrap().contains_key("budget_min"));
 }
 
 #[tokio::test]
 async fn vocabularies_carry_chinese_labels() {
     let app = spawn_app().await;
-    let r = app
-        .send(reqwest::Method::GET, "/api/v1/vocabularies", None, None)
-        .await;
+    let r = app.send(reqwest::Method::GET, "/api/v1/vocabularies", None, None).await;
     let fields = r.body["fields"].as_array().unwrap();
-    assert!(
-        fields
-            .iter()
-            .any(|f| f["code"] == "ccus" && f["label"].as_str().unwrap().contains("碳捕集"))
-    );
+    assert!(fields.iter().any(|f| f["code"] == "ccus" && f["label"].as_str().unwrap().contains("碳捕集")));
     assert_eq!(r.body["trl"].as_array().unwrap().len(), 9);
-    assert!(
-        r.body["cooperation_modes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["label"] == "作价入股")
-    );
+    assert!(r.body["cooperation_modes"].as_array().unwrap().iter().any(|m| m["label"] == "作价入股"));
 }
 
 #[tokio::test]
@@ -117,42 +89,26 @@ async fn a_restart_keeps_every_acknowledged_record() {
     let u = app.university("胜利能源技术研究院").await;
     let mut need_ids = Vec::new();
     for i in 0..20 {
-        let n = app
-            .create_need(&e, json!({"title": format!("燃煤烟气二氧化碳捕集需求{i}")}))
-            .await;
+        let n = app.create_need(&e, json!({"title": format!("燃煤烟气二氧化碳捕集需求{i}")})).await;
         need_ids.push(n["id"].as_str().unwrap().to_string());
     }
     let a = app.create_achievement(&u, json!({})).await;
     let path = format!("/api/v1/achievements/{}", a["id"].as_str().unwrap());
-    app.patch(
-        &path,
-        &u.token,
-        json!({"title": "CO2地质封存泄漏监测"}),
-        Some(1),
-    )
-    .await;
+    app.patch(&path, &u.token, json!({"title": "CO2地质封存泄漏监测"}), Some(1)).await;
 
     let (config, dir, admin) = app.stop().await;
     let app = start(config, dir, Some(admin)).await;
 
     let list = app.get("/api/v1/needs?limit=100", &e.token).await;
-    let mut listed: Vec<String> = list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap().to_string())
-        .collect();
+    let mut listed: Vec<String> =
+        list.body["items"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
     listed.sort();
     need_ids.sort();
     assert_eq!(listed, need_ids);
     let read = app.get(&path, &u.token).await;
     assert_eq!(read.body["title"], "CO2地质封存泄漏监测");
     assert_eq!(read.body["version"], 2);
-    assert_eq!(
-        app.get("/api/v1/me", &e.token).await.status,
-        StatusCode::OK,
-        "tokens survive too"
-    );
+    assert_eq!(app.get("/api/v1/me", &e.token).await.status, StatusCode::OK, "tokens survive too");
 }
 
 #[tokio::test]
@@ -161,34 +117,14 @@ async fn the_demo_data_set_loads_once_and_is_readable_through_the_api() {
     let seeded = techmarket::demo::seed(app.store.as_ref()).await.unwrap();
     assert!(seeded.created);
     assert!(seeded.needs >= 40 && seeded.achievements >= 80);
-    let manager = seeded
-        .tokens
-        .iter()
-        .find(|t| t.variable == "TM_MANAGER")
-        .unwrap();
+    let manager = seeded.tokens.iter().find(|t| t.variable == "TM_MANAGER").unwrap();
     let needs = app.get("/api/v1/needs?limit=100", &manager.secret).await;
-    let titles: Vec<&str> = needs.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["title"].as_str().unwrap())
-        .collect();
-    assert!(
-        titles.contains(&"固态电池电解液溶剂高纯化工艺"),
-        "{titles:?}"
-    );
-    assert!(
-        !titles.contains(&"医药中间体手性催化不对称合成"),
-        "a private need stays with its owner"
-    );
+    let titles: Vec<&str> =
+        needs.body["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap()).collect();
+    assert!(titles.contains(&"固态电池电解液溶剂高纯化工艺"), "{titles:?}");
+    assert!(!titles.contains(&"医药中间体手性催化不对称合成"), "a private need stays with its owner");
     let again = techmarket::demo::seed(app.store.as_ref()).await.unwrap();
     assert!(!again.created);
-    let needs = app
-        .get("/api/v1/needs?limit=100&field=ccus", &manager.secret)
-        .await;
-    assert_eq!(
-        needs.body["items"].as_array().unwrap().len(),
-        3,
-        "seeding twice adds nothing"
-    );
+    let needs = app.get("/api/v1/needs?limit=100&field=ccus", &manager.secret).await;
+    assert_eq!(needs.body["items"].as_array().unwrap().len(), 3, "seeding twice adds nothing");
 }

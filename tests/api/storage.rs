@@ -3,9 +3,7 @@
 use chrono::NaiveDate;
 use techmarket::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use techmarket::domain::need::{Need, NeedContent, NeedInput};
-use techmarket::domain::org::{
-    ApiToken, NewOrganisation, NewUser, Organisation, TokenSecret, User,
-};
+use techmarket::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenSecret, User};
 use techmarket::domain::record::RecordMeta;
 use techmarket::domain::vocab::{OrgKind, RecordStatus, Role, TechField};
 use techmarket::domain::{new_id, now};
@@ -14,76 +12,39 @@ use techmarket::storage::{ListQuery, Store, StoreError};
 use crate::helpers::{achievement_body, need_body, spawn_store};
 
 async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
-    let new = NewOrganisation {
-        name: name.into(),
-        kind,
-        region: "370502".into(),
-    };
-    techmarket::accounts::create_organisation(store, new)
-        .await
-        .unwrap()
+    let new = NewOrganisation { name: name.into(), kind, region: "370502".into() };
+    techmarket::accounts::create_organisation(store, new).await.unwrap()
 }
 
 async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
-    let new = NewUser {
-        org_id: org.id.clone(),
-        name: "测试用户".into(),
-        role,
-        email: String::new(),
-        phone: String::new(),
-    };
+    let new =
+        NewUser {
+            org_id: org.id.clone(), name: "测试用户".into(), role, email: String::new(), phone: String::new()
+        };
     techmarket::accounts::create_user(store, new).await.unwrap()
 }
 
 fn need(org: &Organisation, author: &User, overrides: serde_json::Value) -> Need {
-    let input: NeedInput =
-        serde_json::from_value(crate::helpers::merge(need_body(), overrides)).unwrap();
+    let input: NeedInput = serde_json::from_value(crate::helpers::merge(need_body(), overrides)).unwrap();
     let content = NeedContent::parse(&input, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap();
-    Need {
-        meta: RecordMeta::new(
-            new_id(),
-            org.id.clone(),
-            org.name.clone(),
-            author.id.clone(),
-            now(),
-        ),
-        content,
-    }
+    Need { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), author.id.clone(), now()), content }
 }
 
 fn achievement(org: &Organisation, author: &User) -> Achievement {
     let input: AchievementInput = serde_json::from_value(achievement_body()).unwrap();
     let content = AchievementContent::parse(&input).unwrap();
-    Achievement {
-        meta: RecordMeta::new(
-            new_id(),
-            org.id.clone(),
-            org.name.clone(),
-            author.id.clone(),
-            now(),
-        ),
-        content,
-    }
+    Achievement { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), author.id.clone(), now()), content }
 }
 
 #[tokio::test]
 async fn records_round_trip_exactly() {
     let (store, _dir) = spawn_store().await;
-    let e = org(
-        store.as_ref(),
-        "东营蓝海化工新材料有限公司",
-        OrgKind::Enterprise,
-    )
-    .await;
+    let e = org(store.as_ref(), "东营蓝海化工新材料有限公司", OrgKind::Enterprise).await;
     let u = org(store.as_ref(), "东营石油工程大学", OrgKind::University).await;
     let author = user(store.as_ref(), &e, Role::Enterprise).await;
     let professor = user(store.as_ref(), &u, Role::University).await;
 
-    let n = need(
-        &e,
-        &author,
-        serde_json::json!({"budget_min": 0.01, "budget_max": 99999.99}),
-    );
+    let n = need(&e, &author, serde_json::json!({"budget_min": 0.01, "budget_max": 99999.99}));
     store.insert_need(&n).await.unwrap();
     assert_eq!(store.get_need(&n.meta.id).await.unwrap().unwrap(), n);
 
@@ -93,14 +54,7 @@ async fn records_round_trip_exactly() {
 
     assert!(store.get_need(&new_id()).await.unwrap().is_none());
     assert_eq!(store.get_organisation(&e.id).await.unwrap().unwrap(), e);
-    assert_eq!(
-        store
-            .find_organisation_by_name("东营石油工程大学")
-            .await
-            .unwrap()
-            .unwrap(),
-        u
-    );
+    assert_eq!(store.find_organisation_by_name("东营石油工程大学").await.unwrap().unwrap(), u);
     assert_eq!(store.get_user(&author.id).await.unwrap().unwrap(), author);
 }
 
@@ -120,26 +74,17 @@ async fn an_update_applies_only_on_the_expected_version() {
     assert_eq!(store.get_need(&n.meta.id).await.unwrap().unwrap(), stored);
 
     let stale = store.update_need(&changed, now()).await;
-    assert!(
-        matches!(stale, Err(StoreError::VersionConflict { current: 2 })),
-        "{stale:?}"
-    );
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
     let mut gone = changed.clone();
     gone.meta.id = new_id();
-    assert!(matches!(
-        store.update_need(&gone, now()).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.update_need(&gone, now()).await, Err(StoreError::NotFound)));
 
     let a = achievement(&e, &author);
     store.insert_achievement(&a).await.unwrap();
     let mut changed = a.clone();
     changed.content.trl = Some(9);
     store.update_achievement(&changed, now()).await.unwrap();
-    assert!(matches!(
-        store.update_achievement(&changed, now()).await,
-        Err(StoreError::VersionConflict { current: 2 })
-    ));
+    assert!(matches!(store.update_achievement(&changed, now()).await, Err(StoreError::VersionConflict { current: 2 })));
 }
 
 #[tokio::test]
@@ -148,18 +93,11 @@ async fn listings_apply_visibility_filters_and_cursor_inside_the_query() {
     let e1 = org(store.as_ref(), "企业甲", OrgKind::Enterprise).await;
     let e2 = org(store.as_ref(), "企业乙", OrgKind::Enterprise).await;
     let a1 = user(store.as_ref(), &e1, Role::Enterprise).await;
-    for (visibility, field) in [
-        ("public", "ccus"),
-        ("managers", "ccus"),
-        ("private", "new_energy"),
-        ("public", "new_energy"),
-    ] {
+    for (visibility, field) in
+        [("public", "ccus"), ("managers", "ccus"), ("private", "new_energy"), ("public", "new_energy")]
+    {
         store
-            .insert_need(&need(
-                &e1,
-                &a1,
-                serde_json::json!({"visibility": visibility, "field": field}),
-            ))
+            .insert_need(&need(&e1, &a1, serde_json::json!({"visibility": visibility, "field": field})))
             .await
             .unwrap();
     }
@@ -169,43 +107,16 @@ async fn listings_apply_visibility_filters_and_cursor_inside_the_query() {
         limit: 50,
         ..Default::default()
     };
-    assert_eq!(
-        store.list_needs(&q(&e1, false)).await.unwrap().items.len(),
-        4,
-        "owner sees all"
-    );
-    assert_eq!(
-        store.list_needs(&q(&e2, false)).await.unwrap().items.len(),
-        2,
-        "others see public"
-    );
-    assert_eq!(
-        store.list_needs(&q(&e2, true)).await.unwrap().items.len(),
-        3,
-        "staff see all but private"
-    );
+    assert_eq!(store.list_needs(&q(&e1, false)).await.unwrap().items.len(), 4, "owner sees all");
+    assert_eq!(store.list_needs(&q(&e2, false)).await.unwrap().items.len(), 2, "others see public");
+    assert_eq!(store.list_needs(&q(&e2, true)).await.unwrap().items.len(), 3, "staff see all but private");
 
-    let ccus = ListQuery {
-        field: Some(TechField::Ccus),
-        ..q(&e2, true)
-    };
+    let ccus = ListQuery { field: Some(TechField::Ccus), ..q(&e2, true) };
     assert_eq!(store.list_needs(&ccus).await.unwrap().items.len(), 2);
-    let page = store
-        .list_needs(&ListQuery {
-            limit: 3,
-            ..q(&e1, false)
-        })
-        .await
-        .unwrap();
+    let page = store.list_needs(&ListQuery { limit: 3, ..q(&e1, false) }).await.unwrap();
     assert_eq!(page.items.len(), 3);
-    let rest = store
-        .list_needs(&ListQuery {
-            limit: 3,
-            cursor: page.next_cursor.clone(),
-            ..q(&e1, false)
-        })
-        .await
-        .unwrap();
+    let rest =
+        store.list_needs(&ListQuery { limit: 3, cursor: page.next_cursor.clone(), ..q(&e1, false) }).await.unwrap();
     assert_eq!(rest.items.len(), 1);
     assert!(rest.next_cursor.is_none());
     assert!(rest.items[0].meta.id < page.items[2].meta.id);
@@ -214,32 +125,15 @@ async fn listings_apply_visibility_filters_and_cursor_inside_the_query() {
 #[tokio::test]
 async fn tokens_are_found_by_hash_and_revoked_once() {
     let (store, _dir) = spawn_store().await;
-    let e = org(
-        store.as_ref(),
-        "东营华锆纳米材料有限公司",
-        OrgKind::Enterprise,
-    )
-    .await;
+    let e = org(store.as_ref(), "东营华锆纳米材料有限公司", OrgKind::Enterprise).await;
     let u = user(store.as_ref(), &e, Role::Enterprise).await;
-    let (secret, token) = techmarket::accounts::issue_token(store.as_ref(), &u, "测试", None)
-        .await
-        .unwrap();
-    let found = store
-        .find_token_by_hash(&techmarket::domain::org::hash_token(&secret))
-        .await
-        .unwrap()
-        .unwrap();
+    let (secret, token) = techmarket::accounts::issue_token(store.as_ref(), &u, "测试", None).await.unwrap();
+    let found = store.find_token_by_hash(&techmarket::domain::org::hash_token(&secret)).await.unwrap().unwrap();
     assert_eq!(
         (found.user_id.as_str(), found.role, found.org_id.as_str()),
         (u.id.as_str(), Role::Enterprise, e.id.as_str())
     );
-    assert!(
-        store
-            .find_token_by_hash("0".repeat(64).as_str())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.find_token_by_hash("0".repeat(64).as_str()).await.unwrap().is_none());
     assert!(store.revoke_token(&token.id, now()).await.unwrap());
     assert!(!store.revoke_token(&token.id, now()).await.unwrap());
     let listed: Vec<ApiToken> = store.list_tokens(&u.id).await.unwrap();
@@ -252,42 +146,24 @@ async fn tokens_are_found_by_hash_and_revoked_once() {
     };
     let mut again = token.clone();
     again.id = new_id();
-    let err = store
-        .insert_token(&again, &duplicate.hash)
-        .await
-        .unwrap_err();
+    let err = store.insert_token(&again, &duplicate.hash).await.unwrap_err();
     assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn concurrent_writers_all_succeed() {
     let (store, _dir) = spawn_store().await;
-    let e = org(
-        store.as_ref(),
-        "东营智联焊接机器人有限公司",
-        OrgKind::Enterprise,
-    )
-    .await;
+    let e = org(store.as_ref(), "东营智联焊接机器人有限公司", OrgKind::Enterprise).await;
     let u = user(store.as_ref(), &e, Role::Enterprise).await;
     let writes = (0..40).map(|i| {
         let store = store.clone();
-        let n = need(
-            &e,
-            &u,
-            serde_json::json!({"title": format!("焊接机器人需求{i}")}),
-        );
+        let n = need(&e, &u, serde_json::json!({"title": format!("焊接机器人需求{i}")}));
         tokio::spawn(async move { store.insert_need(&n).await })
     });
     for result in futures_util::future::join_all(writes).await {
         result.unwrap().unwrap();
     }
-    let all = store
-        .list_needs(&ListQuery {
-            viewer_org: e.id.clone(),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let all =
+        store.list_needs(&ListQuery { viewer_org: e.id.clone(), limit: 100, ..Default::default() }).await.unwrap();
     assert_eq!(all.items.len(), 40);
 }
