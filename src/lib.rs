@@ -11,6 +11,8 @@ pub mod demo;
 pub mod domain;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
+/// Chinese full-text search: analysis, the tantivy index, the indexer following the change log.
+pub mod search;
 /// Builds the running service from a configuration.
 pub mod startup;
 /// The database: the `Store` trait with SQLite and PostgreSQL implementations.

@@ -1,6 +1,7 @@
 //! The records of the market and their rules: vocabularies, validation, access. No I/O.
 
 pub mod achievement;
+pub mod dictionary;
 pub mod need;
 pub mod org;
 pub mod record;

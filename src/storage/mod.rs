@@ -12,8 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::achievement::Achievement;
+use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::record::Library;
 use crate::domain::vocab::{NeedType, RecordStatus, Role, TechField};
 
 pub use postgres::PgStore;
@@ -97,6 +99,14 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One write to a need or achievement, as the change log (outbox) records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub library: Library,
+    pub record_id: String,
+}
+
 /// Everything the service keeps. Both implementations pass one conformance suite
 /// (tests/api/storage.rs).
 #[async_trait]
@@ -135,6 +145,26 @@ pub trait Store: Send + Sync + 'static {
     async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>>;
     async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
     async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>>;
+
+    /// Changes with a sequence number above `seq`, in order, at most `limit`. Every insert and
+    /// update of a need or achievement adds one in the same transaction.
+    async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>>;
+    /// The highest sequence number in the change log (0 when empty).
+    async fn last_change_seq(&self) -> StoreResult<i64>;
+    /// Needs by id, in any order; missing ids are left out.
+    async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>>;
+    async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>>;
+    /// Every need (of any visibility and status) with an id above `after`, by id, at most
+    /// `limit`: the scan a rebuild of the index reads.
+    async fn scan_needs(&self, after: &str, limit: u32) -> StoreResult<Vec<Need>>;
+    async fn scan_achievements(&self, after: &str, limit: u32) -> StoreResult<Vec<Achievement>>;
+    /// (id, version) of every record of a library, for the index drift check.
+    async fn record_versions(&self, library: Library) -> StoreResult<Vec<(String, i64)>>;
+
+    async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()>;
+    async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;
+    async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()>;
+    async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;
 }
 
 /// Database settings the stores need.

@@ -8,10 +8,12 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::rows::*;
 use super::sql::*;
-use super::{Backend, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
+use super::{Backend, Change, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
 use crate::domain::achievement::Achievement;
+use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::record::Library;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -36,6 +38,13 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// Serialises writers from the moment they draw a change-log sequence number until they
+    /// commit, so sequence numbers become visible in order (see the migration).
+    async fn lock_change_log(&self, tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock(727165)").execute(&mut **tx).await?;
+        Ok(())
     }
 
     async fn close_pools(&self) {

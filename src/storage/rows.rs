@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{StoreError, StoreResult, TokenLookup};
+use super::{Change, StoreError, StoreResult, TokenLookup};
 use crate::domain::achievement::{Achievement, AchievementContent};
+use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::{Need, NeedContent};
 use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::record::Library;
 use crate::domain::record::RecordMeta;
 use crate::domain::validate::{Contact, Wan};
 
@@ -268,5 +270,63 @@ impl AchievementRow {
             visibility: code(&self.visibility)?,
         };
         Ok(Achievement { meta, content })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub library: String,
+    pub record_id: String,
+}
+
+impl ChangeRow {
+    pub fn into_domain(self) -> StoreResult<Change> {
+        let library = match self.library.as_str() {
+            "needs" => Library::Needs,
+            "achievements" => Library::Achievements,
+            other => return Err(StoreError::Corrupt(format!("change log library `{other}`"))),
+        };
+        Ok(Change { seq: self.seq, library, record_id: self.record_id })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct DictionaryTermRow {
+    pub id: String,
+    pub word: String,
+    pub freq: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+impl DictionaryTermRow {
+    pub fn into_domain(self) -> StoreResult<DictionaryTerm> {
+        Ok(DictionaryTerm {
+            id: self.id,
+            word: self.word,
+            freq: self.freq,
+            created_by: self.created_by,
+            created_at: from_micros(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SynonymGroupRow {
+    pub id: String,
+    pub members: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+impl SynonymGroupRow {
+    pub fn into_domain(self) -> StoreResult<SynonymGroup> {
+        Ok(SynonymGroup {
+            id: self.id,
+            members: strings(&self.members)?,
+            created_by: self.created_by,
+            created_at: from_micros(self.created_at)?,
+        })
     }
 }

@@ -11,6 +11,11 @@ pub const NEED_BY_ID: &str =
 pub const ACHIEVEMENT_BY_ID: &str =
     "SELECT n.*, o.name AS org_name FROM achievements n JOIN organisations o ON o.id = n.org_id WHERE n.id = $1";
 
+pub const NEED_SCAN: &str = "SELECT n.*, o.name AS org_name FROM needs n JOIN organisations o ON o.id = n.org_id \
+    WHERE n.id > $1 ORDER BY n.id LIMIT $2";
+pub const ACHIEVEMENT_SCAN: &str = "SELECT n.*, o.name AS org_name FROM achievements n \
+    JOIN organisations o ON o.id = n.org_id WHERE n.id > $1 ORDER BY n.id LIMIT $2";
+
 pub const NEED_INSERT: &str = "INSERT INTO needs (title, description, targets, tried, keywords, field, need_type, \
     cooperation_modes, budget_min, budget_max, deadline, region, contact_name, contact_phone, contact_email, \
     visibility, status, id, org_id, created_by, created_at, updated_at, version) \
@@ -30,6 +35,8 @@ pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summar
     achievement_type = $5, trl = $6, stage = $7, ip_form = $8, patent_numbers = $9, cooperation_modes = $10, \
     asking_price = $11, team_lead = $12, region = $13, contact_name = $14, contact_phone = $15, contact_email = $16, \
     visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
+
+pub const CHANGE_INSERT: &str = "INSERT INTO changes (library, record_id, changed_at) VALUES ($1, $2, $3)";
 
 pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \
     u.id AS user_id, u.name AS user_name, u.role, u.org_id \
@@ -132,6 +139,32 @@ macro_rules! finish_page {
             None
         };
         Ok(Page { items, next_cursor })
+    }};
+}
+
+/// Records a write in the change log, inside the write's transaction.
+macro_rules! log_change {
+    ($self:expr, $tx:expr, $library:expr, $id:expr, $at:expr) => {{
+        $self.lock_change_log(&mut $tx).await?;
+        sqlx::query(CHANGE_INSERT).bind($library).bind($id.clone()).bind(micros($at)).execute(&mut *$tx).await?;
+    }};
+}
+
+/// Fetches records by a list of ids with one `IN (...)` query.
+macro_rules! by_ids {
+    ($self:expr, $db:ty, $select:expr, $row:ty, $ids:expr) => {{
+        if $ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = sqlx::QueryBuilder::<$db>::new($select);
+        qb.push(" WHERE n.id IN (");
+        let mut list = qb.separated(", ");
+        for id in $ids {
+            list.push_bind(id.clone());
+        }
+        qb.push(")");
+        let rows: Vec<$row> = qb.build_query_as::<$row>().fetch_all($self.reader()).await?;
+        rows.into_iter().map(|r| r.into_domain()).collect()
     }};
 }
 
@@ -310,6 +343,7 @@ macro_rules! impl_store {
                     .bind(need.meta.version)
                     .execute(&mut *tx)
                     .await?;
+                log_change!(self, tx, "needs", need.meta.id, need.meta.updated_at);
                 tx.commit().await?;
                 Ok(())
             }
@@ -342,6 +376,7 @@ macro_rules! impl_store {
                         None => StoreError::NotFound,
                     });
                 }
+                log_change!(self, tx, "needs", need.meta.id, at);
                 tx.commit().await?;
                 let mut stored = need.clone();
                 stored.meta.version += 1;
@@ -369,6 +404,7 @@ macro_rules! impl_store {
                     .bind(achievement.meta.version)
                     .execute(&mut *tx)
                     .await?;
+                log_change!(self, tx, "achievements", achievement.meta.id, achievement.meta.updated_at);
                 tx.commit().await?;
                 Ok(())
             }
@@ -401,6 +437,7 @@ macro_rules! impl_store {
                         None => StoreError::NotFound,
                     });
                 }
+                log_change!(self, tx, "achievements", achievement.meta.id, at);
                 tx.commit().await?;
                 let mut stored = achievement.clone();
                 stored.meta.version += 1;
@@ -416,8 +453,107 @@ macro_rules! impl_store {
                 }
                 finish_page!(qb, query, AchievementRow, self.reader())
             }
+
+            async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>> {
+                sqlx::query_as::<_, ChangeRow>("SELECT seq, library, record_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(ChangeRow::into_domain)
+                    .collect()
+            }
+
+            async fn last_change_seq(&self) -> StoreResult<i64> {
+                let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM changes").fetch_one(self.reader()).await?;
+                Ok(seq.unwrap_or(0))
+            }
+
+            async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>> {
+                by_ids!(self, $db, NEED_SELECT, NeedRow, ids)
+            }
+
+            async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>> {
+                by_ids!(self, $db, ACHIEVEMENT_SELECT, AchievementRow, ids)
+            }
+
+            async fn scan_needs(&self, after: &str, limit: u32) -> StoreResult<Vec<Need>> {
+                sqlx::query_as::<_, NeedRow>(NEED_SCAN)
+                    .bind(after.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(NeedRow::into_domain)
+                    .collect()
+            }
+
+            async fn scan_achievements(&self, after: &str, limit: u32) -> StoreResult<Vec<Achievement>> {
+                sqlx::query_as::<_, AchievementRow>(ACHIEVEMENT_SCAN)
+                    .bind(after.to_string())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(AchievementRow::into_domain)
+                    .collect()
+            }
+
+            async fn record_versions(&self, library: Library) -> StoreResult<Vec<(String, i64)>> {
+                let sql = match library {
+                    Library::Needs => "SELECT id, version FROM needs ORDER BY id",
+                    Library::Achievements => "SELECT id, version FROM achievements ORDER BY id",
+                };
+                Ok(sqlx::query_as::<_, (String, i64)>(sql).fetch_all(self.reader()).await?)
+            }
+
+            async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO dictionary_terms (id, word, freq, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(term.id.clone())
+                    .bind(term.word.clone())
+                    .bind(term.freq)
+                    .bind(term.created_by.clone())
+                    .bind(micros(term.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>> {
+                sqlx::query_as::<_, DictionaryTermRow>("SELECT * FROM dictionary_terms ORDER BY id")
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(DictionaryTermRow::into_domain)
+                    .collect()
+            }
+
+            async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO synonym_groups (id, members, created_by, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(group.id.clone())
+                    .bind(json_list(&group.members))
+                    .bind(group.created_by.clone())
+                    .bind(micros(group.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>> {
+                sqlx::query_as::<_, SynonymGroupRow>("SELECT * FROM synonym_groups ORDER BY id")
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(SynonymGroupRow::into_domain)
+                    .collect()
+            }
         }
     };
 }
 
-pub(crate) use {bind_achievement, bind_need, finish_page, impl_store, push_list_filters};
+pub(crate) use {bind_achievement, bind_need, by_ids, finish_page, impl_store, log_change, push_list_filters};

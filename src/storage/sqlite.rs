@@ -11,10 +11,12 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::rows::*;
 use super::sql::*;
-use super::{Backend, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
+use super::{Backend, Change, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
 use crate::domain::achievement::Achievement;
+use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::record::Library;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -61,6 +63,11 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Writes are serialised by the single writer connection: nothing to lock.
+    async fn lock_change_log(&self, _tx: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 
     async fn close_pools(&self) {

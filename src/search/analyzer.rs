@@ -1,0 +1,359 @@
+//! Chinese text analysis: normalisation, segmentation, sub-words, stop words and synonyms.
+//!
+//! Text is normalised character by character (NFKC, lower case, traditional → simplified), so
+//! every token keeps the byte range of the original text it came from (snippets highlight the
+//! original, PITFALLS 5). Segmentation is jieba's plain mode with the default dictionary plus the
+//! domain dictionary of `index/` (PITFALLS 8: every entry has a frequency). Plain mode gives one
+//! token per word; a word that contains shorter dictionary words (固态电池电解液溶剂) also emits
+//! them as non-overlapping sub-words at its position, so 固态电池 finds it without the
+//! overlapping tokens of search mode inflating lengths and weights (PITFALLS 3).
+
+use std::collections::{HashMap, HashSet};
+use std::io::BufReader;
+
+use jieba_rs::Jieba;
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+/// Bumped whenever analysis changes in a way that changes what is indexed.
+pub const ANALYZER_VERSION: u32 = 1;
+
+/// The dictionary files shipped in `index/`.
+pub const USER_DICT: &str = include_str!("../../index/userdict.txt");
+pub const SYNONYMS: &str = include_str!("../../index/synonyms.txt");
+pub const STOP_WORDS: &str = include_str!("../../index/stopwords.txt");
+
+/// Frequency given to domain terms that come without one.
+pub const DEFAULT_TERM_FREQ: usize = 3000;
+/// Sub-words are looked for inside words of at least this many characters.
+const SUBWORD_MIN_CHARS: usize = 3;
+
+/// A token: normalised text, byte range in the original text, ordinal position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyzedToken {
+    pub text: String,
+    pub from: usize,
+    pub to: usize,
+    pub position: usize,
+}
+
+/// Text normalised for matching, with the original byte range of each of its characters.
+pub struct Normalized {
+    pub text: String,
+    /// For the i-th character of `text`: the byte range in the original it came from.
+    pub origins: Vec<(usize, usize)>,
+}
+
+/// NFKC (full-width ＡＩ５Ｇ → ai5g), lower case, traditional → simplified, per character.
+pub fn normalize(original: &str) -> Normalized {
+    let mut text = String::with_capacity(original.len());
+    let mut origins = Vec::with_capacity(original.len());
+    for (start, ch) in original.char_indices() {
+        let end = start + ch.len_utf8();
+        for n in std::iter::once(ch).nfkc() {
+            for lower in n.to_lowercase() {
+                text.push(lower);
+                origins.push((start, end));
+            }
+        }
+    }
+    // fast2s maps one character to one character, so `origins` stays aligned.
+    let text = fast2s::convert(&text);
+    debug_assert_eq!(text.chars().count(), origins.len());
+    Normalized { text, origins }
+}
+
+/// Normalises a whole string (dictionary entries, synonyms, stop words).
+pub fn normalize_text(s: &str) -> String {
+    normalize(s.trim()).text
+}
+
+fn is_word(token: &str) -> bool {
+    token.chars().any(char::is_alphanumeric)
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+}
+
+/// A domain term added at run time (by admins), beside the shipped dictionary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraTerm {
+    pub word: String,
+    pub freq: Option<usize>,
+}
+
+/// The analyzer: one per dictionary version, shared by every tokenizer clone (PITFALLS 6).
+pub struct Analyzer {
+    jieba: Jieba,
+    stop_words: HashSet<String>,
+    /// Normalised term → the other members of its synonym groups.
+    synonyms: HashMap<String, Vec<String>>,
+    version: String,
+}
+
+impl Analyzer {
+    /// The analyzer of the shipped dictionary files alone.
+    pub fn shipped() -> Analyzer {
+        Analyzer::new(&[], &[])
+    }
+
+    /// Builds the analyzer from the shipped files plus terms and synonym groups kept in the
+    /// database. The version is a hash of everything that decides the tokens.
+    pub fn new(extra_terms: &[ExtraTerm], extra_synonyms: &[Vec<String>]) -> Analyzer {
+        let mut hasher = Sha256::new();
+        hasher.update(ANALYZER_VERSION.to_le_bytes());
+        let mut jieba = Jieba::new();
+        let mut dictionary = String::new();
+        for line in USER_DICT.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let mut parts = line.split_whitespace();
+            let Some(word) = parts.next() else { continue };
+            let freq = parts.next().and_then(|f| f.parse().ok()).unwrap_or(DEFAULT_TERM_FREQ);
+            dictionary.push_str(&format!("{} {freq}\n", normalize_text(word)));
+        }
+        for term in extra_terms {
+            dictionary.push_str(&format!(
+                "{} {}\n",
+                normalize_text(&term.word),
+                term.freq.unwrap_or(DEFAULT_TERM_FREQ)
+            ));
+        }
+        let mut groups: Vec<Vec<String>> = parse_synonyms(SYNONYMS);
+        groups.extend(extra_synonyms.iter().map(|g| g.iter().map(|m| normalize_text(m)).collect()));
+        // Synonyms must stay whole words to be found as such.
+        for member in groups.iter().flatten().filter(|m| m.chars().count() > 1) {
+            dictionary.push_str(&format!("{member} {DEFAULT_TERM_FREQ}\n"));
+        }
+        hasher.update(dictionary.as_bytes());
+        jieba
+            .load_dict(&mut BufReader::new(dictionary.as_bytes()))
+            .expect("in-memory dictionary lines are well formed");
+
+        let mut synonyms: HashMap<String, Vec<String>> = HashMap::new();
+        for group in &groups {
+            hasher.update(group.join("=").as_bytes());
+            for member in group {
+                let others = synonyms.entry(member.clone()).or_default();
+                for other in group.iter().filter(|o| *o != member) {
+                    if !others.contains(other) {
+                        others.push(other.clone());
+                    }
+                }
+            }
+        }
+        let stop_words: HashSet<String> = STOP_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(normalize_text)
+            .collect();
+        let mut sorted: Vec<&String> = stop_words.iter().collect();
+        sorted.sort();
+        for word in sorted {
+            hasher.update(word.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let version =
+            format!("{ANALYZER_VERSION}-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
+        Analyzer { jieba, stop_words, synonyms, version }
+    }
+
+    /// Identifies the dictionary and rules; an index built with another version is rebuilt.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn is_stop_word(&self, token: &str) -> bool {
+        self.stop_words.contains(token)
+    }
+
+    /// The other members of the synonym groups of a normalised term.
+    pub fn synonyms(&self, term: &str) -> &[String] {
+        self.synonyms.get(term).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Tokens of `text`, with byte ranges into `text` itself.
+    pub fn analyze(&self, text: &str) -> Vec<AnalyzedToken> {
+        let normalized = normalize(text);
+        let mut out = Vec::new();
+        let mut position = 0;
+        for token in self.jieba.cut(&normalized.text, true) {
+            let word = token.word;
+            if !is_word(word) || self.stop_words.contains(word) {
+                continue;
+            }
+            let range = |start: usize, end: usize| (normalized.origins[start].0, normalized.origins[end - 1].1);
+            let (from, to) = range(token.start, token.end);
+            out.push(AnalyzedToken { text: word.to_string(), from, to, position });
+            for (sub, start, end) in self.subwords(word) {
+                let (from, to) = range(token.start + start, token.start + end);
+                out.push(AnalyzedToken { text: sub, from, to, position });
+            }
+            position += 1;
+        }
+        out
+    }
+
+    /// Dictionary words inside a long word with their character ranges in it: the longest
+    /// non-overlapping ones from left to right, then, recursively, the words inside those.
+    fn subwords(&self, word: &str) -> Vec<(String, usize, usize)> {
+        let chars: Vec<char> = word.chars().collect();
+        let mut out = Vec::new();
+        self.split(&chars, 0, &mut out);
+        out
+    }
+
+    fn split(&self, chars: &[char], offset: usize, out: &mut Vec<(String, usize, usize)>) {
+        if chars.len() < SUBWORD_MIN_CHARS || !chars.iter().all(|c| is_han(*c)) {
+            return;
+        }
+        let mut start = 0;
+        while start < chars.len() {
+            let found =
+                (start + 2..=chars.len()).rev().filter(|&end| !(start == 0 && end == chars.len())).find(|&end| {
+                    let candidate: String = chars[start..end].iter().collect();
+                    self.jieba.has_word(&candidate) && !self.stop_words.contains(&candidate)
+                });
+            match found {
+                Some(end) => {
+                    out.push((chars[start..end].iter().collect(), offset + start, offset + end));
+                    self.split(&chars[start..end], offset + start, out);
+                    start = end;
+                }
+                None => start += 1,
+            }
+        }
+    }
+}
+
+/// Parses synonym groups: one a line, members separated by `=`; normalised.
+pub fn parse_synonyms(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split('=').map(normalize_text).filter(|m| !m.is_empty()).collect::<Vec<_>>())
+        .filter(|g| g.len() > 1)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::LazyLock;
+
+    use super::*;
+
+    static ANALYZER: LazyLock<Analyzer> = LazyLock::new(Analyzer::shipped);
+
+    fn words(text: &str) -> Vec<String> {
+        ANALYZER.analyze(text).into_iter().map(|t| t.text).collect()
+    }
+
+    /// Domain terms of the city's industries stay whole words.
+    #[test]
+    fn domain_terms_segment_as_whole_words() {
+        let cases = [
+            ("推进CCUS示范工程", "ccus"),
+            ("二氧化碳捕集利用与封存项目", "二氧化碳捕集利用与封存"),
+            ("建设零碳园区", "零碳"),
+            ("石油装备制造", "石油装备"),
+            ("发展高端化工产业", "高端化工"),
+            ("新能源汽车", "新能源"),
+            ("新材料产业园", "新材料"),
+            ("生物医药企业", "生物医药"),
+            ("海洋装备研发", "海洋装备"),
+            ("固态电池电解液溶剂项目", "固态电池电解液溶剂"),
+            ("纳米复合氧化锆粉体", "纳米复合氧化锆"),
+            ("超深水海洋油气生产系统研制", "超深水海洋油气生产系统"),
+            ("钠电产业链", "钠电"),
+            ("全固态电池", "全固态电池"),
+            ("绿氢制备", "绿氢"),
+            ("绿氨合成", "绿氨"),
+            ("合成生物技术", "合成生物"),
+            ("稀土催化材料", "稀土催化"),
+            ("窄分布稀土顺丁橡胶生产", "窄分布稀土顺丁橡胶"),
+            ("无人机巡检服务", "无人机巡检"),
+            ("焊接机器人工作站", "焊接机器人"),
+            ("基于数字孪生的自动化设备", "数字孪生"),
+            ("盐碱地综合利用", "盐碱地"),
+            ("耐盐碱大豆新品种", "耐盐碱大豆"),
+            ("耐盐碱油菜种植", "耐盐碱油菜"),
+            ("耐盐碱藜麦示范", "耐盐碱藜麦"),
+            ("稠油开采技术", "稠油开采"),
+            ("深地勘探工程", "深地勘探"),
+            ("地热能供暖", "地热能"),
+            ("技术经理人队伍", "技术经理人"),
+            ("中试基地建设", "中试基地"),
+            ("水下采油树国产化", "水下采油树"),
+            ("电解水制氢装备", "电解水制氢"),
+            ("钠离子电池正极", "钠离子电池"),
+        ];
+        for (text, term) in cases {
+            let tokens = words(text);
+            assert!(tokens.contains(&term.to_string()), "{text}: {tokens:?} lacks {term}");
+        }
+    }
+
+    #[test]
+    fn long_words_also_emit_non_overlapping_subwords_at_their_position() {
+        let tokens = ANALYZER.analyze("固态电池电解液溶剂");
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["固态电池电解液溶剂", "固态电池", "固态", "电池", "电解液溶剂", "电解液", "电解", "溶剂"]);
+        assert!(tokens.iter().all(|t| t.position == 0));
+        let sub = &tokens[5];
+        assert_eq!(&"固态电池电解液溶剂"[sub.from..sub.to], "电解液");
+    }
+
+    #[test]
+    fn a_general_word_finds_the_compound_it_is_part_of() {
+        let tokens = words("锂电池正极材料");
+        assert!(tokens.contains(&"电池".to_string()) || tokens.contains(&"锂电".to_string()), "{tokens:?}");
+    }
+
+    #[test]
+    fn full_width_traditional_and_case_are_normalised() {
+        assert_eq!(words("ＣＣＵＳ"), ["ccus"]);
+        assert_eq!(words("ＡＩ５Ｇ"), words("ai5g"));
+        assert_eq!(words("固態電池"), words("固态电池"));
+        assert_eq!(words("碳捕集利用與封存"), words("碳捕集利用与封存"));
+        assert_eq!(words("CO2驱油"), words("co2驱油"));
+    }
+
+    #[test]
+    fn offsets_point_into_the_original_mixed_text() {
+        let text = "采用ＣＣＵＳ技术，CO2捕集率≥90%的固態電池";
+        for token in ANALYZER.analyze(text) {
+            let original = &text[token.from..token.to];
+            assert_eq!(normalize_text(original), token.text, "token {token:?} maps to `{original}`");
+        }
+    }
+
+    #[test]
+    fn punctuation_and_stop_words_are_dropped() {
+        let tokens = words("本文研究了一种基于CCUS的、低能耗的方法。");
+        assert!(
+            !tokens.iter().any(|t| ["的", "、", "。", "本文", "研究", "基于", "方法"].contains(&t.as_str())),
+            "{tokens:?}"
+        );
+        assert!(tokens.contains(&"ccus".to_string()));
+    }
+
+    #[test]
+    fn synonym_groups_link_abbreviations_and_full_names() {
+        let ccus = ANALYZER.synonyms("ccus");
+        assert!(ccus.contains(&"碳捕集利用与封存".to_string()));
+        assert!(ccus.contains(&"二氧化碳捕集利用与封存".to_string()));
+        assert!(ANALYZER.synonyms("锂电").contains(&"锂离子电池".to_string()));
+        assert!(ANALYZER.synonyms("碳捕集").contains(&"ccus".to_string()));
+    }
+
+    #[test]
+    fn extra_terms_change_segmentation_and_the_version() {
+        let base = Analyzer::shipped();
+        let text = "黄河口蛏子苗种繁育";
+        assert!(!base.analyze(text).iter().any(|t| t.text == "蛏子苗种"));
+        let extended = Analyzer::new(&[ExtraTerm { word: "蛏子苗种".into(), freq: None }], &[]);
+        assert!(extended.analyze(text).iter().any(|t| t.text == "蛏子苗种"));
+        assert_ne!(base.version(), extended.version());
+        assert_eq!(base.version(), Analyzer::shipped().version());
+    }
+}
