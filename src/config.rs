@@ -20,6 +20,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub data: DataConfig,
+    pub search: SearchConfig,
     pub log: LogConfig,
 }
 
@@ -44,6 +45,13 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub commit_delay_ms: u64,
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +142,14 @@ impl Config {
             format!("sqlite://{}", self.data.dir.join("techmarket.db").display())
         } else {
             self.database.url.clone()
+        }
+    }
+
+    pub fn search_settings(&self) -> crate::search::engine::SearchSettings {
+        crate::search::engine::SearchSettings {
+            dir: self.data.dir.join("index"),
+            commit_delay: std::time::Duration::from_millis(self.search.commit_delay_ms),
+            poll_interval: std::time::Duration::from_millis(self.search.poll_interval_ms.max(10)),
         }
     }
 

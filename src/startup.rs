@@ -15,12 +15,15 @@ use crate::config::Config;
 use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
 use crate::http::{AppState, meta, routes};
+use crate::search::engine::{Search, SearchError};
 use crate::storage::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot open the search index: {0}")]
+    Search(#[from] SearchError),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -30,22 +33,30 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Arc<dyn Store>,
+    search: Arc<Search>,
 }
 
 impl Application {
-    /// Opens the configured store (applying migrations) and binds the listener.
+    /// Opens the configured store (applying migrations) and the search index (rebuilding or
+    /// catching up with the change log), starts the indexer, and binds the listener.
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
         let store = storage::connect(&config.database_options()).await?;
-        Self::with_store(config, store)
+        let search = Search::open(store.clone(), config.search_settings()).await?;
+        search.spawn_follower();
+        Self::with_parts(config, store, search)
     }
 
-    /// Binds the listener for an already opened store.
-    pub fn with_store(config: &Config, store: Arc<dyn Store>) -> Result<Application, StartupError> {
+    /// Binds the listener for an opened store and index.
+    pub fn with_parts(
+        config: &Config,
+        store: Arc<dyn Store>,
+        search: Arc<Search>,
+    ) -> Result<Application, StartupError> {
         let address = format!("{}:{}", config.server.host, config.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let state = web::Data::new(AppState { store: store.clone() });
+        let state = web::Data::new(AppState { store: store.clone(), search: search.clone() });
         let max_body = config.server.max_body_bytes;
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
@@ -103,7 +114,7 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        Ok(Application { port, server: server.run(), store })
+        Ok(Application { port, server: server.run(), store, search })
     }
 
     pub fn port(&self) -> u16 {
@@ -114,14 +125,20 @@ impl Application {
         self.store.clone()
     }
 
+    pub fn search(&self) -> Arc<Search> {
+        self.search.clone()
+    }
+
     /// Stops the server gracefully from elsewhere (tests, signals).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
-    /// Runs until stopped (SIGINT/SIGTERM or the handle), then closes the store.
+    /// Runs until stopped (SIGINT/SIGTERM or the handle), then stops the indexer and closes
+    /// the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.search.close().await;
         self.store.close().await;
         result
     }

@@ -16,7 +16,7 @@ pub struct Principal {
 }
 
 /// Which library a record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Library {
     Needs,
     Achievements,

@@ -9,6 +9,7 @@ pub mod meta;
 pub mod needs;
 pub mod openapi;
 pub mod records;
+pub mod search;
 pub mod views;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use error::ApiError;
 /// What every handler shares.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub search: Arc<crate::search::engine::Search>,
 }
 
 /// Largest page a listing returns.
@@ -57,7 +59,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list_tokens)
         .service(admin::revoke_token)
         .service(admin::get_me)
-        .service(meta::get_vocabularies);
+        .service(meta::get_vocabularies)
+        .service(search::search)
+        .service(search::get_dictionary)
+        .service(search::add_term)
+        .service(search::add_synonyms)
+        .service(search::check_index)
+        .service(search::rebuild_index);
 }
 
 /// Fields of a record that only the service sets; a client sending them is told what to do.

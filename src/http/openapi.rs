@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "needs", description = "企业需求库"),
         (name = "achievements", description = "高校成果库"),
+        (name = "search", description = "Chinese full-text search, dictionary, index health"),
         (name = "admin", description = "Organisations, users, tokens"),
         (name = "meta", description = "Vocabularies and health"),
     )

@@ -188,6 +188,7 @@ pub async fn create<R: LibraryRecord>(
     let meta = RecordMeta::new(new_id(), org.id, org.name, viewer.user_id.clone(), at);
     let record = R::build(&input, meta, market_today(at))?;
     record.insert(state.store.as_ref()).await?;
+    state.search.notify_write();
     tracing::info!(library = R::LIBRARY.route(), id = %record.meta().id, org_id = %record.meta().org_id, "record created");
     Ok(respond(StatusCode::CREATED, &record, viewer))
 }
@@ -232,6 +233,7 @@ pub async fn update<R: LibraryRecord>(
     let at = now();
     let changed = record.patched(&patch, market_today(at))?;
     let stored = changed.save(state.store.as_ref(), at).await?;
+    state.search.notify_write();
     Ok(respond(StatusCode::OK, &stored, viewer))
 }
 
@@ -250,6 +252,7 @@ pub async fn change_status<R: LibraryRecord>(
     changed.meta_mut().status = status;
     changed.meta_mut().version = expected;
     let stored = changed.save(state.store.as_ref(), now()).await?;
+    state.search.notify_write();
     tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, %status, "record status changed");
     Ok(respond(StatusCode::OK, &stored, viewer))
 }

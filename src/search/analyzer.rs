@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufReader;
+use std::sync::{Arc, OnceLock};
 
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
@@ -28,13 +29,15 @@ pub const DEFAULT_TERM_FREQ: usize = 3000;
 /// Sub-words are looked for inside words of at least this many characters.
 const SUBWORD_MIN_CHARS: usize = 3;
 
-/// A token: normalised text, byte range in the original text, ordinal position.
+/// A token: normalised text, byte range in the original text, ordinal position, and whether it
+/// is a sub-word of a longer word at the same position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalyzedToken {
     pub text: String,
     pub from: usize,
     pub to: usize,
     pub position: usize,
+    pub subword: bool,
 }
 
 /// Text normalised for matching, with the original byte range of each of its characters.
@@ -93,9 +96,11 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// The analyzer of the shipped dictionary files alone.
-    pub fn shipped() -> Analyzer {
-        Analyzer::new(&[], &[])
+    /// The analyzer of the shipped dictionary files alone, built once per process (loading
+    /// jieba's dictionary is the expensive part).
+    pub fn shipped() -> Arc<Analyzer> {
+        static SHIPPED: OnceLock<Arc<Analyzer>> = OnceLock::new();
+        SHIPPED.get_or_init(|| Arc::new(Analyzer::new(&[], &[]))).clone()
     }
 
     /// Builds the analyzer from the shipped files plus terms and synonym groups kept in the
@@ -184,22 +189,43 @@ impl Analyzer {
             }
             let range = |start: usize, end: usize| (normalized.origins[start].0, normalized.origins[end - 1].1);
             let (from, to) = range(token.start, token.end);
-            out.push(AnalyzedToken { text: word.to_string(), from, to, position });
+            out.push(AnalyzedToken { text: word.to_string(), from, to, position, subword: false });
             for (sub, start, end) in self.subwords(word) {
                 let (from, to) = range(token.start + start, token.start + end);
-                out.push(AnalyzedToken { text: sub, from, to, position });
+                out.push(AnalyzedToken { text: sub, from, to, position, subword: true });
             }
             position += 1;
         }
         out
     }
 
-    /// Dictionary words inside a long word with their character ranges in it: the longest
-    /// non-overlapping ones from left to right, then, recursively, the words inside those.
+    /// Words inside a longer word, with their character ranges in it. A word mixing scripts
+    /// (co2驱油) yields its runs (co2, 驱油); a run of Chinese characters yields the longest
+    /// non-overlapping dictionary words from left to right, then, recursively, those inside them.
     fn subwords(&self, word: &str) -> Vec<(String, usize, usize)> {
         let chars: Vec<char> = word.chars().collect();
         let mut out = Vec::new();
-        self.split(&chars, 0, &mut out);
+        let mut start = 0;
+        let mut runs = Vec::new();
+        for i in 1..=chars.len() {
+            if i == chars.len() || is_han(chars[i]) != is_han(chars[start]) {
+                runs.push((start, i));
+                start = i;
+            }
+        }
+        if runs.len() == 1 {
+            self.split(&chars, 0, &mut out);
+            return out;
+        }
+        for (start, end) in runs {
+            let run = &chars[start..end];
+            let keep = if is_han(run[0]) { run.len() >= 2 } else { run.iter().any(|c| c.is_alphanumeric()) };
+            let text: String = run.iter().collect();
+            if keep && !self.stop_words.contains(&text) {
+                out.push((text, start, end));
+                self.split(run, start, &mut out);
+            }
+        }
         out
     }
 
@@ -242,7 +268,7 @@ mod tests {
 
     use super::*;
 
-    static ANALYZER: LazyLock<Analyzer> = LazyLock::new(Analyzer::shipped);
+    static ANALYZER: LazyLock<Arc<Analyzer>> = LazyLock::new(Analyzer::shipped);
 
     fn words(text: &str) -> Vec<String> {
         ANALYZER.analyze(text).into_iter().map(|t| t.text).collect()
@@ -301,6 +327,15 @@ mod tests {
         assert!(tokens.iter().all(|t| t.position == 0));
         let sub = &tokens[5];
         assert_eq!(&"固态电池电解液溶剂"[sub.from..sub.to], "电解液");
+    }
+
+    #[test]
+    fn a_word_mixing_scripts_yields_its_runs() {
+        let tokens = ANALYZER.analyze("CO2驱油");
+        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["co2驱油", "co2", "驱油"]);
+        assert_eq!(&"CO2驱油"[tokens[2].from..tokens[2].to], "驱油");
+        assert!(!tokens[0].subword && tokens[1].subword);
     }
 
     #[test]

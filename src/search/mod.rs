@@ -2,3 +2,6 @@
 //! from the database's change log, and queries.
 
 pub mod analyzer;
+pub mod engine;
+pub mod index;
+pub mod schema;

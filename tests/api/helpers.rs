@@ -23,6 +23,8 @@ pub struct TestApp {
     pub admin: String,
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub search: Arc<techmarket::search::engine::Search>,
     pub dir: Arc<TempDir>,
 }
 
@@ -61,6 +63,7 @@ pub fn test_config(dir: &TempDir, url: &str) -> Config {
         ("TECHMARKET__DATABASE__MAX_CONNECTIONS".to_string(), "4".to_string()),
         ("TECHMARKET__DATA__DIR".to_string(), dir.path().display().to_string()),
         ("TECHMARKET__LOG__LEVEL".to_string(), "warn".to_string()),
+        ("TECHMARKET__SEARCH__POLL_INTERVAL_MS".to_string(), "100".to_string()),
     ];
     Config::load(None, env).expect("test configuration")
 }
@@ -86,20 +89,21 @@ pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> 
     let app = Application::build(&config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
+    let search = app.search();
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
         None => accounts::bootstrap_admin(store.as_ref(), "tests").await.expect("bootstrap admin").1,
     };
-    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, dir }
+    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, running, search, dir }
 }
 
 impl TestApp {
     /// Stops the server and closes the database, as a shutdown would.
     pub async fn stop(self) -> (Config, Arc<TempDir>, String) {
         self.handle.stop(true).await;
-        self.store.close().await;
+        let _ = self.running.await;
         (self.config, self.dir, self.admin)
     }
 
@@ -177,6 +181,26 @@ impl TestApp {
         self.user_in(&operator, "manager").await
     }
 
+    /// Searches as `token`; `query` is the query string after `?`.
+    pub async fn search(&self, token: &str, query: &[(&str, &str)]) -> Response {
+        let request = self.client.get(self.url("/api/v1/search")).bearer_auth(token).query(query);
+        Response::from(request.send().await.expect("request sent")).await
+    }
+
+    /// Polls a search until `done` holds for its body, for at most 10 seconds.
+    pub async fn search_until(&self, token: &str, query: &[(&str, &str)], done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let r = self.search(token, query).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            if done(&r.body) {
+                return r.body;
+            }
+            assert!(std::time::Instant::now() < deadline, "search {query:?} never satisfied the condition: {}", r.body);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn create_need(&self, actor: &Actor, overrides: Value) -> Value {
         let r = self.post("/api/v1/needs", &actor.token, merge(need_body(), overrides)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -188,6 +212,14 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.body
     }
+}
+
+/// The ids of a search response's items.
+pub fn hit_ids(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .map(|a| a.iter().map(|h| h["id"].as_str().unwrap_or_default().to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// A complete, valid need in Chinese.

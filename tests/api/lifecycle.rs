@@ -60,6 +60,12 @@ async fn the_openapi_document_describes_every_route() {
         "DELETE /api/v1/tokens/{id}",
         "GET /api/v1/me",
         "GET /api/v1/vocabularies",
+        "GET /api/v1/search",
+        "GET /api/v1/dictionary",
+        "POST /api/v1/dictionary/terms",
+        "POST /api/v1/dictionary/synonyms",
+        "GET /api/v1/admin/index",
+        "POST /api/v1/admin/index/rebuild",
     ]
     .into_iter()
     .map(String::from)

@@ -7,5 +7,6 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod records;
+mod search;
 mod storage;
 mod validation;

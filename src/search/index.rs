@@ -1,0 +1,478 @@
+//! One tantivy index: opening it (refusing one built by another analyzer), applying batches of
+//! records with the change-log checkpoint in the commit payload, and running searches with
+//! visibility, filters and facets inside the query.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+use super::analyzer::Analyzer;
+use super::schema::{Fields, IndexRecord, register_tokenizer};
+use crate::domain::record::Library;
+use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
+
+/// Memory the index writer may buffer before flushing a segment.
+const WRITER_MEMORY: usize = 50_000_000;
+/// Weight of a synonym's match relative to the word the user typed.
+const SYNONYM_WEIGHT: f32 = 0.6;
+/// Weight of a sub-word of a query word (电池 of 固态电池): it widens recall, but a record with
+/// the whole word ranks first.
+const SUBWORD_WEIGHT: f32 = 0.4;
+
+/// Per-field weights of text matches: a term in the title says more than one in the body.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldWeights {
+    pub title: f32,
+    pub keywords: f32,
+    pub body: f32,
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        FieldWeights { title: 3.0, keywords: 2.0, body: 1.0 }
+    }
+}
+
+/// What the index last applied, stored in every commit's payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The last change-log sequence number whose record is in the index.
+    pub seq: i64,
+    /// The analyzer version the index was built with.
+    pub analyzer: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("the index at {path} was built with analyzer {found}, not {expected}; rebuild it")]
+    AnalyzerMismatch { path: String, found: String, expected: String },
+    #[error("the index is closed")]
+    Closed,
+    #[error("cannot prepare the index directory {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    /// `None` once closed: a closed index still answers searches but takes no writes.
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    fields: Fields,
+    analyzer: Arc<Analyzer>,
+    weights: FieldWeights,
+    /// The checkpoint's sequence number, kept in memory for the follower.
+    last_seq: AtomicI64,
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// A search as the index runs it. Visibility is part of the query: what the viewer may not
+/// see is neither returned nor counted.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub text: String,
+    pub library: Option<Library>,
+    pub viewer_org: String,
+    pub viewer_is_staff: bool,
+    pub field: Option<TechField>,
+    pub region_prefix: Option<String>,
+    pub trl_min: Option<u8>,
+    pub trl_max: Option<u8>,
+    pub cooperation: Option<CooperationMode>,
+    pub status: Option<RecordStatus>,
+    pub sort: SortOrder,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub library: Library,
+    pub id: String,
+    pub score: f32,
+}
+
+/// Counts by value, largest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facets {
+    pub field: Vec<(String, u64)>,
+    pub region: Vec<(String, u64)>,
+    pub trl: Vec<(String, u64)>,
+    pub cooperation: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchOutcome {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, or creates it there. An index built by another analyzer is an
+    /// error: its tokens would not match this analyzer's queries (PITFALLS 17).
+    pub fn open_or_create(dir: &Path, analyzer: Arc<Analyzer>) -> Result<SearchIndex, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.display().to_string(), source })?;
+        let index = if dir.join("meta.json").exists() {
+            Index::open_in_dir(dir)?
+        } else {
+            let (schema, _) = Fields::schema();
+            Index::create_in_dir(dir, schema)?
+        };
+        let opened = Self::with_index(index, analyzer)?;
+        let checkpoint = opened.checkpoint()?;
+        if !checkpoint.analyzer.is_empty() && checkpoint.analyzer != opened.analyzer.version() {
+            return Err(IndexError::AnalyzerMismatch {
+                path: dir.display().to_string(),
+                found: checkpoint.analyzer,
+                expected: opened.analyzer.version().to_string(),
+            });
+        }
+        Ok(opened)
+    }
+
+    /// An index in memory (evaluation, benchmarks).
+    pub fn in_memory(analyzer: Arc<Analyzer>) -> Result<SearchIndex, IndexError> {
+        let (schema, _) = Fields::schema();
+        Self::with_index(Index::create_in_ram(schema), analyzer)
+    }
+
+    fn with_index(index: Index, analyzer: Arc<Analyzer>) -> Result<SearchIndex, IndexError> {
+        register_tokenizer(&index, analyzer.clone());
+        let fields = Fields::of(&index.schema())?;
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let mut opened = SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(Some(writer)),
+            fields,
+            analyzer,
+            weights: FieldWeights::default(),
+            last_seq: AtomicI64::new(0),
+        };
+        opened.last_seq = AtomicI64::new(opened.checkpoint()?.seq);
+        Ok(opened)
+    }
+
+    /// The sequence number of the last change applied.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter<TantivyDocument>>>, IndexError> {
+        let guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            return Err(IndexError::Closed);
+        }
+        Ok(guard)
+    }
+
+    /// Releases the writer and its directory lock, after background merges finish.
+    pub fn close(&self) -> Result<(), IndexError> {
+        let writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(writer) = writer {
+            writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
+    /// Adds records without committing (a rebuild commits once at the end).
+    pub fn add(&self, records: &[IndexRecord<'_>]) -> Result<(), IndexError> {
+        let guard = self.writer()?;
+        let writer = guard.as_ref().ok_or(IndexError::Closed)?;
+        for record in records {
+            writer.add_document(record.document(&self.fields))?;
+        }
+        Ok(())
+    }
+
+    pub fn with_weights(mut self, weights: FieldWeights) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    pub fn analyzer(&self) -> &Arc<Analyzer> {
+        &self.analyzer
+    }
+
+    /// The checkpoint of the last commit (seq 0 and no analyzer for a new index).
+    pub fn checkpoint(&self) -> Result<Checkpoint, IndexError> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default())
+    }
+
+    /// Replaces the given records (delete by id, then add) and removes `deleted` ids, then
+    /// commits with `seq` as the checkpoint and makes the result visible to searches. Applying
+    /// the same batch twice leaves the same index.
+    pub fn apply(&self, records: &[IndexRecord<'_>], deleted: &[String], seq: i64) -> Result<(), IndexError> {
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().ok_or(IndexError::Closed)?;
+        for id in deleted {
+            writer.delete_term(self.fields.id_term(id));
+        }
+        for record in records {
+            writer.delete_term(self.fields.id_term(&record.meta.id));
+            writer.add_document(record.document(&self.fields))?;
+        }
+        let checkpoint = Checkpoint { seq, analyzer: self.analyzer.version().to_string() };
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&serde_json::to_string(&checkpoint).unwrap_or_default());
+        prepared.commit()?;
+        drop(guard);
+        self.last_seq.store(seq, Ordering::Release);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Number of documents per library.
+    pub fn counts(&self) -> Result<HashMap<Library, u64>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut out = HashMap::new();
+        for library in [Library::Needs, Library::Achievements] {
+            let query =
+                TermQuery::new(Term::from_field_text(self.fields.library, library.route()), IndexRecordOption::Basic);
+            out.insert(library, searcher.search(&query, &Count)? as u64);
+        }
+        Ok(out)
+    }
+
+    /// (id → version) of every document of a library, for the drift check.
+    pub fn versions(&self, library: Library) -> Result<BTreeMap<String, i64>, IndexError> {
+        let searcher = self.reader.searcher();
+        let query =
+            TermQuery::new(Term::from_field_text(self.fields.library, library.route()), IndexRecordOption::Basic);
+        let addresses = searcher.search(&query, &tantivy::collector::DocSetCollector)?;
+        let mut out = BTreeMap::new();
+        for address in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let id = doc.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let version = doc.get_first(self.fields.version).and_then(|v| v.as_i64()).unwrap_or_default();
+            out.insert(id, version);
+        }
+        Ok(out)
+    }
+
+    /// Runs a search.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchOutcome, IndexError> {
+        let searcher = self.reader.searcher();
+        let text = self.text_query(&request.text);
+        let has_text = text.is_some();
+        let filter = self.filter_query(request);
+        let query: Box<dyn Query> = match text {
+            Some(text) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text),
+                (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
+            ])),
+            None => filter,
+        };
+        let mut facet_field = FacetCollector::for_field("facet_field");
+        facet_field.add_facet("/");
+        let mut facet_region = FacetCollector::for_field("facet_region");
+        facet_region.add_facet("/");
+        let mut facet_trl = FacetCollector::for_field("facet_trl");
+        facet_trl.add_facet("/");
+        let mut facet_cooperation = FacetCollector::for_field("facet_cooperation");
+        facet_cooperation.add_facet("/");
+        let facet_collectors = (facet_field, facet_region, facet_trl, facet_cooperation);
+        let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
+        let (addresses, total, counts): (Vec<(f32, DocAddress)>, usize, _) =
+            if has_text && request.sort == SortOrder::Relevance {
+                let (top, total, counts) = searcher.search(&query, &(top.order_by_score(), Count, facet_collectors))?;
+                (top, total, counts)
+            } else {
+                let (top, total, counts) = searcher.search(
+                    &query,
+                    &(top.order_by_fast_field::<i64>("updated_at", Order::Desc), Count, facet_collectors),
+                )?;
+                (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, counts)
+            };
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let id = doc.get_first(self.fields.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let library = match doc.get_first(self.fields.library).and_then(|v| v.as_str()) {
+                Some("achievements") => Library::Achievements,
+                _ => Library::Needs,
+            };
+            hits.push(Hit { library, id, score });
+        }
+        let facet = |counts: &tantivy::collector::FacetCounts| -> Vec<(String, u64)> {
+            let mut out: Vec<(String, u64)> = counts
+                .get("/")
+                .map(|(facet, count)| (facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(), count))
+                .collect();
+            out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out
+        };
+        let facets = Facets {
+            field: facet(&counts.0),
+            region: facet(&counts.1),
+            trl: facet(&counts.2),
+            cooperation: facet(&counts.3),
+        };
+        Ok(SearchOutcome { total, hits, facets })
+    }
+
+    /// The title, whole, and the best passage of the body, as HTML: matches of the terms of
+    /// `text` in `<b>`, everything else escaped, `…` where the passage was cut. Passages are
+    /// about 100 characters (tantivy counts the budget in bytes, PITFALLS 12).
+    pub fn highlight(&self, text: &str, title: &str, body: &str) -> Result<(String, String), IndexError> {
+        let searcher = self.reader.searcher();
+        let Some(query) = self.text_query(text) else {
+            return Ok((escape(title), lead(body)));
+        };
+        let mut titles = SnippetGenerator::create(&searcher, &*query, self.fields.title)?;
+        titles.set_max_num_chars(title.len().max(1));
+        let title_snippet = titles.snippet(title);
+        let offset = title_snippet.fragment_range().start;
+        let ranges: Vec<std::ops::Range<usize>> =
+            title_snippet.highlighted().iter().map(|r| r.start + offset..r.end + offset).collect();
+        let title_html = mark(title, &ranges);
+
+        let mut bodies = SnippetGenerator::create(&searcher, &*query, self.fields.body)?;
+        bodies.set_max_num_chars(300);
+        let snippet = bodies.snippet(body);
+        if snippet.highlighted().is_empty() {
+            return Ok((title_html, lead(body)));
+        }
+        let range = snippet.fragment_range();
+        let mut body_html = mark(snippet.fragment(), snippet.highlighted());
+        if range.start > 0 {
+            body_html.insert(0, '…');
+        }
+        if range.end < body.len() {
+            body_html.push('…');
+        }
+        Ok((title_html, body_html))
+    }
+
+    /// The weighted OR of the terms of `text` and their synonyms over title, keywords and body;
+    /// `None` when the text has no searchable term.
+    pub fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for token in self.analyzer.analyze(text) {
+            if !seen.insert(token.text.clone()) {
+                continue;
+            }
+            let weight = if token.subword { SUBWORD_WEIGHT } else { 1.0 };
+            clauses.push((Occur::Should, self.term_query(&token.text, weight)));
+            for synonym in self.analyzer.synonyms(&token.text) {
+                if seen.insert(synonym.clone()) {
+                    clauses.push((Occur::Should, self.term_query(synonym, SYNONYM_WEIGHT * weight)));
+                }
+            }
+        }
+        if clauses.is_empty() { None } else { Some(Box::new(BooleanQuery::new(clauses))) }
+    }
+
+    /// One term in every text field, each with its weight.
+    fn term_query(&self, term: &str, weight: f32) -> Box<dyn Query> {
+        let f = &self.fields;
+        let w = &self.weights;
+        let per_field = [(f.title, w.title), (f.keywords, w.keywords), (f.body, w.body)]
+            .into_iter()
+            .map(|(field, field_weight)| {
+                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                (Occur::Should, Box::new(BoostQuery::new(Box::new(query), field_weight * weight)) as Box<dyn Query>)
+            })
+            .collect();
+        Box::new(BooleanQuery::new(per_field))
+    }
+
+    /// Visibility (as in `domain::record::can_view`) and the request's filters.
+    fn filter_query(&self, r: &SearchRequest) -> Box<dyn Query> {
+        let f = &self.fields;
+        let term = |field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        };
+        let public_open: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, term(f.visibility, "public")),
+            (Occur::MustNot, term(f.status, RecordStatus::Withdrawn.code())),
+        ]));
+        let mut visible = vec![(Occur::Should, public_open), (Occur::Should, term(f.org_id, &r.viewer_org))];
+        if r.viewer_is_staff {
+            visible.push((Occur::Should, term(f.visibility, "managers")));
+            visible.push((Occur::Should, term(f.visibility, "public")));
+        }
+        let mut must: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(AllQuery)), (Occur::Must, Box::new(BooleanQuery::new(visible)))];
+        if let Some(library) = r.library {
+            must.push((Occur::Must, term(f.library, library.route())));
+        }
+        if let Some(field) = r.field {
+            must.push((Occur::Must, term(f.field, field.code())));
+        }
+        if let Some(prefix) = &r.region_prefix {
+            must.push((Occur::Must, term(f.region, prefix)));
+        }
+        if let Some(mode) = r.cooperation {
+            must.push((Occur::Must, term(f.cooperation, mode.code())));
+        }
+        if let Some(status) = r.status {
+            must.push((Occur::Must, term(f.status, status.code())));
+        }
+        if r.trl_min.is_some() || r.trl_max.is_some() {
+            let lo = u64::from(r.trl_min.unwrap_or(1));
+            let hi = u64::from(r.trl_max.unwrap_or(9));
+            let range = RangeQuery::new(
+                std::ops::Bound::Included(Term::from_field_u64(f.trl, lo)),
+                std::ops::Bound::Included(Term::from_field_u64(f.trl, hi)),
+            );
+            must.push((Occur::Must, Box::new(range)));
+        }
+        Box::new(BooleanQuery::new(must))
+    }
+}
+
+/// `text` as HTML with the byte `ranges` in `<b>`.
+fn mark(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len() + ranges.len() * 7);
+    let mut at = 0;
+    for range in ranges {
+        if range.start < at
+            || range.end > text.len()
+            || !text.is_char_boundary(range.start)
+            || !text.is_char_boundary(range.end)
+        {
+            continue;
+        }
+        out.push_str(&escape(&text[at..range.start]));
+        out.push_str("<b>");
+        out.push_str(&escape(&text[range.clone()]));
+        out.push_str("</b>");
+        at = range.end;
+    }
+    out.push_str(&escape(&text[at..]));
+    out
+}
+
+/// The first 100 characters of a text, escaped, with `…` if cut.
+fn lead(text: &str) -> String {
+    let mut out = escape(&text.chars().take(100).collect::<String>());
+    if text.chars().nth(100).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
