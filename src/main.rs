@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use techmarket::config::Config;
 use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
+use techmarket::search::engine::Search;
 use techmarket::startup::Application;
 use techmarket::{accounts, demo, storage, telemetry};
 
@@ -37,9 +38,22 @@ enum Command {
     Migrate,
     /// Load the demo data set into the database and print its tokens.
     SeedDemo,
+    /// Rebuild the search index from the database with the current dictionary (run it while
+    /// the service is stopped; a running service rebuilds with POST /api/v1/admin/index/rebuild).
+    Reindex,
+    /// The search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Compare the index with the database (counts, versions, checkpoint) without changing
+    /// anything; exits with 1 when they differ.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -110,6 +124,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let app = Application::build(&config).await?;
             if with_demo {
                 let seeded = demo::seed(app.store().as_ref()).await?;
+                app.search().notify_write();
                 demo::print_tokens(&seeded, &config, app.port())?;
             }
             tracing::info!(host = %config.server.host, port = app.port(), database = %redact(&config.database_url()), "techmarket listening");
@@ -125,6 +140,33 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let seeded = demo::seed(store.as_ref()).await?;
             demo::print_tokens(&seeded, &config, config.server.port)?;
             store.close().await;
+        }
+        Command::Reindex => {
+            let store = storage::connect(&config.database_options()).await?;
+            let search = Search::open(store.clone(), config.search_settings()).await?;
+            let started = std::time::Instant::now();
+            let version = search.rebuild().await?;
+            let report = search.check().await?;
+            search.close().await;
+            store.close().await;
+            let counts: Vec<String> =
+                report.libraries.iter().map(|l| format!("{} {}", l.in_index, l.library)).collect();
+            println!(
+                "index rebuilt with analyzer {version} in {:.1} s: {}",
+                started.elapsed().as_secs_f64(),
+                counts.join(", ")
+            );
+        }
+        Command::Index(IndexCommand::Check) => {
+            let store = storage::connect(&config.database_options()).await?;
+            let search = Search::open(store.clone(), config.search_settings()).await?;
+            let report = search.check().await?;
+            search.close().await;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.consistent {
+                return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
+            }
         }
         Command::Admin(admin) => {
             let store = storage::connect(&config.database_options()).await?;

@@ -42,6 +42,7 @@ impl Application {
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
         let store = storage::connect(&config.database_options()).await?;
         let search = Search::open(store.clone(), config.search_settings()).await?;
+        search.catch_up().await?;
         search.spawn_follower();
         Self::with_parts(config, store, search)
     }

@@ -121,7 +121,8 @@ async fn blocking<T: Send + 'static>(
 
 impl Search {
     /// Opens the index named by `CURRENT`, rebuilding from the database when there is none or
-    /// when it was built by another analyzer, then catches up with the change log.
+    /// when it was built by another analyzer. Call `catch_up` (or `spawn_follower`) next to
+    /// apply the changes since its checkpoint.
     pub async fn open(store: Arc<dyn Store>, settings: SearchSettings) -> Result<Arc<Search>, SearchError> {
         std::fs::create_dir_all(&settings.dir).map_err(io(&settings.dir))?;
         let analyzer = load_analyzer(store.as_ref()).await?;
@@ -162,7 +163,6 @@ impl Search {
         if fresh {
             search.remove_stale_dirs();
         }
-        search.catch_up().await?;
         Ok(search)
     }
 

@@ -58,6 +58,10 @@ pub enum IndexError {
     AnalyzerMismatch { path: String, found: String, expected: String },
     #[error("the index is closed")]
     Closed,
+    #[error(
+        "the index is in use by another techmarket process on this data directory; stop it, or ask the running service (GET /api/v1/admin/index, POST /api/v1/admin/index/rebuild)"
+    )]
+    Locked,
     #[error("cannot prepare the index directory {path}: {source}")]
     Io { path: String, source: std::io::Error },
 }
@@ -156,7 +160,10 @@ impl SearchIndex {
     fn with_index(index: Index, analyzer: Arc<Analyzer>) -> Result<SearchIndex, IndexError> {
         register_tokenizer(&index, analyzer.clone());
         let fields = Fields::of(&index.schema())?;
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => IndexError::Locked,
+            other => IndexError::Tantivy(other),
+        })?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let mut opened = SearchIndex {
             index,

@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod crash;
 mod errors;
 mod helpers;
 mod lifecycle;

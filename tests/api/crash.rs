@@ -1,0 +1,152 @@
+//! The service as a real process killed with SIGKILL in the middle of a write burst: after a
+//! restart every acknowledged record is in the database and searchable.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{fresh_database_url, need_body};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn techmarket(dir: &std::path::Path, url: &str, port: u16, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_techmarket"));
+    command
+        .args(args)
+        .env("TECHMARKET__DATABASE__URL", url)
+        .env("TECHMARKET__DATA__DIR", dir)
+        .env("TECHMARKET__SERVER__PORT", port.to_string())
+        .env("TECHMARKET__SERVER__WORKERS", "2")
+        .env("TECHMARKET__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+async fn serve(dir: &std::path::Path, url: &str, port: u16) -> Child {
+    let child = techmarket(dir, url, port, &["serve"]).spawn().expect("start techmarket");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/ready")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+        assert!(Instant::now() < deadline, "the service did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child
+}
+
+async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Result<Value, String> {
+    let r = client.post(url).bearer_auth(token).json(&body).send().await.map_err(|e| e.to_string())?;
+    if r.status() != StatusCode::CREATED {
+        return Err(format!("status {}", r.status()));
+    }
+    r.json().await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_process_killed_during_a_write_burst_keeps_every_acknowledged_record_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let output =
+        techmarket(dir.path(), &url, port, &["admin", "create-token"]).stdout(Stdio::piped()).output().unwrap();
+    let admin = String::from_utf8(output.stdout).unwrap().trim().to_string();
+
+    let mut child = serve(dir.path(), &url, port).await;
+    let client = reqwest::Client::new();
+    let org = post(
+        &client,
+        format!("{base}/organisations"),
+        &admin,
+        json!({"name": "东营胜科石油装备有限公司", "kind": "enterprise", "region": "370503"}),
+    )
+    .await
+    .unwrap();
+    let user = post(
+        &client,
+        format!("{base}/users"),
+        &admin,
+        json!({"org_id": org["id"], "name": "赵铁军", "role": "enterprise"}),
+    )
+    .await
+    .unwrap();
+    let token = post(&client, format!("{base}/users/{}/tokens", user["id"].as_str().unwrap()), &admin, json!({}))
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+
+    // Four writers post needs as fast as they can; the process is killed once 40 are acknowledged.
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (client, base, token, acknowledged) =
+                (client.clone(), base.clone(), token.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let body =
+                        crate::helpers::merge(need_body(), json!({"title": format!("抽油机井突发写入{w}号{i}")}));
+                    match post(&client, format!("{base}/needs"), &token, body).await {
+                        Ok(need) => acknowledged.lock().unwrap().push(need["id"].as_str().unwrap().to_string()),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().len() < 40 {
+        assert!(Instant::now() < deadline, "the burst did not get going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL"); // std's kill sends SIGKILL on Unix
+    child.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let mut child = serve(dir.path(), &url, port).await;
+    let mut found = Vec::new();
+    for page in 1..=((acknowledged.len() + 49) / 50 + 1) {
+        let r = client
+            .get(format!("{base}/search"))
+            .bearer_auth(&token)
+            .query(&[("q", "突发写入"), ("limit", "50"), ("page", &page.to_string()), ("sort", "newest")])
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        found.extend(crate::helpers::hit_ids(&body));
+    }
+    for id in &acknowledged {
+        assert!(found.contains(id), "acknowledged need {id} is not searchable after the restart");
+        let r = client.get(format!("{base}/needs/{id}")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let check = client.get(format!("{base}/admin/index")).bearer_auth(&admin).send().await.unwrap();
+    let report: Value = check.json().await.unwrap();
+    assert_eq!(report["consistent"], true, "{report}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn the_command_line_rebuilds_and_checks_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let run = |args: &[&str]| techmarket(dir.path(), &url, port, args).stdout(Stdio::piped()).output().unwrap();
+    assert!(run(&["seed-demo"]).status.success());
+    let check = run(&["index", "check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["libraries"][0]["in_index"], 40);
+    let rebuilt = run(&["reindex"]);
+    assert!(rebuilt.status.success());
+    let text = String::from_utf8(rebuilt.stdout).unwrap();
+    assert!(text.contains("40 needs") && text.contains("82 achievements"), "{text}");
+}
