@@ -9,6 +9,8 @@ pub mod config;
 pub mod demo;
 /// Records and their rules: vocabularies, validation, access. No I/O.
 pub mod domain;
+/// Matching-quality evaluation on JSON Lines data (TREC runs for shared/eval).
+pub mod eval;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
 /// Chinese full-text search: analysis, the tantivy index, the indexer following the change log.

@@ -44,6 +44,25 @@ enum Command {
     /// The search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Rank achievements for needs from JSON Lines files with the production search path and
+    /// write a TREC run (see ../shared/eval/README.md). Nothing is written to the database.
+    Eval {
+        /// Achievements (JSON Lines: id, title, abstract, keywords, field); repeatable.
+        #[arg(long, required = true)]
+        achievements: Vec<PathBuf>,
+        /// Needs (JSON Lines: id, title, optional description).
+        #[arg(long)]
+        needs: PathBuf,
+        /// Where to write the run.
+        #[arg(long)]
+        run: PathBuf,
+        /// The run's tag column.
+        #[arg(long, default_value = "techmarket")]
+        tag: String,
+        /// Field weights title,keywords,body (for tuning on the dev split).
+        #[arg(long, value_parser = parse_weights)]
+        weights: Option<techmarket::search::index::FieldWeights>,
+    },
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -168,6 +187,22 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
             }
         }
+        Command::Eval { achievements, needs, run, tag, weights } => {
+            let started = std::time::Instant::now();
+            let catalogue = techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default())?;
+            let needs = techmarket::eval::load(&needs)?;
+            let loaded = started.elapsed();
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&run)?);
+            techmarket::eval::run(&catalogue, &needs, &mut out, &tag)?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!(
+                "ranked {} needs in {:.1} s (catalogue loaded in {:.1} s); run written to {}",
+                needs.len(),
+                (started.elapsed() - loaded).as_secs_f64(),
+                loaded.as_secs_f64(),
+                run.display()
+            );
+        }
         Command::Admin(admin) => {
             let store = storage::connect(&config.database_options()).await?;
             let result = run_admin(admin, store.as_ref()).await;
@@ -211,6 +246,15 @@ async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<
         }
     }
     Ok(())
+}
+
+fn parse_weights(text: &str) -> Result<techmarket::search::index::FieldWeights, String> {
+    let parts: Vec<f32> =
+        text.split(',').map(|p| p.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    match parts[..] {
+        [title, keywords, body] => Ok(techmarket::search::index::FieldWeights { title, keywords, body }),
+        _ => Err("give three numbers: title,keywords,body".into()),
+    }
 }
 
 /// Hides a password in a database URL before it is logged.

@@ -27,7 +27,10 @@ const SYNONYM_WEIGHT: f32 = 0.6;
 /// the whole word ranks first.
 const SUBWORD_WEIGHT: f32 = 0.4;
 
-/// Per-field weights of text matches: a term in the title says more than one in the body.
+/// Per-field weights of text matches. Measured on shared/eval (dev split): the keywords a
+/// record's authors chose say most about its topic; weighting the title above the body did
+/// not help (title 1/1.5/2 with keywords 3: nDCG@10 0.388/0.384/0.377 title-only needs,
+/// 0.489/0.479/0.472 with descriptions). See BENCHMARKS.md.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldWeights {
     pub title: f32,
@@ -37,7 +40,7 @@ pub struct FieldWeights {
 
 impl Default for FieldWeights {
     fn default() -> Self {
-        FieldWeights { title: 3.0, keywords: 2.0, body: 1.0 }
+        FieldWeights { title: 1.0, keywords: 3.0, body: 1.0 }
     }
 }
 
@@ -373,15 +376,24 @@ impl SearchIndex {
     /// The weighted OR of the terms of `text` and their synonyms over title, keywords and body;
     /// `None` when the text has no searchable term.
     pub fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
-        let mut seen = std::collections::HashSet::new();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for token in self.analyzer.analyze(text) {
-            if !seen.insert(token.text.clone()) {
-                continue;
+        let tokens = self.analyzer.analyze(text);
+        // A term the text repeats matters more: weight by 1 + ln(count), in order of first use.
+        let mut counts: Vec<(String, bool, usize)> = Vec::new();
+        for token in tokens {
+            match counts.iter_mut().find(|(t, _, _)| *t == token.text) {
+                Some(entry) => {
+                    entry.2 += 1;
+                    entry.1 &= token.subword;
+                }
+                None => counts.push((token.text, token.subword, 1)),
             }
-            let weight = if token.subword { SUBWORD_WEIGHT } else { 1.0 };
-            clauses.push((Occur::Should, self.term_query(&token.text, weight)));
-            for synonym in self.analyzer.synonyms(&token.text) {
+        }
+        let mut seen: std::collections::HashSet<String> = counts.iter().map(|(t, _, _)| t.clone()).collect();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, subword, count) in &counts {
+            let weight = if *subword { SUBWORD_WEIGHT } else { 1.0 } * (1.0 + (*count as f32).ln());
+            clauses.push((Occur::Should, self.term_query(term, weight)));
+            for synonym in self.analyzer.synonyms(term) {
                 if seen.insert(synonym.clone()) {
                     clauses.push((Occur::Should, self.term_query(synonym, SYNONYM_WEIGHT * weight)));
                 }

@@ -3,10 +3,10 @@
 
 mod access;
 mod admin;
-mod crash;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod process;
 mod records;
 mod search;
 mod storage;

@@ -1,5 +1,6 @@
-//! The service as a real process killed with SIGKILL in the middle of a write burst: after a
-//! restart every acknowledged record is in the database and searchable.
+//! techmarket as real processes: the service killed with SIGKILL in the middle of a write burst
+//! (after a restart every acknowledged record is in the database and searchable), and the
+//! index and evaluation commands.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -149,4 +150,48 @@ async fn the_command_line_rebuilds_and_checks_the_index() {
     assert!(rebuilt.status.success());
     let text = String::from_utf8(rebuilt.stdout).unwrap();
     assert!(text.contains("40 needs") && text.contains("82 achievements"), "{text}");
+}
+
+#[test]
+fn the_eval_command_writes_a_trec_run_from_the_search_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let achievements = dir.path().join("achievements.jsonl");
+    let needs = dir.path().join("needs.jsonl");
+    std::fs::write(
+        &achievements,
+        [
+            json!({"id": "a1", "title": "相变吸收剂低能耗二氧化碳捕集", "abstract": "胺基相变吸收剂，再生能耗低。", "keywords": ["碳捕集", "吸收剂"], "field": "环境科学与工程"}),
+            json!({"id": "a2", "title": "耐盐碱大豆新品种", "abstract": "盐碱地出苗率高。", "keywords": ["大豆"], "field": "作物学"}),
+            json!({"id": "a3", "title": "", "abstract": "扫描隧道显微镜研究材料断裂。", "keywords": [], "field": "材料科学与工程"}),
+        ]
+        .iter()
+        .map(|v| v.to_string() + "\n")
+        .collect::<String>(),
+    )
+    .unwrap();
+    std::fs::write(
+        &needs,
+        json!({"id": "n1", "title": "燃煤烟气CCUS改造", "description": "需要低能耗吸收剂"}).to_string() + "\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run.trec");
+    let output = Command::new(env!("CARGO_BIN_EXE_techmarket"))
+        .args([
+            "eval",
+            "--achievements",
+            achievements.to_str().unwrap(),
+            "--needs",
+            needs.to_str().unwrap(),
+            "--run",
+            run.to_str().unwrap(),
+        ])
+        .env("TECHMARKET__DATA__DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(&run).unwrap();
+    let first: Vec<&str> = text.lines().next().unwrap().split(' ').collect();
+    assert_eq!(first[..4], ["n1", "Q0", "a1", "1"], "{text}");
+    assert_eq!(first[5], "techmarket");
+    assert!(!text.contains(" a2 "), "an unrelated record is not ranked: {text}");
 }

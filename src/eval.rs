@@ -1,0 +1,151 @@
+//! Evaluation on JSON Lines data (the CSL protocol of shared/eval): achievements go into a fresh
+//! in-memory index through the same document builder as live records, each need runs through
+//! the same search path as the API, and the ranking is written as a TREC run.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::domain::achievement::{Achievement, AchievementContent};
+use crate::domain::record::{Library, RecordMeta};
+use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
+use crate::domain::{new_id, now};
+use crate::search::analyzer::Analyzer;
+use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
+use crate::search::schema::IndexRecord;
+
+/// One line of an evaluation file. Achievements have an abstract; needs a description (or
+/// only a title). `field` is a discipline name outside the market's field vocabulary, kept as
+/// text.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvalRecord {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, alias = "abstract")]
+    pub description: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} line {line}: {message}")]
+    Parse { path: String, line: usize, message: String },
+    #[error("cannot write the run: {0}")]
+    Write(#[from] std::io::Error),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Reads a JSON Lines file of records.
+pub fn load(path: &Path) -> Result<Vec<EvalRecord>, EvalError> {
+    let file =
+        std::fs::File::open(path).map_err(|source| EvalError::Read { path: path.display().to_string(), source })?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| EvalError::Read { path: path.display().to_string(), source })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(&line).map_err(|e| EvalError::Parse {
+            path: path.display().to_string(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// An achievement record as the market would hold it: the discipline joins the keywords,
+/// as a free-text field a university fills in would.
+pub fn achievement(record: &EvalRecord, org_id: &str) -> Achievement {
+    let mut keywords = record.keywords.clone();
+    if let Some(field) = record.field.as_ref().filter(|f| !f.is_empty()) {
+        keywords.push(field.clone());
+    }
+    let at = now();
+    Achievement {
+        meta: RecordMeta::new(new_id(), org_id.to_string(), "评测".to_string(), org_id.to_string(), at),
+        content: AchievementContent {
+            title: record.title.clone(),
+            summary: record.description.clone(),
+            keywords,
+            field: TechField::Other,
+            achievement_type: AchievementType::Other,
+            trl: None,
+            stage: None,
+            ip_form: IpForm::None,
+            patent_numbers: Vec::new(),
+            cooperation_modes: Vec::new(),
+            asking_price: None,
+            team_lead: String::new(),
+            region: String::new(),
+            contact: Default::default(),
+            visibility: Visibility::Public,
+        },
+    }
+}
+
+/// The loaded catalogue: the index and the evaluation id of every record.
+pub struct Catalogue {
+    pub index: SearchIndex,
+    ids: HashMap<String, String>,
+}
+
+impl Catalogue {
+    pub fn build(records: &[EvalRecord], weights: FieldWeights) -> Result<Catalogue, EvalError> {
+        let index = SearchIndex::in_memory(Analyzer::shipped())?.with_weights(weights);
+        let org = new_id();
+        let achievements: Vec<Achievement> = records.iter().map(|r| achievement(r, &org)).collect();
+        let ids = achievements.iter().zip(records).map(|(a, r)| (a.meta.id.clone(), r.id.clone())).collect();
+        for chunk in achievements.chunks(1000) {
+            let docs: Vec<IndexRecord<'_>> = chunk.iter().map(IndexRecord::from).collect();
+            index.add(&docs)?;
+        }
+        index.apply(&[], &[], 0)?;
+        Ok(Catalogue { index, ids })
+    }
+
+    /// The top `k` achievements for a need through the search path: (evaluation id, score).
+    pub fn rank(&self, need: &EvalRecord, k: usize) -> Result<Vec<(String, f32)>, EvalError> {
+        let text = format!("{} {}", need.title, need.description);
+        let request = SearchRequest {
+            text,
+            library: Some(Library::Achievements),
+            viewer_is_staff: true,
+            limit: k,
+            ..SearchRequest::default()
+        };
+        let outcome = self.index.search(&request)?;
+        Ok(outcome.hits.into_iter().filter_map(|h| self.ids.get(&h.id).map(|id| (id.clone(), h.score))).collect())
+    }
+}
+
+/// Ranks every need and writes the TREC run `need_id Q0 achievement_id rank score tag`.
+pub fn run(catalogue: &Catalogue, needs: &[EvalRecord], out: &mut dyn Write, tag: &str) -> Result<(), EvalError> {
+    for need in needs {
+        // One more than 100, since the scorer drops the need's own source record.
+        for (rank, (id, score)) in catalogue.rank(need, 101)?.into_iter().enumerate() {
+            writeln!(out, "{} Q0 {} {} {:.4} {}", need.id, id, rank + 1, score, tag)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shared so benchmarks and the command line build catalogues the same way.
+pub fn catalogue_from_files(paths: &[std::path::PathBuf], weights: FieldWeights) -> Result<Arc<Catalogue>, EvalError> {
+    let mut records = Vec::new();
+    for path in paths {
+        records.extend(load(path)?);
+    }
+    Ok(Arc::new(Catalogue::build(&records, weights)?))
+}
