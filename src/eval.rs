@@ -13,7 +13,7 @@ use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::record::{Library, RecordMeta};
 use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
 use crate::domain::{new_id, now};
-use crate::search::analyzer::Analyzer;
+use crate::search::analyzer::{Analyzer, Segmentation};
 use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
 use crate::search::schema::IndexRecord;
 
@@ -102,8 +102,16 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    pub fn build(records: &[EvalRecord], weights: FieldWeights) -> Result<Catalogue, EvalError> {
-        let index = SearchIndex::in_memory(Analyzer::shipped())?.with_weights(weights);
+    pub fn build(
+        records: &[EvalRecord],
+        weights: FieldWeights,
+        segmentation: Segmentation,
+    ) -> Result<Catalogue, EvalError> {
+        let analyzer = match segmentation {
+            Segmentation::WordsAndSubwords => Analyzer::shipped(),
+            other => Arc::new(Analyzer::new(&[], &[]).with_segmentation(other)),
+        };
+        let index = SearchIndex::in_memory(analyzer)?.with_weights(weights);
         let org = new_id();
         let achievements: Vec<Achievement> = records.iter().map(|r| achievement(r, &org)).collect();
         let ids = achievements.iter().zip(records).map(|(a, r)| (a.meta.id.clone(), r.id.clone())).collect();
@@ -142,10 +150,14 @@ pub fn run(catalogue: &Catalogue, needs: &[EvalRecord], out: &mut dyn Write, tag
 }
 
 /// Shared so benchmarks and the command line build catalogues the same way.
-pub fn catalogue_from_files(paths: &[std::path::PathBuf], weights: FieldWeights) -> Result<Arc<Catalogue>, EvalError> {
+pub fn catalogue_from_files(
+    paths: &[std::path::PathBuf],
+    weights: FieldWeights,
+    segmentation: Segmentation,
+) -> Result<Arc<Catalogue>, EvalError> {
     let mut records = Vec::new();
     for path in paths {
         records.extend(load(path)?);
     }
-    Ok(Arc::new(Catalogue::build(&records, weights)?))
+    Ok(Arc::new(Catalogue::build(&records, weights, segmentation)?))
 }

@@ -62,6 +62,9 @@ enum Command {
         /// Field weights title,keywords,body (for tuning on the dev split).
         #[arg(long, value_parser = parse_weights)]
         weights: Option<techmarket::search::index::FieldWeights>,
+        /// words-and-subwords (the service's), words, search-mode or bigrams (to compare).
+        #[arg(long, default_value = "words-and-subwords")]
+        segmentation: techmarket::search::analyzer::Segmentation,
     },
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
@@ -187,9 +190,10 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
             }
         }
-        Command::Eval { achievements, needs, run, tag, weights } => {
+        Command::Eval { achievements, needs, run, tag, weights, segmentation } => {
             let started = std::time::Instant::now();
-            let catalogue = techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default())?;
+            let catalogue =
+                techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default(), segmentation)?;
             let needs = techmarket::eval::load(&needs)?;
             let loaded = started.elapsed();
             let mut out = std::io::BufWriter::new(std::fs::File::create(&run)?);

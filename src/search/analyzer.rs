@@ -79,6 +79,34 @@ fn is_han(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
 }
 
+/// How text is cut into tokens. The service uses `WordsAndSubwords`; the others exist so the
+/// choice can be measured (`techmarket eval --segmentation`, BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Segmentation {
+    /// jieba's plain mode, plus non-overlapping dictionary sub-words of long words.
+    #[default]
+    WordsAndSubwords,
+    /// jieba's plain mode alone.
+    Words,
+    /// jieba's search mode: overlapping words and their parts (PITFALLS 3).
+    SearchMode,
+    /// Overlapping pairs of Chinese characters; other scripts as whole words.
+    Bigrams,
+}
+
+impl std::str::FromStr for Segmentation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "words-and-subwords" => Ok(Segmentation::WordsAndSubwords),
+            "words" => Ok(Segmentation::Words),
+            "search-mode" => Ok(Segmentation::SearchMode),
+            "bigrams" => Ok(Segmentation::Bigrams),
+            other => Err(format!("`{other}`: use words-and-subwords, words, search-mode or bigrams")),
+        }
+    }
+}
+
 /// A domain term added at run time (by admins), beside the shipped dictionary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraTerm {
@@ -89,6 +117,7 @@ pub struct ExtraTerm {
 /// The analyzer: one per dictionary version, shared by every tokenizer clone (PITFALLS 6).
 pub struct Analyzer {
     jieba: Jieba,
+    segmentation: Segmentation,
     stop_words: HashSet<String>,
     /// Normalised term → the other members of its synonym groups.
     synonyms: HashMap<String, Vec<String>>,
@@ -160,7 +189,16 @@ impl Analyzer {
         let digest = hasher.finalize();
         let version =
             format!("{ANALYZER_VERSION}-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
-        Analyzer { jieba, stop_words, synonyms, version }
+        Analyzer { jieba, segmentation: Segmentation::default(), stop_words, synonyms, version }
+    }
+
+    /// The same dictionary with another segmentation (for measuring the choice).
+    pub fn with_segmentation(mut self, segmentation: Segmentation) -> Analyzer {
+        if segmentation != self.segmentation {
+            self.version = format!("{}-{segmentation:?}", self.version);
+        }
+        self.segmentation = segmentation;
+        self
     }
 
     /// Identifies the dictionary and rules; an index built with another version is rebuilt.
@@ -180,23 +218,69 @@ impl Analyzer {
     /// Tokens of `text`, with byte ranges into `text` itself.
     pub fn analyze(&self, text: &str) -> Vec<AnalyzedToken> {
         let normalized = normalize(text);
+        let range = |start: usize, end: usize| (normalized.origins[start].0, normalized.origins[end - 1].1);
         let mut out = Vec::new();
+        if self.segmentation == Segmentation::Bigrams {
+            self.bigrams(&normalized.text, &range, &mut out);
+            return out;
+        }
+        let tokens = match self.segmentation {
+            Segmentation::SearchMode => self.jieba.cut_for_search(&normalized.text, true),
+            _ => self.jieba.cut(&normalized.text, true),
+        };
         let mut position = 0;
-        for token in self.jieba.cut(&normalized.text, true) {
+        for token in tokens {
             let word = token.word;
             if !is_word(word) || self.stop_words.contains(word) {
                 continue;
             }
-            let range = |start: usize, end: usize| (normalized.origins[start].0, normalized.origins[end - 1].1);
             let (from, to) = range(token.start, token.end);
             out.push(AnalyzedToken { text: word.to_string(), from, to, position, subword: false });
-            for (sub, start, end) in self.subwords(word) {
-                let (from, to) = range(token.start + start, token.start + end);
-                out.push(AnalyzedToken { text: sub, from, to, position, subword: true });
+            if self.segmentation == Segmentation::WordsAndSubwords {
+                for (sub, start, end) in self.subwords(word) {
+                    let (from, to) = range(token.start + start, token.start + end);
+                    out.push(AnalyzedToken { text: sub, from, to, position, subword: true });
+                }
             }
             position += 1;
         }
         out
+    }
+
+    /// Overlapping character pairs of Chinese runs; runs of other letters and digits whole.
+    fn bigrams(&self, text: &str, range: &dyn Fn(usize, usize) -> (usize, usize), out: &mut Vec<AnalyzedToken>) {
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let han = is_han(chars[i]);
+            if !han && !chars[i].is_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let mut end = i + 1;
+            while end < chars.len() && is_han(chars[end]) == han && (han || chars[end].is_alphanumeric()) {
+                end += 1;
+            }
+            let mut push = |start: usize, stop: usize| {
+                let (from, to) = range(start, stop);
+                let position = out.len();
+                out.push(AnalyzedToken {
+                    text: chars[start..stop].iter().collect(),
+                    from,
+                    to,
+                    position,
+                    subword: false,
+                });
+            };
+            if !han || end - i == 1 {
+                push(i, end);
+            } else {
+                for start in i..end - 1 {
+                    push(start, start + 2);
+                }
+            }
+            i = end;
+        }
     }
 
     /// Words inside a longer word, with their character ranges in it. A word mixing scripts
