@@ -18,7 +18,7 @@ use crate::domain::record::{Library, Principal, can_view};
 use crate::domain::validate::{self as v, region_name};
 use crate::domain::vocab::{CooperationMode, RecordStatus, TRL_LABELS, TechField};
 use crate::domain::{new_id, now};
-use crate::search::engine::{DriftReport, SearchError, load_analyzer};
+use crate::search::engine::{DriftReport, SearchError, dictionary_version};
 use crate::search::index::{SearchRequest, SortOrder};
 
 /// Longest query accepted, in characters.
@@ -252,22 +252,29 @@ pub async fn search(
             ),
         );
     }
-    let index = state.search.current();
-    let mut items = Vec::with_capacity(outcome.hits.len());
+    let mut kept: Vec<HitSource> = Vec::with_capacity(outcome.hits.len());
     for hit in &outcome.hits {
-        let Some(mut source) = sources.remove(&hit.id) else { continue };
-        source.hit.score = hit.score;
-        let (query, title, body) = (text.clone(), source.hit.title.clone(), source.body);
-        let highlighted = index.clone();
-        let (title_html, snippet_html) =
-            tokio::task::spawn_blocking(move || highlighted.highlight(&query, &title, &body))
-                .await
-                .map_err(|_| ApiError::internal())?
-                .map_err(|e| ApiError::from(SearchError::from(e)))?;
-        source.hit.title_html = title_html;
-        source.hit.snippet_html = snippet_html;
-        items.push(source.hit);
+        if let Some(mut source) = sources.remove(&hit.id) {
+            source.hit.score = hit.score;
+            kept.push(source);
+        }
     }
+    let texts: Vec<(String, String)> =
+        kept.iter_mut().map(|s| (s.hit.title.clone(), std::mem::take(&mut s.body))).collect();
+    let index = state.search.current();
+    let highlighted = tokio::task::spawn_blocking(move || index.highlight(&text, &texts))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| ApiError::from(SearchError::from(e)))?;
+    let items: Vec<SearchHit> = kept
+        .into_iter()
+        .zip(highlighted)
+        .map(|(mut source, (title_html, snippet_html))| {
+            source.hit.title_html = title_html;
+            source.hit.snippet_html = snippet_html;
+            source.hit
+        })
+        .collect();
     let f = outcome.facets;
     let facets = SearchFacets {
         field: facet_counts(f.field, |c| {
@@ -359,13 +366,13 @@ pub struct DictionaryResponse {
 pub async fn get_dictionary(state: web::Data<AppState>, _auth: Auth<Staff>) -> Result<HttpResponse, ApiError> {
     let terms = state.store.list_dictionary_terms().await?;
     let synonyms = state.store.list_synonym_groups().await?;
-    let latest = load_analyzer(state.store.as_ref()).await?;
+    let latest = dictionary_version(state.store.as_ref()).await?;
     let index_version = state.search.analyzer_version();
     let shipped_terms =
         crate::search::analyzer::USER_DICT.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
     Ok(HttpResponse::Ok().json(DictionaryResponse {
-        rebuild_needed: latest.version() != index_version,
-        dictionary_version: latest.version().to_string(),
+        rebuild_needed: latest != index_version,
+        dictionary_version: latest,
         index_version,
         shipped_terms,
         shipped_synonym_groups: crate::search::analyzer::parse_synonyms(crate::search::analyzer::SYNONYMS).len(),

@@ -114,30 +114,16 @@ pub struct ExtraTerm {
     pub freq: Option<usize>,
 }
 
-/// The analyzer: one per dictionary version, shared by every tokenizer clone (PITFALLS 6).
-pub struct Analyzer {
-    jieba: Jieba,
-    segmentation: Segmentation,
-    stop_words: HashSet<String>,
-    /// Normalised term → the other members of its synonym groups.
-    synonyms: HashMap<String, Vec<String>>,
-    version: String,
+/// Everything that decides the tokens, normalised: jieba dictionary lines, synonym groups,
+/// stop words.
+struct Inputs {
+    dictionary: String,
+    groups: Vec<Vec<String>>,
+    stop_words: Vec<String>,
 }
 
-impl Analyzer {
-    /// The analyzer of the shipped dictionary files alone, built once per process (loading
-    /// jieba's dictionary is the expensive part).
-    pub fn shipped() -> Arc<Analyzer> {
-        static SHIPPED: OnceLock<Arc<Analyzer>> = OnceLock::new();
-        SHIPPED.get_or_init(|| Arc::new(Analyzer::new(&[], &[]))).clone()
-    }
-
-    /// Builds the analyzer from the shipped files plus terms and synonym groups kept in the
-    /// database. The version is a hash of everything that decides the tokens.
-    pub fn new(extra_terms: &[ExtraTerm], extra_synonyms: &[Vec<String>]) -> Analyzer {
-        let mut hasher = Sha256::new();
-        hasher.update(ANALYZER_VERSION.to_le_bytes());
-        let mut jieba = Jieba::new();
+impl Inputs {
+    fn gather(extra_terms: &[ExtraTerm], extra_synonyms: &[Vec<String>]) -> Inputs {
         let mut dictionary = String::new();
         for line in USER_DICT.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             let mut parts = line.split_whitespace();
@@ -158,14 +144,61 @@ impl Analyzer {
         for member in groups.iter().flatten().filter(|m| m.chars().count() > 1) {
             dictionary.push_str(&format!("{member} {DEFAULT_TERM_FREQ}\n"));
         }
-        hasher.update(dictionary.as_bytes());
-        jieba
-            .load_dict(&mut BufReader::new(dictionary.as_bytes()))
-            .expect("in-memory dictionary lines are well formed");
+        let mut stop_words: Vec<String> = STOP_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(normalize_text)
+            .collect();
+        stop_words.sort();
+        stop_words.dedup();
+        Inputs { dictionary, groups, stop_words }
+    }
 
-        let mut synonyms: HashMap<String, Vec<String>> = HashMap::new();
-        for group in &groups {
+    /// A short hash of the inputs and of the rules' version.
+    fn version(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(ANALYZER_VERSION.to_le_bytes());
+        hasher.update(self.dictionary.as_bytes());
+        for group in &self.groups {
             hasher.update(group.join("=").as_bytes());
+        }
+        for word in &self.stop_words {
+            hasher.update(word.as_bytes());
+        }
+        let digest = hasher.finalize();
+        format!("{ANALYZER_VERSION}-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+/// The analyzer: one per dictionary version, shared by every tokenizer clone (PITFALLS 6).
+pub struct Analyzer {
+    jieba: Jieba,
+    segmentation: Segmentation,
+    stop_words: HashSet<String>,
+    /// Normalised term → the other members of its synonym groups.
+    synonyms: HashMap<String, Vec<String>>,
+    version: String,
+}
+
+impl Analyzer {
+    /// The analyzer of the shipped dictionary files alone, built once per process (loading
+    /// jieba's dictionary is the expensive part).
+    pub fn shipped() -> Arc<Analyzer> {
+        static SHIPPED: OnceLock<Arc<Analyzer>> = OnceLock::new();
+        SHIPPED.get_or_init(|| Arc::new(Analyzer::new(&[], &[]))).clone()
+    }
+
+    /// Builds the analyzer from the shipped files plus terms and synonym groups kept in the
+    /// database.
+    pub fn new(extra_terms: &[ExtraTerm], extra_synonyms: &[Vec<String>]) -> Analyzer {
+        let inputs = Inputs::gather(extra_terms, extra_synonyms);
+        let mut jieba = Jieba::new();
+        jieba
+            .load_dict(&mut BufReader::new(inputs.dictionary.as_bytes()))
+            .expect("in-memory dictionary lines are well formed");
+        let mut synonyms: HashMap<String, Vec<String>> = HashMap::new();
+        for group in &inputs.groups {
             for member in group {
                 let others = synonyms.entry(member.clone()).or_default();
                 for other in group.iter().filter(|o| *o != member) {
@@ -175,21 +208,14 @@ impl Analyzer {
                 }
             }
         }
-        let stop_words: HashSet<String> = STOP_WORDS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(normalize_text)
-            .collect();
-        let mut sorted: Vec<&String> = stop_words.iter().collect();
-        sorted.sort();
-        for word in sorted {
-            hasher.update(word.as_bytes());
-        }
-        let digest = hasher.finalize();
-        let version =
-            format!("{ANALYZER_VERSION}-{}", digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>());
+        let version = inputs.version();
+        let stop_words = inputs.stop_words.into_iter().collect();
         Analyzer { jieba, segmentation: Segmentation::default(), stop_words, synonyms, version }
+    }
+
+    /// The version `new` would give, without loading a dictionary.
+    pub fn version_of(extra_terms: &[ExtraTerm], extra_synonyms: &[Vec<String>]) -> String {
+        Inputs::gather(extra_terms, extra_synonyms).version()
     }
 
     /// The same dictionary with another segmentation (for measuring the choice).
@@ -474,5 +500,7 @@ mod tests {
         assert!(extended.analyze(text).iter().any(|t| t.text == "蛏子苗种"));
         assert_ne!(base.version(), extended.version());
         assert_eq!(base.version(), Analyzer::shipped().version());
+        let extra = [ExtraTerm { word: "蛏子苗种".into(), freq: None }];
+        assert_eq!(Analyzer::version_of(&extra, &[]), extended.version());
     }
 }

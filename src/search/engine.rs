@@ -94,8 +94,8 @@ pub struct Search {
     follower: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// The analyzer of the shipped dictionary plus the terms and synonyms kept in the database.
-pub async fn load_analyzer(store: &dyn Store) -> Result<Arc<Analyzer>, StoreError> {
+/// The terms and synonym groups kept in the database.
+async fn dictionary_additions(store: &dyn Store) -> Result<(Vec<ExtraTerm>, Vec<Vec<String>>), StoreError> {
     let terms: Vec<ExtraTerm> = store
         .list_dictionary_terms()
         .await?
@@ -103,6 +103,18 @@ pub async fn load_analyzer(store: &dyn Store) -> Result<Arc<Analyzer>, StoreErro
         .map(|t| ExtraTerm { word: t.word, freq: t.freq.map(|f| f as usize) })
         .collect();
     let groups: Vec<Vec<String>> = store.list_synonym_groups().await?.into_iter().map(|g| g.members).collect();
+    Ok((terms, groups))
+}
+
+/// The analyzer version the current dictionary gives, without building the analyzer.
+pub async fn dictionary_version(store: &dyn Store) -> Result<String, StoreError> {
+    let (terms, groups) = dictionary_additions(store).await?;
+    Ok(Analyzer::version_of(&terms, &groups))
+}
+
+/// The analyzer of the shipped dictionary plus the terms and synonyms kept in the database.
+pub async fn load_analyzer(store: &dyn Store) -> Result<Arc<Analyzer>, StoreError> {
+    let (terms, groups) = dictionary_additions(store).await?;
     let build = move || {
         if terms.is_empty() && groups.is_empty() {
             Analyzer::shipped()

@@ -340,37 +340,42 @@ impl SearchIndex {
         Ok(SearchOutcome { total, hits, facets })
     }
 
-    /// The title, whole, and the best passage of the body, as HTML: matches of the terms of
-    /// `text` in `<b>`, everything else escaped, `…` where the passage was cut. Passages are
-    /// about 100 characters (tantivy counts the budget in bytes, PITFALLS 12).
-    pub fn highlight(&self, text: &str, title: &str, body: &str) -> Result<(String, String), IndexError> {
+    /// For each (title, body): the title, whole, and the best passage of the body, as HTML:
+    /// matches of the terms of `text` in `<b>`, everything else escaped, `…` where the passage
+    /// was cut. Passages are about 100 characters (tantivy counts the budget in bytes,
+    /// PITFALLS 12).
+    pub fn highlight(&self, text: &str, records: &[(String, String)]) -> Result<Vec<(String, String)>, IndexError> {
         let searcher = self.reader.searcher();
         let Some(query) = self.text_query(text) else {
-            return Ok((escape(title), lead(body)));
+            return Ok(records.iter().map(|(title, body)| (escape(title), lead(body))).collect());
         };
         let mut titles = SnippetGenerator::create(&searcher, &*query, self.fields.title)?;
-        titles.set_max_num_chars(title.len().max(1));
-        let title_snippet = titles.snippet(title);
-        let offset = title_snippet.fragment_range().start;
-        let ranges: Vec<std::ops::Range<usize>> =
-            title_snippet.highlighted().iter().map(|r| r.start + offset..r.end + offset).collect();
-        let title_html = mark(title, &ranges);
-
         let mut bodies = SnippetGenerator::create(&searcher, &*query, self.fields.body)?;
         bodies.set_max_num_chars(300);
-        let snippet = bodies.snippet(body);
-        if snippet.highlighted().is_empty() {
-            return Ok((title_html, lead(body)));
+        let mut out = Vec::with_capacity(records.len());
+        for (title, body) in records {
+            titles.set_max_num_chars(title.len().max(1));
+            let title_snippet = titles.snippet(title);
+            let offset = title_snippet.fragment_range().start;
+            let ranges: Vec<std::ops::Range<usize>> =
+                title_snippet.highlighted().iter().map(|r| r.start + offset..r.end + offset).collect();
+            let title_html = mark(title, &ranges);
+            let snippet = bodies.snippet(body);
+            if snippet.highlighted().is_empty() {
+                out.push((title_html, lead(body)));
+                continue;
+            }
+            let range = snippet.fragment_range();
+            let mut body_html = mark(snippet.fragment(), snippet.highlighted());
+            if range.start > 0 {
+                body_html.insert(0, '…');
+            }
+            if range.end < body.len() {
+                body_html.push('…');
+            }
+            out.push((title_html, body_html));
         }
-        let range = snippet.fragment_range();
-        let mut body_html = mark(snippet.fragment(), snippet.highlighted());
-        if range.start > 0 {
-            body_html.insert(0, '…');
-        }
-        if range.end < body.len() {
-            body_html.push('…');
-        }
-        Ok((title_html, body_html))
+        Ok(out)
     }
 
     /// The weighted OR of the terms of `text` and their synonyms over title, keywords and body;
