@@ -13,6 +13,7 @@ use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::record::{Library, RecordMeta};
 use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
 use crate::domain::{new_id, now};
+use crate::matching::{self, MatchInput, MatchParams};
 use crate::search::analyzer::{Analyzer, Segmentation};
 use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
 use crate::search::schema::IndexRecord;
@@ -98,7 +99,29 @@ pub fn achievement(record: &EvalRecord, org_id: &str) -> Achievement {
 /// The loaded catalogue: the index and the evaluation id of every record.
 pub struct Catalogue {
     pub index: SearchIndex,
+    /// Index id → evaluation id, and back.
     ids: HashMap<String, String>,
+    index_ids: HashMap<String, String>,
+}
+
+/// Which production path ranks the needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The search API's path (`SearchIndex::search`).
+    Search,
+    /// The matcher (`matching::rank`): search candidates re-ranked with field and keyword evidence.
+    Match,
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "search" => Ok(Method::Search),
+            "match" => Ok(Method::Match),
+            other => Err(format!("`{other}`: use search or match")),
+        }
+    }
 }
 
 impl Catalogue {
@@ -114,35 +137,73 @@ impl Catalogue {
         let index = SearchIndex::in_memory(analyzer)?.with_weights(weights);
         let org = new_id();
         let achievements: Vec<Achievement> = records.iter().map(|r| achievement(r, &org)).collect();
-        let ids = achievements.iter().zip(records).map(|(a, r)| (a.meta.id.clone(), r.id.clone())).collect();
-        for chunk in achievements.chunks(1000) {
-            let docs: Vec<IndexRecord<'_>> = chunk.iter().map(IndexRecord::from).collect();
+        let ids: HashMap<String, String> =
+            achievements.iter().zip(records).map(|(a, r)| (a.meta.id.clone(), r.id.clone())).collect();
+        let index_ids = ids.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
+        for (chunk, sources) in achievements.chunks(1000).zip(records.chunks(1000)) {
+            let docs: Vec<IndexRecord<'_>> = chunk
+                .iter()
+                .zip(sources)
+                .map(|(a, r)| {
+                    // The discipline is the record's field, as a free-text field would be.
+                    let mut doc = IndexRecord::from(a);
+                    if let Some(field) = r.field.as_deref().filter(|f| !f.is_empty()) {
+                        doc.field = field;
+                    }
+                    doc
+                })
+                .collect();
             index.add(&docs)?;
         }
         index.apply(&[], &[], 0)?;
-        Ok(Catalogue { index, ids })
+        Ok(Catalogue { index, ids, index_ids })
     }
 
-    /// The top `k` achievements for a need through the search path: (evaluation id, score).
-    pub fn rank(&self, need: &EvalRecord, k: usize) -> Result<Vec<(String, f32)>, EvalError> {
+    /// The top `k` achievements for a need: (evaluation id, score). The need's own source
+    /// record, which the data set keeps in the catalogue, takes no part (a real need is not an
+    /// achievement of the catalogue).
+    pub fn rank(
+        &self,
+        need: &EvalRecord,
+        k: usize,
+        method: Method,
+        params: &MatchParams,
+    ) -> Result<Vec<(String, f32)>, EvalError> {
         let text = format!("{} {}", need.title, need.description);
         let request = SearchRequest {
-            text,
+            text: text.clone(),
             library: Some(Library::Achievements),
             viewer_is_staff: true,
             limit: k,
             ..SearchRequest::default()
         };
-        let outcome = self.index.search(&request)?;
-        Ok(outcome.hits.into_iter().filter_map(|h| self.ids.get(&h.id).map(|id| (id.clone(), h.score))).collect())
+        let own = self.index_ids.get(&need.id).cloned();
+        let ranked: Vec<(String, f32)> = match method {
+            Method::Search => {
+                let outcome = self.index.search(&request)?;
+                outcome.hits.into_iter().filter(|h| Some(&h.id) != own.as_ref()).map(|h| (h.id, h.score)).collect()
+            }
+            Method::Match => {
+                let input = MatchInput { text, field: None, exclude_id: own };
+                let ranking = matching::rank(&self.index, &input, request, params)?;
+                ranking.candidates.into_iter().map(|c| (c.retrieved.id, c.score)).collect()
+            }
+        };
+        Ok(ranked.into_iter().filter_map(|(id, score)| self.ids.get(&id).map(|e| (e.clone(), score))).collect())
     }
 }
 
 /// Ranks every need and writes the TREC run `need_id Q0 achievement_id rank score tag`.
-pub fn run(catalogue: &Catalogue, needs: &[EvalRecord], out: &mut dyn Write, tag: &str) -> Result<(), EvalError> {
+pub fn run(
+    catalogue: &Catalogue,
+    needs: &[EvalRecord],
+    out: &mut dyn Write,
+    tag: &str,
+    method: Method,
+    params: &MatchParams,
+) -> Result<(), EvalError> {
     for need in needs {
-        // One more than 100, since the scorer drops the need's own source record.
-        for (rank, (id, score)) in catalogue.rank(need, 101)?.into_iter().enumerate() {
+        for (rank, (id, score)) in catalogue.rank(need, 100, method, params)?.into_iter().enumerate() {
             writeln!(out, "{} Q0 {} {} {:.4} {}", need.id, id, rank + 1, score, tag)?;
         }
     }

@@ -13,6 +13,8 @@ pub mod domain;
 pub mod eval;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
+/// Turns a need (or achievement) into ranked candidates with the evidence behind each.
+pub mod matching;
 /// Chinese full-text search: analysis, the tantivy index, the indexer following the change log.
 pub mod search;
 /// Builds the running service from a configuration.

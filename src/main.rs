@@ -65,6 +65,12 @@ enum Command {
         /// words-and-subwords (the service's), words, search-mode or bigrams (to compare).
         #[arg(long, default_value = "words-and-subwords")]
         segmentation: techmarket::search::analyzer::Segmentation,
+        /// search (the search API's ranking) or match (the matcher's re-ranking).
+        #[arg(long, default_value = "search")]
+        method: techmarket::eval::Method,
+        /// Matcher knobs for tuning on the dev split: candidates,field_boost,keyword_weight.
+        #[arg(long, value_parser = parse_match_params)]
+        match_params: Option<techmarket::matching::MatchParams>,
     },
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
@@ -190,14 +196,15 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
             }
         }
-        Command::Eval { achievements, needs, run, tag, weights, segmentation } => {
+        Command::Eval { achievements, needs, run, tag, weights, segmentation, method, match_params } => {
             let started = std::time::Instant::now();
             let catalogue =
                 techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default(), segmentation)?;
             let needs = techmarket::eval::load(&needs)?;
             let loaded = started.elapsed();
             let mut out = std::io::BufWriter::new(std::fs::File::create(&run)?);
-            techmarket::eval::run(&catalogue, &needs, &mut out, &tag)?;
+            let params = match_params.unwrap_or_default();
+            techmarket::eval::run(&catalogue, &needs, &mut out, &tag, method, &params)?;
             std::io::Write::flush(&mut out)?;
             eprintln!(
                 "ranked {} needs in {:.1} s (catalogue loaded in {:.1} s); run written to {}",
@@ -259,6 +266,19 @@ fn parse_weights(text: &str) -> Result<techmarket::search::index::FieldWeights, 
         [title, keywords, body] => Ok(techmarket::search::index::FieldWeights { title, keywords, body }),
         _ => Err("give three numbers: title,keywords,body".into()),
     }
+}
+
+fn parse_match_params(text: &str) -> Result<techmarket::matching::MatchParams, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [candidates, field_boost, keyword_weight] = parts[..] else {
+        return Err("give candidates,field_boost,keyword_weight".into());
+    };
+    Ok(techmarket::matching::MatchParams {
+        candidates: candidates.parse().map_err(|e| format!("candidates: {e}"))?,
+        field_boost: field_boost.parse().map_err(|e| format!("field_boost: {e}"))?,
+        keyword_weight: keyword_weight.parse().map_err(|e| format!("keyword_weight: {e}"))?,
+        ..Default::default()
+    })
 }
 
 /// Hides a password in a database URL before it is logged.

@@ -16,8 +16,9 @@ use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
-/// Bumped whenever analysis changes in a way that changes what is indexed.
-pub const ANALYZER_VERSION: u32 = 1;
+/// Bumped whenever analysis or the index schema changes what is indexed: an index of another
+/// version is rebuilt.
+pub const ANALYZER_VERSION: u32 = 2;
 
 /// The dictionary files shipped in `index/`.
 pub const USER_DICT: &str = include_str!("../../index/userdict.txt");

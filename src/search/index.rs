@@ -124,6 +124,16 @@ pub struct Facets {
     pub cooperation: Vec<(String, u64)>,
 }
 
+/// A candidate for matching: its text score and the stored fields matching reasons need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieved {
+    pub library: Library,
+    pub id: String,
+    pub score: f32,
+    pub field: String,
+    pub keywords: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SearchOutcome {
     pub total: usize,
@@ -277,6 +287,44 @@ impl SearchIndex {
             out.insert(id, version);
         }
         Ok(out)
+    }
+
+    /// The `request.limit` best records for the request's text, with their field and keywords,
+    /// visibility and filters applied as in `search`.
+    pub fn retrieve(&self, request: &SearchRequest) -> Result<Vec<Retrieved>, IndexError> {
+        let searcher = self.reader.searcher();
+        let Some(text) = self.text_query(&request.text) else { return Ok(Vec::new()) };
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, text),
+            (Occur::Must, Box::new(ConstScoreQuery::new(self.filter_query(request), 0.0))),
+        ]);
+        let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let library =
+                if text(self.fields.library) == "achievements" { Library::Achievements } else { Library::Needs };
+            let keywords = doc.get_all(self.fields.keywords).filter_map(|v| v.as_str().map(str::to_string)).collect();
+            out.push(Retrieved { library, id: text(self.fields.id), score, field: text(self.fields.field), keywords });
+        }
+        Ok(out)
+    }
+
+    /// How many records of the index have this keyword's rarest word among their keywords, and
+    /// how many records there are.
+    pub fn keyword_frequency(&self, keyword: &str) -> (u64, u64) {
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs();
+        let rarest = self
+            .analyzer
+            .analyze(keyword)
+            .iter()
+            .filter(|t| !t.subword)
+            .map(|t| searcher.doc_freq(&Term::from_field_text(self.fields.keywords, &t.text)).unwrap_or(0))
+            .min()
+            .unwrap_or(total);
+        (rarest, total)
     }
 
     /// Runs a search.

@@ -13,7 +13,7 @@ use super::analyzer::Analyzer;
 use crate::domain::achievement::Achievement;
 use crate::domain::need::Need;
 use crate::domain::record::{Library, RecordMeta};
-use crate::domain::vocab::{CooperationMode, TechField, Visibility};
+use crate::domain::vocab::{CooperationMode, Visibility};
 
 /// Name under which the Chinese tokenizer is registered with every index.
 pub const TOKENIZER: &str = "zh";
@@ -57,14 +57,14 @@ impl Fields {
             org_id: b.add_text_field("org_id", STRING),
             visibility: b.add_text_field("visibility", STRING),
             status: b.add_text_field("status", STRING),
-            field: b.add_text_field("field", STRING),
+            field: b.add_text_field("field", STRING | STORED),
             region: b.add_text_field("region", STRING),
             trl: b.add_u64_field("trl", INDEXED | FAST),
             cooperation: b.add_text_field("cooperation", STRING),
             updated_at: b.add_i64_field("updated_at", INDEXED | FAST),
             version: b.add_i64_field("version", STORED),
             title: b.add_text_field("title", text.clone()),
-            keywords: b.add_text_field("keywords", text.clone()),
+            keywords: b.add_text_field("keywords", text.clone().set_stored()),
             body: b.add_text_field("body", text),
             facet_field: b.add_facet_field("facet_field", FacetOptions::default()),
             facet_region: b.add_facet_field("facet_region", FacetOptions::default()),
@@ -160,7 +160,8 @@ pub struct IndexRecord<'a> {
     pub library: Library,
     pub meta: &'a RecordMeta,
     pub visibility: Visibility,
-    pub field: TechField,
+    /// The technical field's code (or, for evaluation data, its discipline name).
+    pub field: &'a str,
     pub region: &'a str,
     pub trl: Option<u8>,
     pub cooperation: &'a [CooperationMode],
@@ -176,7 +177,7 @@ impl<'a> From<&'a Need> for IndexRecord<'a> {
             library: Library::Needs,
             meta: &n.meta,
             visibility: c.visibility,
-            field: c.field,
+            field: c.field.code(),
             region: &c.region,
             trl: None,
             cooperation: &c.cooperation_modes,
@@ -194,7 +195,7 @@ impl<'a> From<&'a Achievement> for IndexRecord<'a> {
             library: Library::Achievements,
             meta: &a.meta,
             visibility: c.visibility,
-            field: c.field,
+            field: c.field.code(),
             region: &c.region,
             trl: c.trl,
             cooperation: &c.cooperation_modes,
@@ -221,8 +222,8 @@ impl IndexRecord<'_> {
         doc.add_text(f.org_id, &self.meta.org_id);
         doc.add_text(f.visibility, self.visibility.code());
         doc.add_text(f.status, self.meta.status.code());
-        doc.add_text(f.field, self.field.code());
-        doc.add_facet(f.facet_field, format!("/{}", self.field.code()).as_str());
+        doc.add_text(f.field, self.field);
+        doc.add_facet(f.facet_field, format!("/{}", self.field).as_str());
         for prefix in region_prefixes(self.region) {
             doc.add_text(f.region, prefix);
         }
