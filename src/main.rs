@@ -84,6 +84,8 @@ enum IndexCommand {
     Check,
 }
 
+// The variants are the verbs of the command line (create-token, create-org, create-user).
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Issue an API token. Without --user: for the admin user, creating the operator organisation

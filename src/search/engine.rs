@@ -329,10 +329,11 @@ impl Search {
         let Ok(entries) = std::fs::read_dir(&self.settings.dir) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("idx-") && name != current.trim() {
-                if let Err(error) = std::fs::remove_dir_all(entry.path()) {
-                    tracing::warn!(%error, dir = %name, "could not remove an old index directory");
-                }
+            if name.starts_with("idx-")
+                && name != current.trim()
+                && let Err(error) = std::fs::remove_dir_all(entry.path())
+            {
+                tracing::warn!(%error, dir = %name, "could not remove an old index directory");
             }
         }
     }

@@ -28,7 +28,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn connect(options: &DatabaseOptions) -> StoreResult<SqliteStore> {
         let connect = SqliteConnectOptions::from_str(&options.url)
-            .map_err(|e| StoreError::Database(e))?
+            .map_err(StoreError::Database)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit is on disk before it is acknowledged, even across a power cut.

@@ -112,7 +112,7 @@ async fn a_process_killed_during_a_write_burst_keeps_every_acknowledged_record_s
 
     let mut child = serve(dir.path(), &url, port).await;
     let mut found = Vec::new();
-    for page in 1..=((acknowledged.len() + 49) / 50 + 1) {
+    for page in 1..=(acknowledged.len().div_ceil(50) + 1) {
         let r = client
             .get(format!("{base}/search"))
             .bearer_auth(&token)
