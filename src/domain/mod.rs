@@ -2,6 +2,7 @@
 
 pub mod achievement;
 pub mod dictionary;
+pub mod docking;
 pub mod need;
 pub mod org;
 pub mod record;

@@ -59,6 +59,8 @@ macro_rules! vocabulary {
     };
 }
 
+pub(crate) use vocabulary;
+
 vocabulary!(
     /// Technical field (技术领域): the national high-tech fields, refined with the city's own
     /// industries (seed items 2-4, 16, 25).
