@@ -210,15 +210,15 @@ pub fn run(
     Ok(())
 }
 
-/// Shared so benchmarks and the command line build catalogues the same way.
+/// A catalogue from one or more JSON Lines files.
 pub fn catalogue_from_files(
     paths: &[std::path::PathBuf],
     weights: FieldWeights,
     segmentation: Segmentation,
-) -> Result<Arc<Catalogue>, EvalError> {
+) -> Result<Catalogue, EvalError> {
     let mut records = Vec::new();
     for path in paths {
         records.extend(load(path)?);
     }
-    Ok(Arc::new(Catalogue::build(&records, weights, segmentation)?))
+    Catalogue::build(&records, weights, segmentation)
 }

@@ -267,7 +267,7 @@ impl Search {
     /// Rebuilds the index from the database with the current dictionary into a new directory,
     /// then switches to it. Searches keep using the old index until the switch.
     pub async fn rebuild(&self) -> Result<String, SearchError> {
-        let _writer = self.apply.lock().await;
+        let writer = self.apply.lock().await;
         let analyzer = load_analyzer(self.store.as_ref()).await?;
         let version = analyzer.version().to_string();
         let (dir, index) = Self::build(self.store.as_ref(), &self.settings.dir, analyzer).await?;
@@ -275,7 +275,7 @@ impl Search {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
         self.remove_stale_dirs();
         tracing::info!(analyzer = %version, dir = %dir.display(), "index rebuilt");
-        drop(_writer);
+        drop(writer);
         self.catch_up().await?;
         Ok(version)
     }

@@ -2,7 +2,7 @@
 //! records with the change-log checkpoint in the commit payload, and running searches with
 //! visibility, filters and facets inside the query.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -259,18 +259,6 @@ impl SearchIndex {
         self.last_seq.store(seq, Ordering::Release);
         self.reader.reload()?;
         Ok(())
-    }
-
-    /// Number of documents per library.
-    pub fn counts(&self) -> Result<HashMap<Library, u64>, IndexError> {
-        let searcher = self.reader.searcher();
-        let mut out = HashMap::new();
-        for library in [Library::Needs, Library::Achievements] {
-            let query =
-                TermQuery::new(Term::from_field_text(self.fields.library, library.route()), IndexRecordOption::Basic);
-            out.insert(library, searcher.search(&query, &Count)? as u64);
-        }
-        Ok(out)
     }
 
     /// (id → version) of every document of a library, for the drift check.
