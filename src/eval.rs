@@ -184,7 +184,7 @@ impl Catalogue {
                 outcome.hits.into_iter().filter(|h| Some(&h.id) != own.as_ref()).map(|h| (h.id, h.score)).collect()
             }
             Method::Match => {
-                let input = MatchInput { text, field: None, exclude_id: own };
+                let input = MatchInput { text, exclude_id: own, ..MatchInput::default() };
                 let ranking = matching::rank(&self.index, &input, request, params)?;
                 ranking.candidates.into_iter().map(|c| (c.retrieved.id, c.score)).collect()
             }

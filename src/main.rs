@@ -66,9 +66,11 @@ enum Command {
         #[arg(long, default_value = "words-and-subwords")]
         segmentation: techmarket::search::analyzer::Segmentation,
         /// search (the search API's ranking) or match (the matcher's re-ranking).
-        #[arg(long, default_value = "search")]
+        #[arg(long, default_value = "match")]
         method: techmarket::eval::Method,
-        /// Matcher knobs for tuning on the dev split: candidates,field_boost,keyword_weight.
+        /// Matcher knobs for tuning on the dev split, as name=value pairs separated by commas
+        /// (candidates, field_voters, keyword_field_vote, field_floor, keyword_weight,
+        /// feedback_depth, feedback_weight).
         #[arg(long, value_parser = parse_match_params)]
         match_params: Option<techmarket::matching::MatchParams>,
     },
@@ -271,16 +273,27 @@ fn parse_weights(text: &str) -> Result<techmarket::search::index::FieldWeights, 
 }
 
 fn parse_match_params(text: &str) -> Result<techmarket::matching::MatchParams, String> {
-    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-    let [candidates, field_boost, keyword_weight] = parts[..] else {
-        return Err("give candidates,field_boost,keyword_weight".into());
-    };
-    Ok(techmarket::matching::MatchParams {
-        candidates: candidates.parse().map_err(|e| format!("candidates: {e}"))?,
-        field_boost: field_boost.parse().map_err(|e| format!("field_boost: {e}"))?,
-        keyword_weight: keyword_weight.parse().map_err(|e| format!("keyword_weight: {e}"))?,
-        ..Default::default()
-    })
+    let mut params = techmarket::matching::MatchParams::default();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: write name=value"))?;
+        let number = |v: &str| v.parse::<f32>().map_err(|e| format!("{key}: {e}"));
+        match key {
+            "candidates" => params.candidates = value.parse().map_err(|e| format!("{key}: {e}"))?,
+            "field_voters" => params.field_voters = value.parse().map_err(|e| format!("{key}: {e}"))?,
+            "keyword_field_vote" => params.keyword_field_vote = number(value)?,
+            "field_floor" => params.field_floor = number(value)?,
+            "keyword_weight" => params.keyword_weight = number(value)?,
+            "feedback_depth" => params.feedback_depth = value.parse().map_err(|e| format!("{key}: {e}"))?,
+            "feedback_weight" => params.feedback_weight = number(value)?,
+            other => {
+                return Err(format!(
+                    "unknown parameter `{other}`: use candidates, field_voters, keyword_field_vote, field_floor, \
+                     keyword_weight, feedback_depth or feedback_weight"
+                ));
+            }
+        }
+    }
+    Ok(params)
 }
 
 /// Hides a password in a database URL before it is logged.

@@ -2,35 +2,66 @@
 //!
 //! Retrieval is the search index's weighted term query over the whole record (title,
 //! description, targets, keywords). The candidates are then re-ranked with evidence a person
-//! would use: the technical field (the record's declared field, or, when it has none, the field
-//! most of the strongest candidates share), and the candidate's own keywords found in the
-//! record's text, weighted by how specific each keyword is in the catalogue.
+//! would use, each part measured on the evaluation's dev split (BENCHMARKS.md):
+//! - the technical field, as a distribution: the record's declared field, the fields of the
+//!   strongest candidates, and the fields of the candidates whose specific keywords occur in the
+//!   record's text; a candidate's text and keyword evidence is multiplied by its field's share,
+//!   so a strong text match in an unlikely field ranks below a fair one in the likely field;
+//! - the candidate's own keywords found in the record's text, weighted by how specific each
+//!   keyword is in the catalogue;
+//! - keyword feedback: specific keywords shared by the best candidates of the first pass (and by
+//!   counterparts a manager accepted) lift the candidates that carry them too;
+//! - manager decisions: counterparts rejected as `field_mismatch` take weight from their field.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::search::analyzer::normalize_text;
 use crate::search::index::{IndexError, Retrieved, SearchIndex, SearchRequest};
 
 /// Identifies the ranking method; stored with every suggestion so a score can be reproduced.
-pub const MATCHER_VERSION: &str = "match-1";
+pub const MATCHER_VERSION: &str = "match-2";
 
 /// The knobs of the ranking, with values chosen on the evaluation's dev split (BENCHMARKS.md).
 #[derive(Debug, Clone, Copy)]
 pub struct MatchParams {
     /// How many candidates the index returns for re-ranking.
     pub candidates: usize,
-    /// How many of the strongest candidates vote on the field when the record declares none.
+    /// How many of the strongest candidates vote on the field.
     pub field_voters: usize,
-    /// Relative score increase for a candidate in the (declared or inferred) field.
-    pub field_boost: f32,
+    /// Weight of the keyword-to-field vote next to the candidates' vote (which weighs 1).
+    pub keyword_field_vote: f32,
+    /// The part of a candidate's score its field cannot take away: score ∝ (floor + share).
+    pub field_floor: f32,
     /// Weight of keyword evidence relative to the normalised text score.
     pub keyword_weight: f32,
+    /// How many first-pass candidates lend their keywords as feedback.
+    pub feedback_depth: usize,
+    /// Weight of keyword feedback.
+    pub feedback_weight: f32,
 }
 
 impl Default for MatchParams {
     fn default() -> Self {
-        MatchParams { candidates: 200, field_voters: 10, field_boost: 2.0, keyword_weight: 0.6 }
+        MatchParams {
+            candidates: 200,
+            field_voters: 20,
+            keyword_field_vote: 0.3,
+            field_floor: 0.05,
+            keyword_weight: 1.0,
+            feedback_depth: 10,
+            feedback_weight: 0.2,
+        }
     }
+}
+
+/// What managers decided about this record's earlier suggestions.
+#[derive(Debug, Clone, Default)]
+pub struct Feedback {
+    /// Keywords of counterparts a manager accepted: they count as keyword feedback at full
+    /// strength.
+    pub accepted_keywords: Vec<String>,
+    /// Fields of counterparts rejected as `field_mismatch`: each halves its field's share.
+    pub rejected_fields: Vec<String>,
 }
 
 /// The record to find matches for.
@@ -42,31 +73,44 @@ pub struct MatchInput {
     pub field: Option<String>,
     /// Its own id, left out of the results.
     pub exclude_id: Option<String>,
+    pub feedback: Feedback,
 }
 
-/// Where the field evidence came from.
+/// The field distribution the ranking used, most likely first.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FieldEvidence {
-    /// The record declares its field.
-    Declared(String),
-    /// Inferred from the strongest candidates: the field and the share of their score it holds.
-    Inferred { field: String, share: f32 },
-    /// No field evidence.
-    Unknown,
+pub struct FieldEvidence {
+    /// The declared field, if any.
+    pub declared: Option<String>,
+    /// (field, share) with shares summing to 1; empty when nothing could be said.
+    pub shares: Vec<(String, f32)>,
+}
+
+impl FieldEvidence {
+    /// The share of `field`.
+    pub fn share(&self, field: &str) -> f32 {
+        self.shares.iter().find(|(f, _)| f == field).map(|(_, s)| *s).unwrap_or(0.0)
+    }
+
+    /// The most likely field, if any.
+    pub fn likely(&self) -> Option<(&str, f32)> {
+        self.shares.first().map(|(f, s)| (f.as_str(), *s))
+    }
 }
 
 /// A ranked candidate with the parts of its score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub retrieved: Retrieved,
-    /// 0..1, comparable across records of one ranking.
+    /// 0..1, comparable across rankings.
     pub score: f32,
     /// The text score relative to the best candidate's (0..1).
     pub text: f32,
-    /// The field evidence applies to this candidate.
-    pub same_field: bool,
+    /// The share of the candidate's field in the record's field distribution.
+    pub field_share: f32,
     /// The candidate's keywords that occur in the record's text, with their specificity weight.
     pub keyword_hits: Vec<(String, f32)>,
+    /// The candidate's keywords shared with the best candidates or accepted counterparts.
+    pub feedback_keywords: Vec<String>,
 }
 
 /// The ranking of one record's candidates.
@@ -75,6 +119,12 @@ pub struct Ranking {
     pub field: FieldEvidence,
     pub candidates: Vec<Candidate>,
 }
+
+/// A candidate keyword at most this often in the catalogue (share of records, at least 50) is
+/// specific enough to lend feedback.
+const FEEDBACK_MAX_SHARE: f64 = 0.025;
+/// Keyword evidence and feedback are each capped, so no single part dominates.
+const EVIDENCE_CAP: f32 = 2.0;
 
 /// Ranks the candidates of `request`'s library for `input`. `request` carries the viewer,
 /// filters and how many results to return; its text is replaced by the input's.
@@ -92,85 +142,186 @@ pub fn rank(
         retrieved.retain(|r| &r.id != own);
     }
     let Some(best) = retrieved.first().map(|r| r.score).filter(|s| *s > 0.0) else {
-        return Ok(Ranking { field: FieldEvidence::Unknown, candidates: Vec::new() });
+        return Ok(Ranking {
+            field: FieldEvidence { declared: input.field.clone(), shares: Vec::new() },
+            candidates: Vec::new(),
+        });
     };
-
-    let field = match &input.field {
-        Some(field) => FieldEvidence::Declared(field.clone()),
-        None => infer_field(&retrieved, params.field_voters),
-    };
-    let (field_code, field_weight) = match &field {
-        FieldEvidence::Declared(f) => (Some(f.as_str()), 1.0),
-        FieldEvidence::Inferred { field, share } => (Some(field.as_str()), *share),
-        FieldEvidence::Unknown => (None, 0.0),
-    };
-
+    let catalogue = index.num_docs().max(1);
     let text = normalize_text(&input.text);
-    let mut specificity: HashMap<String, f32> = HashMap::new();
-    // Each keyword's specificity is looked up once per ranking.
-    let mut candidates: Vec<Candidate> = retrieved
-        .into_iter()
+    let mut specificity: HashMap<String, (f32, u64)> = HashMap::new();
+    let mut lookup = |keyword: &str| -> (f32, u64) {
+        *specificity.entry(normalize_text(keyword)).or_insert_with(|| {
+            let (df, _) = index.keyword_frequency(keyword);
+            (specific(df, catalogue), df)
+        })
+    };
+
+    // Keyword hits per candidate (a candidate's field name among its keywords is not one).
+    let hits: Vec<Vec<(String, f32)>> = retrieved
+        .iter()
         .map(|r| {
-            let text_score = r.score / best;
-            let same_field = field_code.is_some_and(|f| f == r.field);
-            let keyword_hits: Vec<(String, f32)> = r
-                .keywords
+            let field = normalize_text(&r.field);
+            r.keywords
                 .iter()
                 .filter_map(|k| {
                     let normalized = normalize_text(k);
-                    if normalized.chars().count() < 2 || !text.contains(&normalized) {
+                    if normalized.chars().count() < 2 || normalized == field || !text.contains(&normalized) {
                         return None;
                     }
-                    let weight =
-                        *specificity.entry(normalized.clone()).or_insert_with(|| keyword_specificity(index, k));
-                    Some((k.clone(), weight))
+                    Some((k.clone(), lookup(k).0))
                 })
-                .collect();
-            let keyword_score: f32 = keyword_hits.iter().map(|(_, w)| w).sum::<f32>().min(2.0);
-            let boost = if same_field { 1.0 + params.field_boost * field_weight } else { 1.0 };
-            let raw = text_score * boost + params.keyword_weight * keyword_score;
-            let ceiling = 1.0 + params.field_boost + 2.0 * params.keyword_weight;
-            Candidate { retrieved: r, score: raw / ceiling, text: text_score, same_field, keyword_hits }
+                .collect()
         })
         .collect();
-    sort(&mut candidates);
+
+    let field = field_distribution(&retrieved, &hits, input, params, catalogue, best);
+    let share_of = |f: &str| field.share(f);
+    let evidence = |h: &[(String, f32)]| h.iter().map(|(_, w)| w).sum::<f32>().min(EVIDENCE_CAP);
+    let first: Vec<f32> = retrieved
+        .iter()
+        .zip(&hits)
+        .map(|(r, h)| (r.score / best + params.keyword_weight * evidence(h)) * (params.field_floor + share_of(&r.field)))
+        .collect();
+
+    // Keyword feedback from the first pass's best candidates and the accepted counterparts.
+    let mut order: Vec<usize> = (0..retrieved.len()).collect();
+    order.sort_by(|&a, &b| first[b].total_cmp(&first[a]).then_with(|| retrieved[a].id.cmp(&retrieved[b].id)));
+    let top: Vec<usize> = order.iter().copied().take(params.feedback_depth).collect();
+    let top_score = first[order[0]].max(f32::MIN_POSITIVE);
+    let max_df = ((catalogue as f64 * FEEDBACK_MAX_SHARE) as u64).max(50);
+    let mut lent: HashMap<String, f32> = HashMap::new();
+    let mut lent_by: HashMap<(usize, String), f32> = HashMap::new();
+    for &i in &top {
+        for k in own_keywords(&retrieved[i]) {
+            let (weight, df) = lookup(&k);
+            if (2..=max_df).contains(&df) {
+                let w = first[i] / top_score * weight;
+                *lent.entry(k.clone()).or_default() += w;
+                *lent_by.entry((i, k)).or_default() += w;
+            }
+        }
+    }
+    for k in &input.feedback.accepted_keywords {
+        let normalized = normalize_text(k);
+        let (weight, _) = lookup(k);
+        *lent.entry(normalized).or_default() += weight;
+    }
+
+    let ceiling = (1.0 + params.keyword_weight * EVIDENCE_CAP + params.feedback_weight * EVIDENCE_CAP)
+        * (params.field_floor + 1.0);
+    let mut candidates: Vec<Candidate> = retrieved
+        .into_iter()
+        .zip(hits)
+        .enumerate()
+        .map(|(i, (r, keyword_hits))| {
+            let mut feedback_keywords = Vec::new();
+            let mut lift = 0.0;
+            for k in own_keywords(&r) {
+                if let Some(w) = lent.get(&k) {
+                    let own = lent_by.get(&(i, k.clone())).copied().unwrap_or(0.0);
+                    if w - own > 1e-6 {
+                        lift += w - own;
+                        feedback_keywords.push(k);
+                    }
+                }
+            }
+            let text_score = r.score / best;
+            let field_share = share_of(&r.field);
+            let raw = (text_score
+                + params.keyword_weight * evidence(&keyword_hits)
+                + params.feedback_weight * lift.min(EVIDENCE_CAP))
+                * (params.field_floor + field_share);
+            Candidate {
+                retrieved: r,
+                score: (raw / ceiling).clamp(0.0, 1.0),
+                text: text_score,
+                field_share,
+                keyword_hits,
+                feedback_keywords,
+            }
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.retrieved.id.cmp(&b.retrieved.id)));
     candidates.truncate(wanted);
     Ok(Ranking { field, candidates })
 }
 
-fn sort(candidates: &mut [Candidate]) {
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.retrieved.id.cmp(&b.retrieved.id)));
+/// A candidate's keywords, normalised, without its field's name.
+fn own_keywords(r: &Retrieved) -> Vec<String> {
+    let field = normalize_text(&r.field);
+    let mut seen = HashSet::new();
+    r.keywords
+        .iter()
+        .map(|k| normalize_text(k))
+        .filter(|k| k.chars().count() >= 2 && *k != field && seen.insert(k.clone()))
+        .collect()
 }
 
-/// The field most of the strongest candidates share, weighted by their text score.
-fn infer_field(retrieved: &[Retrieved], voters: usize) -> FieldEvidence {
+/// The field distribution: the strongest candidates vote with their text score; each keyword
+/// found in the text votes for the fields of the candidates carrying it; a declared field holds
+/// half; fields of counterparts rejected as `field_mismatch` lose half their share each time.
+fn field_distribution(
+    retrieved: &[Retrieved],
+    hits: &[Vec<(String, f32)>],
+    input: &MatchInput,
+    params: &MatchParams,
+    catalogue: u64,
+    best: f32,
+) -> FieldEvidence {
     let mut votes: HashMap<&str, f32> = HashMap::new();
-    let mut total = 0.0;
-    for r in retrieved.iter().take(voters) {
-        if !r.field.is_empty() {
-            *votes.entry(r.field.as_str()).or_default() += r.score;
-            total += r.score;
+    for r in retrieved.iter().take(params.field_voters).filter(|r| !r.field.is_empty()) {
+        *votes.entry(r.field.as_str()).or_default() += r.score / best;
+    }
+    let mut shares = normalise(votes);
+    let mut carriers: HashMap<String, HashMap<&str, f32>> = HashMap::new();
+    for (r, h) in retrieved.iter().zip(hits).filter(|(r, _)| !r.field.is_empty()) {
+        for (k, _) in h {
+            *carriers.entry(normalize_text(k)).or_default().entry(r.field.as_str()).or_default() += 1.0;
         }
     }
-    let winner = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)));
-    match winner {
-        Some((field, weight)) if total > 0.0 => {
-            FieldEvidence::Inferred { field: field.to_string(), share: weight / total }
+    let mut keyword_votes: HashMap<&str, f32> = HashMap::new();
+    for fields in carriers.values() {
+        let carried: f32 = fields.values().sum();
+        let weight = specific(carried as u64, catalogue);
+        for (f, n) in fields {
+            *keyword_votes.entry(f).or_default() += n / carried * weight;
         }
-        _ => FieldEvidence::Unknown,
     }
+    for (f, s) in normalise(keyword_votes) {
+        *shares.entry(f).or_default() += params.keyword_field_vote * s;
+    }
+    let mut shares = normalise(shares);
+    if let Some(declared) = input.field.as_deref() {
+        shares.values_mut().for_each(|s| *s *= 0.5);
+        *shares.entry(declared).or_default() += 0.5;
+    }
+    for rejected in &input.feedback.rejected_fields {
+        if let Some(s) = shares.get_mut(rejected.as_str()) {
+            *s *= 0.5;
+        }
+    }
+    let mut shares: Vec<(String, f32)> = normalise(shares).into_iter().map(|(f, s)| (f.to_string(), s)).collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    FieldEvidence { declared: input.field.clone(), shares }
 }
 
-/// How specific a keyword is: inverse document frequency in the catalogue's keywords, scaled
-/// to about 1 for a keyword a handful of records share, near 0 for one most records have.
-fn keyword_specificity(index: &SearchIndex, keyword: &str) -> f32 {
-    let (df, total) = index.keyword_frequency(keyword);
-    if total == 0 {
-        return 0.0;
+fn normalise(mut votes: HashMap<&str, f32>) -> HashMap<&str, f32> {
+    let total: f32 = votes.values().sum();
+    if total > 0.0 {
+        votes.values_mut().for_each(|v| *v /= total);
+    } else {
+        votes.clear();
     }
-    let idf = ((total as f32 + 1.0) / (df as f32 + 1.0)).ln();
-    let max = (total as f32 + 1.0).ln();
-    (idf / max * 1.5).min(1.0)
+    votes
+}
+
+/// How specific a keyword is that `df` of `catalogue` records carry: inverse document frequency
+/// scaled to about 1 for a keyword a handful of records share, near 0 for one most records have.
+fn specific(df: u64, catalogue: u64) -> f32 {
+    let idf = ((catalogue as f32 + 1.0) / (df as f32 + 1.0)).ln();
+    let max = (catalogue as f32 + 1.0).ln();
+    (idf / max * 1.5).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -223,12 +374,12 @@ mod tests {
             record("b", "二氧化碳捕集膜分离", &["膜分离"], "环境工程"),
             record("c", "二氧化碳驱油封存", &["驱油"], "石油工程"),
         ]);
-        let input = MatchInput { text: "二氧化碳捕集".into(), field: None, exclude_id: None };
+        let input = MatchInput { text: "二氧化碳捕集".into(), ..MatchInput::default() };
         let ranking = rank(&index, &input, request(), &MatchParams::default()).unwrap();
-        let FieldEvidence::Inferred { field, share } = &ranking.field else { panic!("{:?}", ranking.field) };
+        let (field, share) = ranking.field.likely().unwrap();
         assert_eq!(field, "环境工程");
-        assert!(*share > 0.5);
-        assert!(ranking.candidates.iter().take(2).all(|c| c.same_field));
+        assert!(share > 0.5);
+        assert!(ranking.candidates.iter().take(2).all(|c| c.retrieved.field == "环境工程"));
         assert_ne!(ranking.candidates[0].retrieved.id, ids["c"]);
         assert!(ranking.candidates.iter().all(|c| (0.0..=1.0).contains(&c.score)));
     }
@@ -240,12 +391,14 @@ mod tests {
             record("b", "二氧化碳捕集膜分离", &["膜分离"], "环境工程"),
             record("c", "二氧化碳驱油封存", &["驱油"], "石油工程"),
         ]);
-        let input =
-            MatchInput {
-                text: "二氧化碳捕集后用于驱油".into(), field: Some("石油工程".into()), exclude_id: None
-            };
+        let input = MatchInput {
+            text: "二氧化碳捕集后用于驱油".into(),
+            field: Some("石油工程".into()),
+            ..MatchInput::default()
+        };
         let ranking = rank(&index, &input, request(), &MatchParams::default()).unwrap();
-        assert_eq!(ranking.field, FieldEvidence::Declared("石油工程".into()));
+        assert_eq!(ranking.field.declared.as_deref(), Some("石油工程"));
+        assert_eq!(ranking.field.likely().unwrap().0, "石油工程");
         let top = &ranking.candidates[0];
         assert_eq!(top.retrieved.id, ids["c"]);
         assert_eq!(top.keyword_hits.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["驱油"]);
@@ -257,8 +410,11 @@ mod tests {
             record("a", "耐盐碱大豆新品种", &["大豆"], "作物学"),
             record("b", "耐盐碱大豆栽培", &["大豆"], "作物学"),
         ]);
-        let input =
-            MatchInput { text: "耐盐碱大豆新品种".into(), field: None, exclude_id: Some(ids["a"].clone()) };
+        let input = MatchInput {
+            text: "耐盐碱大豆新品种".into(),
+            exclude_id: Some(ids["a"].clone()),
+            ..MatchInput::default()
+        };
         let ranking = rank(&index, &input, request(), &MatchParams::default()).unwrap();
         assert_eq!(ranking.candidates.len(), 1);
         assert_eq!(ranking.candidates[0].retrieved.id, ids["b"]);

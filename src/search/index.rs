@@ -299,6 +299,11 @@ impl SearchIndex {
         Ok(out)
     }
 
+    /// How many records the index holds.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
     /// How many records of the index have this keyword's rarest word among their keywords, and
     /// how many records there are.
     pub fn keyword_frequency(&self, keyword: &str) -> (u64, u64) {
