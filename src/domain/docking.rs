@@ -1,8 +1,11 @@
 //! The docking workflow (项目对接) of DOMAIN.md: one pairing of a need with an achievement, from
 //! suggestion to signed contract or its end, as a state machine that says who may do what.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::vocab::TechField;
 
 use super::vocab::{VocabularyEntry, vocabulary};
 
@@ -54,6 +57,70 @@ vocabulary!(
         Manual => ("manual", "经理人创建"),
     }
 );
+
+/// One docking as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Docking {
+    pub id: String,
+    pub need_id: String,
+    pub achievement_id: String,
+    pub need_org_id: String,
+    pub achievement_org_id: String,
+    pub state: DockingState,
+    pub source: DockingSource,
+    /// The matcher's score (0..1) when the docking was created; none for manual dockings
+    /// made without one.
+    pub score: Option<f64>,
+    /// The explanation at creation, as the matches API returns it.
+    pub explanation: serde_json::Value,
+    pub matcher_version: Option<String>,
+    pub dictionary_version: Option<String>,
+    /// Fingerprints of the matching-relevant content of both records at creation.
+    pub need_fingerprint: String,
+    pub achievement_fingerprint: String,
+    /// The technology manager who drives it.
+    pub manager_id: Option<String>,
+    /// The need's field and region, for the review queue's filters.
+    pub field: TechField,
+    pub region: String,
+    /// It reached `introduced` at some point (contacts stay disclosed).
+    pub was_introduced: bool,
+    /// A party marked interest.
+    pub need_interest: bool,
+    pub achievement_interest: bool,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+vocabulary!(
+    /// What an event of a docking records.
+    EventKind {
+        Created => ("created", "创建"),
+        Transition => ("transition", "状态变更"),
+        Note => ("note", "备注"),
+        Assign => ("assign", "指派经理人"),
+        Interest => ("interest", "表达意向"),
+    }
+);
+
+/// One thing that happened to a docking: who, when, what, why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockingEvent {
+    pub docking_id: String,
+    pub at: DateTime<Utc>,
+    /// The user, or none for the matcher.
+    pub actor_id: Option<String>,
+    /// The actor's role code, or `matcher`.
+    pub actor_role: String,
+    pub kind: EventKind,
+    pub action: Option<DockingAction>,
+    pub from_state: Option<DockingState>,
+    pub to_state: Option<DockingState>,
+    pub reason: Option<ReasonCode>,
+    pub note: String,
+}
 
 /// Who acts on a docking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The database, source of truth of every library: the `Store` trait and its SQLite (embedded
 //! default) and PostgreSQL (production) implementations, chosen by the URL scheme.
 
+pub mod dockings;
 mod postgres;
 mod rows;
 mod sql;
@@ -13,11 +14,13 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::achievement::Achievement;
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
+use crate::domain::docking::{Docking, DockingEvent};
 use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::Library;
 use crate::domain::vocab::{NeedType, RecordStatus, Role, TechField};
 
+pub use dockings::DockingQuery;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -110,7 +113,7 @@ pub struct Change {
 /// Everything the service keeps. Both implementations pass one conformance suite
 /// (tests/api/storage.rs).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: DockingStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
@@ -165,6 +168,32 @@ pub trait Store: Send + Sync + 'static {
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;
     async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()>;
     async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;
+
+}
+
+/// The docking library's part of the store.
+#[async_trait]
+pub trait DockingStore: Send + Sync + 'static {
+    /// Creates a docking with its `created` event, unless the pair already has an open docking,
+    /// or (with `respect_history`, as the matcher asks) a closed one made when both records had
+    /// the fingerprints they have now. Returns the docking that stood in the way, if any.
+    async fn create_docking(
+        &self,
+        docking: &Docking,
+        event: &DockingEvent,
+        respect_history: bool,
+    ) -> StoreResult<Option<Docking>>;
+    async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>>;
+    /// Writes the docking's state, manager and flags if the stored version is still
+    /// `docking.version`, and appends `event`, in one transaction; returns it as stored.
+    async fn update_docking(&self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking>;
+    async fn list_dockings(&self, query: &DockingQuery) -> StoreResult<Page<Docking>>;
+    /// A docking's events, oldest first.
+    async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>>;
+    /// The change-log position up to which the background matcher has suggested.
+    async fn matcher_checkpoint(&self) -> StoreResult<i64>;
+    /// Moves the checkpoint forward (never back).
+    async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()>;
 }
 
 /// Database settings the stores need.

@@ -53,3 +53,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres, Backend::Postgres);
+super::dockings::impl_docking_store!(PgStore, Postgres);

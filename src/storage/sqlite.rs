@@ -77,3 +77,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite, Backend::Sqlite);
+super::dockings::impl_docking_store!(SqliteStore, Sqlite);
