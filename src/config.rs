@@ -21,6 +21,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub data: DataConfig,
     pub search: SearchConfig,
+    pub matching: MatchingConfig,
     pub log: LogConfig,
 }
 
@@ -51,6 +52,14 @@ pub struct DataConfig {
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     pub commit_delay_ms: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingConfig {
+    pub threshold: f32,
+    pub max_suggestions: usize,
     pub poll_interval_ms: u64,
 }
 
@@ -130,6 +139,15 @@ impl Config {
                 format!("`{url}` is neither empty, sqlite://PATH nor postgres://USER@HOST:PORT/DB"),
             );
         }
+        if !(0.0..=1.0).contains(&self.matching.threshold) {
+            return bad(
+                "matching.threshold",
+                format!("{} is not a score: give a number from 0 to 1", self.matching.threshold),
+            );
+        }
+        if self.matching.max_suggestions == 0 || self.matching.max_suggestions > 50 {
+            return bad("matching.max_suggestions", "must be 1 to 50".into());
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return bad("log.level", format!("`{}` is not a log filter: {e}", self.log.level));
         }
@@ -150,6 +168,14 @@ impl Config {
             dir: self.data.dir.join("index"),
             commit_delay: std::time::Duration::from_millis(self.search.commit_delay_ms),
             poll_interval: std::time::Duration::from_millis(self.search.poll_interval_ms.max(10)),
+        }
+    }
+
+    pub fn match_settings(&self) -> crate::matching::service::MatchSettings {
+        crate::matching::service::MatchSettings {
+            threshold: self.matching.threshold,
+            max_suggestions: self.matching.max_suggestions,
+            poll_interval: std::time::Duration::from_millis(self.matching.poll_interval_ms.max(10)),
         }
     }
 

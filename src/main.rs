@@ -44,6 +44,14 @@ enum Command {
     /// The search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Run the matcher and store suggestions (run it while the service is stopped; a running
+    /// service matches every write in the background).
+    Match {
+        /// Re-run matching for every need and achievement. Pairs with an open docking, and
+        /// closed pairs whose records have not changed materially, are left alone.
+        #[arg(long)]
+        all: bool,
+    },
     /// Rank achievements for needs from JSON Lines files with the production search path and
     /// write a TREC run (see ../shared/eval/README.md). Nothing is written to the database.
     Eval {
@@ -187,6 +195,25 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 "index rebuilt with analyzer {version} in {:.1} s: {}",
                 started.elapsed().as_secs_f64(),
                 counts.join(", ")
+            );
+        }
+        Command::Match { all } => {
+            if !all {
+                return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
+            }
+            let store = storage::connect(&config.database_options()).await?;
+            let search = Search::open(store.clone(), config.search_settings()).await?;
+            search.catch_up().await?;
+            let matcher =
+                techmarket::matching::service::Matcher::new(store.clone(), search.clone(), config.match_settings());
+            let started = std::time::Instant::now();
+            let (records, created) = matcher.match_all().await?;
+            search.close().await;
+            store.close().await;
+            println!(
+                "matched {records} records in {:.1} s: {created} new suggestions (threshold {})",
+                started.elapsed().as_secs_f64(),
+                config.matching.threshold
             );
         }
         Command::Index(IndexCommand::Check) => {

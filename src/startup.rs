@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
 use crate::http::{AppState, meta, routes};
+use crate::matching::service::Matcher;
 use crate::search::engine::{Search, SearchError};
 use crate::storage::{self, Store, StoreError};
 
@@ -34,6 +35,7 @@ pub struct Application {
     server: Server,
     store: Arc<dyn Store>,
     search: Arc<Search>,
+    matcher: Arc<Matcher>,
 }
 
 impl Application {
@@ -44,7 +46,9 @@ impl Application {
         let search = Search::open(store.clone(), config.search_settings()).await?;
         search.catch_up().await?;
         search.spawn_follower();
-        Self::with_parts(config, store, search)
+        let matcher = Matcher::new(store.clone(), search.clone(), config.match_settings());
+        matcher.spawn_worker();
+        Self::with_parts(config, store, search, matcher)
     }
 
     /// Binds the listener for an opened store and index.
@@ -52,12 +56,13 @@ impl Application {
         config: &Config,
         store: Arc<dyn Store>,
         search: Arc<Search>,
+        matcher: Arc<Matcher>,
     ) -> Result<Application, StartupError> {
         let address = format!("{}:{}", config.server.host, config.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let state = web::Data::new(AppState { store: store.clone(), search: search.clone() });
+        let state = web::Data::new(AppState { store: store.clone(), search: search.clone(), matcher: matcher.clone() });
         let max_body = config.server.max_body_bytes;
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
@@ -115,7 +120,7 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        Ok(Application { port, server: server.run(), store, search })
+        Ok(Application { port, server: server.run(), store, search, matcher })
     }
 
     pub fn port(&self) -> u16 {
@@ -130,6 +135,10 @@ impl Application {
         self.search.clone()
     }
 
+    pub fn matcher(&self) -> Arc<Matcher> {
+        self.matcher.clone()
+    }
+
     /// Stops the server gracefully from elsewhere (tests, signals).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -139,6 +148,7 @@ impl Application {
     /// the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.matcher.close().await;
         self.search.close().await;
         self.store.close().await;
         result

@@ -9,6 +9,7 @@ CREATE TABLE dockings (
     need_org_id             TEXT NOT NULL REFERENCES organisations (id),
     achievement_org_id      TEXT NOT NULL REFERENCES organisations (id),
     state                   TEXT NOT NULL,
+    reason                  TEXT,
     source                  TEXT NOT NULL,
     score                   REAL,
     explanation             TEXT NOT NULL,

@@ -67,6 +67,8 @@ pub struct Docking {
     pub need_org_id: String,
     pub achievement_org_id: String,
     pub state: DockingState,
+    /// The reason code of the rejection or failure that closed it.
+    pub reason: Option<ReasonCode>,
     pub source: DockingSource,
     /// The matcher's score (0..1) when the docking was created; none for manual dockings
     /// made without one.

@@ -17,7 +17,7 @@ use crate::domain::achievement::{Achievement, AchievementInput};
     tag = "achievements",
     request_body = AchievementInput,
     responses(
-        (status = 201, description = "Created; `ETag` carries the version, `Location` the address", body = AchievementResponse),
+        (status = 201, description = "Created; `ETag` carries the version, `Location` the address; `possible_duplicates` lists the organisation's achievements with a nearly equal title, if any", body = AchievementResponse),
         (status = 400, description = "Malformed JSON, unknown field or wrong type", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),

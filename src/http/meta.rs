@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TechField, TrlEntry,
     Visibility, VocabularyEntry, trl_entries,
@@ -25,6 +26,10 @@ pub struct Vocabularies {
     pub statuses: Vec<VocabularyEntry>,
     pub organisation_kinds: Vec<VocabularyEntry>,
     pub roles: Vec<VocabularyEntry>,
+    pub docking_states: Vec<VocabularyEntry>,
+    pub docking_actions: Vec<VocabularyEntry>,
+    /// Why a suggestion was rejected or a docking failed.
+    pub reason_codes: Vec<VocabularyEntry>,
 }
 
 /// The vocabularies (no sign-in needed).
@@ -43,6 +48,9 @@ pub async fn get_vocabularies() -> HttpResponse {
         statuses: RecordStatus::entries(),
         organisation_kinds: OrgKind::entries(),
         roles: Role::entries(),
+        docking_states: DockingState::entries(),
+        docking_actions: DockingAction::entries(),
+        reason_codes: ReasonCode::entries(),
     })
 }
 

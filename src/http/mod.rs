@@ -4,6 +4,7 @@
 pub mod achievements;
 pub mod admin;
 pub mod auth;
+pub mod dockings;
 pub mod error;
 pub mod meta;
 pub mod needs;
@@ -32,6 +33,7 @@ use error::ApiError;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub search: Arc<crate::search::engine::Search>,
+    pub matcher: Arc<crate::matching::service::Matcher>,
 }
 
 /// Largest page a listing returns.
@@ -65,7 +67,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(search::add_term)
         .service(search::add_synonyms)
         .service(search::check_index)
-        .service(search::rebuild_index);
+        .service(search::rebuild_index)
+        .service(dockings::need_matches)
+        .service(dockings::achievement_matches)
+        .service(dockings::list_dockings)
+        .service(dockings::review_queue)
+        .service(dockings::create_docking)
+        .service(dockings::bulk_review)
+        .service(dockings::get_docking)
+        .service(dockings::act_on_docking);
 }
 
 /// Fields of a record that only the service sets; a client sending them is told what to do.

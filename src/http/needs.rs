@@ -17,7 +17,7 @@ use crate::domain::need::{Need, NeedInput};
     tag = "needs",
     request_body = NeedInput,
     responses(
-        (status = 201, description = "Created; `ETag` carries the version, `Location` the address", body = NeedResponse),
+        (status = 201, description = "Created; `ETag` carries the version, `Location` the address; `possible_duplicates` lists the organisation's needs with a nearly equal title, if any", body = NeedResponse),
         (status = 400, description = "Malformed JSON, unknown field or wrong type", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),

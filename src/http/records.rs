@@ -20,6 +20,7 @@ use crate::domain::record::{Library, Principal, RecordMeta, StatusAction, can_ed
 use crate::domain::validate::ValidationErrors;
 use crate::domain::vocab::{RecordStatus, Visibility};
 use crate::domain::{market_today, new_id, now};
+use crate::matching::duplicates::near_duplicates;
 use crate::storage::{ListQuery, Page, Store, StoreError, StoreResult};
 
 /// A record of one of the two libraries, as the shared route steps need it.
@@ -33,6 +34,7 @@ pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
     fn meta(&self) -> &RecordMeta;
     fn meta_mut(&mut self) -> &mut RecordMeta;
     fn visibility(&self) -> Visibility;
+    fn title(&self) -> &str;
     fn view(&self, viewer: &Principal) -> Self::Response;
 
     /// The owner and expected version named in an input, if any.
@@ -64,6 +66,9 @@ impl LibraryRecord for Need {
     }
     fn visibility(&self) -> Visibility {
         self.content.visibility
+    }
+    fn title(&self) -> &str {
+        &self.content.title
     }
     fn view(&self, viewer: &Principal) -> NeedResponse {
         NeedResponse::new(self, viewer)
@@ -109,6 +114,9 @@ impl LibraryRecord for Achievement {
     fn visibility(&self) -> Visibility {
         self.content.visibility
     }
+    fn title(&self) -> &str {
+        &self.content.title
+    }
     fn view(&self, viewer: &Principal) -> AchievementResponse {
         AchievementResponse::new(self, viewer)
     }
@@ -140,13 +148,18 @@ impl LibraryRecord for Achievement {
 
 /// A record's JSON with its version as `ETag`, and `Location` when it is new.
 fn respond<R: LibraryRecord>(status: StatusCode, record: &R, viewer: &Principal) -> HttpResponse {
+    headers(status, record).json(record.view(viewer))
+}
+
+/// A response builder with the record's `ETag` (and `Location` when created).
+fn headers<R: LibraryRecord>(status: StatusCode, record: &R) -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
     builder.insert_header((actix_web::http::header::ETAG, format!("\"{}\"", record.meta().version)));
     if status == StatusCode::CREATED {
         let location = format!("/api/v1/{}/{}", R::LIBRARY.route(), record.meta().id);
         builder.insert_header((actix_web::http::header::LOCATION, location));
     }
-    builder.json(record.view(viewer))
+    builder
 }
 
 /// Loads a record the viewer may see; anything else is 404, so existence does not leak.
@@ -187,10 +200,26 @@ pub async fn create<R: LibraryRecord>(
     let at = now();
     let meta = RecordMeta::new(new_id(), org.id, org.name, viewer.user_id.clone(), at);
     let record = R::build(&input, meta, market_today(at))?;
+    // The organisation's own records with a nearly equal title (the same need posted twice).
+    let own = ListQuery {
+        viewer_org: record.meta().org_id.clone(),
+        org_id: Some(record.meta().org_id.clone()),
+        limit: 500,
+        ..ListQuery::default()
+    };
+    let siblings = R::list(state.store.as_ref(), &own).await?.items;
+    let duplicates = near_duplicates(record.title(), siblings.iter().map(|s| (s.meta().id.as_str(), s.title())));
     record.insert(state.store.as_ref()).await?;
     state.search.notify_write();
-    tracing::info!(library = R::LIBRARY.route(), id = %record.meta().id, org_id = %record.meta().org_id, "record created");
-    Ok(respond(StatusCode::CREATED, &record, viewer))
+    state.matcher.notify();
+    tracing::info!(library = R::LIBRARY.route(), id = %record.meta().id, org_id = %record.meta().org_id, duplicates = duplicates.len(), "record created");
+    if duplicates.is_empty() {
+        return Ok(respond(StatusCode::CREATED, &record, viewer));
+    }
+    // Created all the same: the flag lets the poster (or a manager) withdraw one of the two.
+    let mut body = serde_json::to_value(record.view(viewer)).map_err(|_| ApiError::internal())?;
+    body["possible_duplicates"] = serde_json::to_value(&duplicates).map_err(|_| ApiError::internal())?;
+    Ok(headers(StatusCode::CREATED, &record).json(body))
 }
 
 pub async fn list<R: LibraryRecord>(
@@ -234,6 +263,7 @@ pub async fn update<R: LibraryRecord>(
     let changed = record.patched(&patch, market_today(at))?;
     let stored = changed.save(state.store.as_ref(), at).await?;
     state.search.notify_write();
+    state.matcher.notify();
     Ok(respond(StatusCode::OK, &stored, viewer))
 }
 
@@ -253,6 +283,7 @@ pub async fn change_status<R: LibraryRecord>(
     changed.meta_mut().version = expected;
     let stored = changed.save(state.store.as_ref(), now()).await?;
     state.search.notify_write();
+    state.matcher.notify();
     tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, %status, "record status changed");
     Ok(respond(StatusCode::OK, &stored, viewer))
 }

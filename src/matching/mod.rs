@@ -13,6 +13,10 @@
 //!   counterparts a manager accepted) lift the candidates that carry them too;
 //! - manager decisions: counterparts rejected as `field_mismatch` take weight from their field.
 
+pub mod duplicates;
+pub mod fit;
+pub mod service;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::search::analyzer::normalize_text;
@@ -181,7 +185,9 @@ pub fn rank(
     let first: Vec<f32> = retrieved
         .iter()
         .zip(&hits)
-        .map(|(r, h)| (r.score / best + params.keyword_weight * evidence(h)) * (params.field_floor + share_of(&r.field)))
+        .map(|(r, h)| {
+            (r.score / best + params.keyword_weight * evidence(h)) * (params.field_floor + share_of(&r.field))
+        })
         .collect();
 
     // Keyword feedback from the first pass's best candidates and the accepted counterparts.
@@ -410,11 +416,10 @@ mod tests {
             record("a", "耐盐碱大豆新品种", &["大豆"], "作物学"),
             record("b", "耐盐碱大豆栽培", &["大豆"], "作物学"),
         ]);
-        let input = MatchInput {
-            text: "耐盐碱大豆新品种".into(),
-            exclude_id: Some(ids["a"].clone()),
-            ..MatchInput::default()
-        };
+        let input =
+            MatchInput {
+                text: "耐盐碱大豆新品种".into(), exclude_id: Some(ids["a"].clone()), ..MatchInput::default()
+            };
         let ranking = rank(&index, &input, request(), &MatchParams::default()).unwrap();
         assert_eq!(ranking.candidates.len(), 1);
         assert_eq!(ranking.candidates[0].retrieved.id, ids["b"]);

@@ -299,6 +299,39 @@ impl SearchIndex {
         Ok(out)
     }
 
+    /// The distinct terms of `text` (no sub-words) with their weight in a match: inverse
+    /// document frequency in the catalogue times the query weight, normalised to sum 1; most
+    /// weighty first.
+    pub fn term_weights(&self, text: &str) -> Vec<(String, f32)> {
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs() as f32;
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for token in self.analyzer.analyze(text).into_iter().filter(|t| !t.subword) {
+            match counts.iter_mut().find(|(t, _)| *t == token.text) {
+                Some(entry) => entry.1 += 1,
+                None => counts.push((token.text, 1)),
+            }
+        }
+        let mut weights: Vec<(String, f32)> = counts
+            .into_iter()
+            .map(|(term, count)| {
+                let df = [self.fields.title, self.fields.keywords, self.fields.body]
+                    .into_iter()
+                    .map(|field| searcher.doc_freq(&Term::from_field_text(field, &term)).unwrap_or(0))
+                    .max()
+                    .unwrap_or(0) as f32;
+                let idf = (1.0 + (total - df + 0.5) / (df + 0.5)).ln();
+                (term, idf * (1.0 + (count as f32).ln()))
+            })
+            .collect();
+        let sum: f32 = weights.iter().map(|(_, w)| w).sum();
+        if sum > 0.0 {
+            weights.iter_mut().for_each(|(_, w)| *w /= sum);
+        }
+        weights.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        weights
+    }
+
     /// How many records the index holds.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()

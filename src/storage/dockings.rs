@@ -10,14 +10,14 @@ pub const OPEN_DOCKING_OF_PAIR: &str = "SELECT * FROM dockings WHERE need_id = $
     AND state NOT IN ('rejected', 'failed', 'withdrawn', 'signed')";
 
 pub const DOCKING_INSERT: &str = "INSERT INTO dockings (id, need_id, achievement_id, need_org_id, achievement_org_id, \
-    state, source, score, explanation, matcher_version, dictionary_version, need_fingerprint, achievement_fingerprint, \
+    state, reason, source, score, explanation, matcher_version, dictionary_version, need_fingerprint, achievement_fingerprint, \
     manager_id, field, region, was_introduced, need_interest, achievement_interest, created_by, created_at, updated_at, \
     version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-    $22, $23)";
+    $22, $23, $24)";
 
 pub const DOCKING_UPDATE: &str = "UPDATE dockings SET state = $1, manager_id = $2, was_introduced = $3, \
-    need_interest = $4, achievement_interest = $5, updated_at = $6, version = version + 1 \
-    WHERE id = $7 AND version = $8";
+    need_interest = $4, achievement_interest = $5, updated_at = $6, reason = $7, version = version + 1 \
+    WHERE id = $8 AND version = $9";
 
 pub const EVENT_INSERT: &str = "INSERT INTO docking_events (docking_id, at, actor_id, actor_role, kind, from_state, \
     to_state, reason, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -49,6 +49,7 @@ pub struct DockingRow {
     pub need_org_id: String,
     pub achievement_org_id: String,
     pub state: String,
+    pub reason: Option<String>,
     pub source: String,
     pub score: Option<f64>,
     pub explanation: String,
@@ -76,6 +77,7 @@ impl DockingRow {
     pub fn into_domain(self) -> StoreResult<Docking> {
         Ok(Docking {
             state: code(&self.state)?,
+            reason: self.reason.as_deref().map(code).transpose()?,
             source: code(&self.source)?,
             explanation: serde_json::from_str(&self.explanation)
                 .map_err(|e| StoreError::Corrupt(format!("docking explanation: {e}")))?,
@@ -209,6 +211,7 @@ macro_rules! impl_docking_store {
                 .bind(d.need_org_id.clone())
                 .bind(d.achievement_org_id.clone())
                 .bind(d.state.code())
+                .bind(d.reason.map(|r| r.code()))
                 .bind(d.source.code())
                 .bind(d.score)
                 .bind(d.explanation.to_string())
@@ -265,6 +268,7 @@ macro_rules! impl_docking_store {
                 .bind(d.need_interest)
                 .bind(d.achievement_interest)
                 .bind(micros(event.at))
+                .bind(d.reason.map(|r| r.code()))
                 .bind(d.id.clone())
                 .bind(d.version)
                 .execute(&mut *tx)

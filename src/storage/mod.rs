@@ -168,7 +168,6 @@ pub trait Store: DockingStore + Send + Sync + 'static {
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;
     async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()>;
     async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;
-
 }
 
 /// The docking library's part of the store.

@@ -25,6 +25,7 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
     pub search: Arc<techmarket::search::engine::Search>,
+    pub matcher: Arc<techmarket::matching::service::Matcher>,
     pub dir: Arc<TempDir>,
 }
 
@@ -64,6 +65,9 @@ pub fn test_config(dir: &TempDir, url: &str) -> Config {
         ("TECHMARKET__DATA__DIR".to_string(), dir.path().display().to_string()),
         ("TECHMARKET__LOG__LEVEL".to_string(), "warn".to_string()),
         ("TECHMARKET__SEARCH__POLL_INTERVAL_MS".to_string(), "100".to_string()),
+        ("TECHMARKET__MATCHING__POLL_INTERVAL_MS".to_string(), "100".to_string()),
+        // A handful of records make every keyword common, so scores run lower than in a market.
+        ("TECHMARKET__MATCHING__THRESHOLD".to_string(), "0.2".to_string()),
     ];
     Config::load(None, env).expect("test configuration")
 }
@@ -90,13 +94,14 @@ pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> 
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
     let search = app.search();
+    let matcher = app.matcher();
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
         None => accounts::bootstrap_admin(store.as_ref(), "tests").await.expect("bootstrap admin").1,
     };
-    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, running, search, dir }
+    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, running, search, matcher, dir }
 }
 
 impl TestApp {

@@ -66,6 +66,14 @@ async fn the_openapi_document_describes_every_route() {
         "POST /api/v1/dictionary/synonyms",
         "GET /api/v1/admin/index",
         "POST /api/v1/admin/index/rebuild",
+        "GET /api/v1/needs/{id}/matches",
+        "GET /api/v1/achievements/{id}/matches",
+        "GET /api/v1/dockings",
+        "POST /api/v1/dockings",
+        "GET /api/v1/dockings/queue",
+        "POST /api/v1/dockings/bulk",
+        "GET /api/v1/dockings/{id}",
+        "POST /api/v1/dockings/{id}/{action}",
     ]
     .into_iter()
     .map(String::from)

@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod dockings;
 mod errors;
 mod helpers;
 mod lifecycle;

@@ -1,0 +1,485 @@
+//! Matching with reasons and the docking library through the API: explanations and near misses,
+//! background suggestions (no duplicates, rejected pairs not re-suggested unless a side changed
+//! materially), every transition over HTTP, contact disclosure, each role's view, the review
+//! queue, bulk review, assignment, notes, manager feedback and near-duplicate flags.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Actor, TestApp, spawn_app};
+
+/// A need of an enterprise that wants a proven result (TRL 6 or more) within 1,200.5 万元.
+fn solvent_need() -> Value {
+    json!({
+        "title": "固态电池电解液溶剂高纯化工艺",
+        "description": "现有碳酸酯溶剂水分和金属离子含量偏高，影响固态电池循环寿命，需要高纯化工艺包。",
+        "need_type": "achievement_introduction",
+        "keywords": ["固态电池", "电解液溶剂", "高纯化"],
+    })
+}
+
+async fn matches(app: &TestApp, token: &str, need_id: &str) -> Value {
+    let r = app.get(&format!("/api/v1/needs/{need_id}/matches"), token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+fn ids(items: &Value) -> Vec<String> {
+    items.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Waits until the listing `query` (as `token`) satisfies `done`, for at most 10 seconds.
+async fn dockings_until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.get(&format!("/api/v1/dockings?{query}"), token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        if done(&r.body["items"]) {
+            return r.body["items"].clone();
+        }
+        assert!(Instant::now() < deadline, "dockings?{query} never satisfied the condition: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> crate::helpers::Response {
+    app.post(&format!("/api/v1/dockings/{id}/{action}"), token, body).await
+}
+
+#[tokio::test]
+async fn matches_explain_the_terms_the_fit_and_the_near_misses() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let need = app.create_need(&e, solvent_need()).await;
+    let good = app.create_achievement(&u, json!({})).await;
+    let close = app
+        .create_achievement(
+            &u,
+            json!({"title": "碳酸酯电解液溶剂精馏提纯小试工艺", "trl": 4, "stage": "small_trial", "asking_price": 1500,
+                   "abstract": "电解液溶剂精馏提纯，水分与金属离子降至ppm级，完成小试。", "keywords": ["电解液溶剂", "精馏"]}),
+        )
+        .await;
+    let unrelated = app
+        .create_achievement(&u, json!({"title": "耐盐碱大豆新品种", "abstract": "盐碱地出苗率高。", "field": "modern_agriculture", "keywords": ["大豆"]}))
+        .await;
+    app.search.catch_up().await.unwrap();
+
+    let body = matches(&app, &m.token, need["id"].as_str().unwrap()).await;
+    let found = ids(&body["items"]);
+    assert_eq!(found.first(), good["id"].as_str().map(String::from).as_ref(), "{body}");
+    assert!(found.contains(&close["id"].as_str().unwrap().to_string()));
+    assert!(!found.contains(&unrelated["id"].as_str().unwrap().to_string()), "no shared term: {body}");
+    assert_eq!(body["matcher_version"], "match-2");
+    assert_eq!(body["declared_field"], "new_energy");
+
+    let top = &body["items"][0];
+    let score = top["score"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0, "{score}");
+    let x = &top["explanation"];
+    let terms = x["matched_terms"].as_array().unwrap();
+    let solvent = terms.iter().find(|t| t["term"] == "电解液溶剂").expect("电解液溶剂 is a matched term");
+    assert!(solvent["weight"].as_f64().unwrap() > 0.0);
+    assert!(solvent["fields"].as_array().unwrap().contains(&json!("keywords")), "{solvent}");
+    assert!(x["matched_keywords"].as_array().unwrap().iter().any(|k| k["keyword"] == "电解液溶剂"), "{x}");
+    assert!(x["title_html"].as_str().unwrap().contains("<b>"), "{x}");
+    let fit = |item: &Value, code: &str| -> Value {
+        item["explanation"]["fit"]["items"].as_array().unwrap().iter().find(|i| i["code"] == code).unwrap().clone()
+    };
+    assert_eq!(fit(top, "field")["status"], "fits");
+    assert_eq!(fit(top, "trl")["values"]["required"], 6);
+    assert_eq!(fit(top, "trl")["status"], "fits");
+    assert_eq!(fit(top, "budget")["message"], "报价 900.00 万元，在预算 1200.50 万元以内");
+    assert_eq!(fit(top, "cooperation")["values"]["common"], json!(["transfer"]));
+    assert_eq!(fit(top, "region")["status"], "fits", "370502 and 370523 are both in 东营市");
+    assert!(x["near_miss"].is_null());
+    assert!(x["summary"].as_str().unwrap().starts_with("匹配度"), "{x}");
+
+    let near = body["items"].as_array().unwrap().iter().find(|i| i["id"] == close["id"]).unwrap();
+    assert_eq!(fit(near, "trl")["status"], "near_miss");
+    assert_eq!(fit(near, "trl")["values"]["gap"], 2);
+    assert_eq!(fit(near, "budget")["status"], "near_miss");
+    assert_eq!(fit(near, "budget")["values"]["gap"], 299.5);
+    let miss = &near["explanation"]["near_miss"];
+    assert_eq!(miss["gaps"], json!(["trl", "budget"]), "{near}");
+    assert!(miss["message"].as_str().unwrap().contains("低于成果引进类需求的 TRL 6"), "{miss}");
+
+    // The reverse direction, and who may ask.
+    let r = app.get(&format!("/api/v1/achievements/{}/matches", good["id"].as_str().unwrap()), &m.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(ids(&r.body["items"]), [need["id"].as_str().unwrap()]);
+    assert_eq!(r.body["items"][0]["explanation"]["direction"], "achievement_to_needs");
+    let r = app.get(&format!("/api/v1/needs/{}/matches", need["id"].as_str().unwrap()), &e.token).await;
+    r.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let r = app.get(&format!("/api/v1/needs/{}/matches?limit=0", need["id"].as_str().unwrap()), &m.token).await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+}
+
+#[tokio::test]
+async fn writes_are_matched_in_the_background_once_and_rejections_stick_until_a_material_change() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let achievement = app.create_achievement(&u, json!({})).await;
+    app.search.catch_up().await.unwrap();
+    let need = app.create_need(&e, solvent_need()).await;
+    let need_id = need["id"].as_str().unwrap();
+    let pair = format!("need_id={need_id}&achievement_id={}", achievement["id"].as_str().unwrap());
+
+    let items = dockings_until(&app, &m.token, &pair, |items| !items.as_array().unwrap().is_empty()).await;
+    let suggestion = &items[0];
+    assert_eq!(suggestion["state"], "suggested");
+    assert_eq!(suggestion["source"], "suggested");
+    assert_eq!(suggestion["matcher_version"], "match-2");
+    assert!(suggestion["dictionary_version"].as_str().unwrap().starts_with('2'), "{suggestion}");
+    assert!(suggestion["score"].as_f64().unwrap() >= 0.2);
+    assert!(!suggestion["explanation"]["matched_terms"].as_array().unwrap().is_empty());
+
+    // Matching again (a non-material edit, and a full re-run) adds nothing.
+    let r = app
+        .patch(
+            &format!("/api/v1/needs/{need_id}"),
+            &e.token,
+            json!({"contact": {"name": "王工", "phone": "13905461203"}}),
+            Some(1),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.search.catch_up().await.unwrap();
+    app.matcher.run_pending().await.unwrap();
+    app.matcher.match_all().await.unwrap();
+    let r = app.get(&format!("/api/v1/dockings?{pair}"), &m.token).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "no duplicate suggestion: {}", r.body);
+
+    // Rejected, the pair is not suggested again while neither side changes materially...
+    let id = suggestion["id"].as_str().unwrap();
+    let r = act(&app, &m.token, id, "reject", json!({"reason": "budget_gap", "note": "企业预算暂未落实"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["state"], "rejected");
+    assert_eq!(r.body["reason"], "budget_gap");
+    app.matcher.match_all().await.unwrap();
+    let r = app.get(&format!("/api/v1/dockings?{pair}"), &m.token).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.body);
+
+    // ...and is suggested anew once the need changes what it asks for.
+    let r = app
+        .patch(
+            &format!("/api/v1/needs/{need_id}"),
+            &e.token,
+            json!({"budget_max": 2000, "targets": "水分≤5ppm"}),
+            Some(2),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items = dockings_until(&app, &m.token, &pair, |items| items.as_array().unwrap().len() == 2).await;
+    let states: Vec<&str> = items.as_array().unwrap().iter().map(|d| d["state"].as_str().unwrap()).collect();
+    assert!(states.contains(&"suggested") && states.contains(&"rejected"), "{states:?}");
+}
+
+/// A suggested docking of a fresh pair, created by the background matcher.
+async fn suggested_pair(app: &TestApp, e: &Actor, u: &Actor, m: &Actor, need: Value) -> (String, Value, Value) {
+    let achievement =
+        app.create_achievement(u, json!({"field": need.get("field").cloned().unwrap_or(json!("new_energy"))})).await;
+    app.search.catch_up().await.unwrap();
+    let need = app.create_need(e, need).await;
+    let pair =
+        format!("need_id={}&achievement_id={}", need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap());
+    let items = dockings_until(app, &m.token, &pair, |items| !items.as_array().unwrap().is_empty()).await;
+    (items[0]["id"].as_str().unwrap().to_string(), need, achievement)
+}
+
+#[tokio::test]
+async fn a_docking_moves_through_every_legal_transition_and_refuses_the_rest() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let (id, ..) = suggested_pair(&app, &e, &u, &m, solvent_need()).await;
+
+    // Refusals say what is allowed; a rejection needs a reason, `other` a note.
+    let r = act(&app, &m.token, &id, "sign", json!({})).await;
+    let message = r.assert_error(StatusCode::CONFLICT, "invalid_docking_transition");
+    assert_eq!(message, "cannot sign a docking that is `suggested`; allowed now: accept, reject");
+    assert_eq!(r.body["error"]["details"]["allowed"], json!(["accept", "reject"]));
+    act(&app, &m.token, &id, "reject", json!({}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason");
+    act(&app, &m.token, &id, "reject", json!({"reason": "other"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason");
+    act(&app, &m.token, &id, "accept", json!({"reason": "duplicate"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason");
+    act(&app, &m.token, &id, "accept", json!({"version": 7}))
+        .await
+        .assert_error(StatusCode::CONFLICT, "version_conflict");
+    act(&app, &m.token, &id, "bless", json!({})).await.assert_error(StatusCode::NOT_FOUND, "route_not_found");
+    act(&app, &m.token, &id, "accept", json!({"reason": "不存在"}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_body");
+
+    for (action, state) in
+        [("accept", "accepted"), ("introduce", "introduced"), ("negotiate", "negotiating"), ("sign", "signed")]
+    {
+        let r = act(&app, &m.token, &id, action, json!({"note": format!("{action} 备注")})).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
+        assert_eq!(r.body["state"], state);
+    }
+    let r = act(&app, &m.token, &id, "fail", json!({"reason": "party_unresponsive"})).await;
+    r.assert_error(StatusCode::CONFLICT, "invalid_docking_transition");
+    assert_eq!(r.body["error"]["details"]["allowed"], json!([]));
+
+    let r = app.get(&format!("/api/v1/dockings/{id}"), &m.token).await;
+    assert_eq!(r.body["manager_id"], m.user_id.as_str(), "the accepting manager drives it");
+    let events = r.body["events"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        events.iter().map(|e| (e["kind"].as_str().unwrap(), e["to_state"].as_str().unwrap_or(""))).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", "suggested"),
+            ("transition", "accepted"),
+            ("transition", "introduced"),
+            ("transition", "negotiating"),
+            ("transition", "signed")
+        ]
+    );
+    assert_eq!(events[0]["actor_role"], "matcher");
+    assert_eq!(events[2]["actor_id"], m.user_id.as_str());
+    assert_eq!(events[2]["note"], "introduce 备注");
+    assert!(events[2]["at"].as_str().unwrap().starts_with("20"));
+
+    // Failing and withdrawing from each open state, on fresh pairs.
+    for (path, last, reason) in [
+        (&["accept"][..], "fail", Some("trl_too_low")),
+        (&["accept", "introduce"][..], "fail", Some("party_unresponsive")),
+        (&["accept", "introduce", "negotiate"][..], "withdraw", None),
+    ] {
+        let mut body = solvent_need();
+        body["title"] = json!(format!("固态电池电解液溶剂高纯化工艺{}", path.len()));
+        let (id, ..) = suggested_pair(&app, &e, &u, &m, body).await;
+        for action in path {
+            assert_eq!(act(&app, &m.token, &id, action, json!({})).await.status, StatusCode::OK);
+        }
+        let r = act(&app, &m.token, &id, last, reason.map(|r| json!({"reason": r})).unwrap_or(json!({}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{path:?} {last}: {}", r.text);
+        assert_eq!(r.body["reason"].as_str(), reason);
+    }
+}
+
+#[tokio::test]
+async fn contacts_are_disclosed_from_introduction_and_each_role_sees_only_its_own() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let stranger = app.enterprise("垦利石化集团").await;
+    let mut confidential = solvent_need();
+    confidential["visibility"] = json!("managers");
+    let (id, need, achievement) = suggested_pair(&app, &e, &u, &m, confidential).await;
+    let path = format!("/api/v1/dockings/{id}");
+
+    // A raw suggestion is the managers' business only.
+    for party in [&e, &u, &stranger] {
+        app.get(&path, &party.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+        let r = app.get("/api/v1/dockings", &party.token).await;
+        assert_eq!(r.body["items"], json!([]), "{}", r.body);
+        act(&app, &party.token, &id, "accept", json!({})).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    app.get("/api/v1/dockings/queue", &e.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
+
+    assert_eq!(act(&app, &m.token, &id, "accept", json!({})).await.status, StatusCode::OK);
+    // Accepted: both parties see it, without the other side's contact; the university does not
+    // see the confidential need's title yet. Strangers still see nothing.
+    let r = app.get(&path, &e.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["achievement"]["contact"].is_null(), "{}", r.body);
+    assert_eq!(r.body["need"]["contact"]["name"], "刘思远", "the owner reads its own contact");
+    assert!(r.body["explanation"].is_null(), "explanations are for managers");
+    assert_eq!(r.body["allowed_actions"], json!(["withdraw"]));
+    let r = app.get(&path, &u.token).await;
+    assert!(r.body["need"]["contact"].is_null() && r.body["need"]["title"].is_null(), "{}", r.body);
+    assert_eq!(r.body["achievement"]["title"], achievement["title"]);
+    app.get(&path, &stranger.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let r = app.get("/api/v1/dockings", &u.token).await;
+    assert_eq!(ids(&r.body["items"]), std::slice::from_ref(&id));
+    act(&app, &u.token, &id, "introduce", json!({})).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
+
+    // The university marks interest; the manager introduces: contacts are disclosed both ways.
+    let r = act(&app, &u.token, &id, "interest", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["achievement_interest"], true);
+    assert_eq!(act(&app, &m.token, &id, "introduce", json!({})).await.status, StatusCode::OK);
+    let r = app.get(&path, &u.token).await;
+    assert_eq!(r.body["need"]["contact"]["phone"], "13905461202", "{}", r.body);
+    assert_eq!(r.body["need"]["title"], need["title"]);
+    let r = app.get(&path, &e.token).await;
+    assert_eq!(r.body["achievement"]["contact"]["name"], "沈化成", "{}", r.body);
+
+    // A party withdraws; what was disclosed stays disclosed to the parties.
+    let r = act(&app, &e.token, &id, "withdraw", json!({"note": "企业战略调整"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["state"], "withdrawn");
+    assert_eq!(r.body["achievement"]["contact"]["name"], "沈化成");
+    let events = app.get(&path, &m.token).await.body["events"].clone();
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["actor_role"].as_str(), last["note"].as_str()), (Some("enterprise"), Some("企业战略调整")));
+}
+
+#[tokio::test]
+async fn managers_review_the_queue_in_bulk_assign_and_annotate() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let other_manager = app.manager().await;
+    let (first, ..) = suggested_pair(&app, &e, &u, &m, solvent_need()).await;
+    let mut second_need = solvent_need();
+    second_need["title"] = json!("锂电池电解液溶剂除水除杂");
+    second_need["field"] = json!("new_materials");
+    let (second, ..) = suggested_pair(&app, &e, &u, &m, second_need).await;
+
+    let r = app.get("/api/v1/dockings/queue", &m.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let scores: Vec<f64> = r.body["items"].as_array().unwrap().iter().map(|d| d["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+    assert!(r.body["items"].as_array().unwrap().iter().all(|d| d["state"] == "suggested"));
+    let r = app.get("/api/v1/dockings/queue?field=new_materials", &m.token).await;
+    assert!(ids(&r.body["items"]).contains(&second) && !ids(&r.body["items"]).contains(&first), "{}", r.body);
+    let r = app.get("/api/v1/dockings/queue?region=3705", &m.token).await;
+    assert!(ids(&r.body["items"]).contains(&first));
+    let r = app.get("/api/v1/dockings/queue?region=4401", &m.token).await;
+    assert_eq!(r.body["items"], json!([]));
+    app.get("/api/v1/dockings/queue?state=accepted", &m.token)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.get("/api/v1/dockings?state=waiting", &m.token).await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+
+    // Bulk: each id on its own.
+    assert_eq!(act(&app, &m.token, &second, "accept", json!({})).await.status, StatusCode::OK);
+    let r = app.post("/api/v1/dockings/bulk", &m.token, json!({"action": "accept", "ids": [first, second]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!((r.body["succeeded"].as_u64(), r.body["failed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(r.body["results"][0]["state"], "accepted");
+    assert_eq!(r.body["results"][1]["error"]["code"], "invalid_docking_transition");
+    let r = app.post("/api/v1/dockings/bulk", &m.token, json!({"action": "sign", "ids": [first]})).await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_bulk_action");
+
+    // Assign to another manager, add a note; list by manager and by state.
+    let r = act(&app, &m.token, &first, "assign", json!({"manager_id": other_manager.user_id})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["manager_id"], other_manager.user_id.as_str());
+    act(&app, &m.token, &first, "assign", json!({"manager_id": e.user_id}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "not_a_manager");
+    let r =
+        act(&app, &other_manager.token, &first, "notes", json!({"note": "已电话联系企业技术负责人，下周走访。"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let last = r.body["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["note"].as_str()),
+        (Some("note"), Some("已电话联系企业技术负责人，下周走访。"))
+    );
+    act(&app, &m.token, &first, "notes", json!({"note": " "}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_note");
+    let r = app.get("/api/v1/dockings?manager_id=me", &other_manager.token).await;
+    assert_eq!(ids(&r.body["items"]), std::slice::from_ref(&first));
+    let r = app.get(&format!("/api/v1/dockings?state=accepted&org_id={}", u.org_id), &m.token).await;
+    assert_eq!(ids(&r.body["items"]).len(), 2);
+
+    // Manual dockings start accepted; a pair with an open docking is refused.
+    let extra = app.create_achievement(&u, json!({"title": "电解液溶剂在线水分检测仪"})).await;
+    let need_id = r.body["items"][0]["need"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            "/api/v1/dockings",
+            &m.token,
+            json!({"need_id": need_id, "achievement_id": extra["id"], "note": "走访中发现"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!((r.body["state"].as_str(), r.body["source"].as_str()), (Some("accepted"), Some("manual")));
+    assert!(r.body["explanation"]["fit"]["items"].is_array(), "{}", r.body);
+    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": extra["id"]})).await;
+    r.assert_error(StatusCode::CONFLICT, "docking_exists");
+    let r = app.post("/api/v1/dockings", &e.token, json!({"need_id": need_id, "achievement_id": extra["id"]})).await;
+    r.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn manager_feedback_moves_the_ranking() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营港经济开发区化工企业").await;
+    let u = app.university("山东海洋化工研究院").await;
+    let m = app.manager().await;
+    // Two fields answer a need that declares none: heat-exchange materials and process control.
+    let need = app
+        .create_need(
+            &e,
+            json!({"title": "换热器结垢在线监测与防垢", "description": "循环水换热器结垢导致换热效率下降，需要在线监测结垢并防垢。",
+                   "field": "other", "keywords": ["换热器", "结垢"], "need_type": "tech_service"}),
+        )
+        .await;
+    let material = |title: &str, keywords: Value| json!({"title": title, "abstract": "换热器表面防垢涂层，降低结垢速率。", "field": "new_materials", "keywords": keywords});
+    let monitor = |title: &str, keywords: Value| json!({"title": title, "abstract": "基于热阻变化的换热器结垢在线监测。", "field": "intelligent_manufacturing", "keywords": keywords});
+    let m1 = app.create_achievement(&u, material("换热器防垢涂层材料", json!(["防垢涂层", "换热器"]))).await;
+    let m2 = app.create_achievement(&u, material("换热器结垢抑制纳米涂层", json!(["防垢涂层", "纳米涂层"]))).await;
+    let s1 = app.create_achievement(&u, monitor("换热器结垢在线监测系统", json!(["在线监测", "热阻"]))).await;
+    let s2 = app.create_achievement(&u, monitor("循环水结垢热阻监测仪", json!(["在线监测", "循环水"]))).await;
+    app.search.catch_up().await.unwrap();
+    let need_id = need["id"].as_str().unwrap();
+    let before = matches(&app, &m.token, need_id).await;
+    let rank = |body: &Value, id: &Value| ids(&body["items"]).iter().position(|x| x == id.as_str().unwrap()).unwrap();
+
+    // Rejecting a materials candidate as a field mismatch pushes the other materials one down.
+    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": m1["id"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let docking = r.body["id"].as_str().unwrap().to_string();
+    let r = act(&app, &m.token, &docking, "fail", json!({"reason": "field_mismatch"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = matches(&app, &m.token, need_id).await;
+    let share = |body: &Value, field: &str| -> f64 {
+        body["field_evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == field)
+            .map(|f| f["share"].as_f64().unwrap())
+            .unwrap_or(0.0)
+    };
+    assert!(share(&after, "new_materials") < share(&before, "new_materials"), "{before}\n{after}");
+    assert!(rank(&after, &m2["id"]) >= rank(&before, &m2["id"]), "{before}\n{after}");
+    let m2_before = &before["items"][rank(&before, &m2["id"])]["score"];
+    let m2_after = &after["items"][rank(&after, &m2["id"])]["score"];
+    assert!(m2_after.as_f64() < m2_before.as_f64(), "{m2_before} → {m2_after}");
+
+    // Accepting a monitoring candidate lends its keywords to the similar one.
+    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": s1["id"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let accepted = matches(&app, &m.token, need_id).await;
+    let s2_item = &accepted["items"][rank(&accepted, &s2["id"])];
+    assert!(s2_item["explanation"]["feedback_keywords"].as_array().unwrap().contains(&json!("在线监测")), "{s2_item}");
+    assert!(s2_item["score"].as_f64() >= after["items"][rank(&after, &s2["id"])]["score"].as_f64());
+}
+
+#[tokio::test]
+async fn the_same_need_posted_twice_is_flagged() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let other = app.enterprise("广饶橡胶轮胎集团").await;
+    let first = app.create_need(&e, json!({})).await;
+    assert!(first.get("possible_duplicates").is_none(), "{first}");
+    // Another enterprise's need with the same title is not a duplicate.
+    let theirs = app.create_need(&other, json!({})).await;
+    assert!(theirs.get("possible_duplicates").is_none(), "{theirs}");
+    let again = app.create_need(&e, json!({"title": "固態電池電解液溶劑高純化工藝"})).await;
+    let flagged = again["possible_duplicates"].as_array().expect("flagged");
+    assert_eq!(flagged.len(), 1, "{again}");
+    assert_eq!(flagged[0]["id"], first["id"]);
+    assert!(flagged[0]["similarity"].as_f64().unwrap() >= 0.8);
+}
