@@ -1,10 +1,13 @@
-//! Search benchmarks on the CSL records (shared/eval): tokenization throughput, indexing
-//! throughput at 100,000+ records, search latency at that size, index size per record.
+//! Search and matching benchmarks on the CSL records (shared/eval): tokenization throughput,
+//! indexing throughput at 100,000+ records, search latency at that size, index size per record,
+//! and the latency of matching one need against that catalogue (the matcher's ranking, and with
+//! the highlighting the matches API adds for a page of ten).
 //!
 //!   cargo bench --bench search [-- REPEAT]      (REPEAT copies of the 10,853 CSL records; 10)
 //!
 //! Figures go to BENCHMARKS.md. Single-threaded throughout: the numbers are per core.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,6 +15,7 @@ use techmarket::domain::achievement::Achievement;
 use techmarket::domain::new_id;
 use techmarket::domain::record::Library;
 use techmarket::eval::{EvalRecord, achievement, load};
+use techmarket::matching::{MatchInput, MatchParams, rank};
 use techmarket::search::analyzer::Analyzer;
 use techmarket::search::index::{SearchIndex, SearchRequest};
 use techmarket::search::schema::IndexRecord;
@@ -99,8 +103,21 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = SearchIndex::open_or_create(dir.path(), analyzer.clone()).expect("index");
     let started = Instant::now();
+    let mut offset = 0;
     for chunk in records.chunks(1000) {
-        let docs: Vec<IndexRecord<'_>> = chunk.iter().map(IndexRecord::from).collect();
+        // The discipline is the record's field, as in the evaluation.
+        let docs: Vec<IndexRecord<'_>> = chunk
+            .iter()
+            .zip(base.iter().cycle().skip(offset))
+            .map(|(a, r)| {
+                let mut doc = IndexRecord::from(a);
+                if let Some(field) = r.field.as_deref().filter(|f| !f.is_empty()) {
+                    doc.field = field;
+                }
+                doc
+            })
+            .collect();
+        offset += chunk.len();
         index.add(&docs).expect("add");
     }
     index.apply(&[], &[], 1).expect("commit");
@@ -118,4 +135,52 @@ fn main() {
     let full: Vec<String> = needs.iter().map(|n| format!("{} {}", n.title, n.description)).collect();
     latencies(&index, &titles, &format!("title queries at {} records", records.len()));
     latencies(&index, &full, &format!("title+description queries at {} records", records.len()));
+    let texts: HashMap<&str, (&str, &str)> =
+        records.iter().map(|a| (a.meta.id.as_str(), (a.content.title.as_str(), a.content.summary.as_str()))).collect();
+    matching(&index, &texts, &titles, &format!("title-only needs against {} achievements", records.len()));
+    matching(&index, &texts, &full, &format!("title+description needs against {} achievements", records.len()));
+}
+
+/// Matching latency: `matching::rank` for a need (200 candidates re-ranked, top 10), and the same
+/// plus highlighting the ten, as the matches API does.
+fn matching(index: &SearchIndex, texts: &HashMap<&str, (&str, &str)>, needs: &[String], label: &str) {
+    let params = MatchParams::default();
+    for pass in 0..2 {
+        let (mut rank_times, mut page_times) = (Vec::new(), Vec::new());
+        for text in needs {
+            let request = SearchRequest {
+                library: Some(Library::Achievements),
+                viewer_is_staff: true,
+                limit: 10,
+                ..SearchRequest::default()
+            };
+            let input = MatchInput { text: text.clone(), ..MatchInput::default() };
+            let started = Instant::now();
+            let ranking = rank(index, &input, request, &params).expect("rank");
+            rank_times.push(started.elapsed());
+            let pairs: Vec<(String, String)> = ranking
+                .candidates
+                .iter()
+                .map(|c| texts[c.retrieved.id.as_str()])
+                .map(|(t, b)| (t.to_string(), b.to_string()))
+                .collect();
+            std::hint::black_box(index.term_weights(text));
+            std::hint::black_box(index.highlight(text, &pairs).expect("highlight"));
+            page_times.push(started.elapsed());
+        }
+        if pass == 1 {
+            for (times, what) in
+                [(&mut rank_times, "ranking"), (&mut page_times, "ranking + term weights + highlighting")]
+            {
+                times.sort();
+                println!(
+                    "matching latency, {label} ({} needs, {what}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    times.len(),
+                    percentile(times, 0.50).as_secs_f64() * 1e3,
+                    percentile(times, 0.99).as_secs_f64() * 1e3,
+                    times.last().unwrap().as_secs_f64() * 1e3
+                );
+            }
+        }
+    }
 }
