@@ -2,7 +2,7 @@
 //! in-memory index through the same document builder as live records, each need runs through
 //! the same search path as the API, and the ranking is written as a TREC run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::record::{Library, RecordMeta};
 use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
 use crate::domain::{new_id, now};
-use crate::matching::{self, MatchInput, MatchParams};
+use crate::matching::{self, Feedback, MatchInput, MatchParams};
 use crate::search::analyzer::{Analyzer, Segmentation};
 use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
 use crate::search::schema::IndexRecord;
@@ -99,6 +99,8 @@ pub fn achievement(record: &EvalRecord, org_id: &str) -> Achievement {
 /// The loaded catalogue: the index and the evaluation id of every record.
 pub struct Catalogue {
     pub index: SearchIndex,
+    /// Evaluation id → (discipline, keywords).
+    records: HashMap<String, (String, Vec<String>)>,
     /// Index id → evaluation id, and back.
     ids: HashMap<String, String>,
     index_ids: HashMap<String, String>,
@@ -156,7 +158,9 @@ impl Catalogue {
             index.add(&docs)?;
         }
         index.apply(&[], &[], 0)?;
-        Ok(Catalogue { index, ids, index_ids })
+        let records =
+            records.iter().map(|r| (r.id.clone(), (r.field.clone().unwrap_or_default(), r.keywords.clone()))).collect();
+        Ok(Catalogue { index, records, ids, index_ids })
     }
 
     /// The top `k` achievements for a need: (evaluation id, score). The need's own source
@@ -168,6 +172,17 @@ impl Catalogue {
         k: usize,
         method: Method,
         params: &MatchParams,
+    ) -> Result<Vec<(String, f32)>, EvalError> {
+        self.rank_with(need, k, method, params, Feedback::default())
+    }
+
+    fn rank_with(
+        &self,
+        need: &EvalRecord,
+        k: usize,
+        method: Method,
+        params: &MatchParams,
+        feedback: Feedback,
     ) -> Result<Vec<(String, f32)>, EvalError> {
         let text = format!("{} {}", need.title, need.description);
         let request = SearchRequest {
@@ -184,7 +199,7 @@ impl Catalogue {
                 outcome.hits.into_iter().filter(|h| Some(&h.id) != own.as_ref()).map(|h| (h.id, h.score)).collect()
             }
             Method::Match => {
-                let input = MatchInput { text, exclude_id: own, ..MatchInput::default() };
+                let input = MatchInput { text, exclude_id: own, feedback, ..MatchInput::default() };
                 let ranking = matching::rank(&self.index, &input, request, params)?;
                 ranking.candidates.into_iter().map(|c| (c.retrieved.id, c.score)).collect()
             }
@@ -203,9 +218,73 @@ pub fn run(
     params: &MatchParams,
 ) -> Result<(), EvalError> {
     for need in needs {
-        for (rank, (id, score)) in catalogue.rank(need, 100, method, params)?.into_iter().enumerate() {
-            writeln!(out, "{} Q0 {} {} {:.4} {}", need.id, id, rank + 1, score, tag)?;
+        write_run(out, &need.id, &catalogue.rank(need, 100, method, params)?, tag)?;
+    }
+    Ok(())
+}
+
+fn write_run(out: &mut dyn Write, need: &str, ranking: &[(String, f32)], tag: &str) -> Result<(), EvalError> {
+    for (rank, (id, score)) in ranking.iter().enumerate() {
+        writeln!(out, "{need} Q0 {id} {} {score:.4} {tag}", rank + 1)?;
+    }
+    Ok(())
+}
+
+/// How many matches the simulated manager reviews per need.
+pub const REVIEWED: usize = 5;
+
+/// TREC qrels: need id → related achievement ids.
+pub fn load_qrels(path: &Path) -> Result<HashMap<String, HashSet<String>>, EvalError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| EvalError::Read { path: path.display().to_string(), source })?;
+    let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let [need, _, achievement, grade] = parts[..]
+            && grade.parse::<i32>().is_ok_and(|g| g > 0)
+        {
+            out.entry(need.to_string()).or_default().insert(achievement.to_string());
         }
+    }
+    Ok(out)
+}
+
+/// Measures manager feedback: for each need, a simulated manager reviews the first `REVIEWED`
+/// matches (accepting the related ones, rejecting unrelated ones of another discipline as
+/// `field_mismatch`), and the need is matched again with that feedback, as the service does
+/// after decisions. Both runs leave the reviewed matches out: `out` with feedback, `baseline`
+/// without, so they compare what the manager sees next.
+pub fn run_with_feedback(
+    catalogue: &Catalogue,
+    needs: &[EvalRecord],
+    qrels: &HashMap<String, HashSet<String>>,
+    out: &mut dyn Write,
+    baseline: &mut dyn Write,
+    tag: &str,
+    params: &MatchParams,
+) -> Result<(), EvalError> {
+    let empty = HashSet::new();
+    for need in needs {
+        let related = qrels.get(&need.id).unwrap_or(&empty);
+        // The manager knows the need's field: the discipline of its source record.
+        let need_field = catalogue.records.get(&need.id).map(|(f, _)| f.as_str()).unwrap_or_default();
+        let first = catalogue.rank(need, 100 + REVIEWED, Method::Match, params)?;
+        let reviewed: HashSet<String> = first.iter().take(REVIEWED).map(|(id, _)| id.clone()).collect();
+        let mut feedback = Feedback::default();
+        for id in &reviewed {
+            let Some((field, keywords)) = catalogue.records.get(id) else { continue };
+            if related.contains(id) {
+                feedback.accepted_keywords.extend(keywords.iter().cloned());
+            } else if field != need_field {
+                feedback.rejected_fields.push(field.clone());
+            }
+        }
+        let second = catalogue.rank_with(need, 100 + REVIEWED, Method::Match, params, feedback)?;
+        let unreviewed = |ranking: &[(String, f32)]| -> Vec<(String, f32)> {
+            ranking.iter().filter(|(id, _)| !reviewed.contains(id)).take(100).cloned().collect()
+        };
+        write_run(baseline, &need.id, &unreviewed(&first), tag)?;
+        write_run(out, &need.id, &unreviewed(&second), tag)?;
     }
     Ok(())
 }

@@ -81,6 +81,13 @@ enum Command {
         /// feedback_depth, feedback_weight).
         #[arg(long, value_parser = parse_match_params)]
         match_params: Option<techmarket::matching::MatchParams>,
+        /// Measure manager feedback: a simulated manager reviews each need's first five
+        /// matches using these qrels (accepting the related ones, rejecting the others as
+        /// field mismatches when their discipline differs), then the need is matched again with
+        /// that feedback. The run holds what the manager has not reviewed yet; RUN.baseline the
+        /// same without feedback, for comparison.
+        #[arg(long)]
+        simulate_feedback: Option<PathBuf>,
     },
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
@@ -227,7 +234,17 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
             }
         }
-        Command::Eval { achievements, needs, run, tag, weights, segmentation, method, match_params } => {
+        Command::Eval {
+            achievements,
+            needs,
+            run,
+            tag,
+            weights,
+            segmentation,
+            method,
+            match_params,
+            simulate_feedback,
+        } => {
             let started = std::time::Instant::now();
             let catalogue =
                 techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default(), segmentation)?;
@@ -235,7 +252,25 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             let loaded = started.elapsed();
             let mut out = std::io::BufWriter::new(std::fs::File::create(&run)?);
             let params = match_params.unwrap_or_default();
-            techmarket::eval::run(&catalogue, &needs, &mut out, &tag, method, &params)?;
+            match simulate_feedback {
+                None => techmarket::eval::run(&catalogue, &needs, &mut out, &tag, method, &params)?,
+                Some(qrels) => {
+                    let qrels = techmarket::eval::load_qrels(&qrels)?;
+                    let mut baseline_path = run.clone().into_os_string();
+                    baseline_path.push(".baseline");
+                    let mut baseline = std::io::BufWriter::new(std::fs::File::create(&baseline_path)?);
+                    techmarket::eval::run_with_feedback(
+                        &catalogue,
+                        &needs,
+                        &qrels,
+                        &mut out,
+                        &mut baseline,
+                        &tag,
+                        &params,
+                    )?;
+                    std::io::Write::flush(&mut baseline)?;
+                }
+            }
             std::io::Write::flush(&mut out)?;
             eprintln!(
                 "ranked {} needs in {:.1} s (catalogue loaded in {:.1} s); run written to {}",
