@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, optional_version, parse_body, parse_id};
+use super::{AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, optional_json, optional_version, parse_body, parse_id};
 use crate::domain::achievement::Achievement;
 use crate::domain::docking::{
     Actor, Docking, DockingAction, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode, Step, StepError,
@@ -608,7 +608,7 @@ pub async fn create_docking(
         state: DockingState::Accepted,
         reason: None,
         source: DockingSource::Manual,
-        score: found.as_ref().map(|f| f64::from(f.score)),
+        score: found.as_ref().map(|f| (f64::from(f.score) * 1000.0).round() / 1000.0),
         explanation: found.as_ref().map(|f| serde_json::to_value(&f.explanation).unwrap_or_default()).unwrap_or_else(
             || serde_json::json!({ "fit": crate::matching::fit::assess(&need.content, &achievement.content) }),
         ),
@@ -753,11 +753,11 @@ pub async fn act_on_docking(
     auth: Auth<AnyUser>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: Option<web::Json<Value>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
+    let body = optional_json(&req, &body)?;
     let (d, actor) = load(&state, &auth, &id).await?;
-    let body = body.map(|b| b.into_inner()).unwrap_or(Value::Object(Default::default()));
     match action.as_str() {
         "assign" => return assign(&state, &auth, d, actor, body).await,
         "notes" => return note(&state, &auth, d, body).await,

@@ -111,6 +111,28 @@ pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     })
 }
 
+/// A JSON body that may be left out (actions whose fields are all optional): empty means `{}`;
+/// anything else must be JSON sent as such, so a note or reason is never silently dropped.
+pub fn optional_json(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with the header `Content-Type: application/json`",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
+}
+
 /// Checks a path id before any query, so a malformed id gets a clear 400 rather than a 404.
 pub fn parse_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
     if is_valid_id(id) {

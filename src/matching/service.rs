@@ -37,7 +37,7 @@ pub struct MatchSettings {
 
 impl Default for MatchSettings {
     fn default() -> Self {
-        MatchSettings { threshold: 0.4, max_suggestions: 5, poll_interval: Duration::from_millis(500) }
+        MatchSettings { threshold: 0.6, max_suggestions: 5, poll_interval: Duration::from_millis(500) }
     }
 }
 
@@ -469,7 +469,7 @@ impl Matcher {
                 state: DockingState::Suggested,
                 reason: None,
                 source: DockingSource::Suggested,
-                score: Some(f64::from(item.score)),
+                score: Some((f64::from(item.score) * 1000.0).round() / 1000.0),
                 explanation: serde_json::to_value(&item.explanation).unwrap_or_default(),
                 matcher_version: Some(MATCHER_VERSION.to_string()),
                 dictionary_version: Some(matches.dictionary_version.clone()),

@@ -218,6 +218,27 @@ async fn a_docking_moves_through_every_legal_transition_and_refuses_the_rest() {
         .await
         .assert_error(StatusCode::CONFLICT, "version_conflict");
     act(&app, &m.token, &id, "bless", json!({})).await.assert_error(StatusCode::NOT_FOUND, "route_not_found");
+    // A reason sent as a form is refused, not dropped.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/dockings/{id}/reject")))
+        .bearer_auth(&m.token)
+        .body(r#"{"reason": "other"}"#)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Response::from(r).await.assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/dockings/{id}/reject")))
+        .bearer_auth(&m.token)
+        .body("{\"reason\": ")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Response::from(r).await.assert_error(StatusCode::BAD_REQUEST, "malformed_json");
     act(&app, &m.token, &id, "accept", json!({"reason": "不存在"}))
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_body");
