@@ -486,6 +486,7 @@ impl DockingListParams {
             region_prefix,
             party_org: (!viewer.role.is_staff()).then(|| viewer.org_id.clone()),
             by_score,
+            open_records_only: false,
             offset,
             limit,
         })
@@ -512,8 +513,8 @@ pub async fn list_dockings(
     Ok(HttpResponse::Ok().json(DockingPage { items, next_cursor: page.next_cursor }))
 }
 
-/// The review queue: suggested dockings, best first (managers only). Filters as for the list;
-/// `manager_id=me` shows the ones assigned to you.
+/// The review queue: suggested dockings of open records, best first (managers only). Filters as
+/// for the list; `manager_id=me` shows the ones assigned to you.
 #[utoipa::path(
     tag = "dockings",
     params(DockingListParams),
@@ -535,7 +536,9 @@ pub async fn review_queue(
     }
     params.state = Some("suggested".into());
     params.order = Some("score".into());
-    let query = params.into_query(&auth)?;
+    let mut query = params.into_query(&auth)?;
+    // A suggestion whose need or achievement was closed or withdrawn is not worth reviewing.
+    query.open_records_only = true;
     let page = state.store.list_dockings(&query).await?;
     let items = views(&state, &auth, &page.items, false).await?;
     Ok(HttpResponse::Ok().json(DockingPage { items, next_cursor: page.next_cursor }))

@@ -15,13 +15,15 @@ use super::error::ApiError;
 use super::views::{AchievementResponse, NeedResponse, PageResponse};
 use super::{AppState, ListParams, expected_version, optional_version, parse_body, parse_id, resolve_owner};
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
+use crate::domain::docking::discloses_contacts;
 use crate::domain::need::{Need, NeedContent, NeedInput};
-use crate::domain::record::{Library, Principal, RecordMeta, StatusAction, can_edit, can_view};
+use crate::domain::record::{Library, Principal, RecordMeta, StatusAction, can_edit, can_read_contact, can_view};
+use crate::domain::validate::Contact;
 use crate::domain::validate::ValidationErrors;
 use crate::domain::vocab::{RecordStatus, Visibility};
 use crate::domain::{market_today, new_id, now};
 use crate::matching::duplicates::near_duplicates;
-use crate::storage::{ListQuery, Page, Store, StoreError, StoreResult};
+use crate::storage::{DockingQuery, ListQuery, Page, Store, StoreError, StoreResult};
 
 /// A record of one of the two libraries, as the shared route steps need it.
 #[async_trait]
@@ -35,6 +37,7 @@ pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
     fn meta_mut(&mut self) -> &mut RecordMeta;
     fn visibility(&self) -> Visibility;
     fn title(&self) -> &str;
+    fn contact(&self) -> &Contact;
     fn view(&self, viewer: &Principal) -> Self::Response;
 
     /// The owner and expected version named in an input, if any.
@@ -69,6 +72,9 @@ impl LibraryRecord for Need {
     }
     fn title(&self) -> &str {
         &self.content.title
+    }
+    fn contact(&self) -> &Contact {
+        &self.content.contact
     }
     fn view(&self, viewer: &Principal) -> NeedResponse {
         NeedResponse::new(self, viewer)
@@ -116,6 +122,9 @@ impl LibraryRecord for Achievement {
     }
     fn title(&self) -> &str {
         &self.content.title
+    }
+    fn contact(&self) -> &Contact {
+        &self.content.contact
     }
     fn view(&self, viewer: &Principal) -> AchievementResponse {
         AchievementResponse::new(self, viewer)
@@ -168,7 +177,10 @@ async fn load_visible<R: LibraryRecord>(state: &AppState, viewer: &Principal, id
     let id = parse_id(what, id)?;
     let record = R::fetch(state.store.as_ref(), id).await?.ok_or_else(|| ApiError::not_found(what, id))?;
     let meta = record.meta();
-    if !can_view(viewer, &meta.org_id, record.visibility(), meta.status) {
+    // The other party of an introduced docking reads the record even if it is confidential.
+    if !can_view(viewer, &meta.org_id, record.visibility(), meta.status)
+        && !introduced_to(state, viewer, &record).await?
+    {
         return Err(ApiError::not_found(what, id));
     }
     Ok(record)
@@ -237,7 +249,29 @@ pub async fn list<R: LibraryRecord>(
 
 pub async fn get<R: LibraryRecord>(state: &AppState, viewer: &Principal, id: &str) -> Result<HttpResponse, ApiError> {
     let record: R = load_visible(state, viewer, id).await?;
-    Ok(respond(StatusCode::OK, &record, viewer))
+    if can_read_contact(viewer, &record.meta().org_id) || !introduced_to(state, viewer, &record).await? {
+        return Ok(respond(StatusCode::OK, &record, viewer));
+    }
+    // The other party of an introduced docking reads the contact too.
+    let mut body = serde_json::to_value(record.view(viewer)).map_err(|_| ApiError::internal())?;
+    body["contact"] = serde_json::to_value(record.contact()).map_err(|_| ApiError::internal())?;
+    Ok(headers(StatusCode::OK, &record).json(body))
+}
+
+/// Whether the viewer's organisation is the other party of a docking of this record that has
+/// reached `introduced`.
+async fn introduced_to<R: LibraryRecord>(state: &AppState, viewer: &Principal, record: &R) -> Result<bool, ApiError> {
+    if viewer.role.is_staff() || viewer.org_id == record.meta().org_id {
+        return Ok(false);
+    }
+    let id = record.meta().id.clone();
+    let mut query = DockingQuery { party_org: Some(viewer.org_id.clone()), limit: 100, ..DockingQuery::default() };
+    match R::LIBRARY {
+        Library::Needs => query.need_id = Some(id),
+        Library::Achievements => query.achievement_id = Some(id),
+    }
+    let dockings = state.store.list_dockings(&query).await?.items;
+    Ok(dockings.iter().any(|d| discloses_contacts(d.state, d.was_introduced)))
 }
 
 pub async fn update<R: LibraryRecord>(

@@ -37,6 +37,8 @@ pub struct DockingQuery {
     pub party_org: Option<String>,
     /// Best score first (the review queue) instead of the most recently changed first.
     pub by_score: bool,
+    /// Only dockings whose need and achievement are both still open.
+    pub open_records_only: bool,
     pub offset: u32,
     pub limit: u32,
 }
@@ -312,6 +314,12 @@ macro_rules! impl_docking_store {
             }
             if let Some(id) = &q.need_id {
                 qb.push(" AND d.need_id = ").push_bind(id.clone());
+            }
+            if q.open_records_only {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM needs n WHERE n.id = d.need_id AND n.status = 'open') \
+                     AND EXISTS (SELECT 1 FROM achievements a WHERE a.id = d.achievement_id AND a.status = 'open')",
+                );
             }
             if let Some(id) = &q.achievement_id {
                 qb.push(" AND d.achievement_id = ").push_bind(id.clone());

@@ -313,7 +313,15 @@ async fn contacts_are_disclosed_from_introduction_and_each_role_sees_only_its_ow
     }
     app.get("/api/v1/dockings/queue", &e.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
 
+    let need_path = format!("/api/v1/needs/{}", need["id"].as_str().unwrap());
+    let achievement_path = format!("/api/v1/achievements/{}", achievement["id"].as_str().unwrap());
     assert_eq!(act(&app, &m.token, &id, "accept", json!({})).await.status, StatusCode::OK);
+    // The records themselves: the confidential need stays hidden from the university, the public
+    // achievement's contact from the enterprise, until the introduction.
+    app.get(&need_path, &u.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let r = app.get(&achievement_path, &e.token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["contact"].is_null(), "{}", r.body);
     // Accepted: both parties see it, without the other side's contact; the university does not
     // see the confidential need's title yet. Strangers still see nothing.
     let r = app.get(&path, &e.token).await;
@@ -340,6 +348,12 @@ async fn contacts_are_disclosed_from_introduction_and_each_role_sees_only_its_ow
     assert_eq!(r.body["need"]["title"], need["title"]);
     let r = app.get(&path, &e.token).await;
     assert_eq!(r.body["achievement"]["contact"]["name"], "沈化成", "{}", r.body);
+    let r = app.get(&need_path, &u.token).await;
+    assert_eq!(r.status, StatusCode::OK, "introduced, the university reads the need: {}", r.text);
+    assert_eq!(r.body["contact"]["phone"], "13905461202");
+    let r = app.get(&achievement_path, &e.token).await;
+    assert_eq!(r.body["contact"]["name"], "沈化成", "{}", r.body);
+    app.get(&need_path, &stranger.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
 
     // A party withdraws; what was disclosed stays disclosed to the parties.
     let r = act(&app, &e.token, &id, "withdraw", json!({"note": "企业战略调整"})).await;
@@ -375,6 +389,14 @@ async fn managers_review_the_queue_in_bulk_assign_and_annotate() {
     assert!(ids(&r.body["items"]).contains(&first));
     let r = app.get("/api/v1/dockings/queue?region=4401", &m.token).await;
     assert_eq!(r.body["items"], json!([]));
+    // A suggestion whose need was closed leaves the queue (and stays in the library).
+    let closed_need = app.get(&format!("/api/v1/dockings/{second}"), &m.token).await.body["need"]["id"].clone();
+    let r = app.post(&format!("/api/v1/needs/{}/close", closed_need.as_str().unwrap()), &e.token, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.get("/api/v1/dockings/queue", &m.token).await;
+    assert!(!ids(&r.body["items"]).contains(&second), "{}", r.body);
+    let r = app.post(&format!("/api/v1/needs/{}/reopen", closed_need.as_str().unwrap()), &e.token, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     app.get("/api/v1/dockings/queue?state=accepted", &m.token)
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
