@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use techmarket::domain::achievement::Achievement;
 use techmarket::domain::new_id;
 use techmarket::domain::record::Library;
-use techmarket::eval::{EvalRecord, achievement, load};
+use techmarket::eval::{EvalRecord, achievement, document, load};
 use techmarket::matching::{MatchInput, MatchParams, rank};
 use techmarket::search::analyzer::Analyzer;
 use techmarket::search::index::{SearchIndex, SearchRequest};
@@ -106,17 +106,8 @@ fn main() {
     let mut offset = 0;
     for chunk in records.chunks(1000) {
         // The discipline is the record's field, as in the evaluation.
-        let docs: Vec<IndexRecord<'_>> = chunk
-            .iter()
-            .zip(base.iter().cycle().skip(offset))
-            .map(|(a, r)| {
-                let mut doc = IndexRecord::from(a);
-                if let Some(field) = r.field.as_deref().filter(|f| !f.is_empty()) {
-                    doc.field = field;
-                }
-                doc
-            })
-            .collect();
+        let docs: Vec<IndexRecord<'_>> =
+            chunk.iter().zip(base.iter().cycle().skip(offset)).map(|(a, r)| document(a, r)).collect();
         offset += chunk.len();
         index.add(&docs).expect("add");
     }

@@ -96,6 +96,16 @@ pub fn achievement(record: &EvalRecord, org_id: &str) -> Achievement {
     }
 }
 
+/// The index document of an evaluation record: the discipline is its field, as a free-text
+/// field would be.
+pub fn document<'a>(achievement: &'a Achievement, record: &'a EvalRecord) -> IndexRecord<'a> {
+    let mut doc = IndexRecord::from(achievement);
+    if let Some(field) = record.field.as_deref().filter(|f| !f.is_empty()) {
+        doc.field = field;
+    }
+    doc
+}
+
 /// The loaded catalogue: the index and the evaluation id of every record.
 pub struct Catalogue {
     pub index: SearchIndex,
@@ -143,18 +153,7 @@ impl Catalogue {
             achievements.iter().zip(records).map(|(a, r)| (a.meta.id.clone(), r.id.clone())).collect();
         let index_ids = ids.iter().map(|(k, v)| (v.clone(), k.clone())).collect();
         for (chunk, sources) in achievements.chunks(1000).zip(records.chunks(1000)) {
-            let docs: Vec<IndexRecord<'_>> = chunk
-                .iter()
-                .zip(sources)
-                .map(|(a, r)| {
-                    // The discipline is the record's field, as a free-text field would be.
-                    let mut doc = IndexRecord::from(a);
-                    if let Some(field) = r.field.as_deref().filter(|f| !f.is_empty()) {
-                        doc.field = field;
-                    }
-                    doc
-                })
-                .collect();
+            let docs: Vec<IndexRecord<'_>> = chunk.iter().zip(sources).map(|(a, r)| document(a, r)).collect();
             index.add(&docs)?;
         }
         index.apply(&[], &[], 0)?;

@@ -108,9 +108,11 @@ vocabulary!(
 );
 
 /// One thing that happened to a docking: who, when, what, why.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DockingEvent {
+    #[serde(skip)]
     pub docking_id: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// The user, or none for the matcher.
     pub actor_id: Option<String>,

@@ -216,21 +216,6 @@ pub struct PartyView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
-    pub kind: EventKind,
-    pub action: Option<DockingAction>,
-    pub from_state: Option<DockingState>,
-    pub to_state: Option<DockingState>,
-    pub reason: Option<ReasonCode>,
-    pub note: String,
-    /// The user, or null for the matcher.
-    pub actor_id: Option<String>,
-    pub actor_role: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct DockingResponse {
     pub id: String,
     pub state: DockingState,
@@ -255,7 +240,7 @@ pub struct DockingResponse {
     pub allowed_actions: Vec<DockingAction>,
     /// The history, oldest first (on single reads).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<EventView>>,
+    pub events: Option<Vec<DockingEvent>>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     #[schema(value_type = String, format = DateTime)]
@@ -303,29 +288,7 @@ async fn views(
         let need = needs.iter().find(|n| n.meta.id == d.need_id);
         let achievement = achievements.iter().find(|a| a.meta.id == d.achievement_id);
         let (Some(need), Some(achievement)) = (need, achievement) else { continue };
-        let events = if with_events {
-            Some(
-                state
-                    .store
-                    .docking_events(&d.id)
-                    .await?
-                    .into_iter()
-                    .map(|e| EventView {
-                        kind: e.kind,
-                        action: e.action,
-                        from_state: e.from_state,
-                        to_state: e.to_state,
-                        reason: e.reason,
-                        note: e.note,
-                        actor_id: e.actor_id,
-                        actor_role: e.actor_role,
-                        at: e.at,
-                    })
-                    .collect(),
-            )
-        } else {
-            None
-        };
+        let events = if with_events { Some(state.store.docking_events(&d.id).await?) } else { None };
         let staff = actor == Actor::Manager;
         out.push(DockingResponse {
             id: d.id.clone(),
