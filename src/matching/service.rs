@@ -527,8 +527,13 @@ impl Matcher {
             let Some(last) = changes.last().map(|c| c.seq) else { return Ok(created) };
             let mut seen = HashSet::new();
             for change in changes.iter().filter(|c| seen.insert((c.library, c.record_id.clone()))) {
-                if let Some(subject) = self.subject(change.library, &change.record_id).await? {
-                    created += self.suggest(&subject).await?;
+                let Some(subject) = self.subject(change.library, &change.record_id).await? else { continue };
+                match self.suggest(&subject).await {
+                    Ok(n) => created += n,
+                    // The database is retried from the same checkpoint; a record the index cannot
+                    // rank is logged and passed over rather than holding up every later write.
+                    Err(MatchError::Store(e)) => return Err(e.into()),
+                    Err(e) => tracing::error!(id = %change.record_id, error = %e, "matching a record failed; passed over"),
                 }
             }
             self.store.set_matcher_checkpoint(last).await?;
