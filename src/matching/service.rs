@@ -533,7 +533,9 @@ impl Matcher {
                     // The database is retried from the same checkpoint; a record the index cannot
                     // rank is logged and passed over rather than holding up every later write.
                     Err(MatchError::Store(e)) => return Err(e.into()),
-                    Err(e) => tracing::error!(id = %change.record_id, error = %e, "matching a record failed; passed over"),
+                    Err(e) => {
+                        tracing::error!(id = %change.record_id, error = %e, "matching a record failed; passed over")
+                    }
                 }
             }
             self.store.set_matcher_checkpoint(last).await?;
