@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Requests/s for GET /api/v1/needs/{id} on the embedded default (SQLite), with the demo data,
 # measured with wrk (apt-get install wrk). The server and wrk share the machine's cores.
+# With `matches` as third argument: GET /api/v1/needs/{id}/matches (ranking, fit, highlighting).
 #
-#   bash benches/http_load.sh [duration_seconds] [connections]
+#   bash benches/http_load.sh [duration_seconds] [connections] [matches]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-20}"
 connections="${2:-64}"
+suffix=""
+[ "${3:-}" = "matches" ] && suffix="/matches"
 port=18090
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
@@ -24,6 +27,6 @@ done
 source "$dir/demo-tokens.env"
 need=$(curl -sf -H "Authorization: Bearer $TM_MANAGER" "http://127.0.0.1:$port/api/v1/needs?limit=1" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
-echo "GET /api/v1/needs/$need, ${duration}s, $connections connections, $(nproc) cores"
+echo "GET /api/v1/needs/$need$suffix, ${duration}s, $connections connections, $(nproc) cores"
 wrk -t2 -c"$connections" -d"${duration}s" --latency -H "Authorization: Bearer $TM_MANAGER" \
-  "http://127.0.0.1:$port/api/v1/needs/$need"
+  "http://127.0.0.1:$port/api/v1/needs/$need$suffix"
