@@ -66,6 +66,13 @@ async fn matches_explain_the_terms_the_fit_and_the_near_misses() {
     let unrelated = app
         .create_achievement(&u, json!({"title": "耐盐碱大豆新品种", "abstract": "盐碱地出苗率高。", "field": "modern_agriculture", "keywords": ["大豆"]}))
         .await;
+    // Private records are not matched; closed ones are not offered.
+    let private =
+        app.create_achievement(&u, json!({"title": "电解液溶剂高纯化内部工艺", "visibility": "private"})).await;
+    let closed = app.create_achievement(&u, json!({"title": "电解液溶剂高纯化旧工艺"})).await;
+    let r =
+        app.post(&format!("/api/v1/achievements/{}/close", closed["id"].as_str().unwrap()), &u.token, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     app.search.catch_up().await.unwrap();
 
     let body = matches(&app, &m.token, need["id"].as_str().unwrap()).await;
@@ -73,6 +80,11 @@ async fn matches_explain_the_terms_the_fit_and_the_near_misses() {
     assert_eq!(found.first(), good["id"].as_str().map(String::from).as_ref(), "{body}");
     assert!(found.contains(&close["id"].as_str().unwrap().to_string()));
     assert!(!found.contains(&unrelated["id"].as_str().unwrap().to_string()), "no shared term: {body}");
+    for hidden in [&private, &closed] {
+        assert!(!found.contains(&hidden["id"].as_str().unwrap().to_string()), "{hidden}: {body}");
+    }
+    let r = app.get(&format!("/api/v1/achievements/{}/matches", private["id"].as_str().unwrap()), &m.token).await;
+    r.assert_error(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(body["matcher_version"], "match-2");
     assert_eq!(body["declared_field"], "new_energy");
 

@@ -150,10 +150,21 @@ async fn the_command_line_rebuilds_and_checks_the_index() {
     assert!(rebuilt.status.success());
     let text = String::from_utf8(rebuilt.stdout).unwrap();
     assert!(text.contains("40 needs") && text.contains("82 achievements"), "{text}");
+
+    // Matching everything stores suggestions once: a second run finds nothing new.
+    let matched = run(&["match", "--all"]);
+    assert!(matched.status.success());
+    let text = String::from_utf8(matched.stdout).unwrap();
+    let created: usize =
+        text.split(": ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(text.starts_with("matched 122 records") && created >= 40, "{text}");
+    let again = String::from_utf8(run(&["match", "--all"]).stdout).unwrap();
+    assert!(again.contains(": 0 new suggestions"), "{again}");
+    assert!(!run(&["match"]).status.success(), "`match` alone says what to add");
 }
 
 #[test]
-fn the_eval_command_writes_a_trec_run_from_the_search_path() {
+fn the_eval_command_writes_a_trec_run_from_the_matching_path() {
     let dir = tempfile::tempdir().unwrap();
     let achievements = dir.path().join("achievements.jsonl");
     let needs = dir.path().join("needs.jsonl");
