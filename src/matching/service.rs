@@ -519,7 +519,9 @@ impl Matcher {
         let mut created = 0;
         loop {
             let from = self.store.matcher_checkpoint().await?;
-            if from >= indexed {
+            // A long backlog (the first start on an existing database) yields to a shutdown
+            // between batches; the checkpoint keeps the place.
+            if from >= indexed || *self.stop.borrow() {
                 return Ok(created);
             }
             let changes = self.store.changes_after(from, 200).await?;
