@@ -662,6 +662,28 @@ fn step_error(err: StepError, d: &Docking, actor: Actor) -> ApiError {
     }
 }
 
+/// After a rejection, the need and the achievement each get their next candidate in the queue
+/// (in the background; `techmarket match --all` catches up on any that a restart cut short).
+fn refill(state: &AppState, d: &Docking) {
+    if d.state != DockingState::Rejected {
+        return;
+    }
+    let matcher = state.matcher.clone();
+    let sides = [(Library::Needs, d.need_id.clone()), (Library::Achievements, d.achievement_id.clone())];
+    tokio::spawn(async move {
+        for (library, id) in sides {
+            let outcome = match matcher.subject(library, &id).await {
+                Ok(Some(subject)) => matcher.suggest(&subject).await.map(|_| ()),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(library = library.route(), %id, error = %e, "suggesting after a rejection failed");
+            }
+        }
+    });
+}
+
 /// Applies a transition by `viewer` to a loaded docking and stores it with its event.
 async fn transition(
     state: &AppState,
@@ -742,7 +764,7 @@ pub async fn act_on_docking(
     let input: TransitionInput = parse_body(body)?;
     let expected = optional_version(&req)?.or(input.version);
     let stored = transition(&state, &auth, d, actor, action, input, expected).await?;
-    state.matcher.notify();
+    refill(&state, &stored);
     respond(&state, &auth, &stored, StatusCode::OK).await
 }
 
@@ -878,11 +900,13 @@ pub async fn bulk_review(
         }
         .await;
         results.push(match outcome {
-            Ok(d) => BulkResult { id: id.clone(), state: Some(d.state), error: None },
+            Ok(d) => {
+                refill(&state, &d);
+                BulkResult { id: id.clone(), state: Some(d.state), error: None }
+            }
             Err(e) => BulkResult { id: id.clone(), state: None, error: Some(e.body(None).error) },
         });
     }
-    state.matcher.notify();
     let succeeded = results.iter().filter(|r| r.state.is_some()).count();
     Ok(HttpResponse::Ok().json(BulkResponse { succeeded, failed: results.len() - succeeded, results }))
 }

@@ -449,16 +449,37 @@ impl Matcher {
         Ok(Matches { field: ranking.field, items, dictionary_version })
     }
 
-    /// Stores the record's matches above the threshold as suggested dockings; a pair with an
-    /// open docking, or a closed one from when both sides read as they do now, is left alone.
-    /// Returns how many were created.
+    /// Stores the record's best matches above the threshold as suggested dockings, as long as
+    /// neither side of a pair has `max_suggestions` waiting for review already (so the queue
+    /// holds a few per record, and a rejection makes room for the next candidate); a pair with
+    /// an open docking, or a closed one from when both sides read as they do now, is left
+    /// alone. Returns how many were created.
     pub async fn suggest(&self, subject: &Subject) -> Result<usize, MatchError> {
         if !subject.is_matchable() {
             return Ok(0);
         }
-        let matches = self.matches(subject, self.settings.max_suggestions).await?;
+        let mut query = DockingQuery { limit: 500, ..DockingQuery::default() };
+        match subject {
+            Subject::Need(n) => query.need_id = Some(n.meta.id.clone()),
+            Subject::Achievement(a) => query.achievement_id = Some(a.meta.id.clone()),
+        }
+        let existing = self.store.list_dockings(&query).await?.items;
+        let waiting = existing.iter().filter(|d| d.state == DockingState::Suggested).count();
+        let room = self.settings.max_suggestions.saturating_sub(waiting);
+        if room == 0 {
+            return Ok(0);
+        }
+        // Enough candidates to pass over the pairs that already have a docking.
+        let limit = (self.settings.max_suggestions + existing.len()).min(50);
+        let matches = self.matches(subject, limit).await?;
         let mut created = 0;
         for item in matches.items.iter().filter(|i| i.score >= self.settings.threshold) {
+            if created == room {
+                break;
+            }
+            if self.waiting(subject, item).await? >= self.settings.max_suggestions {
+                continue;
+            }
             let at = now();
             let docking = Docking {
                 id: new_id(),
@@ -510,6 +531,21 @@ impl Matcher {
             tracing::info!(library = subject.library().route(), id = subject.id(), created, "dockings suggested");
         }
         Ok(created)
+    }
+
+    /// How many suggestions wait for review for the counterpart of `subject` in `item`.
+    async fn waiting(&self, subject: &Subject, item: &MatchItem) -> Result<usize, MatchError> {
+        let mut query = DockingQuery {
+            states: vec![DockingState::Suggested],
+            limit: self.settings.max_suggestions as u32,
+            ..DockingQuery::default()
+        };
+        match subject {
+            Subject::Need(_) => query.achievement_id = Some(item.achievement.meta.id.clone()),
+            Subject::Achievement(_) => query.need_id = Some(item.need.meta.id.clone()),
+        }
+        let page = self.store.list_dockings(&query).await?;
+        Ok(page.items.len() + usize::from(page.next_cursor.is_some()))
     }
 
     /// Suggests for every record written since the checkpoint and already in the index (so

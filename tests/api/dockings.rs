@@ -192,6 +192,40 @@ async fn writes_are_matched_in_the_background_once_and_rejections_stick_until_a_
     assert!(states.contains(&"suggested") && states.contains(&"rejected"), "{states:?}");
 }
 
+#[tokio::test]
+async fn a_rejection_makes_room_for_the_next_candidate() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let processes = ["减压精馏", "分子筛吸附", "络合除杂", "膜分离", "结晶提纯", "共沸精馏", "树脂吸附"];
+    for process in processes {
+        app.create_achievement(&u, json!({"title": format!("电解液溶剂{process}高纯化工艺")})).await;
+    }
+    // The achievements are matched (against no needs yet) before the need arrives, so every
+    // suggestion comes from the need's own matching.
+    app.search.catch_up().await.unwrap();
+    app.matcher.run_pending().await.unwrap();
+    let need = app.create_need(&e, solvent_need()).await;
+    let query = format!("need_id={}&state=suggested", need["id"].as_str().unwrap());
+    // At most five wait for review at a time (matching.max_suggestions).
+    let waiting = dockings_until(&app, &m.token, &query, |items| items.as_array().unwrap().len() == 5).await;
+    app.matcher.match_all().await.unwrap();
+    let r = app.get(&format!("/api/v1/dockings?{query}"), &m.token).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 5, "{}", r.body);
+
+    let rejected = waiting[0]["id"].as_str().unwrap();
+    let r = act(&app, &m.token, rejected, "reject", json!({"reason": "already_solved"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refilled = dockings_until(&app, &m.token, &query, |items| {
+        let ids = ids(items);
+        ids.len() == 5 && !ids.contains(&rejected.to_string())
+    })
+    .await;
+    let before: Vec<String> = ids(&waiting);
+    assert_eq!(ids(&refilled).iter().filter(|id| !before.contains(id)).count(), 1, "one new candidate");
+}
+
 /// A suggested docking of a fresh pair, created by the background matcher.
 async fn suggested_pair(app: &TestApp, e: &Actor, u: &Actor, m: &Actor, need: Value) -> (String, Value, Value) {
     let achievement =
