@@ -288,8 +288,18 @@ async fn views(
         let need = needs.iter().find(|n| n.meta.id == d.need_id);
         let achievement = achievements.iter().find(|a| a.meta.id == d.achievement_id);
         let (Some(need), Some(achievement)) = (need, achievement) else { continue };
-        let events = if with_events { Some(state.store.docking_events(&d.id).await?) } else { None };
         let staff = actor == Actor::Manager;
+        let events = if with_events {
+            let mut events = state.store.docking_events(&d.id).await?;
+            // Managers' and the other side's notes are their own business: a party reads the
+            // history with only its own side's notes.
+            if !staff {
+                events.iter_mut().filter(|e| e.actor_role != viewer.role.code()).for_each(|e| e.note.clear());
+            }
+            Some(events)
+        } else {
+            None
+        };
         out.push(DockingResponse {
             id: d.id.clone(),
             state: d.state,

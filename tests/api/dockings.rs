@@ -401,6 +401,13 @@ async fn contacts_are_disclosed_from_introduction_and_each_role_sees_only_its_ow
     assert_eq!(r.body["contact"]["name"], "沈化成", "{}", r.body);
     app.get(&need_path, &stranger.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
 
+    // Managers' notes stay with the managers.
+    let r = act(&app, &m.token, &id, "notes", json!({"note": "企业资金紧张，需关注"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let events = app.get(&path, &e.token).await.body["events"].clone();
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["kind"].as_str(), last["note"].as_str()), (Some("note"), Some("")), "{last}");
+
     // A party withdraws; what was disclosed stays disclosed to the parties.
     let r = act(&app, &e.token, &id, "withdraw", json!({"note": "企业战略调整"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
