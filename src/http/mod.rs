@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod dockings;
 pub mod error;
+pub mod matches;
 pub mod meta;
 pub mod needs;
 pub mod openapi;
@@ -68,8 +69,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(search::add_synonyms)
         .service(search::check_index)
         .service(search::rebuild_index)
-        .service(dockings::need_matches)
-        .service(dockings::achievement_matches)
+        .service(matches::need_matches)
+        .service(matches::achievement_matches)
         .service(dockings::list_dockings)
         .service(dockings::review_queue)
         .service(dockings::create_docking)
