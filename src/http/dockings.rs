@@ -22,7 +22,7 @@ use crate::domain::validate::{Contact, region_prefix};
 use crate::domain::vocab::{Role, TechField, Visibility};
 use crate::domain::{new_id, now};
 use crate::matching::MATCHER_VERSION;
-use crate::matching::service::{Subject, achievement_fingerprint, need_fingerprint};
+use crate::matching::service::{Subject, achievement_fingerprint, need_fingerprint, stored_json};
 use crate::storage::{DockingQuery, StoreError};
 
 /// A record's owner as a reference.
@@ -411,9 +411,10 @@ pub async fn create_docking(
         reason: None,
         source: DockingSource::Manual,
         score: found.as_ref().map(|f| (f64::from(f.score) * 1000.0).round() / 1000.0),
-        explanation: found.as_ref().map(|f| serde_json::to_value(&f.explanation).unwrap_or_default()).unwrap_or_else(
-            || serde_json::json!({ "fit": crate::matching::fit::assess(&need.content, &achievement.content) }),
-        ),
+        explanation: found.as_ref().map(|f| stored_json(&f.explanation)).unwrap_or_else(|| {
+            let fit = crate::matching::fit::assess(&need.content, &achievement.content);
+            stored_json(&std::collections::BTreeMap::from([("fit", fit)]))
+        }),
         matcher_version: Some(MATCHER_VERSION.to_string()),
         dictionary_version: Some(matches.dictionary_version),
         need_fingerprint: need_fingerprint(&need.content),

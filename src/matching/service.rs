@@ -207,6 +207,12 @@ pub struct Explanation {
     pub dictionary_version: String,
 }
 
+/// A value as stored with a docking: the JSON the API shows (through text, so that
+/// single-precision figures keep their short form, 0.683 rather than 0.6830000281333923).
+pub fn stored_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_string(value).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+}
+
 /// One ranked counterpart.
 #[derive(Debug, Clone)]
 pub struct MatchItem {
@@ -491,7 +497,7 @@ impl Matcher {
                 reason: None,
                 source: DockingSource::Suggested,
                 score: Some((f64::from(item.score) * 1000.0).round() / 1000.0),
-                explanation: serde_json::to_value(&item.explanation).unwrap_or_default(),
+                explanation: stored_json(&item.explanation),
                 matcher_version: Some(MATCHER_VERSION.to_string()),
                 dictionary_version: Some(matches.dictionary_version.clone()),
                 need_fingerprint: need_fingerprint(&item.need.content),

@@ -150,6 +150,8 @@ async fn writes_are_matched_in_the_background_once_and_rejections_stick_until_a_
     assert!(suggestion["dictionary_version"].as_str().unwrap().starts_with('2'), "{suggestion}");
     assert!(suggestion["score"].as_f64().unwrap() >= 0.2);
     assert!(!suggestion["explanation"]["matched_terms"].as_array().unwrap().is_empty());
+    let stored_score = suggestion["explanation"]["score"].to_string();
+    assert!(stored_score.len() <= 5, "stored figures keep their short form: {stored_score}");
 
     // Matching again (a non-material edit, and a full re-run) adds nothing.
     let r = app
