@@ -164,10 +164,8 @@ fn side_contact(viewer: &Principal, d: &Docking, owner_org: &str, contact: &Cont
 }
 
 /// The title is shown when the viewer may see the record anyway, or once introduced.
-fn side_title(viewer: &Principal, d: &Docking, visible: bool, title: &str) -> Option<String> {
-    (visible || discloses_contacts(d.state, d.was_introduced))
-        .then(|| title.to_string())
-        .filter(|_| viewer.role.is_staff() || viewer.org_id == d.need_org_id || viewer.org_id == d.achievement_org_id)
+fn side_title(d: &Docking, visible: bool, title: &str) -> Option<String> {
+    (visible || discloses_contacts(d.state, d.was_introduced)).then(|| title.to_string())
 }
 
 fn need_side(viewer: &Principal, d: &Docking, need: &Need) -> PartyView {
@@ -175,7 +173,7 @@ fn need_side(viewer: &Principal, d: &Docking, need: &Need) -> PartyView {
     PartyView {
         id: need.meta.id.clone(),
         owner: org_ref(&need.meta),
-        title: side_title(viewer, d, visible, &need.content.title),
+        title: side_title(d, visible, &need.content.title),
         contact: side_contact(viewer, d, &need.meta.org_id, &need.content.contact),
     }
 }
@@ -189,7 +187,7 @@ fn achievement_side(viewer: &Principal, d: &Docking, achievement: &Achievement) 
     PartyView {
         id: achievement.meta.id.clone(),
         owner: org_ref(&achievement.meta),
-        title: side_title(viewer, d, visible, &achievement.content.title),
+        title: side_title(d, visible, &achievement.content.title),
         contact,
     }
 }

@@ -14,7 +14,6 @@ use crate::domain::record::Library;
 use crate::domain::vocab::Visibility;
 use crate::matching::MATCHER_VERSION;
 use crate::matching::service::{Explanation, MatchError, Subject};
-use crate::storage::DockingQuery;
 
 impl From<MatchError> for ApiError {
     fn from(err: MatchError) -> Self {
@@ -31,7 +30,7 @@ impl From<MatchError> for ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct MatchParams {
+pub struct MatchesQuery {
     /// How many candidates (1-50, default 10).
     pub limit: Option<u32>,
 }
@@ -96,13 +95,7 @@ async fn matches_of(
         return Err(ApiError::not_found(what, id));
     }
     let matches = state.matcher.matches(&subject, limit).await?;
-    let query = match library {
-        Library::Needs => DockingQuery { need_id: Some(id.to_string()), limit: 500, ..Default::default() },
-        Library::Achievements => {
-            DockingQuery { achievement_id: Some(id.to_string()), limit: 500, ..Default::default() }
-        }
-    };
-    let dockings = state.store.list_dockings(&query).await?.items;
+    let dockings = &matches.dockings;
     let items = matches
         .items
         .into_iter()
@@ -148,7 +141,7 @@ async fn matches_of(
 /// and, when something stands in the way of an otherwise close candidate, a near miss.
 #[utoipa::path(
     tag = "matching",
-    params(("id" = String, Path, description = "Need id"), MatchParams),
+    params(("id" = String, Path, description = "Need id"), MatchesQuery),
     responses(
         (status = 200, body = MatchesResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -161,7 +154,7 @@ pub async fn need_matches(
     state: web::Data<AppState>,
     _auth: Auth<Staff>,
     id: web::Path<String>,
-    params: web::Query<MatchParams>,
+    params: web::Query<MatchesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     matches_of(&state, Library::Needs, &id, params.limit).await
 }
@@ -169,7 +162,7 @@ pub async fn need_matches(
 /// The enterprises' needs an achievement could answer, with the reasons (managers only).
 #[utoipa::path(
     tag = "matching",
-    params(("id" = String, Path, description = "Achievement id"), MatchParams),
+    params(("id" = String, Path, description = "Achievement id"), MatchesQuery),
     responses(
         (status = 200, body = MatchesResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -182,7 +175,7 @@ pub async fn achievement_matches(
     state: web::Data<AppState>,
     _auth: Auth<Staff>,
     id: web::Path<String>,
-    params: web::Query<MatchParams>,
+    params: web::Query<MatchesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     matches_of(&state, Library::Achievements, &id, params.limit).await
 }

@@ -173,17 +173,28 @@ fn headers<R: LibraryRecord>(status: StatusCode, record: &R) -> actix_web::HttpR
 
 /// Loads a record the viewer may see; anything else is 404, so existence does not leak.
 async fn load_visible<R: LibraryRecord>(state: &AppState, viewer: &Principal, id: &str) -> Result<R, ApiError> {
+    Ok(load_checked(state, viewer, id).await?.0)
+}
+
+/// `load_visible`, also saying whether the viewer is the other party of an introduced docking
+/// of the record when that had to be asked (the record is confidential to the viewer).
+async fn load_checked<R: LibraryRecord>(
+    state: &AppState,
+    viewer: &Principal,
+    id: &str,
+) -> Result<(R, Option<bool>), ApiError> {
     let what = R::LIBRARY.name();
     let id = parse_id(what, id)?;
     let record = R::fetch(state.store.as_ref(), id).await?.ok_or_else(|| ApiError::not_found(what, id))?;
     let meta = record.meta();
-    // The other party of an introduced docking reads the record even if it is confidential.
-    if !can_view(viewer, &meta.org_id, record.visibility(), meta.status)
-        && !introduced_to(state, viewer, &record).await?
-    {
-        return Err(ApiError::not_found(what, id));
+    if can_view(viewer, &meta.org_id, record.visibility(), meta.status) {
+        return Ok((record, None));
     }
-    Ok(record)
+    // The other party of an introduced docking reads the record even if it is confidential.
+    if introduced_to(state, viewer, &record).await? {
+        return Ok((record, Some(true)));
+    }
+    Err(ApiError::not_found(what, id))
 }
 
 /// Loads a record the viewer may see and change.
@@ -248,8 +259,15 @@ pub async fn list<R: LibraryRecord>(
 }
 
 pub async fn get<R: LibraryRecord>(state: &AppState, viewer: &Principal, id: &str) -> Result<HttpResponse, ApiError> {
-    let record: R = load_visible(state, viewer, id).await?;
-    if can_read_contact(viewer, &record.meta().org_id) || !introduced_to(state, viewer, &record).await? {
+    let (record, introduced): (R, _) = load_checked(state, viewer, id).await?;
+    if can_read_contact(viewer, &record.meta().org_id) {
+        return Ok(respond(StatusCode::OK, &record, viewer));
+    }
+    let introduced = match introduced {
+        Some(known) => known,
+        None => introduced_to(state, viewer, &record).await?,
+    };
+    if !introduced {
         return Ok(respond(StatusCode::OK, &record, viewer));
     }
     // The other party of an introduced docking reads the contact too.

@@ -29,16 +29,10 @@ use crate::storage::{DockingQuery, Store, StoreError};
 pub struct MatchSettings {
     /// Lowest score stored as a suggestion.
     pub threshold: f32,
-    /// At most this many suggestions per record and run.
+    /// At most this many suggestions wait for review per record.
     pub max_suggestions: usize,
     /// How often the worker looks for writes it was not told about.
     pub poll_interval: Duration,
-}
-
-impl Default for MatchSettings {
-    fn default() -> Self {
-        MatchSettings { threshold: 0.6, max_suggestions: 5, poll_interval: Duration::from_millis(500) }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +97,23 @@ impl Subject {
 
     /// Private records are not matched (DOMAIN.md), nor closed or withdrawn ones.
     pub fn is_matchable(&self) -> bool {
-        self.visibility() != Visibility::Private && self.status() == RecordStatus::Open
+        matchable(self.visibility(), self.status())
     }
+
+    /// The record's dockings: the query that lists them.
+    fn dockings_query(&self) -> DockingQuery {
+        let mut query = DockingQuery { limit: 500, ..DockingQuery::default() };
+        match self {
+            Subject::Need(n) => query.need_id = Some(n.meta.id.clone()),
+            Subject::Achievement(a) => query.achievement_id = Some(a.meta.id.clone()),
+        }
+        query
+    }
+}
+
+/// Whether a record with this visibility and status takes part in matching.
+fn matchable(visibility: Visibility, status: RecordStatus) -> bool {
+    visibility != Visibility::Private && status == RecordStatus::Open
 }
 
 /// What the matcher reads of a need: title, problem, targets and keywords.
@@ -238,6 +247,8 @@ pub struct Matches {
     pub field: FieldEvidence,
     pub items: Vec<MatchItem>,
     pub dictionary_version: String,
+    /// The record's dockings (read for the feedback), to show beside the matches.
+    pub dockings: Vec<Docking>,
 }
 
 /// The matcher of the running service (or of a command).
@@ -264,10 +275,6 @@ impl Matcher {
         })
     }
 
-    pub fn settings(&self) -> MatchSettings {
-        self.settings
-    }
-
     /// Loads a record as a subject.
     pub async fn subject(&self, library: Library, id: &str) -> Result<Option<Subject>, MatchError> {
         Ok(match library {
@@ -277,13 +284,7 @@ impl Matcher {
     }
 
     /// What managers decided about this record's dockings, as ranking feedback.
-    async fn feedback(&self, subject: &Subject) -> Result<Feedback, MatchError> {
-        let mut query = DockingQuery { limit: 500, ..DockingQuery::default() };
-        match subject {
-            Subject::Need(n) => query.need_id = Some(n.meta.id.clone()),
-            Subject::Achievement(a) => query.achievement_id = Some(a.meta.id.clone()),
-        }
-        let dockings = self.store.list_dockings(&query).await?.items;
+    async fn feedback(&self, subject: &Subject, dockings: &[Docking]) -> Result<Feedback, MatchError> {
         let accepted: Vec<String> = dockings
             .iter()
             .filter(|d| {
@@ -327,7 +328,13 @@ impl Matcher {
     /// The best `limit` counterparts of a record, open and not private, each with its
     /// explanation. The structured fit multiplies the matcher's score.
     pub async fn matches(&self, subject: &Subject, limit: usize) -> Result<Matches, MatchError> {
-        let feedback = self.feedback(subject).await?;
+        let dockings = self.store.list_dockings(&subject.dockings_query()).await?.items;
+        self.rank_with(subject, limit, dockings).await
+    }
+
+    /// `matches` for a record whose dockings are already loaded.
+    async fn rank_with(&self, subject: &Subject, limit: usize, dockings: Vec<Docking>) -> Result<Matches, MatchError> {
+        let feedback = self.feedback(subject, &dockings).await?;
         let field = subject.field();
         let input = MatchInput {
             text: subject.text(),
@@ -377,14 +384,9 @@ impl Matcher {
             }
         }
         // The index may trail the database by a moment: re-check what it said.
-        pairs.retain(|(n, a, _)| {
-            let candidate_ok = |visibility: Visibility, status: RecordStatus| {
-                visibility != Visibility::Private && status == RecordStatus::Open
-            };
-            match subject {
-                Subject::Need(_) => candidate_ok(a.content.visibility, a.meta.status),
-                Subject::Achievement(_) => candidate_ok(n.content.visibility, n.meta.status),
-            }
+        pairs.retain(|(n, a, _)| match subject {
+            Subject::Need(_) => matchable(a.content.visibility, a.meta.status),
+            Subject::Achievement(_) => matchable(n.content.visibility, n.meta.status),
         });
         let mut scored: Vec<(Need, Achievement, &super::Candidate, Fit, f32)> = pairs
             .into_iter()
@@ -452,7 +454,7 @@ impl Matcher {
                 MatchItem { need, achievement, score: round(score), explanation }
             })
             .collect();
-        Ok(Matches { field: ranking.field, items, dictionary_version })
+        Ok(Matches { field: ranking.field, items, dictionary_version, dockings })
     }
 
     /// Stores the record's best matches above the threshold as suggested dockings, as long as
@@ -464,12 +466,7 @@ impl Matcher {
         if !subject.is_matchable() {
             return Ok(0);
         }
-        let mut query = DockingQuery { limit: 500, ..DockingQuery::default() };
-        match subject {
-            Subject::Need(n) => query.need_id = Some(n.meta.id.clone()),
-            Subject::Achievement(a) => query.achievement_id = Some(a.meta.id.clone()),
-        }
-        let existing = self.store.list_dockings(&query).await?.items;
+        let existing = self.store.list_dockings(&subject.dockings_query()).await?.items;
         let waiting = existing.iter().filter(|d| d.state == DockingState::Suggested).count();
         let room = self.settings.max_suggestions.saturating_sub(waiting);
         if room == 0 {
@@ -477,7 +474,7 @@ impl Matcher {
         }
         // Enough candidates to pass over the pairs that already have a docking.
         let limit = (self.settings.max_suggestions + existing.len()).min(50);
-        let matches = self.matches(subject, limit).await?;
+        let matches = self.rank_with(subject, limit, existing).await?;
         let mut created = 0;
         for item in matches.items.iter().filter(|i| i.score >= self.settings.threshold) {
             if created == room {

@@ -1,5 +1,6 @@
 //! The docking library's rows and SQL, shared by both backends like `sql.rs`.
 
+use super::rows::{code, from_micros};
 use super::{StoreError, StoreResult};
 use crate::domain::docking::{Docking, DockingAction, DockingEvent, DockingState, EventKind};
 use crate::domain::vocab::TechField;
@@ -71,10 +72,6 @@ pub struct DockingRow {
     pub version: i64,
 }
 
-fn code<T: std::str::FromStr<Err = String>>(s: &str) -> StoreResult<T> {
-    s.parse().map_err(StoreError::Corrupt)
-}
-
 impl DockingRow {
     pub fn into_domain(self) -> StoreResult<Docking> {
         Ok(Docking {
@@ -84,8 +81,8 @@ impl DockingRow {
             explanation: serde_json::from_str(&self.explanation)
                 .map_err(|e| StoreError::Corrupt(format!("docking explanation: {e}")))?,
             field: code(&self.field)?,
-            created_at: super::rows::from_micros(self.created_at)?,
-            updated_at: super::rows::from_micros(self.updated_at)?,
+            created_at: from_micros(self.created_at)?,
+            updated_at: from_micros(self.updated_at)?,
             id: self.id,
             need_id: self.need_id,
             achievement_id: self.achievement_id,
@@ -129,7 +126,7 @@ impl EventRow {
         };
         Ok(DockingEvent {
             docking_id: self.docking_id,
-            at: super::rows::from_micros(self.at)?,
+            at: from_micros(self.at)?,
             actor_id: self.actor_id,
             actor_role: self.actor_role,
             kind,

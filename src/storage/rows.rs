@@ -24,7 +24,7 @@ fn opt_micros(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
     us.map(from_micros).transpose()
 }
 
-fn code<T: std::str::FromStr<Err = String>>(s: &str) -> StoreResult<T> {
+pub(super) fn code<T: std::str::FromStr<Err = String>>(s: &str) -> StoreResult<T> {
     s.parse().map_err(StoreError::Corrupt)
 }
 
