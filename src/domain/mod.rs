@@ -6,6 +6,8 @@ pub mod docking;
 pub mod need;
 pub mod org;
 pub mod record;
+pub mod stats;
+pub mod transfer;
 pub mod validate;
 pub mod vocab;
 

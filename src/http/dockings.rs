@@ -18,6 +18,7 @@ use crate::domain::docking::{
 };
 use crate::domain::need::Need;
 use crate::domain::record::{Library, Principal, can_view};
+use crate::domain::transfer::TransferInput;
 use crate::domain::validate::{Contact, region_prefix};
 use crate::domain::vocab::{Role, TechField, Visibility};
 use crate::domain::{new_id, now};
@@ -484,6 +485,9 @@ pub struct TransitionInput {
     pub note: String,
     /// The version you read (or send `If-Match`); optional.
     pub version: Option<i64>,
+    /// Required to sign: the contract, which becomes the transfer record (落地转化库) in the
+    /// same write. Type, amount (万元) and signing date are required.
+    pub contract: Option<TransferInput>,
 }
 
 fn step_error(err: StepError, d: &Docking, actor: Actor) -> ApiError {
@@ -543,9 +547,24 @@ async fn transition(
     if actor == Actor::Manager && changed.manager_id.is_none() {
         changed.manager_id = Some(viewer.user_id.clone());
     }
+    let contract = input.contract;
     let mut e = event(viewer, &d.id, EventKind::Transition, Some(d.state), Some(to), input.reason, input.note);
     e.action = Some(action);
-    let stored = state.store.update_docking(&changed, &e).await?;
+    let stored = if action == DockingAction::Sign {
+        let transfer = super::transfers::new_transfer(state, viewer, &changed, contract.as_ref()).await?;
+        let stored =
+            state.store.sign_docking(&changed, &e, &transfer).await.map_err(super::transfers::registration_taken)?;
+        tracing::info!(docking = %d.id, transfer = %transfer.id, amount = %transfer.content.amount, "contract signed");
+        stored
+    } else {
+        if contract.is_some() {
+            return Err(ApiError::unprocessable(
+                "contract_not_accepted",
+                format!("`contract` goes with the action `sign`, not `{action}`"),
+            ));
+        }
+        state.store.update_docking(&changed, &e).await?
+    };
     tracing::info!(docking = %d.id, from = %d.state, to = %to, by = %viewer.user_id, "docking moved");
     Ok(stored)
 }
@@ -730,7 +749,8 @@ pub async fn bulk_review(
     for id in &input.ids {
         let outcome = async {
             let (d, actor) = load(&state, &auth, id).await?;
-            let step_input = TransitionInput { reason: input.reason, note: input.note.clone(), version: None };
+            let step_input =
+                TransitionInput { reason: input.reason, note: input.note.clone(), version: None, contract: None };
             transition(&state, &auth, d, actor, input.action, step_input, None).await
         }
         .await;

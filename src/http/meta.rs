@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
+use crate::domain::transfer::{ContractType, MilestoneKind};
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TechField, TrlEntry,
     Visibility, VocabularyEntry, trl_entries,
@@ -30,6 +31,9 @@ pub struct Vocabularies {
     pub docking_actions: Vec<VocabularyEntry>,
     /// Why a suggestion was rejected or a docking failed.
     pub reason_codes: Vec<VocabularyEntry>,
+    /// The five types of technology contract (技术合同认定登记).
+    pub contract_types: Vec<VocabularyEntry>,
+    pub milestone_kinds: Vec<VocabularyEntry>,
 }
 
 /// The vocabularies (no sign-in needed).
@@ -51,6 +55,8 @@ pub async fn get_vocabularies() -> HttpResponse {
         docking_states: DockingState::entries(),
         docking_actions: DockingAction::entries(),
         reason_codes: ReasonCode::entries(),
+        contract_types: ContractType::entries(),
+        milestone_kinds: MilestoneKind::entries(),
     })
 }
 

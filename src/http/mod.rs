@@ -12,6 +12,8 @@ pub mod needs;
 pub mod openapi;
 pub mod records;
 pub mod search;
+pub mod stats;
+pub mod transfers;
 pub mod views;
 
 use std::sync::Arc;
@@ -76,7 +78,15 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(dockings::create_docking)
         .service(dockings::bulk_review)
         .service(dockings::get_docking)
-        .service(dockings::act_on_docking);
+        .service(dockings::act_on_docking)
+        .service(transfers::list_transfers)
+        .service(transfers::get_transfer)
+        .service(transfers::update_transfer)
+        .service(stats::get_counts)
+        .service(stats::get_funnel)
+        .service(stats::get_contracts)
+        .service(stats::get_managers)
+        .service(stats::get_report);
 }
 
 /// Fields of a record that only the service sets; a client sending them is told what to do.

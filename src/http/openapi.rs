@@ -17,6 +17,9 @@ use utoipa::{Modify, OpenApi};
         (name = "search", description = "Chinese full-text search, dictionary, index health"),
         (name = "admin", description = "Organisations, users, tokens"),
         (name = "meta", description = "Vocabularies and health"),
+        (name = "dockings", description = "项目对接库"),
+        (name = "transfers", description = "落地转化库"),
+        (name = "stats", description = "Statistics for reporting, computed from records and events"),
     )
 )]
 pub struct ApiDoc;

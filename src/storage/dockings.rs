@@ -259,35 +259,8 @@ macro_rules! impl_docking_store {
             event: &$crate::domain::docking::DockingEvent,
         ) -> StoreResult<$crate::domain::docking::Docking> {
             let mut tx = self.begin_write().await?;
-            let d = docking;
-            let updated = sqlx::query($crate::storage::dockings::DOCKING_UPDATE)
-                .bind(d.state.code())
-                .bind(d.manager_id.clone())
-                .bind(d.was_introduced)
-                .bind(d.need_interest)
-                .bind(d.achievement_interest)
-                .bind(micros(event.at))
-                .bind(d.reason.map(|r| r.code()))
-                .bind(d.id.clone())
-                .bind(d.version)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if updated == 0 {
-                let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM dockings WHERE id = $1")
-                    .bind(d.id.clone())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                return Err(match current {
-                    Some((current,)) => StoreError::VersionConflict { current },
-                    None => StoreError::NotFound,
-                });
-            }
-            $crate::storage::dockings::insert_event!(tx, event);
+            let stored = $crate::storage::transfers::write_docking_update!(tx, docking, event);
             tx.commit().await?;
-            let mut stored = d.clone();
-            stored.version += 1;
-            stored.updated_at = event.at;
             Ok(stored)
         }
 

@@ -6,6 +6,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod transfers;
 
 use std::sync::Arc;
 
@@ -18,11 +19,14 @@ use crate::domain::docking::{Docking, DockingEvent};
 use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::Library;
+use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
+use crate::domain::transfer::Transfer;
 use crate::domain::vocab::{NeedType, RecordStatus, Role, TechField};
 
 pub use dockings::DockingQuery;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use transfers::TransferQuery;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -113,7 +117,7 @@ pub struct Change {
 /// Everything the service keeps. Both implementations pass one conformance suite
 /// (tests/api/storage.rs).
 #[async_trait]
-pub trait Store: DockingStore + Send + Sync + 'static {
+pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
@@ -193,6 +197,33 @@ pub trait DockingStore: Send + Sync + 'static {
     async fn matcher_checkpoint(&self) -> StoreResult<i64>;
     /// Moves the checkpoint forward (never back).
     async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()>;
+}
+
+/// The transfer library's part of the store, and the statistics queries.
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// Moves the docking to `signed` (as `update_docking` does) and creates its transfer, in one
+    /// transaction: a signed docking always has its transfer.
+    async fn sign_docking(&self, docking: &Docking, event: &DockingEvent, transfer: &Transfer) -> StoreResult<Docking>;
+    async fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>>;
+    async fn transfer_of_docking(&self, docking_id: &str) -> StoreResult<Option<Transfer>>;
+    /// Writes the transfer's content if the stored version is still `transfer.version`.
+    async fn update_transfer(&self, transfer: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer>;
+    /// Transfers by signing date, newest first.
+    async fn list_transfers(&self, query: &TransferQuery) -> StoreResult<Page<Transfer>>;
+    /// (key, count) of a library's records in the filter, grouped by `by` (or one `all` row).
+    /// Needs and achievements count without private ones; dockings and transfers count once per
+    /// organisation when grouped by organisation. Transfers fall in a period by signing date.
+    async fn count_records(
+        &self,
+        library: StatsLibrary,
+        by: Option<Dimension>,
+        filter: &StatsFilter,
+    ) -> StoreResult<Vec<(String, i64)>>;
+    /// Every docking of the filter's field and region (of any period) with its stage moments.
+    async fn docking_facts(&self, filter: &StatsFilter) -> StoreResult<Vec<DockingFacts>>;
+    /// (manager id, events recorded, distinct dockings acted on) in the filter's period.
+    async fn manager_events(&self, filter: &StatsFilter) -> StoreResult<Vec<(String, i64, i64)>>;
 }
 
 /// Database settings the stores need.

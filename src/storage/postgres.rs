@@ -54,3 +54,9 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres, Backend::Postgres);
 super::dockings::impl_docking_store!(PgStore, Postgres);
+super::transfers::impl_transfer_store!(PgStore, Postgres, month_of);
+
+/// The market-calendar month (UTC+8) of a microsecond timestamp column, as `YYYY-MM`.
+fn month_of(column: &str) -> String {
+    format!("to_char(to_timestamp(({column} / 1000000) + 28800) AT TIME ZONE 'UTC', 'YYYY-MM')")
+}

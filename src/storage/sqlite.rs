@@ -78,3 +78,9 @@ impl SqliteStore {
 
 impl_store!(SqliteStore, Sqlite, Backend::Sqlite);
 super::dockings::impl_docking_store!(SqliteStore, Sqlite);
+super::transfers::impl_transfer_store!(SqliteStore, Sqlite, month_of);
+
+/// The market-calendar month (UTC+8) of a microsecond timestamp column, as `YYYY-MM`.
+fn month_of(column: &str) -> String {
+    format!("strftime('%Y-%m', ({column} / 1000000) + 28800, 'unixepoch')")
+}

@@ -294,7 +294,11 @@ async fn a_docking_moves_through_every_legal_transition_and_refuses_the_rest() {
     for (action, state) in
         [("accept", "accepted"), ("introduce", "introduced"), ("negotiate", "negotiating"), ("sign", "signed")]
     {
-        let r = act(&app, &m.token, &id, action, json!({"note": format!("{action} 备注")})).await;
+        let mut body = json!({"note": format!("{action} 备注")});
+        if action == "sign" {
+            body["contract"] = json!({"contract_type": "service", "amount": "45.00", "signed_on": "2026-11-30"});
+        }
+        let r = act(&app, &m.token, &id, action, body).await;
         assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
         assert_eq!(r.body["state"], state);
     }

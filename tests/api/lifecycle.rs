@@ -74,6 +74,14 @@ async fn the_openapi_document_describes_every_route() {
         "POST /api/v1/dockings/bulk",
         "GET /api/v1/dockings/{id}",
         "POST /api/v1/dockings/{id}/{action}",
+        "GET /api/v1/transfers",
+        "GET /api/v1/transfers/{id}",
+        "PATCH /api/v1/transfers/{id}",
+        "GET /api/v1/stats/counts",
+        "GET /api/v1/stats/funnel",
+        "GET /api/v1/stats/contracts",
+        "GET /api/v1/stats/managers",
+        "GET /api/v1/stats/report",
     ]
     .into_iter()
     .map(String::from)

@@ -11,4 +11,5 @@ mod process;
 mod records;
 mod search;
 mod storage;
+mod transfers;
 mod validation;

@@ -1,0 +1,458 @@
+//! Statistics for reporting (managers and admins): counts of the four libraries by field,
+//! region, organisation and month; the funnel from need to landed transfer; contract amounts;
+//! each manager's activity; and the monthly report a bureau can hand on (CSV or XLSX). Every
+//! figure is computed from the records and the docking events at the time of the request.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Auth, Staff};
+use super::error::{ApiError, ErrorBody};
+use super::transfers::PeriodParams;
+use crate::domain::stats::{
+    self, Amounts, CountRow, Dimension, FunnelStage, ManagerActivity, StatsFilter, StatsLibrary,
+};
+use crate::domain::validate::region_name;
+use crate::domain::vocab::{Role, TechField};
+use crate::storage::{Store, TransferQuery};
+
+/// The largest number of transfers the figures read at once; beyond it the amounts would be
+/// cut, so the request is refused with a hint to narrow the period.
+const MAX_TRANSFERS: u32 = 1_000_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CountParams {
+    /// field, region, organisation or month.
+    pub by: Dimension,
+    /// First day, inclusive (YYYY-MM-DD, China Standard Time).
+    pub from: Option<String>,
+    /// Last day, inclusive.
+    pub to: Option<String>,
+    pub field: Option<TechField>,
+    /// Region prefix: 2, 4 or 6 digits.
+    pub region: Option<String>,
+}
+
+/// Period, field and region of a statistic.
+type FilterParams = PeriodParams;
+
+/// The period and filters the figures cover, as given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Scope {
+    #[schema(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
+    pub field: Option<TechField>,
+    pub region: Option<String>,
+    /// Days run on China Standard Time (UTC+8).
+    pub calendar: &'static str,
+}
+
+fn scope(f: &StatsFilter) -> Scope {
+    Scope { from: f.from, to: f.to, field: f.field, region: f.region_prefix.clone(), calendar: "UTC+8" }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LibraryCounts {
+    pub library: StatsLibrary,
+    pub label: &'static str,
+    pub total: i64,
+    pub groups: Vec<CountRow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsResponse {
+    pub by: Dimension,
+    pub scope: Scope,
+    /// Needs and achievements by creation date (private ones left out); dockings by creation;
+    /// transfers by signing date. Grouped by organisation, a docking or transfer counts for
+    /// both its organisations.
+    pub libraries: Vec<LibraryCounts>,
+}
+
+/// Labels of the organisations and managers the figures name.
+async fn names(store: &dyn Store) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), ApiError> {
+    let orgs = store.list_organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
+    let users = store
+        .list_users(None)
+        .await?
+        .into_iter()
+        .filter(|u| matches!(u.role, Role::Manager | Role::Admin))
+        .map(|u| (u.id, u.name))
+        .collect();
+    Ok((orgs, users))
+}
+
+async fn counts(
+    store: &dyn Store,
+    by: Dimension,
+    filter: &StatsFilter,
+    orgs: &BTreeMap<String, String>,
+) -> Result<Vec<LibraryCounts>, ApiError> {
+    let mut out = Vec::new();
+    for library in StatsLibrary::ALL.iter().copied() {
+        let rows = store.count_records(library, Some(by), filter).await?;
+        let groups: Vec<CountRow> = rows
+            .into_iter()
+            .map(|(key, count)| {
+                let label = match by {
+                    Dimension::Field => key.parse::<TechField>().map(|f| f.label().to_string()).unwrap_or_default(),
+                    Dimension::Region => region_name(&key).unwrap_or_default().to_string(),
+                    Dimension::Organisation => orgs.get(&key).cloned().unwrap_or_default(),
+                    Dimension::Month => key.clone(),
+                };
+                CountRow { key, label, count }
+            })
+            .collect();
+        // Grouped by organisation a docking counts twice; the total counts it once.
+        let total = store.count_records(library, None, filter).await?.first().map(|r| r.1).unwrap_or(0);
+        out.push(LibraryCounts { library, label: library.label(), total, groups });
+    }
+    Ok(out)
+}
+
+/// Counts of needs, achievements, dockings and transfers, grouped by field, region,
+/// organisation or month.
+#[utoipa::path(
+    tag = "stats",
+    params(CountParams),
+    responses((status = 200, body = CountsResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/stats/counts")]
+pub async fn get_counts(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<CountParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let filter = PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
+    let params = CountParams { by: p.by, from: None, to: None, field: None, region: None };
+    let (orgs, _) = names(state.store.as_ref()).await?;
+    let libraries = counts(state.store.as_ref(), params.by, &filter, &orgs).await?;
+    Ok(HttpResponse::Ok().json(CountsResponse { by: params.by, scope: scope(&filter), libraries }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FunnelResponse {
+    pub scope: Scope,
+    /// need → suggested → accepted → introduced → signed → landed.
+    pub stages: Vec<FunnelStage>,
+}
+
+async fn funnel(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<FunnelStage>, ApiError> {
+    let needs = store.count_records(StatsLibrary::Needs, None, filter).await?.first().map(|r| r.1).unwrap_or(0);
+    let facts = store.docking_facts(filter).await?;
+    Ok(stats::funnel(needs, &facts, filter))
+}
+
+/// The funnel from need to landed transfer: how often each stage was reached in the period,
+/// the conversion rate from the stage before and the median days it took.
+#[utoipa::path(
+    tag = "stats",
+    params(FilterParams),
+    responses((status = 200, body = FunnelResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/stats/funnel")]
+pub async fn get_funnel(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<FilterParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = params.into_filter()?;
+    let stages = funnel(state.store.as_ref(), &filter).await?;
+    Ok(HttpResponse::Ok().json(FunnelResponse { scope: scope(&filter), stages }))
+}
+
+/// The transfers signed in the period, all of them.
+async fn signed_transfers(
+    store: &dyn Store,
+    filter: &StatsFilter,
+) -> Result<Vec<crate::domain::transfer::Transfer>, ApiError> {
+    let query = TransferQuery { filter: filter.clone(), limit: MAX_TRANSFERS, ..TransferQuery::default() };
+    let page = store.list_transfers(&query).await?;
+    if page.next_cursor.is_some() {
+        return Err(ApiError::bad_request(
+            "too_many_transfers",
+            format!("more than {MAX_TRANSFERS} transfers in the period: narrow it with `from` and `to`"),
+        ));
+    }
+    Ok(page.items)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContractsResponse {
+    pub scope: Scope,
+    #[serde(flatten)]
+    pub amounts: Amounts,
+}
+
+/// Contract amounts (万元, exact) of the transfers signed in the period, by contract type and
+/// by field.
+#[utoipa::path(
+    tag = "stats",
+    params(FilterParams),
+    responses((status = 200, body = ContractsResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/stats/contracts")]
+pub async fn get_contracts(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<FilterParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = params.into_filter()?;
+    let transfers = signed_transfers(state.store.as_ref(), &filter).await?;
+    Ok(HttpResponse::Ok().json(ContractsResponse { scope: scope(&filter), amounts: stats::amounts(&transfers) }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagersResponse {
+    pub scope: Scope,
+    pub managers: Vec<ManagerActivity>,
+}
+
+async fn managers(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<ManagerActivity>, ApiError> {
+    let (_, users) = names(store).await?;
+    let events = store.manager_events(filter).await?;
+    let transfers = signed_transfers(store, filter).await?;
+    Ok(stats::manager_activity(&events, &transfers, &users))
+}
+
+/// Each technology manager's activity in the period: docking events recorded, dockings acted
+/// on, contracts signed on the dockings they drive and their amount.
+#[utoipa::path(
+    tag = "stats",
+    params(FilterParams),
+    responses((status = 200, body = ManagersResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/stats/managers")]
+pub async fn get_managers(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<FilterParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = params.into_filter()?;
+    let managers = managers(state.store.as_ref(), &filter).await?;
+    Ok(HttpResponse::Ok().json(ManagersResponse { scope: scope(&filter), managers }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The month, YYYY-MM.
+    pub month: String,
+    /// csv (default, UTF-8 with a byte-order mark so Excel reads the Chinese) or xlsx.
+    pub format: Option<String>,
+    pub field: Option<TechField>,
+    pub region: Option<String>,
+}
+
+/// One sheet of the report: a title and rows of cells.
+pub struct Sheet {
+    pub name: &'static str,
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// A cell of the report: text, a whole number or an exact amount.
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    /// A decimal figure kept as text so nothing is rounded (amounts, rates, days).
+    Decimal(String),
+}
+
+impl Cell {
+    fn text(&self) -> String {
+        match self {
+            Cell::Text(t) | Cell::Decimal(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+        }
+    }
+}
+
+/// The monthly report's sheets: counts by field, region and organisation, the funnel, contract
+/// amounts by type and field, and the managers' activity.
+pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet>, ApiError> {
+    let (orgs, _) = names(store).await?;
+    let mut sheets = Vec::new();
+    for (by, name) in
+        [(Dimension::Field, "按技术领域"), (Dimension::Region, "按地区"), (Dimension::Organisation, "按单位")]
+    {
+        let libraries = counts(store, by, filter, &orgs).await?;
+        let mut keys: BTreeMap<String, String> = BTreeMap::new();
+        for l in &libraries {
+            for g in &l.groups {
+                keys.insert(g.key.clone(), g.label.clone());
+            }
+        }
+        let rows = keys
+            .iter()
+            .map(|(key, label)| {
+                let mut row = vec![Cell::Text(key.clone()), Cell::Text(label.clone())];
+                for l in &libraries {
+                    row.push(Cell::Int(l.groups.iter().find(|g| &g.key == key).map(|g| g.count).unwrap_or(0)));
+                }
+                row
+            })
+            .collect();
+        sheets.push(Sheet {
+            name, header: vec!["代码", "名称", "企业需求", "高校成果", "项目对接", "落地转化"], rows
+        });
+    }
+    let stages = funnel(store, filter).await?;
+    let decimal = |v: Option<f64>| Cell::Decimal(v.map(|x| x.to_string()).unwrap_or_default());
+    sheets.push(Sheet {
+        name: "对接漏斗",
+        header: vec!["阶段", "名称", "数量", "转化率", "中位天数"],
+        rows: stages
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Text(s.stage.code().into()),
+                    Cell::Text(s.label.into()),
+                    Cell::Int(s.count),
+                    decimal(s.conversion_rate),
+                    decimal(s.median_days),
+                ]
+            })
+            .collect(),
+    });
+    let transfers = signed_transfers(store, filter).await?;
+    let amounts = stats::amounts(&transfers);
+    let amount_rows = |rows: &[stats::AmountRow]| -> Vec<Vec<Cell>> {
+        rows.iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.key.clone()),
+                    Cell::Text(r.label.clone()),
+                    Cell::Int(r.contracts),
+                    Cell::Decimal(r.amount.clone()),
+                ]
+            })
+            .collect()
+    };
+    let mut by_type = amount_rows(&amounts.by_type);
+    by_type.push(vec![
+        Cell::Text("total".into()),
+        Cell::Text("合计".into()),
+        Cell::Int(amounts.contracts),
+        Cell::Decimal(amounts.total.clone()),
+    ]);
+    sheets.push(Sheet {
+        name: "合同类型",
+        header: vec!["代码", "合同类型", "合同数", "合同金额(万元)"],
+        rows: by_type,
+    });
+    sheets.push(Sheet {
+        name: "合同领域",
+        header: vec!["代码", "技术领域", "合同数", "合同金额(万元)"],
+        rows: amount_rows(&amounts.by_field),
+    });
+    let managers = managers(store, filter).await?;
+    sheets.push(Sheet {
+        name: "经理人",
+        header: vec!["用户", "姓名", "操作数", "对接数", "签约数", "签约金额(万元)"],
+        rows: managers
+            .into_iter()
+            .map(|m| {
+                vec![
+                    Cell::Text(m.manager_id),
+                    Cell::Text(m.name),
+                    Cell::Int(m.actions),
+                    Cell::Int(m.dockings),
+                    Cell::Int(m.signed),
+                    Cell::Decimal(m.amount),
+                ]
+            })
+            .collect(),
+    });
+    Ok(sheets)
+}
+
+/// The month `YYYY-MM` as a period of whole days.
+fn month_period(month: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let bad =
+        || ApiError::bad_request("invalid_query", format!("`month` must be YYYY-MM, e.g. 2026-11 (got `{month}`)"));
+    let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d").map_err(|_| bad())?;
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    };
+    let last = next.and_then(|n| n.pred_opt()).ok_or_else(bad)?;
+    Ok((first, last))
+}
+
+/// Writes the sheets as one CSV: each sheet a block headed by its name, blocks apart by a blank
+/// line; UTF-8 with a byte-order mark, as Excel in China expects.
+pub fn to_csv(title: &str, sheets: &[Sheet]) -> Vec<u8> {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&csv_line(&[title.to_string()]));
+    for sheet in sheets {
+        out.push_str("\r\n");
+        out.push_str(&csv_line(&[sheet.name.to_string()]));
+        out.push_str(&csv_line(&sheet.header.iter().map(|h| h.to_string()).collect::<Vec<_>>()));
+        for row in &sheet.rows {
+            out.push_str(&csv_line(&row.iter().map(Cell::text).collect::<Vec<_>>()));
+        }
+    }
+    out.into_bytes()
+}
+
+/// One CSV line (RFC 4180): fields with a comma, quote or line break are quoted.
+pub fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
+        .collect();
+    format!("{}\r\n", quoted.join(","))
+}
+
+/// The monthly report (月度报表) of every figure above, as CSV or XLSX, for the month given.
+#[utoipa::path(
+    tag = "stats",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "text/csv or an XLSX workbook", content_type = "text/csv"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/stats/report")]
+pub async fn get_report(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = month_period(&params.month)?;
+    let period = PeriodParams {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        field: params.field,
+        region: params.region.clone(),
+    };
+    let filter = period.into_filter()?;
+    let sheets = report(state.store.as_ref(), &filter).await?;
+    let title = format!("科技大市场月度报表 {}", params.month.trim());
+    let name = format!("techmarket-report-{}", params.month.trim());
+    match params.format.as_deref().unwrap_or("csv") {
+        "csv" => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
+            .body(to_csv(&title, &sheets))),
+        other => Err(ApiError::bad_request("invalid_query", format!("`format` must be csv or xlsx (got `{other}`)"))),
+    }
+}
