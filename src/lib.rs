@@ -13,6 +13,8 @@ pub mod domain;
 pub mod eval;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
+/// Bulk import of needs and achievements from CSV, XLSX and JSON Lines, with a dry run.
+pub mod import;
 /// Turns a need (or achievement) into ranked candidates with the evidence behind each.
 pub mod matching;
 /// Chinese full-text search: analysis, the tantivy index, the indexer following the change log.
@@ -21,5 +23,7 @@ pub mod search;
 pub mod startup;
 /// The database: the `Store` trait with SQLite and PostgreSQL implementations.
 pub mod storage;
+/// Spreadsheet files in and out: CSV (UTF-8 or GBK), XLSX, JSON Lines.
+pub mod tabular;
 /// Structured logging setup.
 pub mod telemetry;

@@ -44,6 +44,34 @@ enum Command {
     /// The search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Import needs or achievements from a file (CSV in UTF-8 or GBK, XLSX, JSON Lines), as
+    /// `POST /api/v1/imports` does: all rows or none (unless --skip-invalid), idempotent on
+    /// 外部编号. Prints the report as JSON; a running service indexes and matches the records.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// needs or achievements.
+        #[arg(long)]
+        library: String,
+        /// The owner of rows whose 单位 column is empty: an organisation's id or name.
+        #[arg(long)]
+        org: Option<String>,
+        /// Report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the valid rows even if some are invalid.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// csv, xlsx or jsonl (default: from the file name, else the bytes).
+        #[arg(long)]
+        format: Option<String>,
+        /// A CSV's encoding, utf-8 or gbk (default: detected).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The user the records are created by (default: the operator's admin).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
     /// Run the matcher and store suggestions (run it while the service is stopped; a running
     /// service matches every write in the background).
     Match {
@@ -204,6 +232,34 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 counts.join(", ")
             );
         }
+        Command::Import { file, library, org, dry_run, skip_invalid, format, encoding, as_user } => {
+            let library = match library.as_str() {
+                "needs" => techmarket::domain::record::Library::Needs,
+                "achievements" => techmarket::domain::record::Library::Achievements,
+                other => return Err(format!("--library must be needs or achievements (got `{other}`)").into()),
+            };
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let format = match format {
+                Some(f) => techmarket::tabular::Format::parse(&f)?,
+                None => techmarket::tabular::Format::from_name(&file.to_string_lossy())
+                    .unwrap_or_else(|| techmarket::tabular::Format::sniff(&bytes)),
+            };
+            let encoding = encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
+            let store = storage::connect(&config.database_options()).await?;
+            let result =
+                import_file(store.as_ref(), library, &bytes, format, encoding, org, dry_run, skip_invalid, as_user)
+                    .await;
+            store.close().await;
+            let report = result?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !dry_run && !skip_invalid && report.invalid > 0 {
+                return Err(format!(
+                    "{} of {} rows are invalid, so nothing was imported: fix them, or run with --skip-invalid",
+                    report.invalid, report.rows
+                )
+                .into());
+            }
+        }
         Command::Match { all } => {
             if !all {
                 return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
@@ -288,6 +344,44 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         }
     }
     Ok(())
+}
+
+/// Runs an import as `as_user` (or the operator's admin).
+#[allow(clippy::too_many_arguments)]
+async fn import_file(
+    store: &dyn storage::Store,
+    library: techmarket::domain::record::Library,
+    bytes: &[u8],
+    format: techmarket::tabular::Format,
+    encoding: Option<techmarket::tabular::Encoding>,
+    default_org: Option<String>,
+    dry_run: bool,
+    skip_invalid: bool,
+    as_user: Option<String>,
+) -> Result<techmarket::import::Report, Box<dyn std::error::Error>> {
+    let user = match as_user {
+        Some(id) => store.get_user(&id).await?.ok_or_else(|| format!("no user with id `{id}`"))?,
+        None => {
+            let operator = store.find_organisation_by_name(accounts::OPERATOR_NAME).await?.ok_or(
+                "no operator organisation yet: run `techmarket admin create-token` once, or pass --as USER_ID",
+            )?;
+            store
+                .list_users(Some(&operator.id))
+                .await?
+                .into_iter()
+                .find(|u| u.role == techmarket::domain::vocab::Role::Admin)
+                .ok_or("no admin user yet: run `techmarket admin create-token` once, or pass --as USER_ID")?
+        }
+    };
+    let viewer = techmarket::domain::record::Principal {
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        org_id: user.org_id.clone(),
+        role: user.role,
+        token_id: String::new(),
+    };
+    let options = techmarket::import::Options { library, format, encoding, dry_run, skip_invalid, default_org };
+    Ok(techmarket::import::run(store, &viewer, bytes, &options).await?)
 }
 
 async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<(), Box<dyn std::error::Error>> {

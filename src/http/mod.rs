@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod dockings;
 pub mod error;
+pub mod imports;
 pub mod matches;
 pub mod meta;
 pub mod needs;
@@ -86,7 +87,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(stats::get_funnel)
         .service(stats::get_contracts)
         .service(stats::get_managers)
-        .service(stats::get_report);
+        .service(stats::get_report)
+        .service(imports::create_import)
+        .service(imports::get_template)
+        // The transfers' export before the libraries' `{library}` route, which would take it.
+        .service(imports::export_transfers)
+        .service(imports::export_library);
 }
 
 /// Fields of a record that only the service sets; a client sending them is told what to do.

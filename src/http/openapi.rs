@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "meta", description = "Vocabularies and health"),
         (name = "dockings", description = "项目对接库"),
         (name = "transfers", description = "落地转化库"),
+        (name = "imports", description = "Bulk import with a dry run, templates, exports"),
         (name = "stats", description = "Statistics for reporting, computed from records and events"),
     )
 )]

@@ -20,10 +20,14 @@ use crate::domain::stats::{
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{Role, TechField};
 use crate::storage::{Store, TransferQuery};
+use crate::tabular::{Cell, Sheet, csv_line, xlsx};
 
 /// The largest number of transfers the figures read at once; beyond it the amounts would be
 /// cut, so the request is refused with a hint to narrow the period.
 const MAX_TRANSFERS: u32 = 1_000_000;
+
+/// The media type of an XLSX workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -259,30 +263,6 @@ pub struct ReportParams {
     pub region: Option<String>,
 }
 
-/// One sheet of the report: a title and rows of cells.
-pub struct Sheet {
-    pub name: &'static str,
-    pub header: Vec<&'static str>,
-    pub rows: Vec<Vec<Cell>>,
-}
-
-/// A cell of the report: text, a whole number or an exact amount.
-pub enum Cell {
-    Text(String),
-    Int(i64),
-    /// A decimal figure kept as text so nothing is rounded (amounts, rates, days).
-    Decimal(String),
-}
-
-impl Cell {
-    fn text(&self) -> String {
-        match self {
-            Cell::Text(t) | Cell::Decimal(t) => t.clone(),
-            Cell::Int(n) => n.to_string(),
-        }
-    }
-}
-
 /// The monthly report's sheets: counts by field, region and organisation, the funnel, contract
 /// amounts by type and field, and the managers' activity.
 pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet>, ApiError> {
@@ -309,14 +289,16 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
             })
             .collect();
         sheets.push(Sheet {
-            name, header: vec!["代码", "名称", "企业需求", "高校成果", "项目对接", "落地转化"], rows
+            name: name.to_string(),
+            header: strings(&["代码", "名称", "企业需求", "高校成果", "项目对接", "落地转化"]),
+            rows,
         });
     }
     let stages = funnel(store, filter).await?;
     let decimal = |v: Option<f64>| Cell::Decimal(v.map(|x| x.to_string()).unwrap_or_default());
     sheets.push(Sheet {
-        name: "对接漏斗",
-        header: vec!["阶段", "名称", "数量", "转化率", "中位天数"],
+        name: "对接漏斗".into(),
+        header: strings(&["阶段", "名称", "数量", "转化率", "中位天数"]),
         rows: stages
             .iter()
             .map(|s| {
@@ -352,19 +334,19 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
         Cell::Decimal(amounts.total.clone()),
     ]);
     sheets.push(Sheet {
-        name: "合同类型",
-        header: vec!["代码", "合同类型", "合同数", "合同金额(万元)"],
+        name: "合同类型".into(),
+        header: strings(&["代码", "合同类型", "合同数", "合同金额(万元)"]),
         rows: by_type,
     });
     sheets.push(Sheet {
-        name: "合同领域",
-        header: vec!["代码", "技术领域", "合同数", "合同金额(万元)"],
+        name: "合同领域".into(),
+        header: strings(&["代码", "技术领域", "合同数", "合同金额(万元)"]),
         rows: amount_rows(&amounts.by_field),
     });
     let managers = managers(store, filter).await?;
     sheets.push(Sheet {
-        name: "经理人",
-        header: vec!["用户", "姓名", "操作数", "对接数", "签约数", "签约金额(万元)"],
+        name: "经理人".into(),
+        header: strings(&["用户", "姓名", "操作数", "对接数", "签约数", "签约金额(万元)"]),
         rows: managers
             .into_iter()
             .map(|m| {
@@ -380,6 +362,10 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
             .collect(),
     });
     Ok(sheets)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
 }
 
 /// The month `YYYY-MM` as a period of whole days.
@@ -403,22 +389,13 @@ pub fn to_csv(title: &str, sheets: &[Sheet]) -> Vec<u8> {
     out.push_str(&csv_line(&[title.to_string()]));
     for sheet in sheets {
         out.push_str("\r\n");
-        out.push_str(&csv_line(&[sheet.name.to_string()]));
-        out.push_str(&csv_line(&sheet.header.iter().map(|h| h.to_string()).collect::<Vec<_>>()));
+        out.push_str(&csv_line(std::slice::from_ref(&sheet.name)));
+        out.push_str(&csv_line(&sheet.header));
         for row in &sheet.rows {
             out.push_str(&csv_line(&row.iter().map(Cell::text).collect::<Vec<_>>()));
         }
     }
     out.into_bytes()
-}
-
-/// One CSV line (RFC 4180): fields with a comma, quote or line break are quoted.
-pub fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
-        .collect();
-    format!("{}\r\n", quoted.join(","))
 }
 
 /// The monthly report (月度报表) of every figure above, as CSV or XLSX, for the month given.
@@ -453,6 +430,16 @@ pub async fn get_report(
             .content_type("text/csv; charset=utf-8")
             .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
             .body(to_csv(&title, &sheets))),
+        "xlsx" => {
+            let bytes = xlsx(&sheets).map_err(|e| {
+                tracing::error!(error = %e, "writing the report workbook failed");
+                ApiError::internal()
+            })?;
+            Ok(HttpResponse::Ok()
+                .content_type(XLSX_TYPE)
+                .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.xlsx\"")))
+                .body(bytes))
+        }
         other => Err(ApiError::bad_request("invalid_query", format!("`format` must be csv or xlsx (got `{other}`)"))),
     }
 }

@@ -60,6 +60,16 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The external id an import gave a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportKey {
+    pub library: Library,
+    pub org_id: String,
+    pub external_id: String,
+    pub record_id: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -167,6 +177,13 @@ pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
     async fn scan_achievements(&self, after: &str, limit: u32) -> StoreResult<Vec<Achievement>>;
     /// (id, version) of every record of a library, for the index drift check.
     async fn record_versions(&self, library: Library) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Inserts every record of an import and its external-id keys in one transaction: all of
+    /// them or, on any failure, none. Each record adds its change-log entry, as single writes do.
+    async fn import_records(&self, needs: &[Need], achievements: &[Achievement], keys: &[ImportKey])
+    -> StoreResult<()>;
+    /// (external id, record id) of everything imported into `library` for `org_id`.
+    async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>>;
 
     async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()>;
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;

@@ -508,6 +508,64 @@ macro_rules! impl_store {
                 Ok(sqlx::query_as::<_, (String, i64)>(sql).fetch_all(self.reader()).await?)
             }
 
+            async fn import_records(
+                &self,
+                needs: &[Need],
+                achievements: &[Achievement],
+                keys: &[$crate::storage::ImportKey],
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                for need in needs {
+                    bind_need!(sqlx::query(NEED_INSERT), need)
+                        .bind(need.meta.id.clone())
+                        .bind(need.meta.org_id.clone())
+                        .bind(need.meta.created_by.clone())
+                        .bind(micros(need.meta.created_at))
+                        .bind(micros(need.meta.updated_at))
+                        .bind(need.meta.version)
+                        .execute(&mut *tx)
+                        .await?;
+                    log_change!(self, tx, "needs", need.meta.id, need.meta.updated_at);
+                }
+                for achievement in achievements {
+                    bind_achievement!(sqlx::query(ACHIEVEMENT_INSERT), achievement)
+                        .bind(achievement.meta.id.clone())
+                        .bind(achievement.meta.org_id.clone())
+                        .bind(achievement.meta.created_by.clone())
+                        .bind(micros(achievement.meta.created_at))
+                        .bind(micros(achievement.meta.updated_at))
+                        .bind(achievement.meta.version)
+                        .execute(&mut *tx)
+                        .await?;
+                    log_change!(self, tx, "achievements", achievement.meta.id, achievement.meta.updated_at);
+                }
+                for key in keys {
+                    sqlx::query(
+                        "INSERT INTO import_keys (library, org_id, external_id, record_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(key.library.route())
+                    .bind(key.org_id.clone())
+                    .bind(key.external_id.clone())
+                    .bind(key.record_id.clone())
+                    .bind(micros(key.at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT external_id, record_id FROM import_keys WHERE library = $1 AND org_id = $2",
+                )
+                .bind(library.route())
+                .bind(org_id.to_string())
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows)
+            }
+
             async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query("INSERT INTO dictionary_terms (id, word, freq, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")

@@ -82,6 +82,10 @@ async fn the_openapi_document_describes_every_route() {
         "GET /api/v1/stats/contracts",
         "GET /api/v1/stats/managers",
         "GET /api/v1/stats/report",
+        "POST /api/v1/imports",
+        "GET /api/v1/imports/templates/{file}",
+        "GET /api/v1/exports/transfers",
+        "GET /api/v1/exports/{library}",
     ]
     .into_iter()
     .map(String::from)

@@ -1,0 +1,520 @@
+//! Bulk import (with a dry run), the import templates, and the export of each library
+//! (filtered, honouring what the viewer may see) to CSV, XLSX or JSON Lines.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+
+use super::auth::{AnyUser, Auth, Staff};
+use super::error::{ApiError, ErrorBody};
+use super::stats::XLSX_TYPE;
+use super::views::{AchievementResponse, NeedResponse};
+use super::{AppState, ListParams};
+use crate::domain::achievement::Achievement;
+use crate::domain::need::Need;
+use crate::domain::record::{Library, Principal};
+use crate::domain::vocab::RecordStatus;
+use crate::import::{self, Column, ImportError, Kind, Options};
+use crate::storage::{ListQuery, TransferQuery};
+use crate::tabular::{self, Cell, Encoding, Format, Sheet};
+
+/// The largest file an import accepts: 20,000 achievements with long abstracts fit easily.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// needs or achievements.
+    pub library: String,
+    /// csv, xlsx or jsonl; by default from the Content-Type, the file name, or the bytes.
+    pub format: Option<String>,
+    /// A CSV's encoding: utf-8 or gbk; detected when left out.
+    pub encoding: Option<String>,
+    /// The file's name, for its format.
+    pub filename: Option<String>,
+    /// true: report what would happen, write nothing.
+    #[serde(default)]
+    pub dry_run: Option<String>,
+    /// abort (default: one invalid row and nothing is written) or skip (write the valid rows).
+    pub on_error: Option<String>,
+    /// Managers: the owner of rows whose 单位 column is empty.
+    pub org_id: Option<String>,
+}
+
+fn library_of(text: &str) -> Result<Library, ApiError> {
+    match text.trim() {
+        "needs" => Ok(Library::Needs),
+        "achievements" => Ok(Library::Achievements),
+        other => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`library` must be needs or achievements (got `{other}`)"),
+        )),
+    }
+}
+
+fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => {
+            Err(ApiError::bad_request("invalid_query", format!("`{name}` must be true or false (got `{other}`)")))
+        }
+    }
+}
+
+/// The format a request's file is in: as given, by its media type, by its name, or by its bytes.
+fn format_of(req: &HttpRequest, params: &ImportParams, bytes: &[u8]) -> Result<Format, ApiError> {
+    if let Some(f) = &params.format {
+        return Format::parse(f).map_err(|m| ApiError::bad_request("invalid_query", m));
+    }
+    let media = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = media.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let by_media = match media.as_str() {
+        "text/csv" => Some(Format::Csv),
+        XLSX_TYPE => Some(Format::Xlsx),
+        "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => Some(Format::JsonLines),
+        _ => None,
+    };
+    Ok(by_media
+        .or_else(|| params.filename.as_deref().and_then(Format::from_name))
+        .unwrap_or_else(|| Format::sniff(bytes)))
+}
+
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::Read(e) => ApiError::unprocessable("unreadable_file", e.to_string()),
+            ImportError::Forbidden(m) => ApiError::forbidden(m),
+            e @ ImportError::MissingColumn { .. } => ApiError::unprocessable("missing_column", e.to_string()),
+            ImportError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Reads the raw body up to the import limit.
+async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("the upload broke off: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("an import file may have at most {} MiB; split it", MAX_IMPORT_BYTES / 1024 / 1024),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Import needs or achievements from a file (the body, as sent): CSV in UTF-8 or GBK, XLSX or
+/// JSON Lines, headers in Chinese or English (see the templates). `dry_run=true` reports row by
+/// row what would be created and every error without writing. A real run writes everything in
+/// one transaction, and by default nothing if any row is invalid (422 `import_invalid` with the
+/// report in `details`); `on_error=skip` writes the valid rows. Rows whose 外部编号 was imported
+/// before are reported as `existing` and not created again; titles nearly equal to one of the
+/// organisation's records are listed in `duplicates`.
+#[utoipa::path(
+    tag = "imports",
+    params(ImportParams),
+    request_body(content = String, description = "The file", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "The report (dry run, or written)"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, description = "Invalid rows (nothing written), a missing column or an unreadable file", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/imports")]
+pub async fn create_import(
+    state: web::Data<AppState>,
+    auth: Auth<AnyUser>,
+    req: HttpRequest,
+    params: web::Query<ImportParams>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let library = library_of(&params.library)?;
+    if !import::may_import(auth.role, library) {
+        return Err(ApiError::forbidden(format!(
+            "users with role `{}` cannot import {}; {} import their own",
+            auth.role,
+            library.route(),
+            library.owner_description()
+        )));
+    }
+    let dry_run = flag("dry_run", params.dry_run.as_deref())?;
+    let skip_invalid = match params.on_error.as_deref() {
+        None | Some("abort") => false,
+        Some("skip") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("`on_error` must be abort or skip (got `{other}`)"),
+            ));
+        }
+    };
+    let encoding = params
+        .encoding
+        .as_deref()
+        .map(|e| Encoding::parse(e).map_err(|m| ApiError::bad_request("invalid_query", m)))
+        .transpose()?;
+    let bytes = read_body(payload).await?;
+    let format = format_of(&req, &params, &bytes)?;
+    let options = Options { library, format, encoding, dry_run, skip_invalid, default_org: params.org_id.clone() };
+    let report = import::run(state.store.as_ref(), &auth, &bytes, &options).await?;
+    if report.written {
+        state.search.notify_write();
+        state.matcher.notify();
+    }
+    if !dry_run && !skip_invalid && report.invalid > 0 {
+        let message = format!(
+            "{} of {} rows are invalid, so nothing was imported; fix them (see details.errors), or send on_error=skip to import the {} valid rows",
+            report.invalid,
+            report.rows,
+            report.rows - report.invalid - report.existing
+        );
+        let details = serde_json::to_value(&report).map_err(|_| ApiError::internal())?;
+        return Err(ApiError::unprocessable("import_invalid", message).with_details(details));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The allowed values of a column, `名称 (code)`, for the template's instructions.
+fn allowed(column: &Column) -> String {
+    let entries = match column.kind {
+        Kind::Code(e) | Kind::Codes(e) => e(),
+        _ => return String::new(),
+    };
+    entries.iter().map(|e| format!("{} ({})", e.label, e.code)).collect::<Vec<_>>().join("；")
+}
+
+/// The template sheets of a library: the columns to fill (required ones marked *) and the
+/// instructions with each enumeration's allowed values in Chinese.
+pub fn template(library: Library) -> Vec<Sheet> {
+    let cols = import::columns(library);
+    let header =
+        cols.iter().map(|c| if c.required { format!("*{}", c.header) } else { c.header.to_string() }).collect();
+    let rows = cols
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Text(c.header.to_string()),
+                Cell::Text(c.key.to_string()),
+                Cell::Text(if c.required { "是" } else { "否" }.to_string()),
+                Cell::Text(c.help.to_string()),
+                Cell::Text(allowed(c)),
+            ]
+        })
+        .collect();
+    let name = match library {
+        Library::Needs => "企业需求",
+        Library::Achievements => "科技成果",
+    };
+    vec![
+        Sheet { name: name.into(), header, rows: Vec::new() },
+        Sheet {
+            name: "填写说明".into(),
+            header: ["列名", "字段", "必填", "说明", "可选值"].iter().map(|s| s.to_string()).collect(),
+            rows,
+        },
+    ]
+}
+
+fn workbook(sheets: &[Sheet], filename: &str) -> Result<HttpResponse, ApiError> {
+    let bytes = tabular::xlsx(sheets).map_err(|e| {
+        tracing::error!(error = %e, "writing a workbook failed");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(XLSX_TYPE)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{filename}\"")))
+        .body(bytes))
+}
+
+/// The import template of a library (`needs.xlsx` or `achievements.xlsx`): the columns, and
+/// the allowed values of each enumeration in Chinese.
+#[utoipa::path(
+    tag = "imports",
+    params(("file" = String, Path, description = "needs.xlsx or achievements.xlsx")),
+    responses((status = 200, description = "An XLSX workbook"), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/imports/templates/{file}")]
+pub async fn get_template(_auth: Auth<AnyUser>, file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let library = match file.as_str() {
+        "needs.xlsx" => Library::Needs,
+        "achievements.xlsx" => Library::Achievements,
+        other => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no template `{other}`: use needs.xlsx or achievements.xlsx"),
+            ));
+        }
+    };
+    workbook(&template(library), &file)
+}
+
+/// The label of a code in a column, as a person would type it.
+fn label_of(column: &Column, code: &str) -> String {
+    match column.kind {
+        Kind::Code(e) | Kind::Codes(e) => {
+            e().iter().find(|x| x.code == code).map(|x| x.label.to_string()).unwrap_or_else(|| code.to_string())
+        }
+        _ => code.to_string(),
+    }
+}
+
+/// A record's view as a row of the import columns (plus its id and status), so an export can be
+/// edited and imported again.
+fn export_row(cols: &[Column], view: &Value, status: &str) -> Vec<Cell> {
+    let mut row = vec![Cell::Text(view["id"].as_str().unwrap_or_default().to_string())];
+    for c in cols {
+        let value = match c.key {
+            "external_id" => Value::Null,
+            "organisation" => view["owner"]["name"].clone(),
+            key => match key.strip_prefix("contact.") {
+                Some(part) => view["contact"][part].clone(),
+                None => view[key].clone(),
+            },
+        };
+        let text = match &value {
+            Value::Null => String::new(),
+            Value::String(s) => label_of(c, s),
+            Value::Array(items) => {
+                items.iter().map(|i| label_of(c, i.as_str().unwrap_or_default())).collect::<Vec<_>>().join("，")
+            }
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        row.push(match (c.kind, &value) {
+            (Kind::Number, Value::Number(_)) => Cell::Decimal(text),
+            _ => Cell::Text(text),
+        });
+    }
+    row.push(Cell::Text(status.to_string()));
+    row
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// csv (default), xlsx or jsonl.
+    pub format: Option<String>,
+}
+
+/// Every record of a listing the viewer may see, page by page.
+async fn all_visible(
+    state: &AppState,
+    viewer: &Principal,
+    library: Library,
+    mut query: ListQuery,
+) -> Result<Vec<Value>, ApiError> {
+    query.limit = 500;
+    let mut out = Vec::new();
+    loop {
+        let (views, next): (Vec<Value>, Option<String>) = match library {
+            Library::Needs => {
+                let page = state.store.list_needs(&query).await?;
+                (page.items.iter().map(|n: &Need| json(&NeedResponse::new(n, viewer))).collect(), page.next_cursor)
+            }
+            Library::Achievements => {
+                let page = state.store.list_achievements(&query).await?;
+                (
+                    page.items.iter().map(|a: &Achievement| json(&AchievementResponse::new(a, viewer))).collect(),
+                    page.next_cursor,
+                )
+            }
+        };
+        out.extend(views);
+        match next {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn export_format(params: &ExportParams) -> Result<Format, ApiError> {
+    params
+        .format
+        .as_deref()
+        .map(Format::parse)
+        .transpose()
+        .map(|f| f.unwrap_or(Format::Csv))
+        .map_err(|m| ApiError::bad_request("invalid_query", m))
+}
+
+fn send(sheet: Sheet, lines: Vec<Value>, format: Format, name: &str) -> Result<HttpResponse, ApiError> {
+    match format {
+        Format::Csv => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
+            .body(tabular::sheet_csv(&sheet))),
+        Format::Xlsx => workbook(&[sheet], &format!("{name}.xlsx")),
+        Format::JsonLines => {
+            let mut body = String::new();
+            for line in lines {
+                body.push_str(&line.to_string());
+                body.push('\n');
+            }
+            Ok(HttpResponse::Ok()
+                .content_type("application/x-ndjson; charset=utf-8")
+                .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.jsonl\"")))
+                .body(body))
+        }
+    }
+}
+
+/// Export needs or achievements (the listing's filters apply; only what the viewer may see,
+/// contacts only where the viewer may read them). CSV and XLSX use the import columns with
+/// Chinese labels, so a file can be edited and imported again; JSON Lines carry the API views.
+#[utoipa::path(
+    tag = "imports",
+    params(("library" = String, Path, description = "needs or achievements"), ListParams, ExportParams),
+    responses((status = 200, description = "The file"), (status = 400, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/exports/{library}")]
+pub async fn export_library(
+    state: web::Data<AppState>,
+    auth: Auth<AnyUser>,
+    library: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    // Export options and listing filters share the query string.
+    let mut pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let format = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
+    let format = export_format(&ExportParams { format })?;
+    let encoded = serde_urlencoded_pairs(&pairs);
+    let list: ListParams = web::Query::<ListParams>::from_query(&encoded)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    let library = library_of(&library)?;
+    let query = list.into_query(&auth, library)?;
+    let views = all_visible(&state, &auth, library, query).await?;
+    let cols = import::columns(library);
+    let mut header = vec!["ID".to_string()];
+    header.extend(cols.iter().map(|c| c.header.to_string()));
+    header.push("状态".into());
+    let status = |v: &Value| {
+        v["status"].as_str().and_then(|s| s.parse::<RecordStatus>().ok()).map(|s| s.label()).unwrap_or_default()
+    };
+    let rows = views.iter().map(|v| export_row(cols, v, status(v))).collect();
+    let sheet = Sheet { name: library.route().into(), header, rows };
+    send(sheet, views, format, library.route())
+}
+
+fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect::<Vec<_>>().join("&")
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransferExportParams {
+    pub format: Option<String>,
+    /// Signed on or after (YYYY-MM-DD).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub field: Option<crate::domain::vocab::TechField>,
+    pub region: Option<String>,
+}
+
+/// Export the transfer library (managers): one row per contract with its amount, milestones
+/// and outcomes.
+#[utoipa::path(
+    tag = "imports",
+    params(TransferExportParams),
+    responses((status = 200, description = "The file"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/exports/transfers")]
+pub async fn export_transfers(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<TransferExportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let format = export_format(&ExportParams { format: p.format })?;
+    let filter =
+        super::transfers::PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
+    let page =
+        state.store.list_transfers(&TransferQuery { filter, limit: 1_000_000, ..TransferQuery::default() }).await?;
+    let header = [
+        "ID",
+        "对接ID",
+        "需求ID",
+        "成果ID",
+        "合同类型",
+        "合同金额(万元)",
+        "签订日期",
+        "技术合同登记号",
+        "落地企业",
+        "落地地区",
+        "技术领域",
+        "里程碑",
+        "落地日期",
+        "新增产值(万元)",
+        "新产品",
+        "新增就业",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut lines = Vec::new();
+    let rows = page
+        .items
+        .iter()
+        .map(|t| {
+            let c = &t.content;
+            let milestones =
+                c.milestones.iter().map(|m| format!("{} {}", m.kind.label(), m.date)).collect::<Vec<_>>().join("；");
+            lines.push(serde_json::json!({
+                "id": t.id, "docking_id": t.docking_id, "need_id": t.need_id, "achievement_id": t.achievement_id,
+                "contract_type": c.contract_type, "amount": c.amount.to_string(), "signed_on": c.signed_on,
+                "registration_number": c.registration_number, "landing_enterprise": c.landing_enterprise,
+                "landing_region": c.landing_region, "field": t.field, "milestones": c.milestones,
+                "landed_on": c.landed_on(), "outcomes": c.outcomes,
+            }));
+            vec![
+                Cell::Text(t.id.clone()),
+                Cell::Text(t.docking_id.clone()),
+                Cell::Text(t.need_id.clone()),
+                Cell::Text(t.achievement_id.clone()),
+                Cell::Text(c.contract_type.label().into()),
+                Cell::Decimal(c.amount.to_string()),
+                Cell::Text(c.signed_on.to_string()),
+                Cell::Text(c.registration_number.clone().unwrap_or_default()),
+                Cell::Text(c.landing_enterprise.clone()),
+                Cell::Text(c.landing_region.clone()),
+                Cell::Text(t.field.label().into()),
+                Cell::Text(milestones),
+                Cell::Text(c.landed_on().map(|d| d.to_string()).unwrap_or_default()),
+                Cell::Decimal(c.outcomes.new_output_value.map(|w| w.to_string()).unwrap_or_default()),
+                Cell::Text(c.outcomes.new_products.map(|n| n.to_string()).unwrap_or_default()),
+                Cell::Text(c.outcomes.jobs.map(|n| n.to_string()).unwrap_or_default()),
+            ]
+        })
+        .collect();
+    send(Sheet { name: "transfers".into(), header, rows }, lines, format, "transfers")
+}

@@ -1,0 +1,722 @@
+//! Bulk import of needs and achievements from CSV (UTF-8 or GBK), XLSX or JSON Lines, with
+//! column headers in Chinese or English. Every row is validated exactly as the API validates a
+//! single record; a dry run reports, row by row, what would be created and every error (row,
+//! column, message) without writing. A real run writes all valid rows in one transaction, and by
+//! default only if every row is valid. Rows with an external id already imported are reported,
+//! not created again; titles nearly equal to one of the organisation's records are reported as
+//! possible duplicates. The HTTP route and `techmarket import` both run `run`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
+use crate::domain::need::{Need, NeedContent, NeedInput};
+use crate::domain::org::Organisation;
+use crate::domain::record::{Library, Principal, RecordMeta};
+use crate::domain::vocab::{
+    AchievementType, CooperationMode, IpForm, NeedType, Role, Stage, TechField, Visibility, VocabularyEntry,
+};
+use crate::domain::{is_valid_id, market_today, new_id, now};
+use crate::matching::duplicates::title_similarity;
+use crate::storage::{ImportKey, ListQuery, Store, StoreError};
+use crate::tabular::{self, Encoding, Format, Table};
+
+/// What a column holds.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Text,
+    /// Several values separated by commas, semicolons, 、 or line breaks (or a JSON array).
+    List,
+    Number,
+    Date,
+    /// A code of the vocabulary, or its Chinese label.
+    Code(fn() -> Vec<VocabularyEntry>),
+    Codes(fn() -> Vec<VocabularyEntry>),
+}
+
+/// One column a library's file may have.
+#[derive(Clone, Copy)]
+pub struct Column {
+    /// The input field it fills (`contact.name` for the contact's parts).
+    pub key: &'static str,
+    /// The Chinese header of the template.
+    pub header: &'static str,
+    /// Other headers accepted (the key itself is always accepted).
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+const fn col(
+    key: &'static str,
+    header: &'static str,
+    aliases: &'static [&'static str],
+    kind: Kind,
+    required: bool,
+    help: &'static str,
+) -> Column {
+    Column { key, header, aliases, kind, required, help }
+}
+
+/// The file's own number for the row; importing the same number again creates nothing.
+const EXTERNAL_ID: &str = "external_id";
+/// The owning organisation (managers' imports): its id or exact name.
+const ORGANISATION: &str = "organisation";
+
+const COMMON_HEAD: [Column; 2] = [
+    col(
+        EXTERNAL_ID,
+        "外部编号",
+        &["编号", "外部ID"],
+        Kind::Text,
+        false,
+        "该行在贵单位的编号；重复导入同一编号不会重复创建",
+    ),
+    col(
+        ORGANISATION,
+        "单位",
+        &["单位名称", "所属单位", "org_id", "org"],
+        Kind::Text,
+        false,
+        "所属单位名称或ID（经理人代录时必填）",
+    ),
+];
+
+/// The columns of a needs file.
+pub static NEED_COLUMNS: [Column; 18] = [
+    COMMON_HEAD[0],
+    COMMON_HEAD[1],
+    col("title", "需求名称", &["标题", "名称"], Kind::Text, true, "至多200字"),
+    col("description", "需求描述", &["技术难题", "拟解决的技术难题", "需求内容"], Kind::Text, true, "拟解决的技术难题"),
+    col("targets", "技术指标", &[], Kind::Text, false, "量化的技术指标"),
+    col("tried", "已尝试方案", &[], Kind::Text, false, ""),
+    col("keywords", "关键词", &[], Kind::List, false, "多个用逗号或顿号分隔"),
+    col("field", "技术领域", &[], Kind::Code(TechField::entries), true, ""),
+    col("need_type", "需求类型", &[], Kind::Code(NeedType::entries), true, ""),
+    col("cooperation_modes", "合作方式", &[], Kind::Codes(CooperationMode::entries), false, "多个用逗号分隔"),
+    col("budget_min", "预算下限(万元)", &["预算下限"], Kind::Number, false, "两端都空为面议"),
+    col("budget_max", "预算上限(万元)", &["预算上限", "预算(万元)", "预算"], Kind::Number, false, ""),
+    col("deadline", "有效期", &["截止日期"], Kind::Date, false, "YYYY-MM-DD"),
+    col("region", "地区代码", &["地区", "行政区划代码", "所在地区"], Kind::Text, true, "6位行政区划代码，如370502"),
+    col("contact.name", "联系人", &["contact_name"], Kind::Text, false, ""),
+    col("contact.phone", "联系电话", &["电话", "contact_phone"], Kind::Text, false, ""),
+    col("contact.email", "电子邮箱", &["邮箱", "contact_email"], Kind::Text, false, ""),
+    col("visibility", "公开范围", &[], Kind::Code(Visibility::entries), false, "默认公开"),
+];
+
+/// The columns of an achievements file.
+pub static ACHIEVEMENT_COLUMNS: [Column; 19] = [
+    COMMON_HEAD[0],
+    COMMON_HEAD[1],
+    col("title", "成果名称", &["标题", "名称"], Kind::Text, true, "至多200字"),
+    col("abstract", "成果简介", &["简介", "摘要", "summary"], Kind::Text, true, ""),
+    col("keywords", "关键词", &[], Kind::List, false, "多个用逗号或顿号分隔"),
+    col("field", "技术领域", &["学科"], Kind::Code(TechField::entries), true, ""),
+    col("achievement_type", "成果类型", &[], Kind::Code(AchievementType::entries), true, ""),
+    col("trl", "技术成熟度", &["TRL", "成熟度"], Kind::Number, false, "1-9，与成熟阶段至少填一项"),
+    col("stage", "成熟阶段", &[], Kind::Code(Stage::entries), false, ""),
+    col("ip_form", "知识产权形式", &[], Kind::Code(IpForm::entries), false, ""),
+    col("patent_numbers", "专利号", &["专利"], Kind::List, false, "如ZL202310123456.7，多个用逗号分隔"),
+    col("cooperation_modes", "合作方式", &[], Kind::Codes(CooperationMode::entries), false, "多个用逗号分隔"),
+    col("asking_price", "报价(万元)", &["报价", "转让价格", "价格(万元)"], Kind::Number, false, "空为面议"),
+    col("team_lead", "团队负责人", &["负责人"], Kind::Text, false, ""),
+    col("region", "地区代码", &["地区", "行政区划代码", "所在地区"], Kind::Text, false, "6位行政区划代码"),
+    col("contact.name", "联系人", &["contact_name"], Kind::Text, false, ""),
+    col("contact.phone", "联系电话", &["电话", "contact_phone"], Kind::Text, false, ""),
+    col("contact.email", "电子邮箱", &["邮箱", "contact_email"], Kind::Text, false, ""),
+    col("visibility", "公开范围", &[], Kind::Code(Visibility::entries), false, "默认公开"),
+];
+
+pub fn columns(library: Library) -> &'static [Column] {
+    match library {
+        Library::Needs => &NEED_COLUMNS,
+        Library::Achievements => &ACHIEVEMENT_COLUMNS,
+    }
+}
+
+/// A header as compared: no spaces, `*` marks, full-width brackets or letter case.
+fn normal_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('*')
+        .trim_end_matches('*')
+        .replace(['（', '('], "(")
+        .replace(['）', ')'], ")")
+        .replace(char::is_whitespace, "")
+        .to_lowercase()
+}
+
+/// The column a header names, if any.
+fn column_of<'a>(cols: &'a [Column], header: &str) -> Option<&'a Column> {
+    let h = normal_header(header);
+    cols.iter().find(|c| {
+        normal_header(c.key) == h
+            || normal_header(c.header) == h
+            || c.aliases.iter().any(|a| normal_header(a) == h)
+            || normal_header(c.header).split('(').next() == Some(h.as_str())
+    })
+}
+
+/// What to do with a file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub library: Library,
+    pub format: Format,
+    pub encoding: Option<Encoding>,
+    /// Report only; write nothing.
+    pub dry_run: bool,
+    /// Write the valid rows even if some are invalid (they are reported); by default a single
+    /// invalid row means nothing is written.
+    pub skip_invalid: bool,
+    /// The owner of rows that name none (managers).
+    pub default_org: Option<String>,
+}
+
+/// One problem of one row.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RowError {
+    pub row: usize,
+    /// The column as the file names it (or the field, when no column holds it).
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// A row whose title nearly equals a record of the same organisation already in the library.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DuplicateRow {
+    pub row: usize,
+    pub title: String,
+    pub existing_id: String,
+    pub existing_title: String,
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    /// Created (or, in a dry run, would be).
+    Create,
+    /// Its external id was imported before: nothing is created.
+    Existing,
+    /// Invalid: see the errors.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RowResult {
+    pub row: usize,
+    pub action: RowAction,
+    /// The record's id (created, or found by external id).
+    pub id: Option<String>,
+    pub title: String,
+    pub external_id: Option<String>,
+}
+
+/// The report of an import, the same for a dry run and a real one.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Report {
+    pub library: &'static str,
+    pub format: &'static str,
+    pub encoding: Option<&'static str>,
+    pub dry_run: bool,
+    /// Whether anything was written.
+    pub written: bool,
+    pub rows: usize,
+    pub created: usize,
+    pub existing: usize,
+    pub invalid: usize,
+    /// Headers of the file that no column takes (their values are not imported).
+    pub ignored_columns: Vec<String>,
+    pub errors: Vec<RowError>,
+    pub duplicates: Vec<DuplicateRow>,
+    pub items: Vec<RowResult>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Read(#[from] tabular::ReadError),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the file has no `{header}` column ({key}); the columns are: {known}")]
+    MissingColumn { header: &'static str, key: &'static str, known: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One validated row, ready to write.
+enum Valid {
+    Need(Need),
+    Achievement(Achievement),
+}
+
+impl Valid {
+    fn meta(&self) -> &RecordMeta {
+        match self {
+            Valid::Need(n) => &n.meta,
+            Valid::Achievement(a) => &a.meta,
+        }
+    }
+}
+
+/// What people write for an amount that is to be negotiated.
+const NEGOTIABLE: [&str; 4] = ["面议", "面谈", "待定", "协商"];
+
+/// Splits a list cell: commas, semicolons, 、 and line breaks (half- or full-width).
+fn split_list(text: &str) -> Vec<Value> {
+    text.split([',', '，', ';', '；', '、', '\n', '|'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_string()))
+        .collect()
+}
+
+/// A code given as itself or as its Chinese label.
+fn to_code(value: &str, entries: &[VocabularyEntry]) -> String {
+    let v = value.trim();
+    entries.iter().find(|e| e.code == v || e.label == v).map(|e| e.code.to_string()).unwrap_or_else(|| v.to_string())
+}
+
+/// Turns a row's cells into the JSON input of a record; conversion errors go to `errors`.
+fn row_input(
+    cols: &[Column],
+    row: &tabular::Row,
+    errors: &mut Vec<RowError>,
+) -> (Map<String, Value>, HashMap<&'static str, String>) {
+    let mut input = Map::new();
+    let mut contact = Map::new();
+    let mut headers: HashMap<&'static str, String> = HashMap::new();
+    for (header, value) in &row.cells {
+        let Some(column) = column_of(cols, header) else { continue };
+        headers.insert(column.key, header.clone());
+        let mut fail = |message: String| {
+            errors.push(RowError { row: row.number, column: header.clone(), code: "invalid_value".into(), message });
+        };
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) if s.trim().is_empty() => continue,
+            Value::String(s) => Some(s.trim().to_string()),
+            _ => None,
+        };
+        let converted = match (column.kind, text) {
+            (Kind::Text, Some(t)) => Value::String(t),
+            (Kind::Date, Some(t)) => Value::String(t.replace(['/', '.'], "-")),
+            (Kind::List, Some(t)) => Value::Array(split_list(&t)),
+            (Kind::Codes(entries), Some(t)) => {
+                let all = entries();
+                Value::Array(
+                    split_list(&t)
+                        .iter()
+                        .map(|v| Value::String(to_code(v.as_str().unwrap_or_default(), &all)))
+                        .collect(),
+                )
+            }
+            (Kind::Code(entries), Some(t)) => Value::String(to_code(&t, &entries())),
+            // 面议 (negotiable) and the like leave an amount empty, as the API's null does.
+            (Kind::Number, Some(t)) if NEGOTIABLE.contains(&t.as_str()) => continue,
+            (Kind::Number, Some(t)) => {
+                let cleaned = t.trim_end_matches("万元").replace(',', "");
+                match cleaned.trim().parse::<f64>() {
+                    Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
+                    Ok(n) => Value::from(n),
+                    Err(_) => {
+                        fail(format!("`{t}` is not a number"));
+                        continue;
+                    }
+                }
+            }
+            // JSON Lines give values their own types; lists of codes may use labels too.
+            (Kind::Codes(entries), None) => match value {
+                Value::Array(items) => {
+                    let all = entries();
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|i| i.as_str().map(|s| Value::String(to_code(s, &all))).unwrap_or(i.clone()))
+                            .collect(),
+                    )
+                }
+                other => other.clone(),
+            },
+            (_, None) => value.clone(),
+        };
+        match column.key.strip_prefix("contact.") {
+            Some(part) => {
+                contact.insert(part.to_string(), converted);
+            }
+            None => {
+                input.insert(column.key.to_string(), converted);
+            }
+        }
+    }
+    if !contact.is_empty() {
+        input.insert("contact".into(), Value::Object(contact));
+    }
+    (input, headers)
+}
+
+/// Organisations by id and by name, for the `organisation` column.
+struct Owners {
+    by_id: HashMap<String, Organisation>,
+    by_name: HashMap<String, Organisation>,
+}
+
+impl Owners {
+    fn find(&self, text: &str) -> Option<&Organisation> {
+        let t = text.trim();
+        if is_valid_id(t) { self.by_id.get(t) } else { self.by_name.get(t) }
+    }
+}
+
+/// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
+/// writes a file of records for `viewer`.
+pub async fn run(
+    store: &dyn Store,
+    viewer: &Principal,
+    bytes: &[u8],
+    options: &Options,
+) -> Result<Report, ImportError> {
+    let library = options.library;
+    let staff = viewer.role.is_staff();
+    if !staff && viewer.role != library.owner_role() {
+        return Err(ImportError::Forbidden(format!(
+            "users with role `{}` cannot import {}; {} import their own",
+            viewer.role,
+            library.route(),
+            library.owner_description()
+        )));
+    }
+    // Parsing a large workbook is CPU work: off the async workers.
+    let (owned, format, encoding) = (bytes.to_vec(), options.format, options.encoding);
+    let table: Table = tokio::task::spawn_blocking(move || tabular::read(&owned, format, encoding))
+        .await
+        .map_err(|e| ImportError::Read(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))??;
+    let cols = columns(library);
+    let ignored_columns: Vec<String> =
+        table.headers.iter().filter(|h| !h.is_empty() && column_of(cols, h).is_none()).cloned().collect();
+    for c in cols.iter().filter(|c| c.required) {
+        if !table.headers.iter().any(|h| column_of(cols, h).is_some_and(|x| x.key == c.key)) {
+            let known = cols.iter().map(|c| format!("{} ({})", c.header, c.key)).collect::<Vec<_>>().join(", ");
+            return Err(ImportError::MissingColumn { header: c.header, key: c.key, known });
+        }
+    }
+
+    let organisations = store.list_organisations().await?;
+    let owners = Owners {
+        by_id: organisations.iter().map(|o| (o.id.clone(), o.clone())).collect(),
+        by_name: organisations.iter().map(|o| (o.name.clone(), o.clone())).collect(),
+    };
+    let at = now();
+    let today = market_today(at);
+    let mut errors: Vec<RowError> = Vec::new();
+    let mut items: Vec<RowResult> = Vec::new();
+    let mut valid: Vec<(usize, Valid, Option<String>)> = Vec::new();
+    let mut seen_external: HashSet<(String, String)> = HashSet::new();
+    let mut imported: HashMap<String, HashMap<String, String>> = HashMap::new();
+
+    for (i, row) in table.rows.iter().enumerate() {
+        // Validation of thousands of rows must not hold up the other requests of the worker.
+        if i % 200 == 199 {
+            tokio::task::yield_now().await;
+        }
+        let before = errors.len();
+        let (mut input, headers) = row_input(cols, row, &mut errors);
+        let column_name = |key: &str| -> String {
+            let top = key.split(['.', '[']).next().unwrap_or(key);
+            headers
+                .get(key)
+                .or_else(|| headers.iter().find(|(k, _)| k.split('.').next() == Some(top)).map(|(_, h)| h))
+                .cloned()
+                .unwrap_or_else(|| {
+                    cols.iter()
+                        .find(|c| c.key == key || c.key == top)
+                        .map(|c| c.header.to_string())
+                        .unwrap_or(key.to_string())
+                })
+        };
+        let mut fail = |key: &str, code: &str, message: String| {
+            errors.push(RowError { row: row.number, column: column_name(key), code: code.to_string(), message });
+        };
+        let external_id = input.remove(EXTERNAL_ID).map(|v| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        });
+        let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
+        // The owner: the viewer's own organisation, or (managers) the row's or the default.
+        let owner = if staff {
+            match named_org.or_else(|| options.default_org.clone()) {
+                Some(text) => match owners.find(&text) {
+                    Some(o) => Some(o.clone()),
+                    None => {
+                        fail(
+                            ORGANISATION,
+                            "unknown_organisation",
+                            format!("no organisation named or with id `{text}`"),
+                        );
+                        None
+                    }
+                },
+                None => {
+                    fail(
+                        ORGANISATION,
+                        "required",
+                        "managers import on behalf of an organisation: fill in 单位 (its name or id), or give org_id"
+                            .into(),
+                    );
+                    None
+                }
+            }
+        } else {
+            if let Some(text) = named_org
+                && owners.find(&text).is_none_or(|o| o.id != viewer.org_id)
+            {
+                fail(
+                    ORGANISATION,
+                    "field_not_allowed",
+                    format!("you import for your own organisation; `{text}` is another one: leave 单位 empty"),
+                );
+            }
+            owners.by_id.get(&viewer.org_id).cloned()
+        };
+        let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+
+        let mut record = None;
+        let body = Value::Object(input);
+        let built: Result<Option<Valid>, ()> = match library {
+            Library::Needs => match serde_path_to_error::deserialize::<_, NeedInput>(body) {
+                Err(e) => {
+                    fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
+                    Err(())
+                }
+                Ok(parsed) => match NeedContent::parse(&parsed, today) {
+                    Ok(content) => Ok(owner.as_ref().map(|o| {
+                        Valid::Need(Need {
+                            meta: RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at),
+                            content,
+                        })
+                    })),
+                    Err(v) => {
+                        for f in v.0 {
+                            fail(&f.field, f.code, f.message);
+                        }
+                        Err(())
+                    }
+                },
+            },
+            Library::Achievements => match serde_path_to_error::deserialize::<_, AchievementInput>(body) {
+                Err(e) => {
+                    fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
+                    Err(())
+                }
+                Ok(parsed) => match AchievementContent::parse(&parsed) {
+                    Ok(content) => Ok(owner.as_ref().map(|o| {
+                        Valid::Achievement(Achievement {
+                            meta: RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at),
+                            content,
+                        })
+                    })),
+                    Err(v) => {
+                        for f in v.0 {
+                            fail(&f.field, f.code, f.message);
+                        }
+                        Err(())
+                    }
+                },
+            },
+        };
+        if let Ok(Some(v)) = built {
+            record = Some(v);
+        }
+        // Idempotency: an external id imported before (or earlier in this file).
+        let mut existing_id = None;
+        if let (Some(ext), Some(o)) = (&external_id, &owner) {
+            if !imported.contains_key(&o.id) {
+                let known: HashMap<String, String> = store.imported_ids(library, &o.id).await?.into_iter().collect();
+                imported.insert(o.id.clone(), known);
+            }
+            existing_id = imported[&o.id].get(ext).cloned();
+            if existing_id.is_none() && !seen_external.insert((o.id.clone(), ext.clone())) {
+                errors.push(RowError {
+                    row: row.number,
+                    column: column_name(EXTERNAL_ID),
+                    code: "repeated_external_id".into(),
+                    message: format!("外部编号 `{ext}` appears on an earlier row of this file"),
+                });
+            }
+        }
+        let invalid = errors.len() > before;
+        let action = match (&existing_id, invalid) {
+            (Some(_), _) => RowAction::Existing,
+            (None, true) => RowAction::Invalid,
+            (None, false) => RowAction::Create,
+        };
+        let id = existing_id
+            .clone()
+            .or_else(|| record.as_ref().filter(|_| action == RowAction::Create).map(|r| r.meta().id.clone()));
+        if existing_id.is_some() {
+            // An existing row's own errors do not count: nothing is written for it.
+            errors.truncate(before);
+        }
+        items.push(RowResult { row: row.number, action, id, title, external_id: external_id.clone() });
+        if action == RowAction::Create
+            && let Some(r) = record
+        {
+            valid.push((row.number, r, external_id));
+        }
+    }
+
+    let duplicates = duplicates(store, library, &valid).await?;
+    let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
+    let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
+    let write = !options.dry_run && (invalid == 0 || options.skip_invalid) && !valid.is_empty();
+    if write {
+        let mut needs = Vec::new();
+        let mut achievements = Vec::new();
+        let mut keys = Vec::new();
+        for (_, record, external) in valid.iter() {
+            if let Some(ext) = external {
+                let meta = record.meta();
+                keys.push(ImportKey {
+                    library,
+                    org_id: meta.org_id.clone(),
+                    external_id: ext.clone(),
+                    record_id: meta.id.clone(),
+                    at,
+                });
+            }
+            match record {
+                Valid::Need(n) => needs.push(n.clone()),
+                Valid::Achievement(a) => achievements.push(a.clone()),
+            }
+        }
+        store.import_records(&needs, &achievements, &keys).await?;
+        tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
+    }
+    if !write {
+        // Nothing was written: a created id would point nowhere.
+        for item in items.iter_mut().filter(|i| i.action == RowAction::Create) {
+            if !options.dry_run {
+                item.id = None;
+            }
+        }
+    }
+    Ok(Report {
+        library: library.route(),
+        format: table.format.code(),
+        encoding: table.encoding.map(Encoding::code),
+        dry_run: options.dry_run,
+        written: write,
+        rows: table.rows.len(),
+        created: if write || options.dry_run { valid.len() } else { 0 },
+        existing,
+        invalid,
+        ignored_columns,
+        errors,
+        duplicates,
+        items,
+    })
+}
+
+/// Rows whose title nearly equals one of the same organisation's records already in the library
+/// (its 2,000 most recent are compared).
+async fn duplicates(
+    store: &dyn Store,
+    library: Library,
+    rows: &[(usize, Valid, Option<String>)],
+) -> Result<Vec<DuplicateRow>, ImportError> {
+    let mut by_org: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for (row, record, _) in rows {
+        let title = match record {
+            Valid::Need(n) => n.content.title.as_str(),
+            Valid::Achievement(a) => a.content.title.as_str(),
+        };
+        by_org.entry(record.meta().org_id.as_str()).or_default().push((*row, title));
+    }
+    let mut out = Vec::new();
+    for (org, titles) in by_org {
+        let query = ListQuery {
+            viewer_org: org.to_string(),
+            org_id: Some(org.to_string()),
+            limit: 2000,
+            ..ListQuery::default()
+        };
+        let existing: Vec<(String, String)> = match library {
+            Library::Needs => {
+                store.list_needs(&query).await?.items.into_iter().map(|n| (n.meta.id, n.content.title)).collect()
+            }
+            Library::Achievements => {
+                store.list_achievements(&query).await?.items.into_iter().map(|a| (a.meta.id, a.content.title)).collect()
+            }
+        };
+        if existing.is_empty() {
+            continue;
+        }
+        for (row, title) in titles {
+            let best =
+                existing.iter().map(|(id, t)| (id, t, title_similarity(title, t))).max_by(|a, b| a.2.total_cmp(&b.2));
+            if let Some((id, t, similarity)) = best
+                && similarity >= crate::matching::duplicates::DUPLICATE_SIMILARITY
+            {
+                out.push(DuplicateRow {
+                    row,
+                    title: title.to_string(),
+                    existing_id: id.clone(),
+                    existing_title: t.clone(),
+                    similarity: (similarity * 1000.0).round() / 1000.0,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The roles that may import into `library`.
+pub fn may_import(role: Role, library: Library) -> bool {
+    role.is_staff() || role == library.owner_role()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_in_chinese_or_english_with_or_without_marks_and_units() {
+        for h in ["需求名称", "*需求名称", "title", "Title", "标题"] {
+            assert_eq!(column_of(&NEED_COLUMNS, h).map(|c| c.key), Some("title"), "{h}");
+        }
+        assert_eq!(column_of(&NEED_COLUMNS, "预算上限（万元）").map(|c| c.key), Some("budget_max"));
+        assert_eq!(column_of(&NEED_COLUMNS, "预算上限").map(|c| c.key), Some("budget_max"));
+        assert_eq!(column_of(&ACHIEVEMENT_COLUMNS, "报价").map(|c| c.key), Some("asking_price"));
+        assert_eq!(column_of(&ACHIEVEMENT_COLUMNS, "联系电话").map(|c| c.key), Some("contact.phone"));
+        assert!(column_of(&NEED_COLUMNS, "序号").is_none());
+    }
+
+    #[test]
+    fn cells_become_the_api_input_with_codes_for_labels() {
+        let row = tabular::Row {
+            number: 7,
+            cells: vec![
+                ("需求名称".into(), Value::String("稠油降黏剂复配工艺".into())),
+                ("技术领域".into(), Value::String("油气勘探开发".into())),
+                ("合作方式".into(), Value::String("技术转让、合作开发".into())),
+                ("预算上限(万元)".into(), Value::String("1,200".into())),
+                ("预算下限(万元)".into(), Value::String("约五十".into())),
+                ("联系人".into(), Value::String("王工".into())),
+                ("有效期".into(), Value::String("2027/6/30".into())),
+            ],
+        };
+        let mut errors = Vec::new();
+        let (input, _) = row_input(&NEED_COLUMNS, &row, &mut errors);
+        assert_eq!(input["field"], "oil_gas");
+        assert_eq!(input["cooperation_modes"], serde_json::json!(["transfer", "joint_development"]));
+        assert_eq!(input["budget_max"], 1200);
+        assert_eq!(input["contact"]["name"], "王工");
+        assert_eq!(input["deadline"], "2027-6-30");
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].row, errors[0].column.as_str()), (7, "预算下限(万元)"));
+    }
+}
