@@ -18,7 +18,7 @@ use crate::domain::need::Need;
 use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::RecordStatus;
 use crate::import::{self, Column, ImportError, Kind, Options};
-use crate::storage::{ListQuery, TransferQuery};
+use crate::storage::{DockingQuery, ListQuery, TransferQuery};
 use crate::tabular::{self, Cell, Encoding, Format, Sheet};
 
 /// The largest file an import accepts: 20,000 achievements with long abstracts fit easily.
@@ -517,4 +517,118 @@ pub async fn export_transfers(
         })
         .collect();
     send(Sheet { name: "transfers".into(), header, rows }, lines, format, "transfers")
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DockingExportParams {
+    pub format: Option<String>,
+    /// One state or several separated by commas.
+    pub state: Option<String>,
+    pub field: Option<crate::domain::vocab::TechField>,
+    /// The need's region prefix.
+    pub region: Option<String>,
+}
+
+/// Export the docking library (managers): each pairing with its state, source, score, manager
+/// and both records' titles.
+#[utoipa::path(
+    tag = "imports",
+    params(DockingExportParams),
+    responses((status = 200, description = "The file"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/exports/dockings")]
+pub async fn export_dockings(
+    state: web::Data<AppState>,
+    _auth: Auth<Staff>,
+    params: web::Query<DockingExportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let format = export_format(&ExportParams { format: p.format })?;
+    let mut states = Vec::new();
+    for code in p.state.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+        states.push(code.parse().map_err(|m: String| ApiError::bad_request("invalid_query", m))?);
+    }
+    let region_prefix = p
+        .region
+        .as_deref()
+        .map(|r| {
+            crate::domain::validate::region_prefix(r)
+                .map(str::to_string)
+                .map_err(|m| ApiError::bad_request("invalid_query", m))
+        })
+        .transpose()?;
+    let mut query = DockingQuery { states, field: p.field, region_prefix, limit: 1000, ..DockingQuery::default() };
+    let mut dockings = Vec::new();
+    loop {
+        let page = state.store.list_dockings(&query).await?;
+        dockings.extend(page.items);
+        match page.next_cursor.and_then(|c| c.parse::<u32>().ok()) {
+            Some(offset) => query.offset = offset,
+            None => break,
+        }
+    }
+    let need_ids: Vec<String> = dockings.iter().map(|d| d.need_id.clone()).collect();
+    let achievement_ids: Vec<String> = dockings.iter().map(|d| d.achievement_id.clone()).collect();
+    let titles: std::collections::HashMap<String, String> = state
+        .store
+        .needs_by_ids(&need_ids)
+        .await?
+        .into_iter()
+        .map(|n| (n.meta.id, n.content.title))
+        .chain(
+            state.store.achievements_by_ids(&achievement_ids).await?.into_iter().map(|a| (a.meta.id, a.content.title)),
+        )
+        .collect();
+    let title = |id: &str| titles.get(id).cloned().unwrap_or_default();
+    let header = [
+        "ID",
+        "需求ID",
+        "需求名称",
+        "成果ID",
+        "成果名称",
+        "状态",
+        "来源",
+        "匹配分",
+        "技术领域",
+        "地区",
+        "经理人",
+        "原因",
+        "创建时间",
+        "更新时间",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut lines = Vec::new();
+    let rows = dockings
+        .iter()
+        .map(|d| {
+            lines.push(serde_json::json!({
+                "id": d.id, "need_id": d.need_id, "need_title": title(&d.need_id), "achievement_id": d.achievement_id,
+                "achievement_title": title(&d.achievement_id), "state": d.state, "source": d.source, "score": d.score,
+                "field": d.field, "region": d.region, "manager_id": d.manager_id, "reason": d.reason,
+                "created_at": d.created_at, "updated_at": d.updated_at,
+            }));
+            vec![
+                Cell::Text(d.id.clone()),
+                Cell::Text(d.need_id.clone()),
+                Cell::Text(title(&d.need_id)),
+                Cell::Text(d.achievement_id.clone()),
+                Cell::Text(title(&d.achievement_id)),
+                Cell::Text(d.state.label().into()),
+                Cell::Text(d.source.label().into()),
+                Cell::Decimal(d.score.map(|s| format!("{s:.3}")).unwrap_or_default()),
+                Cell::Text(d.field.label().into()),
+                Cell::Text(d.region.clone()),
+                Cell::Text(d.manager_id.clone().unwrap_or_default()),
+                Cell::Text(d.reason.map(|r| r.label().to_string()).unwrap_or_default()),
+                Cell::Text(d.created_at.to_rfc3339()),
+                Cell::Text(d.updated_at.to_rfc3339()),
+            ]
+        })
+        .collect();
+    send(Sheet { name: "dockings".into(), header, rows }, lines, format, "dockings")
 }

@@ -90,8 +90,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(stats::get_report)
         .service(imports::create_import)
         .service(imports::get_template)
-        // The transfers' export before the libraries' `{library}` route, which would take it.
+        // The transfers' and dockings' exports before the libraries' `{library}` route, which would take them.
         .service(imports::export_transfers)
+        .service(imports::export_dockings)
         .service(imports::export_library);
 }
 

@@ -513,6 +513,19 @@ async fn managers_review_the_queue_in_bulk_assign_and_annotate() {
     r.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// A manual docking of the pair, or the matcher's suggestion of it if one came first: (id,
+/// whether it is the suggestion).
+async fn manual_or_suggested(app: &TestApp, m: &Actor, need_id: &str, achievement_id: &Value) -> (String, bool) {
+    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": achievement_id})).await;
+    match r.status {
+        StatusCode::CREATED => (r.body["id"].as_str().unwrap().to_string(), false),
+        StatusCode::CONFLICT if r.body["error"]["details"]["state"] == "suggested" => {
+            (r.body["error"]["details"]["docking_id"].as_str().unwrap().to_string(), true)
+        }
+        _ => panic!("creating the docking: {}", r.text),
+    }
+}
+
 #[tokio::test]
 async fn manager_feedback_moves_the_ranking() {
     let app = spawn_app().await;
@@ -539,10 +552,15 @@ async fn manager_feedback_moves_the_ranking() {
     let rank = |body: &Value, id: &Value| ids(&body["items"]).iter().position(|x| x == id.as_str().unwrap()).unwrap();
 
     // Rejecting a materials candidate as a field mismatch pushes the other materials one down.
-    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": m1["id"]})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let docking = r.body["id"].as_str().unwrap().to_string();
-    let r = act(&app, &m.token, &docking, "fail", json!({"reason": "field_mismatch"})).await;
+    // (The background matcher may have suggested the pair already: the manager then rejects
+    // the suggestion instead of failing a docking made by hand; both are the same feedback.)
+    let (docking, suggested) = manual_or_suggested(&app, &m, need_id, &m1["id"]).await;
+    let (action, body) = if suggested {
+        ("reject", json!({"reason": "field_mismatch"}))
+    } else {
+        ("fail", json!({"reason": "field_mismatch"}))
+    };
+    let r = act(&app, &m.token, &docking, action, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let after = matches(&app, &m.token, need_id).await;
     let share = |body: &Value, field: &str| -> f64 {
@@ -561,8 +579,11 @@ async fn manager_feedback_moves_the_ranking() {
     assert!(m2_after.as_f64() < m2_before.as_f64(), "{m2_before} → {m2_after}");
 
     // Accepting a monitoring candidate lends its keywords to the similar one.
-    let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need_id, "achievement_id": s1["id"]})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (docking, suggested) = manual_or_suggested(&app, &m, need_id, &s1["id"]).await;
+    if suggested {
+        let r = act(&app, &m.token, &docking, "accept", json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
     let accepted = matches(&app, &m.token, need_id).await;
     let s2_item = &accepted["items"][rank(&accepted, &s2["id"])];
     assert!(s2_item["explanation"]["feedback_keywords"].as_array().unwrap().contains(&json!("在线监测")), "{s2_item}");

@@ -85,6 +85,7 @@ async fn the_openapi_document_describes_every_route() {
         "POST /api/v1/imports",
         "GET /api/v1/imports/templates/{file}",
         "GET /api/v1/exports/transfers",
+        "GET /api/v1/exports/dockings",
         "GET /api/v1/exports/{library}",
     ]
     .into_iter()

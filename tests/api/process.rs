@@ -206,3 +206,50 @@ fn the_eval_command_writes_a_trec_run_from_the_matching_path() {
     assert_eq!(first[5], "techmarket");
     assert!(!text.contains(" a2 "), "an unrelated record is not ranked: {text}");
 }
+
+#[tokio::test]
+async fn the_command_line_imports_a_gbk_csv_after_a_dry_run_and_refuses_a_bad_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let run = |args: &[&str]| {
+        techmarket(dir.path(), &url, port, args).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap()
+    };
+    assert!(run(&["seed-demo"]).status.success());
+    let text = "外部编号,成果名称,成果简介,技术领域,成果类型,技术成熟度\r\n\
+        CLI-1,稠油热采井筒隔热油管,真空隔热油管导热系数降至0.006。,石油装备,专利,7\r\n\
+        CLI-2,油田采出水电化学除油,电絮凝除油率95%。,资源与环境,技术秘密,5\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let file = dir.path().join("成果.csv");
+    std::fs::write(&file, &gbk).unwrap();
+    let path = file.to_str().unwrap();
+    let args = ["import", path, "--library", "achievements", "--org", "东营石油工程大学"];
+
+    let dry = run(&[&args[..], &["--dry-run"]].concat());
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!((report["created"].as_i64(), report["written"].as_bool()), (Some(2), Some(false)));
+    assert_eq!(report["encoding"], "gbk");
+
+    let real = run(&args);
+    assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stderr));
+    let report: Value = serde_json::from_slice(&real.stdout).unwrap();
+    assert_eq!(report["written"], true);
+    let again: Value = serde_json::from_slice(&run(&args).stdout).unwrap();
+    assert_eq!(again["existing"], 2, "{again}");
+
+    // A bad row: nothing of the file is written and the exit status says so.
+    std::fs::write(
+        &file,
+        "成果名称,成果简介,技术领域,成果类型,技术成熟度\n盐碱地改良剂,改良剂,不存在的领域,专利,5\n页岩气压裂工艺,压裂,石油装备,专利,6\n",
+    )
+    .unwrap();
+    let bad = run(&["import", path, "--library", "achievements", "--org", "东营石油工程大学"]);
+    assert!(!bad.status.success());
+    let report: Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!((report["invalid"].as_i64(), report["written"].as_bool()), (Some(1), Some(false)));
+    assert_eq!(report["errors"][0]["column"], "技术领域");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--skip-invalid"));
+    let check: Value = serde_json::from_slice(&run(&["index", "check"]).stdout).unwrap();
+    assert_eq!(check["libraries"][1]["in_database"], 84, "82 demo achievements and the 2 imported: {check}");
+}

@@ -333,4 +333,39 @@ async fn statistics_equal_direct_counts_of_the_records_and_events() {
     assert!(csv.contains("transfer,技术转让,1,350.25"), "{csv}");
     assert!(csv.contains("total,合计,2,430.35"), "{csv}");
     assert!(csv.contains("landed,落地转化,1,0.5,9"), "{csv}");
+    let r = app
+        .client
+        .get(app.url("/api/v1/stats/report?month=2026-11&format=xlsx"))
+        .bearer_auth(&m.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let table = techmarket::tabular::read(&r.bytes().await.unwrap(), techmarket::tabular::Format::Xlsx, None).unwrap();
+    assert_eq!(
+        table.headers,
+        ["代码", "名称", "企业需求", "高校成果", "项目对接", "落地转化"],
+        "the first sheet counts by field"
+    );
+    assert_eq!(table.rows.len(), 2, "new_energy and new_materials");
+
+    // The docking and transfer libraries export whole, for managers.
+    let r = app
+        .client
+        .get(app.url("/api/v1/exports/dockings?format=csv&state=signed"))
+        .bearer_auth(&m.token)
+        .send()
+        .await
+        .unwrap();
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "header and the two signed dockings: {csv}");
+    assert!(csv.contains("已签约") && csv.contains(n2["title"].as_str().unwrap()), "{csv}");
+    let r =
+        app.client.get(app.url("/api/v1/exports/transfers?format=jsonl")).bearer_auth(&m.token).send().await.unwrap();
+    let lines: Vec<serde_json::Value> =
+        r.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut amounts: Vec<&str> = lines.iter().map(|l| l["amount"].as_str().unwrap()).collect();
+    amounts.sort();
+    assert_eq!(amounts, ["350.25", "80.10"]);
+    app.get("/api/v1/exports/dockings", &e1.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
