@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Import throughput: 20,000 achievements (CSL titles, abstracts and keywords from shared/eval,
 # the 10,853 records twice) as one UTF-8 CSV with Chinese headers, through POST /api/v1/imports
+# (on_error=skip: 4 CSL rows have a keyword over 30 characters and are reported, not imported)
 # into the release build on its embedded default (SQLite), with the demo data loaded. Reports
 # the import itself (parse, validate, duplicate check, one transaction), the time until the
 # search index holds every record, and until the background matcher has matched every one.
@@ -44,15 +45,21 @@ last_seq() { python3 -c "import sqlite3,sys; c=sqlite3.connect('file:$dir/techma
 start=$(date +%s.%N)
 code=$(curl -s -o "$dir/report.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $TM_UNIVERSITY" \
   -H 'Content-Type: text/csv' --data-binary @"$dir/achievements.csv" \
-  "http://127.0.0.1:$port/api/v1/imports?library=achievements")
+  "http://127.0.0.1:$port/api/v1/imports?library=achievements&on_error=skip")
 imported=$(date +%s.%N)
-python3 -c "import json; r=json.load(open('$dir/report.json')); print('status $code: created', r.get('created'), 'invalid', r.get('invalid'), 'duplicates', len(r.get('duplicates', [])))"
-# Indexed: the search finds the last row's own external title.
+if [ "$code" != 200 ]; then
+  echo "the import failed ($code):" >&2
+  head -c 2000 "$dir/report.json" >&2
+  exit 1
+fi
+python3 -c "import json; r=json.load(open('$dir/report.json')); print('status $code: created', r['created'], 'invalid', r['invalid'], 'duplicates', len(r['duplicates']))"
+created=$(python3 -c "import json; print(json.load(open('$dir/report.json'))['created'])")
+# Indexed: the index holds the demo's 122 records and every created one.
 last_title=$(python3 -c "import csv; rows=list(csv.reader(open('$dir/achievements.csv', encoding='utf-8'))); print(rows[-1][1])")
 while true; do
   n=$(curl -sf -G -H "Authorization: Bearer $TM_ADMIN" "http://127.0.0.1:$port/api/v1/admin/index" |
     python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(l["in_index"] for l in r["libraries"]))')
-  [ "$n" -ge $((rows + 122)) ] && break
+  [ "$n" -ge $((created + 122)) ] && break
   sleep 0.2
 done
 indexed=$(date +%s.%N)

@@ -210,7 +210,7 @@ pub enum RowAction {
 pub struct RowResult {
     pub row: usize,
     pub action: RowAction,
-    /// The record's id (created, or found by external id).
+    /// The record's id: created (not in a dry run), or found by external id.
     pub id: Option<String>,
     pub title: String,
     pub external_id: Option<String>,
@@ -359,6 +359,31 @@ fn row_input(
     (input, headers)
 }
 
+/// A row's input read as the API's input type and validated as the API validates it; every
+/// problem goes to `fail` (field, code, message).
+fn validated<I: serde::de::DeserializeOwned, C>(
+    body: Value,
+    parse: impl FnOnce(&I) -> Result<C, crate::domain::validate::ValidationErrors>,
+    fail: &mut impl FnMut(&str, &str, String),
+) -> Option<C> {
+    let input: I = match serde_path_to_error::deserialize(body) {
+        Ok(input) => input,
+        Err(e) => {
+            fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
+            return None;
+        }
+    };
+    match parse(&input) {
+        Ok(content) => Some(content),
+        Err(errors) => {
+            for f in errors.0 {
+                fail(&f.field, f.code, f.message);
+            }
+            None
+        }
+    }
+}
+
 /// Organisations by id and by name, for the `organisation` column.
 struct Owners {
     by_id: HashMap<String, Organisation>,
@@ -484,53 +509,15 @@ pub async fn run(
         };
         let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
 
-        let mut record = None;
         let body = Value::Object(input);
-        let built: Result<Option<Valid>, ()> = match library {
-            Library::Needs => match serde_path_to_error::deserialize::<_, NeedInput>(body) {
-                Err(e) => {
-                    fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
-                    Err(())
-                }
-                Ok(parsed) => match NeedContent::parse(&parsed, today) {
-                    Ok(content) => Ok(owner.as_ref().map(|o| {
-                        Valid::Need(Need {
-                            meta: RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at),
-                            content,
-                        })
-                    })),
-                    Err(v) => {
-                        for f in v.0 {
-                            fail(&f.field, f.code, f.message);
-                        }
-                        Err(())
-                    }
-                },
-            },
-            Library::Achievements => match serde_path_to_error::deserialize::<_, AchievementInput>(body) {
-                Err(e) => {
-                    fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
-                    Err(())
-                }
-                Ok(parsed) => match AchievementContent::parse(&parsed) {
-                    Ok(content) => Ok(owner.as_ref().map(|o| {
-                        Valid::Achievement(Achievement {
-                            meta: RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at),
-                            content,
-                        })
-                    })),
-                    Err(v) => {
-                        for f in v.0 {
-                            fail(&f.field, f.code, f.message);
-                        }
-                        Err(())
-                    }
-                },
-            },
+        let meta =
+            |o: &Organisation| RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at);
+        let record = match library {
+            Library::Needs => validated::<NeedInput, _>(body, |i| NeedContent::parse(i, today), &mut fail)
+                .and_then(|content| owner.as_ref().map(|o| Valid::Need(Need { meta: meta(o), content }))),
+            Library::Achievements => validated::<AchievementInput, _>(body, AchievementContent::parse, &mut fail)
+                .and_then(|content| owner.as_ref().map(|o| Valid::Achievement(Achievement { meta: meta(o), content }))),
         };
-        if let Ok(Some(v)) = built {
-            record = Some(v);
-        }
         // Idempotency: an external id imported before (or earlier in this file).
         let mut existing_id = None;
         if let (Some(ext), Some(o)) = (&external_id, &owner) {
@@ -597,11 +584,9 @@ pub async fn run(
         tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
     }
     if !write {
-        // Nothing was written: a created id would point nowhere.
+        // Nothing was written (or it is a dry run): an id would point nowhere.
         for item in items.iter_mut().filter(|i| i.action == RowAction::Create) {
-            if !options.dry_run {
-                item.id = None;
-            }
+            item.id = None;
         }
     }
     Ok(Report {

@@ -166,6 +166,23 @@ macro_rules! insert_event {
     }};
 }
 
+/// Runs a listing with `LIMIT`/`OFFSET` and returns the page; its cursor is the next offset.
+macro_rules! finish_offset_page {
+    ($qb:expr, $q:expr, $row:ty, $pool:expr) => {{
+        let limit = $q.limit.max(1) as usize;
+        $qb.push(" LIMIT ").push_bind(limit as i64 + 1).push(" OFFSET ").push_bind(i64::from($q.offset));
+        let rows: Vec<$row> = $qb.build_query_as().fetch_all($pool).await?;
+        let mut items = rows.into_iter().map(|r| r.into_domain()).collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            Some(($q.offset as usize + limit).to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }};
+}
+
 /// The `DockingStore` implementation, written once for both backends.
 macro_rules! impl_docking_store {
     ($store:ty, $db:ty) => {
@@ -312,17 +329,7 @@ macro_rules! impl_docking_store {
             } else {
                 " ORDER BY d.updated_at DESC, d.id DESC"
             });
-            let limit = q.limit.max(1) as usize;
-            qb.push(" LIMIT ").push_bind(limit as i64 + 1).push(" OFFSET ").push_bind(i64::from(q.offset));
-            let rows: Vec<$crate::storage::dockings::DockingRow> = qb.build_query_as().fetch_all(self.reader()).await?;
-            let mut items = rows.into_iter().map(|r| r.into_domain()).collect::<StoreResult<Vec<_>>>()?;
-            let next_cursor = if items.len() > limit {
-                items.truncate(limit);
-                Some((q.offset as usize + limit).to_string())
-            } else {
-                None
-            };
-            Ok(Page { items, next_cursor })
+            $crate::storage::dockings::finish_offset_page!(qb, q, $crate::storage::dockings::DockingRow, self.reader())
         }
 
         async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<$crate::domain::docking::DockingEvent>> {
@@ -361,4 +368,4 @@ macro_rules! impl_docking_store {
     };
 }
 
-pub(crate) use {impl_docking_store, insert_event};
+pub(crate) use {finish_offset_page, impl_docking_store, insert_event};

@@ -150,6 +150,40 @@ macro_rules! log_change {
     }};
 }
 
+/// Inserts a need and its change-log entry inside the write transaction `$tx`.
+macro_rules! insert_need_row {
+    ($self:expr, $tx:expr, $need:expr) => {{
+        let need = $need;
+        bind_need!(sqlx::query(NEED_INSERT), need)
+            .bind(need.meta.id.clone())
+            .bind(need.meta.org_id.clone())
+            .bind(need.meta.created_by.clone())
+            .bind(micros(need.meta.created_at))
+            .bind(micros(need.meta.updated_at))
+            .bind(need.meta.version)
+            .execute(&mut *$tx)
+            .await?;
+        log_change!($self, $tx, "needs", need.meta.id, need.meta.updated_at);
+    }};
+}
+
+/// Inserts an achievement and its change-log entry inside the write transaction `$tx`.
+macro_rules! insert_achievement_row {
+    ($self:expr, $tx:expr, $achievement:expr) => {{
+        let achievement = $achievement;
+        bind_achievement!(sqlx::query(ACHIEVEMENT_INSERT), achievement)
+            .bind(achievement.meta.id.clone())
+            .bind(achievement.meta.org_id.clone())
+            .bind(achievement.meta.created_by.clone())
+            .bind(micros(achievement.meta.created_at))
+            .bind(micros(achievement.meta.updated_at))
+            .bind(achievement.meta.version)
+            .execute(&mut *$tx)
+            .await?;
+        log_change!($self, $tx, "achievements", achievement.meta.id, achievement.meta.updated_at);
+    }};
+}
+
 /// Fetches records by a list of ids with one `IN (...)` query.
 macro_rules! by_ids {
     ($self:expr, $db:ty, $select:expr, $row:ty, $ids:expr) => {{
@@ -334,16 +368,7 @@ macro_rules! impl_store {
 
             async fn insert_need(&self, need: &Need) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                bind_need!(sqlx::query(NEED_INSERT), need)
-                    .bind(need.meta.id.clone())
-                    .bind(need.meta.org_id.clone())
-                    .bind(need.meta.created_by.clone())
-                    .bind(micros(need.meta.created_at))
-                    .bind(micros(need.meta.updated_at))
-                    .bind(need.meta.version)
-                    .execute(&mut *tx)
-                    .await?;
-                log_change!(self, tx, "needs", need.meta.id, need.meta.updated_at);
+                insert_need_row!(self, tx, need);
                 tx.commit().await?;
                 Ok(())
             }
@@ -395,16 +420,7 @@ macro_rules! impl_store {
 
             async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                bind_achievement!(sqlx::query(ACHIEVEMENT_INSERT), achievement)
-                    .bind(achievement.meta.id.clone())
-                    .bind(achievement.meta.org_id.clone())
-                    .bind(achievement.meta.created_by.clone())
-                    .bind(micros(achievement.meta.created_at))
-                    .bind(micros(achievement.meta.updated_at))
-                    .bind(achievement.meta.version)
-                    .execute(&mut *tx)
-                    .await?;
-                log_change!(self, tx, "achievements", achievement.meta.id, achievement.meta.updated_at);
+                insert_achievement_row!(self, tx, achievement);
                 tx.commit().await?;
                 Ok(())
             }
@@ -516,28 +532,10 @@ macro_rules! impl_store {
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 for need in needs {
-                    bind_need!(sqlx::query(NEED_INSERT), need)
-                        .bind(need.meta.id.clone())
-                        .bind(need.meta.org_id.clone())
-                        .bind(need.meta.created_by.clone())
-                        .bind(micros(need.meta.created_at))
-                        .bind(micros(need.meta.updated_at))
-                        .bind(need.meta.version)
-                        .execute(&mut *tx)
-                        .await?;
-                    log_change!(self, tx, "needs", need.meta.id, need.meta.updated_at);
+                    insert_need_row!(self, tx, need);
                 }
                 for achievement in achievements {
-                    bind_achievement!(sqlx::query(ACHIEVEMENT_INSERT), achievement)
-                        .bind(achievement.meta.id.clone())
-                        .bind(achievement.meta.org_id.clone())
-                        .bind(achievement.meta.created_by.clone())
-                        .bind(micros(achievement.meta.created_at))
-                        .bind(micros(achievement.meta.updated_at))
-                        .bind(achievement.meta.version)
-                        .execute(&mut *tx)
-                        .await?;
-                    log_change!(self, tx, "achievements", achievement.meta.id, achievement.meta.updated_at);
+                    insert_achievement_row!(self, tx, achievement);
                 }
                 for key in keys {
                     sqlx::query(
@@ -614,4 +612,7 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use {bind_achievement, bind_need, by_ids, finish_page, impl_store, log_change, push_list_filters};
+pub(crate) use {
+    bind_achievement, bind_need, by_ids, finish_page, impl_store, insert_achievement_row, insert_need_row, log_change,
+    push_list_filters,
+};

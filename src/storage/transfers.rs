@@ -147,6 +147,21 @@ pub const DOCKING_FACTS: &str = "SELECT d.id, d.source, d.manager_id, n.created_
 pub const DOCKING_FACTS_GROUP: &str =
     " GROUP BY d.id, d.source, d.manager_id, n.created_at, d.created_at, t.landed_on, t.signed_on";
 
+/// Why a versioned update of `$table` row `$id` changed nothing: someone wrote a newer version,
+/// or the row is gone.
+macro_rules! stale_or_missing {
+    ($tx:expr, $table:literal, $id:expr) => {{
+        let current: Option<(i64,)> = sqlx::query_as(concat!("SELECT version FROM ", $table, " WHERE id = $1"))
+            .bind($id.clone())
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match current {
+            Some((current,)) => $crate::storage::StoreError::VersionConflict { current },
+            None => $crate::storage::StoreError::NotFound,
+        }
+    }};
+}
+
 /// Writes a docking's new state and its event inside the transaction `$tx`; a stale version
 /// or a missing docking returns the error from the enclosing function.
 macro_rules! write_docking_update {
@@ -166,14 +181,7 @@ macro_rules! write_docking_update {
             .await?
             .rows_affected();
         if updated == 0 {
-            let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM dockings WHERE id = $1")
-                .bind(d.id.clone())
-                .fetch_optional(&mut *$tx)
-                .await?;
-            return Err(match current {
-                Some((current,)) => $crate::storage::StoreError::VersionConflict { current },
-                None => $crate::storage::StoreError::NotFound,
-            });
+            return Err($crate::storage::transfers::stale_or_missing!($tx, "dockings", d.id));
         }
         $crate::storage::dockings::insert_event!($tx, $event);
         let mut stored = d.clone();
@@ -309,14 +317,7 @@ macro_rules! impl_transfer_store {
                     .await?
                     .rows_affected();
                 if updated == 0 {
-                    let current: Option<(i64,)> = sqlx::query_as("SELECT version FROM transfers WHERE id = $1")
-                        .bind(t.id.clone())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    return Err(match current {
-                        Some((current,)) => StoreError::VersionConflict { current },
-                        None => StoreError::NotFound,
-                    });
+                    return Err($crate::storage::transfers::stale_or_missing!(tx, "transfers", t.id));
                 }
                 tx.commit().await?;
                 let mut stored = t.clone();
@@ -346,18 +347,12 @@ macro_rules! impl_transfer_store {
                 }
                 $crate::storage::transfers::push_stats_filter!(date qb, &q.filter, "t.signed_on", "t.field", "t.landing_region");
                 qb.push(" ORDER BY t.signed_on DESC, t.id DESC");
-                let limit = q.limit.max(1) as usize;
-                qb.push(" LIMIT ").push_bind(limit as i64 + 1).push(" OFFSET ").push_bind(i64::from(q.offset));
-                let rows: Vec<$crate::storage::transfers::TransferRow> =
-                    qb.build_query_as().fetch_all(self.reader()).await?;
-                let mut items = rows.into_iter().map(|r| r.into_domain()).collect::<StoreResult<Vec<_>>>()?;
-                let next_cursor = if items.len() > limit {
-                    items.truncate(limit);
-                    Some((q.offset as usize + limit).to_string())
-                } else {
-                    None
-                };
-                Ok(Page { items, next_cursor })
+                $crate::storage::dockings::finish_offset_page!(
+                    qb,
+                    q,
+                    $crate::storage::transfers::TransferRow,
+                    self.reader()
+                )
             }
 
             async fn count_records(
@@ -453,4 +448,4 @@ macro_rules! impl_transfer_store {
     };
 }
 
-pub(crate) use {impl_transfer_store, push_stats_filter, write_docking_update};
+pub(crate) use {impl_transfer_store, push_stats_filter, stale_or_missing, write_docking_update};

@@ -76,6 +76,7 @@ async fn a_gbk_csv_is_checked_row_by_row_and_imported_all_or_nothing_and_once() 
     assert!(errors.contains(&(3, "技术成熟度")), "{errors:?}");
     assert!(report["errors"][0]["message"].as_str().unwrap().len() > 10);
     assert_eq!(report["items"][0]["action"], "create");
+    assert_eq!(report["items"][0]["id"], json!(null), "a dry run has created nothing to point to");
     assert_eq!(report["items"][1]["action"], "invalid");
     assert_eq!(report["duplicates"][0]["row"], 2);
     assert_eq!(report["duplicates"][0]["existing_id"], existing["id"]);
