@@ -407,14 +407,7 @@ pub async fn run(
 ) -> Result<Report, ImportError> {
     let library = options.library;
     let staff = viewer.role.is_staff();
-    if !staff && viewer.role != library.owner_role() {
-        return Err(ImportError::Forbidden(format!(
-            "users with role `{}` cannot import {}; {} import their own",
-            viewer.role,
-            library.route(),
-            library.owner_description()
-        )));
-    }
+    check_role(viewer.role, library)?;
     // Parsing a large workbook is CPU work: off the async workers.
     let (owned, format, encoding) = (bytes.to_vec(), options.format, options.encoding);
     let table: Table = tokio::task::spawn_blocking(move || tabular::read(&owned, format, encoding))
@@ -659,9 +652,16 @@ async fn duplicates(
     Ok(out)
 }
 
-/// The roles that may import into `library`.
-pub fn may_import(role: Role, library: Library) -> bool {
-    role.is_staff() || role == library.owner_role()
+/// Managers and admins import into either library; enterprises and universities into their own.
+pub fn check_role(role: Role, library: Library) -> Result<(), ImportError> {
+    if role.is_staff() || role == library.owner_role() {
+        return Ok(());
+    }
+    Err(ImportError::Forbidden(format!(
+        "users with role `{role}` cannot import {}; {} import their own",
+        library.route(),
+        library.owner_description()
+    )))
 }
 
 #[cfg(test)]

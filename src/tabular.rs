@@ -7,6 +7,9 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Xlsx};
 use serde_json::Value;
 
+/// The media type of an XLSX workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// The formats a file can come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

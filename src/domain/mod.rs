@@ -23,10 +23,14 @@ pub fn is_valid_id(s: &str) -> bool {
     uuid::Uuid::try_parse(s).is_ok()
 }
 
-/// The market works on China Standard Time (UTC+8): "today" for deadlines is the local date.
+/// The market works on China Standard Time (UTC+8): its days, months and deadlines.
+pub fn market_offset() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// "Today" for deadlines: the local date of the market.
 pub fn market_today(now: DateTime<Utc>) -> NaiveDate {
-    let cst = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    now.with_timezone(&cst).date_naive()
+    now.with_timezone(&market_offset()).date_naive()
 }
 
 /// The current time, truncated to microseconds (what both databases store).

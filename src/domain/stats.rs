@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::docking::DockingSource;
+use super::market_offset;
 use super::transfer::{ContractType, Transfer};
 use super::validate::Wan;
 use super::vocab::{TechField, VocabularyEntry, vocabulary};
@@ -58,14 +59,6 @@ pub struct StatsFilter {
     /// 2, 4 or 6 digits of an administrative division code.
     pub region_prefix: Option<String>,
 }
-
-/// UTC+8, the market's calendar.
-pub fn market_offset() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
-/// Seconds to add to a UTC timestamp to read it on the market's calendar.
-pub const MARKET_OFFSET_SECS: i64 = 8 * 3600;
 
 impl StatsFilter {
     /// The period as stored timestamps (microseconds): [start of `from`, start of the day after `to`).

@@ -10,7 +10,6 @@ use utoipa::IntoParams;
 
 use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
-use super::stats::XLSX_TYPE;
 use super::views::{AchievementResponse, NeedResponse};
 use super::{AppState, ListParams};
 use crate::domain::achievement::Achievement;
@@ -19,7 +18,7 @@ use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::RecordStatus;
 use crate::import::{self, Column, ImportError, Kind, Options};
 use crate::storage::{DockingQuery, ListQuery, TransferQuery};
-use crate::tabular::{self, Cell, Encoding, Format, Sheet};
+use crate::tabular::{self, Cell, Encoding, Format, Sheet, XLSX_TYPE};
 
 /// The largest file an import accepts: 20,000 achievements with long abstracts fit easily.
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
@@ -139,14 +138,8 @@ pub async fn create_import(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let library = library_of(&params.library)?;
-    if !import::may_import(auth.role, library) {
-        return Err(ApiError::forbidden(format!(
-            "users with role `{}` cannot import {}; {} import their own",
-            auth.role,
-            library.route(),
-            library.owner_description()
-        )));
-    }
+    // Before the body is read: a refused upload is not received whole.
+    import::check_role(auth.role, library)?;
     let dry_run = flag("dry_run", params.dry_run.as_deref())?;
     let skip_invalid = match params.on_error.as_deref() {
         None | Some("abort") => false,
@@ -343,10 +336,8 @@ fn json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-fn export_format(params: &ExportParams) -> Result<Format, ApiError> {
-    params
-        .format
-        .as_deref()
+fn export_format(format: Option<&str>) -> Result<Format, ApiError> {
+    format
         .map(Format::parse)
         .transpose()
         .map(|f| f.unwrap_or(Format::Csv))
@@ -390,16 +381,17 @@ pub async fn export_library(
     library: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    // Export options and listing filters share the query string.
-    let mut pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    let format = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
-    let format = export_format(&ExportParams { format })?;
-    let encoded = serde_urlencoded_pairs(&pairs);
-    let list: ListParams = web::Query::<ListParams>::from_query(&encoded)
+    // Export options and listing filters share the query string: `format` is taken out, the
+    // rest is the listing's filters.
+    let mut pairs: serde_json::Map<String, Value> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
-        .into_inner();
+        .into_inner()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let format = export_format(pairs.remove("format").as_ref().and_then(Value::as_str))?;
+    let list: ListParams = serde_json::from_value(Value::Object(pairs))
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let library = library_of(&library)?;
     let query = list.into_query(&auth, library)?;
     let views = all_visible(&state, &auth, library, query).await?;
@@ -413,19 +405,6 @@ pub async fn export_library(
     let rows = views.iter().map(|v| export_row(cols, v, status(v))).collect();
     let sheet = Sheet { name: library.route().into(), header, rows };
     send(sheet, views, format, library.route())
-}
-
-fn serde_urlencoded_pairs(pairs: &[(String, String)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect::<Vec<_>>().join("&")
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -455,7 +434,7 @@ pub async fn export_transfers(
     params: web::Query<TransferExportParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner();
-    let format = export_format(&ExportParams { format: p.format })?;
+    let format = export_format(p.format.as_deref())?;
     let filter =
         super::transfers::PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
     let page =
@@ -546,7 +525,7 @@ pub async fn export_dockings(
     params: web::Query<DockingExportParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner();
-    let format = export_format(&ExportParams { format: p.format })?;
+    let format = export_format(p.format.as_deref())?;
     let mut states = Vec::new();
     for code in p.state.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
         states.push(code.parse().map_err(|m: String| ApiError::bad_request("invalid_query", m))?);

@@ -296,8 +296,12 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         return Some(t.with_timezone(&chrono::Utc));
     }
     let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
-    let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_local_timezone(cst).single()?.with_timezone(&chrono::Utc))
+    Some(
+        date.and_hms_opt(0, 0, 0)?
+            .and_local_timezone(crate::domain::market_offset())
+            .single()?
+            .with_timezone(&chrono::Utc),
+    )
 }
 
 /// The organisation a new record belongs to. Owners post for their own organisation; staff post

@@ -20,14 +20,11 @@ use crate::domain::stats::{
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{Role, TechField};
 use crate::storage::{Store, TransferQuery};
-use crate::tabular::{Cell, Sheet, csv_line, xlsx};
+use crate::tabular::{Cell, Sheet, XLSX_TYPE, csv_line, xlsx};
 
 /// The largest number of transfers the figures read at once; beyond it the amounts would be
 /// cut, so the request is refused with a hint to narrow the period.
 const MAX_TRANSFERS: u32 = 1_000_000;
-
-/// The media type of an XLSX workbook.
-pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -82,17 +79,20 @@ pub struct CountsResponse {
     pub libraries: Vec<LibraryCounts>,
 }
 
-/// Labels of the organisations and managers the figures name.
-async fn names(store: &dyn Store) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), ApiError> {
-    let orgs = store.list_organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
-    let users = store
+/// Names of the organisations, for counts by organisation.
+async fn organisation_names(store: &dyn Store) -> Result<BTreeMap<String, String>, ApiError> {
+    Ok(store.list_organisations().await?.into_iter().map(|o| (o.id, o.name)).collect())
+}
+
+/// Names of the managers and admins, for their activity.
+async fn manager_names(store: &dyn Store) -> Result<BTreeMap<String, String>, ApiError> {
+    Ok(store
         .list_users(None)
         .await?
         .into_iter()
         .filter(|u| matches!(u.role, Role::Manager | Role::Admin))
         .map(|u| (u.id, u.name))
-        .collect();
-    Ok((orgs, users))
+        .collect())
 }
 
 async fn counts(
@@ -116,8 +116,15 @@ async fn counts(
                 CountRow { key, label, count }
             })
             .collect();
-        // Grouped by organisation a docking counts twice; the total counts it once.
-        let total = store.count_records(library, None, filter).await?.first().map(|r| r.1).unwrap_or(0);
+        // Every record falls in one field, region or month group, so the groups add up to the
+        // total; grouped by organisation a docking or transfer counts for both sides, and the
+        // total (counting it once) is asked for.
+        let total = match by {
+            Dimension::Organisation => {
+                store.count_records(library, None, filter).await?.first().map(|r| r.1).unwrap_or(0)
+            }
+            _ => groups.iter().map(|g| g.count).sum(),
+        };
         out.push(LibraryCounts { library, label: library.label(), total, groups });
     }
     Ok(out)
@@ -140,7 +147,10 @@ pub async fn get_counts(
     let p = params.into_inner();
     let filter = PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
     let params = CountParams { by: p.by, from: None, to: None, field: None, region: None };
-    let (orgs, _) = names(state.store.as_ref()).await?;
+    let orgs = match params.by {
+        Dimension::Organisation => organisation_names(state.store.as_ref()).await?,
+        _ => BTreeMap::new(),
+    };
     let libraries = counts(state.store.as_ref(), params.by, &filter, &orgs).await?;
     Ok(HttpResponse::Ok().json(CountsResponse { by: params.by, scope: scope(&filter), libraries }))
 }
@@ -225,11 +235,15 @@ pub struct ManagersResponse {
     pub managers: Vec<ManagerActivity>,
 }
 
-async fn managers(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<ManagerActivity>, ApiError> {
-    let (_, users) = names(store).await?;
+/// The managers' activity in the period, given the contracts signed in it.
+async fn managers(
+    store: &dyn Store,
+    filter: &StatsFilter,
+    transfers: &[crate::domain::transfer::Transfer],
+) -> Result<Vec<ManagerActivity>, ApiError> {
+    let users = manager_names(store).await?;
     let events = store.manager_events(filter).await?;
-    let transfers = signed_transfers(store, filter).await?;
-    Ok(stats::manager_activity(&events, &transfers, &users))
+    Ok(stats::manager_activity(&events, transfers, &users))
 }
 
 /// Each technology manager's activity in the period: docking events recorded, dockings acted
@@ -247,7 +261,8 @@ pub async fn get_managers(
     params: web::Query<FilterParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = params.into_filter()?;
-    let managers = managers(state.store.as_ref(), &filter).await?;
+    let transfers = signed_transfers(state.store.as_ref(), &filter).await?;
+    let managers = managers(state.store.as_ref(), &filter, &transfers).await?;
     Ok(HttpResponse::Ok().json(ManagersResponse { scope: scope(&filter), managers }))
 }
 
@@ -266,7 +281,7 @@ pub struct ReportParams {
 /// The monthly report's sheets: counts by field, region and organisation, the funnel, contract
 /// amounts by type and field, and the managers' activity.
 pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet>, ApiError> {
-    let (orgs, _) = names(store).await?;
+    let orgs = organisation_names(store).await?;
     let mut sheets = Vec::new();
     for (by, name) in
         [(Dimension::Field, "按技术领域"), (Dimension::Region, "按地区"), (Dimension::Organisation, "按单位")]
@@ -343,7 +358,7 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
         header: strings(&["代码", "技术领域", "合同数", "合同金额(万元)"]),
         rows: amount_rows(&amounts.by_field),
     });
-    let managers = managers(store, filter).await?;
+    let managers = managers(store, filter, &transfers).await?;
     sheets.push(Sheet {
         name: "经理人".into(),
         header: strings(&["用户", "姓名", "操作数", "对接数", "签约数", "签约金额(万元)"]),

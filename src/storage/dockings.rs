@@ -166,6 +166,50 @@ macro_rules! insert_event {
     }};
 }
 
+/// Why a versioned update of `$table` row `$id` changed nothing: someone wrote a newer version,
+/// or the row is gone.
+macro_rules! stale_or_missing {
+    ($tx:expr, $table:literal, $id:expr) => {{
+        let current: Option<(i64,)> = sqlx::query_as(concat!("SELECT version FROM ", $table, " WHERE id = $1"))
+            .bind($id.clone())
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match current {
+            Some((current,)) => $crate::storage::StoreError::VersionConflict { current },
+            None => $crate::storage::StoreError::NotFound,
+        }
+    }};
+}
+
+/// Writes a docking's new state and its event inside the transaction `$tx`; a stale version
+/// or a missing docking returns the error from the enclosing function.
+macro_rules! write_docking_update {
+    ($tx:expr, $docking:expr, $event:expr) => {{
+        let d = $docking;
+        let updated = sqlx::query($crate::storage::dockings::DOCKING_UPDATE)
+            .bind(d.state.code())
+            .bind(d.manager_id.clone())
+            .bind(d.was_introduced)
+            .bind(d.need_interest)
+            .bind(d.achievement_interest)
+            .bind($crate::storage::rows::micros($event.at))
+            .bind(d.reason.map(|r| r.code()))
+            .bind(d.id.clone())
+            .bind(d.version)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err($crate::storage::dockings::stale_or_missing!($tx, "dockings", d.id));
+        }
+        $crate::storage::dockings::insert_event!($tx, $event);
+        let mut stored = d.clone();
+        stored.version += 1;
+        stored.updated_at = $event.at;
+        stored
+    }};
+}
+
 /// Runs a listing with `LIMIT`/`OFFSET` and returns the page; its cursor is the next offset.
 macro_rules! finish_offset_page {
     ($qb:expr, $q:expr, $row:ty, $pool:expr) => {{
@@ -276,7 +320,7 @@ macro_rules! impl_docking_store {
             event: &$crate::domain::docking::DockingEvent,
         ) -> StoreResult<$crate::domain::docking::Docking> {
             let mut tx = self.begin_write().await?;
-            let stored = $crate::storage::transfers::write_docking_update!(tx, docking, event);
+            let stored = $crate::storage::dockings::write_docking_update!(tx, docking, event);
             tx.commit().await?;
             Ok(stored)
         }
@@ -368,4 +412,4 @@ macro_rules! impl_docking_store {
     };
 }
 
-pub(crate) use {finish_offset_page, impl_docking_store, insert_event};
+pub(crate) use {finish_offset_page, impl_docking_store, insert_event, stale_or_missing, write_docking_update};

@@ -223,7 +223,6 @@ pub trait TransferStore: Send + Sync + 'static {
     /// transaction: a signed docking always has its transfer.
     async fn sign_docking(&self, docking: &Docking, event: &DockingEvent, transfer: &Transfer) -> StoreResult<Docking>;
     async fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>>;
-    async fn transfer_of_docking(&self, docking_id: &str) -> StoreResult<Option<Transfer>>;
     /// Writes the transfer's content if the stored version is still `transfer.version`.
     async fn update_transfer(&self, transfer: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer>;
     /// Transfers by signing date, newest first.

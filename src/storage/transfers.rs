@@ -94,13 +94,22 @@ impl TransferRow {
     }
 }
 
-/// The stored JSON of a transfer's milestones and outcomes, and its landing date.
-pub fn stored_parts(content: &TransferContent) -> (String, String, Option<String>) {
-    (
-        serde_json::to_string(&content.milestones).expect("milestones serialise"),
-        serde_json::to_string(&content.outcomes).expect("outcomes serialise"),
-        content.landed_on().map(|d| d.to_string()),
-    )
+/// Binds a transfer's contract, milestones, outcomes and landing date, in the column order the
+/// insert and the update share (contract_type ... landed_on).
+macro_rules! bind_transfer_content {
+    ($query:expr, $content:expr) => {{
+        let c: &$crate::domain::transfer::TransferContent = $content;
+        $query
+            .bind(c.contract_type.code())
+            .bind(c.amount.hundredths())
+            .bind(c.signed_on.to_string())
+            .bind(c.registration_number.clone())
+            .bind(c.landing_enterprise.clone())
+            .bind(c.landing_region.clone())
+            .bind(serde_json::to_string(&c.milestones).expect("milestones serialise"))
+            .bind(serde_json::to_string(&c.outcomes).expect("outcomes serialise"))
+            .bind(c.landed_on().map(|d| d.to_string()))
+    }};
 }
 
 #[derive(sqlx::FromRow)]
@@ -146,50 +155,6 @@ pub const DOCKING_FACTS: &str = "SELECT d.id, d.source, d.manager_id, n.created_
 
 pub const DOCKING_FACTS_GROUP: &str =
     " GROUP BY d.id, d.source, d.manager_id, n.created_at, d.created_at, t.landed_on, t.signed_on";
-
-/// Why a versioned update of `$table` row `$id` changed nothing: someone wrote a newer version,
-/// or the row is gone.
-macro_rules! stale_or_missing {
-    ($tx:expr, $table:literal, $id:expr) => {{
-        let current: Option<(i64,)> = sqlx::query_as(concat!("SELECT version FROM ", $table, " WHERE id = $1"))
-            .bind($id.clone())
-            .fetch_optional(&mut *$tx)
-            .await?;
-        match current {
-            Some((current,)) => $crate::storage::StoreError::VersionConflict { current },
-            None => $crate::storage::StoreError::NotFound,
-        }
-    }};
-}
-
-/// Writes a docking's new state and its event inside the transaction `$tx`; a stale version
-/// or a missing docking returns the error from the enclosing function.
-macro_rules! write_docking_update {
-    ($tx:expr, $docking:expr, $event:expr) => {{
-        let d = $docking;
-        let updated = sqlx::query($crate::storage::dockings::DOCKING_UPDATE)
-            .bind(d.state.code())
-            .bind(d.manager_id.clone())
-            .bind(d.was_introduced)
-            .bind(d.need_interest)
-            .bind(d.achievement_interest)
-            .bind($crate::storage::rows::micros($event.at))
-            .bind(d.reason.map(|r| r.code()))
-            .bind(d.id.clone())
-            .bind(d.version)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            return Err($crate::storage::transfers::stale_or_missing!($tx, "dockings", d.id));
-        }
-        $crate::storage::dockings::insert_event!($tx, $event);
-        let mut stored = d.clone();
-        stored.version += 1;
-        stored.updated_at = $event.at;
-        stored
-    }};
-}
 
 /// Pushes the period, field and region conditions of a statistics query. `$at` is the column
 /// holding the moment (microseconds) or, with `date`, the ISO date text that falls in the period.
@@ -238,10 +203,9 @@ macro_rules! impl_transfer_store {
                 transfer: &$crate::domain::transfer::Transfer,
             ) -> StoreResult<$crate::domain::docking::Docking> {
                 let mut tx = self.begin_write().await?;
-                let stored = $crate::storage::transfers::write_docking_update!(tx, docking, event);
+                let stored = $crate::storage::dockings::write_docking_update!(tx, docking, event);
                 let t = transfer;
-                let (milestones, outcomes, landed_on) = $crate::storage::transfers::stored_parts(&t.content);
-                sqlx::query($crate::storage::transfers::TRANSFER_INSERT)
+                let insert = sqlx::query($crate::storage::transfers::TRANSFER_INSERT)
                     .bind(t.id.clone())
                     .bind(t.docking_id.clone())
                     .bind(t.need_id.clone())
@@ -249,16 +213,8 @@ macro_rules! impl_transfer_store {
                     .bind(t.need_org_id.clone())
                     .bind(t.achievement_org_id.clone())
                     .bind(t.manager_id.clone())
-                    .bind(t.field.code())
-                    .bind(t.content.contract_type.code())
-                    .bind(t.content.amount.hundredths())
-                    .bind(t.content.signed_on.to_string())
-                    .bind(t.content.registration_number.clone())
-                    .bind(t.content.landing_enterprise.clone())
-                    .bind(t.content.landing_region.clone())
-                    .bind(milestones)
-                    .bind(outcomes)
-                    .bind(landed_on)
+                    .bind(t.field.code());
+                $crate::storage::transfers::bind_transfer_content!(insert, &t.content)
                     .bind(t.created_by.clone())
                     .bind(micros(t.created_at))
                     .bind(micros(t.updated_at))
@@ -278,46 +234,25 @@ macro_rules! impl_transfer_store {
                     .transpose()
             }
 
-            async fn transfer_of_docking(
-                &self,
-                docking_id: &str,
-            ) -> StoreResult<Option<$crate::domain::transfer::Transfer>> {
-                sqlx::query_as::<_, $crate::storage::transfers::TransferRow>(
-                    "SELECT * FROM transfers WHERE docking_id = $1",
-                )
-                .bind(docking_id.to_string())
-                .fetch_optional(self.reader())
-                .await?
-                .map(|r| r.into_domain())
-                .transpose()
-            }
-
             async fn update_transfer(
                 &self,
                 transfer: &$crate::domain::transfer::Transfer,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> StoreResult<$crate::domain::transfer::Transfer> {
                 let t = transfer;
-                let (milestones, outcomes, landed_on) = $crate::storage::transfers::stored_parts(&t.content);
                 let mut tx = self.begin_write().await?;
-                let updated = sqlx::query($crate::storage::transfers::TRANSFER_UPDATE)
-                    .bind(t.content.contract_type.code())
-                    .bind(t.content.amount.hundredths())
-                    .bind(t.content.signed_on.to_string())
-                    .bind(t.content.registration_number.clone())
-                    .bind(t.content.landing_enterprise.clone())
-                    .bind(t.content.landing_region.clone())
-                    .bind(milestones)
-                    .bind(outcomes)
-                    .bind(landed_on)
-                    .bind(micros(at))
+                let updated = $crate::storage::transfers::bind_transfer_content!(
+                    sqlx::query($crate::storage::transfers::TRANSFER_UPDATE),
+                    &t.content
+                )
+                .bind(micros(at))
                     .bind(t.id.clone())
                     .bind(t.version)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 if updated == 0 {
-                    return Err($crate::storage::transfers::stale_or_missing!(tx, "transfers", t.id));
+                    return Err($crate::storage::dockings::stale_or_missing!(tx, "transfers", t.id));
                 }
                 tx.commit().await?;
                 let mut stored = t.clone();
@@ -448,4 +383,4 @@ macro_rules! impl_transfer_store {
     };
 }
 
-pub(crate) use {impl_transfer_store, push_stats_filter, stale_or_missing, write_docking_update};
+pub(crate) use {bind_transfer_content, impl_transfer_store, push_stats_filter};
