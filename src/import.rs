@@ -658,7 +658,7 @@ pub fn check_role(role: Role, library: Library) -> Result<(), ImportError> {
         return Ok(());
     }
     Err(ImportError::Forbidden(format!(
-        "users with role `{role}` cannot import {}; {} import their own",
+        "users with role `{role}` cannot import {}: they are imported by the {} that posts them, or by a technology manager",
         library.route(),
         library.owner_description()
     )))

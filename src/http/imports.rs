@@ -282,6 +282,8 @@ fn export_row(cols: &[Column], view: &Value, status: &str) -> Vec<Cell> {
             Value::Array(items) => {
                 items.iter().map(|i| label_of(c, i.as_str().unwrap_or_default())).collect::<Vec<_>>().join("，")
             }
+            // Amounts (万元) to the cent, as everywhere; whole numbers (TRL) as they are.
+            Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or_default()),
             Value::Number(n) => n.to_string(),
             other => other.to_string(),
         };

@@ -30,8 +30,8 @@ const MAX_TRANSFERS: u32 = 1_000_000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CountParams {
-    /// field, region, organisation or month.
-    pub by: Dimension,
+    /// field, region, organisation or month (required).
+    pub by: Option<Dimension>,
     /// First day, inclusive (YYYY-MM-DD, China Standard Time).
     pub from: Option<String>,
     /// Last day, inclusive.
@@ -145,14 +145,16 @@ pub async fn get_counts(
     params: web::Query<CountParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner();
+    let by = p.by.ok_or_else(|| {
+        ApiError::bad_request("invalid_query", "say what to count by: `by=field`, `region`, `organisation` or `month`")
+    })?;
     let filter = PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
-    let params = CountParams { by: p.by, from: None, to: None, field: None, region: None };
-    let orgs = match params.by {
+    let orgs = match by {
         Dimension::Organisation => organisation_names(state.store.as_ref()).await?,
         _ => BTreeMap::new(),
     };
-    let libraries = counts(state.store.as_ref(), params.by, &filter, &orgs).await?;
-    Ok(HttpResponse::Ok().json(CountsResponse { by: params.by, scope: scope(&filter), libraries }))
+    let libraries = counts(state.store.as_ref(), by, &filter, &orgs).await?;
+    Ok(HttpResponse::Ok().json(CountsResponse { by, scope: scope(&filter), libraries }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
