@@ -22,7 +22,21 @@ pub struct Config {
     pub data: DataConfig,
     pub search: SearchConfig,
     pub matching: MatchingConfig,
+    pub limits: LimitsConfig,
     pub log: LogConfig,
+}
+
+/// Caps on the work one request may cause (SECURITY.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub import_max_bytes: usize,
+    pub import_max_rows: usize,
+    pub import_max_cells: usize,
+    pub xlsx_max_unpacked_bytes: u64,
+    pub export_max_rows: usize,
+    pub heavy_concurrency: usize,
+    pub retry_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +162,20 @@ impl Config {
         if self.matching.max_suggestions == 0 || self.matching.max_suggestions > 50 {
             return bad("matching.max_suggestions", "must be 1 to 50".into());
         }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.import_max_bytes", l.import_max_bytes as u64),
+            ("limits.import_max_rows", l.import_max_rows as u64),
+            ("limits.import_max_cells", l.import_max_cells as u64),
+            ("limits.xlsx_max_unpacked_bytes", l.xlsx_max_unpacked_bytes),
+            ("limits.export_max_rows", l.export_max_rows as u64),
+            ("limits.heavy_concurrency", l.heavy_concurrency as u64),
+            ("limits.retry_after_secs", l.retry_after_secs),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1".into());
+            }
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return bad("log.level", format!("`{}` is not a log filter: {e}", self.log.level));
         }
@@ -168,6 +196,15 @@ impl Config {
             dir: self.data.dir.join("index"),
             commit_delay: std::time::Duration::from_millis(self.search.commit_delay_ms),
             poll_interval: std::time::Duration::from_millis(self.search.poll_interval_ms.max(10)),
+        }
+    }
+
+    /// The caps an import file is read within.
+    pub fn import_limits(&self) -> crate::tabular::Limits {
+        crate::tabular::Limits {
+            max_rows: self.limits.import_max_rows,
+            max_cells: self.limits.import_max_cells,
+            max_unpacked_bytes: self.limits.xlsx_max_unpacked_bytes,
         }
     }
 

@@ -173,6 +173,8 @@ pub struct Options {
     pub skip_invalid: bool,
     /// The owner of rows that name none (managers).
     pub default_org: Option<String>,
+    /// Caps on rows, cells and an XLSX's unpacked size.
+    pub limits: tabular::Limits,
 }
 
 /// One problem of one row.
@@ -318,17 +320,14 @@ fn row_input(
             (Kind::Code(entries), Some(t)) => Value::String(to_code(&t, &entries())),
             // 面议 (negotiable) and the like leave an amount empty, as the API's null does.
             (Kind::Number, Some(t)) if NEGOTIABLE.contains(&t.as_str()) => continue,
-            (Kind::Number, Some(t)) => {
-                let cleaned = t.trim_end_matches("万元").replace(',', "");
-                match cleaned.trim().parse::<f64>() {
-                    Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
-                    Ok(n) => Value::from(n),
-                    Err(_) => {
-                        fail(format!("`{t}` is not a number"));
-                        continue;
-                    }
+            (Kind::Number, Some(t)) => match crate::domain::validate::decimal_text(t.trim_end_matches("万元")) {
+                Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
+                Ok(n) => Value::from(n),
+                Err(_) => {
+                    fail(format!("`{t}` is not a number"));
+                    continue;
                 }
-            }
+            },
             // JSON Lines give values their own types; lists of codes may use labels too.
             (Kind::Codes(entries), None) => match value {
                 Value::Array(items) => {
@@ -366,6 +365,13 @@ fn validated<I: serde::de::DeserializeOwned, C>(
     parse: impl FnOnce(&I) -> Result<C, crate::domain::validate::ValidationErrors>,
     fail: &mut impl FnMut(&str, &str, String),
 ) -> Option<C> {
+    let controls = crate::domain::validate::json_control_characters(&body);
+    if !controls.is_empty() {
+        for f in controls.0 {
+            fail(&f.field, f.code, f.message);
+        }
+        return None;
+    }
     let input: I = match serde_path_to_error::deserialize(body) {
         Ok(input) => input,
         Err(e) => {
@@ -402,15 +408,15 @@ impl Owners {
 pub async fn run(
     store: &dyn Store,
     viewer: &Principal,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     options: &Options,
 ) -> Result<Report, ImportError> {
     let library = options.library;
     let staff = viewer.role.is_staff();
     check_role(viewer.role, library)?;
     // Parsing a large workbook is CPU work: off the async workers.
-    let (owned, format, encoding) = (bytes.to_vec(), options.format, options.encoding);
-    let table: Table = tokio::task::spawn_blocking(move || tabular::read(&owned, format, encoding))
+    let (format, encoding, limits) = (options.format, options.encoding, options.limits);
+    let table: Table = tokio::task::spawn_blocking(move || tabular::read_limited(&bytes, format, encoding, &limits))
         .await
         .map_err(|e| ImportError::Read(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))??;
     let cols = columns(library);
@@ -463,6 +469,16 @@ pub async fn run(
             Value::String(s) => s,
             other => other.to_string(),
         });
+        if let Some(ext) = &external_id {
+            use crate::domain::validate::{Lines, forbidden_control};
+            if forbidden_control(ext, Lines::One).is_some() || ext.chars().count() > 100 {
+                fail(
+                    EXTERNAL_ID,
+                    "invalid_value",
+                    "外部编号 must be one line of at most 100 characters without control characters".into(),
+                );
+            }
+        }
         let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
         // The owner: the viewer's own organisation, or (managers) the row's or the default.
         let owner = if staff {

@@ -11,6 +11,8 @@ pub mod demo;
 pub mod domain;
 /// Matching-quality evaluation on JSON Lines data (TREC runs for shared/eval).
 pub mod eval;
+/// Owner-only permissions for everything under the data directory.
+pub mod files;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
 /// Bulk import of needs and achievements from CSV, XLSX and JSON Lines, with a dry run.

@@ -176,6 +176,8 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Whatever the command, files it creates under the data directory are the owner's alone.
+    techmarket::files::private_by_default();
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(config) => config,
         Err(err) => {
@@ -246,9 +248,17 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             };
             let encoding = encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
             let store = storage::connect(&config.database_options()).await?;
-            let result =
-                import_file(store.as_ref(), library, &bytes, format, encoding, org, dry_run, skip_invalid, as_user)
-                    .await;
+            let limits = config.import_limits();
+            let options = techmarket::import::Options {
+                library,
+                format,
+                encoding,
+                dry_run,
+                skip_invalid,
+                default_org: org,
+                limits,
+            };
+            let result = import_file(store.as_ref(), bytes, options, as_user).await;
             store.close().await;
             let report = result?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -347,16 +357,10 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
 }
 
 /// Runs an import as `as_user` (or the operator's admin).
-#[allow(clippy::too_many_arguments)]
 async fn import_file(
     store: &dyn storage::Store,
-    library: techmarket::domain::record::Library,
-    bytes: &[u8],
-    format: techmarket::tabular::Format,
-    encoding: Option<techmarket::tabular::Encoding>,
-    default_org: Option<String>,
-    dry_run: bool,
-    skip_invalid: bool,
+    bytes: Vec<u8>,
+    options: techmarket::import::Options,
     as_user: Option<String>,
 ) -> Result<techmarket::import::Report, Box<dyn std::error::Error>> {
     let user = match as_user {
@@ -380,7 +384,6 @@ async fn import_file(
         role: user.role,
         token_id: String::new(),
     };
-    let options = techmarket::import::Options { library, format, encoding, dry_run, skip_invalid, default_org };
     Ok(techmarket::import::run(store, &viewer, bytes, &options).await?)
 }
 

@@ -25,6 +25,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot open the search index: {0}")]
     Search(#[from] SearchError),
+    #[error("cannot make the data directory {path} private (owner-only): {source}")]
+    DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -42,6 +44,10 @@ impl Application {
     /// Opens the configured store (applying migrations) and the search index (rebuilding or
     /// catching up with the change log), starts the indexer, and binds the listener.
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
+        crate::files::private_by_default();
+        let dir = &config.data.dir;
+        crate::files::make_private(dir)
+            .map_err(|source| StartupError::DataDir { path: dir.display().to_string(), source })?;
         let store = storage::connect(&config.database_options()).await?;
         let search = Search::open(store.clone(), config.search_settings()).await?;
         search.catch_up().await?;
@@ -62,7 +68,8 @@ impl Application {
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let state = web::Data::new(AppState { store: store.clone(), search: search.clone(), matcher: matcher.clone() });
+        let state =
+            web::Data::new(AppState::new(store.clone(), search.clone(), matcher.clone(), config.limits.clone()));
         let max_body = config.server.max_body_bytes;
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
@@ -88,12 +95,10 @@ impl Application {
                 ))
                 .split_for_parts();
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
-            app.default_service(web::to(|req: actix_web::HttpRequest| async move {
-                Err::<HttpResponse, _>(ApiError::from_status(
-                    actix_web::http::StatusCode::NOT_FOUND,
-                    req.method().as_str(),
-                    req.path(),
-                ))
+            let known = Arc::new(KnownRoutes::from_document(&api));
+            app.default_service(web::to(move |req: actix_web::HttpRequest| {
+                let known = known.clone();
+                async move { known.unrouted(req.method(), req.path()) }
             }))
             .wrap_fn(|req, srv| {
                 let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -162,4 +167,61 @@ fn incoming_request_id(req: &actix_web::dev::ServiceRequest) -> Option<String> {
         && value.len() <= 64
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     plain.then(|| value.to_string())
+}
+
+/// Every documented route's path pattern and methods, so a request that reaches no handler is
+/// told precisely why: 405 with `Allow` when the path exists under other methods (TRACE, OPTIONS,
+/// a PUT where PATCH is meant), 404 when no route has that path.
+struct KnownRoutes(Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)>);
+
+impl KnownRoutes {
+    fn from_document(api: &utoipa::openapi::OpenApi) -> KnownRoutes {
+        let mut routes: Vec<(actix_web::dev::ResourceDef, Vec<&'static str>)> = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                let methods = methods.iter().filter(|(_, on)| *on).map(|(m, _)| *m).collect();
+                (actix_web::dev::ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        routes.push((actix_web::dev::ResourceDef::new("/api/v1/openapi.json"), vec!["GET"]));
+        KnownRoutes(routes)
+    }
+
+    fn unrouted(&self, method: &actix_web::http::Method, path: &str) -> HttpResponse {
+        use actix_web::ResponseError;
+        let mut allowed: Vec<&str> = Vec::new();
+        for (pattern, methods) in &self.0 {
+            if pattern.is_match(path) {
+                for m in methods {
+                    if !allowed.contains(m) {
+                        allowed.push(m);
+                    }
+                }
+            }
+        }
+        if allowed.is_empty() || allowed.contains(&method.as_str()) {
+            return ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND, method.as_str(), path)
+                .error_response();
+        }
+        let mut response = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{path} does not accept {method}; it accepts {}", allowed.join(", ")),
+        )
+        .with_details(serde_json::json!({ "allowed": allowed }))
+        .error_response();
+        if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+        }
+        response
+    }
 }

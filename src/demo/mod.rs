@@ -256,7 +256,8 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
         ));
     }
     std::fs::create_dir_all(&config.data.dir).map_err(|source| DemoError::Write { path: path.clone(), source })?;
-    std::fs::write(&path, &env).map_err(|source| DemoError::Write { path: path.clone(), source })?;
+    crate::files::write_private(&path, env.as_bytes())
+        .map_err(|source| DemoError::Write { path: path.clone(), source })?;
     if seeded.created {
         println!("demo data loaded: {} needs, {} achievements", seeded.needs, seeded.achievements);
     } else {

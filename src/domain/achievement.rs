@@ -82,7 +82,7 @@ impl AchievementContent {
     pub fn parse(input: &AchievementInput) -> Result<AchievementContent, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let title = v::required_text(&mut e, "title", input.title.as_deref(), TITLE_MAX);
-        let summary = v::required_text(&mut e, "abstract", input.summary.as_deref(), DESCRIPTION_MAX);
+        let summary = v::required_paragraphs(&mut e, "abstract", input.summary.as_deref(), DESCRIPTION_MAX);
         let keywords = v::string_list(&mut e, "keywords", input.keywords.as_deref(), KEYWORDS_MAX, KEYWORD_CHARS_MAX);
         let field = v::vocab::<TechField>(&mut e, "field", input.field.as_deref(), true);
         let achievement_type =

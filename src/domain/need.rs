@@ -119,9 +119,9 @@ impl NeedContent {
     fn validate(input: &NeedInput, deadline_not_before: Option<NaiveDate>) -> Result<NeedContent, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let title = v::required_text(&mut e, "title", input.title.as_deref(), TITLE_MAX);
-        let description = v::required_text(&mut e, "description", input.description.as_deref(), DESCRIPTION_MAX);
-        let targets = v::optional_text(&mut e, "targets", input.targets.as_deref(), DETAIL_MAX);
-        let tried = v::optional_text(&mut e, "tried", input.tried.as_deref(), DETAIL_MAX);
+        let description = v::required_paragraphs(&mut e, "description", input.description.as_deref(), DESCRIPTION_MAX);
+        let targets = v::optional_paragraphs(&mut e, "targets", input.targets.as_deref(), DETAIL_MAX);
+        let tried = v::optional_paragraphs(&mut e, "tried", input.tried.as_deref(), DETAIL_MAX);
         let keywords = v::string_list(&mut e, "keywords", input.keywords.as_deref(), KEYWORDS_MAX, KEYWORD_CHARS_MAX);
         let field = v::vocab::<TechField>(&mut e, "field", input.field.as_deref(), true);
         let need_type = v::vocab::<NeedType>(&mut e, "need_type", input.need_type.as_deref(), true);

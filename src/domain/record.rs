@@ -98,6 +98,13 @@ pub fn can_view(viewer: &Principal, owner_org: &str, visibility: Visibility, sta
     visibility == Visibility::Public && status != RecordStatus::Withdrawn
 }
 
+/// Is this record hidden from `viewer` because its owner made it private? A private record is its
+/// owner's alone: managers and the other party of a docking that began before it was made private
+/// see only its id and that it is private (no title, description or contact).
+pub fn private_to_others(viewer: &Principal, owner_org: &str, visibility: Visibility) -> bool {
+    visibility == Visibility::Private && viewer.org_id != owner_org
+}
+
 /// May this user change a record of this library owned by `owner_org`? Staff act on behalf of
 /// organisations (e.g. needs collected on survey visits); owners edit their own.
 pub fn can_edit(viewer: &Principal, library: Library, owner_org: &str) -> bool {

@@ -251,7 +251,7 @@ impl TransferContent {
                     format!("`{at}.date` {date} is before the contract was signed ({signed})"),
                 );
             }
-            let note = v::optional_text(e, &format!("{at}.note"), Some(&m.note), 500);
+            let note = v::optional_paragraphs(e, &format!("{at}.note"), Some(&m.note), 500);
             let evidence = v::string_list(e, &format!("{at}.evidence"), Some(&m.evidence), 20, 300);
             if let Some(kind) = kind {
                 milestones.push(Milestone { kind, date, note, evidence });
@@ -317,12 +317,19 @@ pub fn exact_amount(e: &mut ValidationErrors, field: &str, value: Option<&Value>
 }
 
 /// Parses a decimal text in 万元 with at most two decimals, exactly (no float on the way).
+/// Thousands separators are accepted only in correct groups of three (`1,234,567.50`); any other
+/// comma (`12,5`, `,,1`) is an error, never dropped.
 pub fn parse_wan(text: &str) -> Result<Wan, String> {
-    let t = text.trim().trim_end_matches("万元").trim().replace(',', "");
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let t = text.trim().trim_end_matches("万元").trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let invalid = || format!("must be a non-negative amount in 万元 such as \"120.50\" or \"1,234.50\" (got `{text}`)");
+    let Some(whole) = v::ungroup_thousands(whole) else {
+        return Err(invalid());
+    };
+    let whole = whole.as_str();
     if !digits(whole) || (t.contains('.') && !digits(frac)) {
-        return Err(format!("must be a non-negative amount in 万元 such as \"120.50\" (got `{text}`)"));
+        return Err(invalid());
     }
     if frac.len() > 2 {
         return Err(format!("has more than two decimals (got `{text}`); amounts are in 万元 to 0.01"));
@@ -415,6 +422,24 @@ mod tests {
         assert_eq!(parse_wan("99999999.99").unwrap_err(), "is larger than 10000000 万元");
         assert!(parse_wan("1.234").unwrap_err().contains("more than two decimals"));
         assert!(parse_wan("-5").is_err() && parse_wan("").is_err() && parse_wan("12.").is_err());
+        assert_eq!(parse_wan("1,234,567.5").unwrap().hundredths(), 123_456_750);
+        for bad in [
+            "12,5",
+            "1,2,3.4,5",
+            ",,1,,",
+            "1,23",
+            "1234,567",
+            ",123",
+            "123,",
+            "1.234,5",
+            "1,,234",
+            "0x10",
+            "1e3",
+            "１２",
+        ] {
+            let why = parse_wan(bad).unwrap_err();
+            assert!(why.contains(bad), "{bad}: {why}");
+        }
     }
 
     #[test]

@@ -54,8 +54,40 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Trims and checks a required text: present, not blank, at most `max` characters.
+/// Trims and checks a required one-line text (a title, a name): present, not blank, at most `max`
+/// characters, no control characters (tabs and line breaks included).
 pub fn required_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
+    required(errors, field, value, max, Lines::One)
+}
+
+/// Trims and checks a required text of paragraphs (a description): as `required_text`, but tabs
+/// and line breaks are kept.
+pub fn required_paragraphs(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
+    required(errors, field, value, max, Lines::Many)
+}
+
+/// Trims an optional one-line text and checks it; absent means empty.
+pub fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
+    let text = value.map(str::trim).unwrap_or_default();
+    check_text(errors, field, text, max, Lines::One);
+    text.to_string()
+}
+
+/// Trims an optional text of paragraphs (a note, a list of targets) and checks it.
+pub fn optional_paragraphs(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
+    let text = value.map(str::trim).unwrap_or_default();
+    check_text(errors, field, text, max, Lines::Many);
+    text.to_string()
+}
+
+/// Whether a text field may hold tabs and line breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+fn required(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize, lines: Lines) -> String {
     match value.map(str::trim) {
         None => {
             errors.add(field, "required", format!("`{field}` is required"));
@@ -66,24 +98,84 @@ pub fn required_text(errors: &mut ValidationErrors, field: &str, value: Option<&
             String::new()
         }
         Some(text) => {
-            check_length(errors, field, text, max);
+            check_text(errors, field, text, max, lines);
             text.to_string()
         }
     }
 }
 
-/// Trims an optional text and checks its length; absent means empty.
-pub fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize) -> String {
-    let text = value.map(str::trim).unwrap_or_default();
-    check_length(errors, field, text, max);
-    text.to_string()
-}
-
-fn check_length(errors: &mut ValidationErrors, field: &str, text: &str, max: usize) {
+fn check_text(errors: &mut ValidationErrors, field: &str, text: &str, max: usize, lines: Lines) {
     let chars = text.chars().count();
     if chars > max {
         errors.add(field, "too_long", format!("`{field}` has {chars} characters; at most {max} are allowed"));
     }
+    control_character(errors, field, text, lines);
+}
+
+/// A control character that a text of this kind may not hold: NUL and the rest of the C0 set and
+/// DEL everywhere (PostgreSQL cannot store NUL, and none of them is meant as text); tab, line feed
+/// and carriage return only in one-line fields.
+pub fn forbidden_control(text: &str, lines: Lines) -> Option<char> {
+    text.chars().find(|&c| {
+        let allowed_in_paragraphs = matches!(c, '\t' | '\n' | '\r');
+        (c.is_ascii_control() && !(lines == Lines::Many && allowed_in_paragraphs)) || ('\u{80}'..='\u{9f}').contains(&c)
+    })
+}
+
+/// Records a control character found in `text` with a message that names it.
+pub fn control_character(errors: &mut ValidationErrors, field: &str, text: &str, lines: Lines) {
+    if let Some(c) = forbidden_control(text, lines) {
+        let hint = match lines {
+            Lines::One => "this is a one-line field: remove line breaks, tabs and other control characters",
+            Lines::Many => "remove it; only tabs and line breaks are allowed among the text",
+        };
+        errors.add(
+            field,
+            "control_character",
+            format!("`{field}` contains the control character U+{:04X}; {hint}", c as u32),
+        );
+    }
+}
+
+/// Checks every string in a JSON document (a request body, an import row) for control characters
+/// other than tab and line breaks, naming each field by its path (`contact.name`, `keywords[2]`).
+/// Keys are checked as well. One-line fields are checked again, more strictly, by their parsers.
+pub fn json_control_characters(value: &serde_json::Value) -> ValidationErrors {
+    fn walk(value: &serde_json::Value, path: &mut String, errors: &mut ValidationErrors) {
+        match value {
+            serde_json::Value::String(text) => {
+                control_character(errors, if path.is_empty() { "body" } else { path }, text, Lines::Many)
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, path, errors);
+                    path.truncate(len);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (key, item) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    if forbidden_control(key, Lines::One).is_some() {
+                        path.push_str(&key.escape_default().to_string());
+                        control_character(errors, path, key, Lines::One);
+                    } else {
+                        path.push_str(key);
+                        walk(item, path, errors);
+                    }
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut errors = ValidationErrors::default();
+    walk(value, &mut String::new(), &mut errors);
+    errors
 }
 
 /// A list of short distinct strings (keywords, patent numbers), trimmed, empty ones dropped.
@@ -103,6 +195,7 @@ pub fn string_list(
         if value.chars().count() > max_chars {
             errors.add(field, "too_long", format!("`{field}` item `{value}` is longer than {max_chars} characters"));
         }
+        control_character(errors, field, value, Lines::One);
         out.push(value.to_string());
     }
     if out.len() > max_items {
@@ -196,6 +289,40 @@ impl std::fmt::Display for Wan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
     }
+}
+
+/// The digits of a whole number written with or without thousands separators: `1,234,567` gives
+/// `1234567`; a comma anywhere but between correct groups of three (`12,5`, `,,1`, `1234,567`)
+/// gives `None`, so a mistyped amount is refused rather than silently read as another number.
+pub fn ungroup_thousands(whole: &str) -> Option<String> {
+    if !whole.contains(',') {
+        return Some(whole.to_string());
+    }
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mut groups = whole.split(',');
+    let head = groups.next().unwrap_or_default();
+    let grouped = (1..=3).contains(&head.len()) && digits(head) && groups.all(|g| g.len() == 3 && digits(g));
+    grouped.then(|| whole.replace(',', ""))
+}
+
+/// A decimal number as a person writes it in a spreadsheet cell: an optional minus, digits (with
+/// or without correct thousands separators) and at most one decimal point. Nothing else is read:
+/// no exponents, no `inf`, no stray commas.
+pub fn decimal_text(text: &str) -> Result<f64, ()> {
+    let text = text.trim();
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, frac) = unsigned.split_once('.').map_or((unsigned, None), |(w, f)| (w, Some(f)));
+    let whole = ungroup_thousands(whole).ok_or(())?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(&whole) || frac.is_some_and(|f| !digits(f)) {
+        return Err(());
+    }
+    let plain = match frac {
+        Some(f) => format!("{whole}.{f}"),
+        None => whole,
+    };
+    let value: f64 = plain.parse().map_err(|_| ())?;
+    Ok(if text.starts_with('-') { -value } else { value })
 }
 
 /// Validates an optional amount field.
@@ -343,6 +470,39 @@ mod tests {
         assert_eq!(Wan::parse(1234.5).unwrap().to_string(), "1234.50");
         assert!(Wan::parse(1.234).is_err());
         assert!(Wan::parse(-1.0).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_line_breaks_only_in_paragraphs() {
+        let mut errors = ValidationErrors::default();
+        required_text(&mut errors, "title", Some("碳捕集\u{0}装置"), 200);
+        required_text(&mut errors, "title", Some("碳捕集\n装置"), 200);
+        required_paragraphs(&mut errors, "description", Some("第一段\n\t第二段\r\n"), 2000);
+        required_paragraphs(&mut errors, "description", Some("响铃\u{7}"), 2000);
+        string_list(&mut errors, "keywords", Some(&["二氧化碳\u{1b}".to_string()]), 10, 30);
+        let fields: Vec<_> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("title", "control_character"),
+                ("title", "control_character"),
+                ("description", "control_character"),
+                ("keywords", "control_character")
+            ]
+        );
+        assert!(errors.0[0].message.contains("U+0000"));
+        let body = serde_json::json!({"title": "好", "contact": {"name": "张\u{0}三"}, "keywords": ["a", "b\u{8}"], "note": "一\n二"});
+        let found: Vec<_> = json_control_characters(&body).0.into_iter().map(|e| e.field).collect();
+        assert_eq!(found, ["contact.name", "keywords[1]"]);
+    }
+
+    #[test]
+    fn numbers_in_cells_are_read_strictly() {
+        assert_eq!(decimal_text("1,234.5"), Ok(1234.5));
+        assert_eq!(decimal_text(" -7 "), Ok(-7.0));
+        for bad in ["12,5", ",,1,,", "1e3", "inf", "NaN", "1.2.3", "", "-", "1.", "+5"] {
+            assert!(decimal_text(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::docking::{
     allowed, apply, discloses_contacts,
 };
 use crate::domain::need::Need;
-use crate::domain::record::{Library, Principal, can_view};
+use crate::domain::record::{Library, Principal, can_view, private_to_others};
 use crate::domain::transfer::TransferInput;
 use crate::domain::validate::{Contact, region_prefix};
 use crate::domain::vocab::{Role, TechField, Visibility};
@@ -40,6 +40,9 @@ pub struct PartyView {
     pub title: Option<String>,
     /// Disclosed to the other party from `introduced` on; always to managers and the owner.
     pub contact: Option<Contact>,
+    /// The owner made the record private: to anyone else only its id is shown (title and contact
+    /// are null), and the docking stays as it was.
+    pub private: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,6 +179,20 @@ fn need_side(viewer: &Principal, d: &Docking, need: &Need) -> PartyView {
         owner: org_ref(&need.meta),
         title: side_title(d, visible, &need.content.title),
         contact: side_contact(viewer, d, &need.meta.org_id, &need.content.contact),
+        private: false,
+    }
+    .hidden_if_private(viewer, need.content.visibility)
+}
+
+impl PartyView {
+    /// Takes the title and contact away when the owner has made the record private.
+    fn hidden_if_private(mut self, viewer: &Principal, visibility: crate::domain::vocab::Visibility) -> PartyView {
+        if private_to_others(viewer, &self.owner.id, visibility) {
+            self.title = None;
+            self.contact = None;
+            self.private = true;
+        }
+        self
     }
 }
 
@@ -190,7 +207,9 @@ fn achievement_side(viewer: &Principal, d: &Docking, achievement: &Achievement) 
         owner: org_ref(&achievement.meta),
         title: side_title(d, visible, &achievement.content.title),
         contact,
+        private: false,
     }
+    .hidden_if_private(viewer, achievement.content.visibility)
 }
 
 /// Loads a docking the viewer may see (404 otherwise, so existence does not leak).

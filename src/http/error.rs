@@ -47,11 +47,26 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Seconds after which the client may try again (`Retry-After`), for 503 and 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: None }
+        ApiError { status, code, message: message.into(), details: None, retry_after: None }
+    }
+
+    /// The service is at its limit of heavy work: try again after `seconds`.
+    pub fn busy(seconds: u64, what: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!(
+                "the service is already running as many {what} as it allows at once; try again in {seconds} seconds"
+            ),
+        );
+        e.retry_after = Some(seconds);
+        e
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
@@ -131,6 +146,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // The request id is added by the middleware, which rewrites the body with it.
         let mut response = HttpResponse::build(self.status).json(self.body(None));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -20,9 +20,6 @@ use crate::import::{self, Column, ImportError, Kind, Options};
 use crate::storage::{DockingQuery, ListQuery, TransferQuery};
 use crate::tabular::{self, Cell, Encoding, Format, Sheet, XLSX_TYPE};
 
-/// The largest file an import accepts: 20,000 achievements with long abstracts fit easily.
-pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -86,6 +83,9 @@ fn format_of(req: &HttpRequest, params: &ImportParams, bytes: &[u8]) -> Result<F
 impl From<ImportError> for ApiError {
     fn from(err: ImportError) -> Self {
         match err {
+            ImportError::Read(e) if e.is_too_large() => {
+                ApiError::new(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", e.to_string())
+            }
             ImportError::Read(e) => ApiError::unprocessable("unreadable_file", e.to_string()),
             ImportError::Forbidden(m) => ApiError::forbidden(m),
             e @ ImportError::MissingColumn { .. } => ApiError::unprocessable("missing_column", e.to_string()),
@@ -95,16 +95,25 @@ impl From<ImportError> for ApiError {
 }
 
 /// Reads the raw body up to the import limit.
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
-    let mut bytes = Vec::new();
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("an import file may have at most {} MiB; split it", max / 1024 / 1024),
+        )
+    };
+    // A declared length past the cap is refused before anything is received.
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("the upload broke off: {e}")))?;
-        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("an import file may have at most {} MiB; split it", MAX_IMPORT_BYTES / 1024 / 1024),
-            ));
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -156,10 +165,23 @@ pub async fn create_import(
         .as_deref()
         .map(|e| Encoding::parse(e).map_err(|m| ApiError::bad_request("invalid_query", m)))
         .transpose()?;
-    let bytes = read_body(payload).await?;
+    let _permit = state.heavy_permit("imports and exports")?;
+    let bytes = read_body(&req, payload, state.limits.import_max_bytes).await?;
     let format = format_of(&req, &params, &bytes)?;
-    let options = Options { library, format, encoding, dry_run, skip_invalid, default_org: params.org_id.clone() };
-    let report = import::run(state.store.as_ref(), &auth, &bytes, &options).await?;
+    let options = Options {
+        library,
+        format,
+        encoding,
+        dry_run,
+        skip_invalid,
+        default_org: params.org_id.clone(),
+        limits: tabular::Limits {
+            max_rows: state.limits.import_max_rows,
+            max_cells: state.limits.import_max_cells,
+            max_unpacked_bytes: state.limits.xlsx_max_unpacked_bytes,
+        },
+    };
+    let report = import::run(state.store.as_ref(), &auth, bytes, &options).await?;
     if report.written {
         state.search.notify_write();
         state.matcher.notify();
@@ -332,6 +354,11 @@ async fn all_visible(
             None => return Ok(out),
         }
     }
+}
+
+/// A record its owner made private is exported to managers by id only, marked as private.
+fn shown_title(title: String, visibility: crate::domain::vocab::Visibility) -> String {
+    if visibility == crate::domain::vocab::Visibility::Private { "(私有)".to_string() } else { title }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
@@ -558,9 +585,14 @@ pub async fn export_dockings(
         .needs_by_ids(&need_ids)
         .await?
         .into_iter()
-        .map(|n| (n.meta.id, n.content.title))
+        .map(|n| (n.meta.id, shown_title(n.content.title, n.content.visibility)))
         .chain(
-            state.store.achievements_by_ids(&achievement_ids).await?.into_iter().map(|a| (a.meta.id, a.content.title)),
+            state
+                .store
+                .achievements_by_ids(&achievement_ids)
+                .await?
+                .into_iter()
+                .map(|a| (a.meta.id, shown_title(a.content.title, a.content.visibility))),
         )
         .collect();
     let title = |id: &str| titles.get(id).cloned().unwrap_or_default();

@@ -38,6 +38,27 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub search: Arc<crate::search::engine::Search>,
     pub matcher: Arc<crate::matching::service::Matcher>,
+    pub limits: crate::config::LimitsConfig,
+    /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
+    pub heavy: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        search: Arc<crate::search::engine::Search>,
+        matcher: Arc<crate::matching::service::Matcher>,
+        limits: crate::config::LimitsConfig,
+    ) -> AppState {
+        let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
+        AppState { store, search, matcher, limits, heavy }
+    }
+
+    /// A permit for one heavy request, held until its response is complete; when all are taken
+    /// the request is answered 503 at once with `Retry-After`, rather than queued to pile up.
+    pub fn heavy_permit(&self, what: &str) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.heavy.clone().try_acquire_owned().map_err(|_| ApiError::busy(self.limits.retry_after_secs, what))
+    }
 }
 
 /// Largest page a listing returns.
@@ -120,6 +141,10 @@ pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
             return Err(ApiError::unprocessable("read_only_field", format!("`{field}` cannot be set: {why}"))
                 .with_details(serde_json::json!({ "field": field })));
         }
+    }
+    let controls = validate::json_control_characters(&body);
+    if !controls.is_empty() {
+        return Err(controls.into());
     }
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();

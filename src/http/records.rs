@@ -190,8 +190,10 @@ async fn load_checked<R: LibraryRecord>(
     if can_view(viewer, &meta.org_id, record.visibility(), meta.status) {
         return Ok((record, None));
     }
-    // The other party of an introduced docking reads the record even if it is confidential.
-    if introduced_to(state, viewer, &record).await? {
+    // The other party of an introduced docking reads the record even if it is confidential,
+    // unless its owner has made it private: then it is the owner's alone.
+    if record.visibility() != crate::domain::vocab::Visibility::Private && introduced_to(state, viewer, &record).await?
+    {
         return Ok((record, Some(true)));
     }
     Err(ApiError::not_found(what, id))

@@ -20,7 +20,7 @@ use crate::domain::stats::{
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{Role, TechField};
 use crate::storage::{Store, TransferQuery};
-use crate::tabular::{Cell, Sheet, XLSX_TYPE, csv_line, xlsx};
+use crate::tabular::{Cell, Sheet, XLSX_TYPE, csv_line, csv_row, xlsx};
 
 /// The largest number of transfers the figures read at once; beyond it the amounts would be
 /// cut, so the request is refused with a hint to narrow the period.
@@ -409,7 +409,7 @@ pub fn to_csv(title: &str, sheets: &[Sheet]) -> Vec<u8> {
         out.push_str(&csv_line(std::slice::from_ref(&sheet.name)));
         out.push_str(&csv_line(&sheet.header));
         for row in &sheet.rows {
-            out.push_str(&csv_line(&row.iter().map(Cell::text).collect::<Vec<_>>()));
+            out.push_str(&csv_row(row));
         }
     }
     out.into_bytes()

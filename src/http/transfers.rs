@@ -12,11 +12,11 @@ use super::error::{ApiError, ErrorBody};
 use super::views::OrgRef;
 use super::{AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, expected_version, parse_body, parse_id};
 use crate::domain::docking::Docking;
-use crate::domain::record::Principal;
+use crate::domain::record::{Principal, private_to_others};
 use crate::domain::stats::StatsFilter;
 use crate::domain::transfer::{ContractType, Defaults, Milestone, Outcomes, Transfer, TransferContent, TransferInput};
 use crate::domain::validate::{self as v, region_name};
-use crate::domain::vocab::TechField;
+use crate::domain::vocab::{TechField, Visibility};
 use crate::domain::{is_valid_id, market_today, new_id, now};
 use crate::storage::TransferQuery;
 
@@ -65,8 +65,11 @@ pub(super) async fn new_transfer(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransferParty {
     pub id: String,
+    /// Empty when the record is private to its owner and the viewer is someone else.
     pub title: String,
     pub owner: OrgRef,
+    /// The owner has made the record private since: others see only its id.
+    pub private: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,17 +124,31 @@ fn may_read(viewer: &Principal, t: &Transfer) -> bool {
 
 /// The views of a page of transfers, loading both sides' records in two queries. Both parties
 /// were introduced before signing, so each sees the other's title.
-async fn views(state: &AppState, transfers: Vec<Transfer>) -> Result<Vec<TransferResponse>, ApiError> {
+/// A record its owner has made private shows only its id to everyone else.
+async fn views(
+    state: &AppState,
+    viewer: &Principal,
+    transfers: Vec<Transfer>,
+) -> Result<Vec<TransferResponse>, ApiError> {
     let need_ids: Vec<String> = transfers.iter().map(|t| t.need_id.clone()).collect();
     let achievement_ids: Vec<String> = transfers.iter().map(|t| t.achievement_id.clone()).collect();
     let needs = state.store.needs_by_ids(&need_ids).await?;
     let achievements = state.store.achievements_by_ids(&achievement_ids).await?;
-    let party = |id: &str, found: Option<(&str, OrgRef)>| match found {
-        Some((title, owner)) => TransferParty { id: id.to_string(), title: title.to_string(), owner },
+    let party = |id: &str, found: Option<(&str, OrgRef, Visibility)>| match found {
+        Some((title, owner, visibility)) => {
+            let private = private_to_others(viewer, &owner.id, visibility);
+            TransferParty {
+                id: id.to_string(),
+                title: if private { String::new() } else { title.to_string() },
+                owner,
+                private,
+            }
+        }
         None => TransferParty {
             id: id.to_string(),
             title: String::new(),
             owner: OrgRef { id: String::new(), name: String::new() },
+            private: false,
         },
     };
     Ok(transfers
@@ -142,10 +159,14 @@ async fn views(state: &AppState, transfers: Vec<Transfer>) -> Result<Vec<Transfe
             let c = t.content;
             let landed_on = c.landed_on();
             TransferResponse {
-                need: party(&t.need_id, need.map(|n| (n.content.title.as_str(), super::dockings::org_ref(&n.meta)))),
+                need: party(
+                    &t.need_id,
+                    need.map(|n| (n.content.title.as_str(), super::dockings::org_ref(&n.meta), n.content.visibility)),
+                ),
                 achievement: party(
                     &t.achievement_id,
-                    achievement.map(|a| (a.content.title.as_str(), super::dockings::org_ref(&a.meta))),
+                    achievement
+                        .map(|a| (a.content.title.as_str(), super::dockings::org_ref(&a.meta), a.content.visibility)),
                 ),
                 id: t.id,
                 docking_id: t.docking_id,
@@ -175,9 +196,9 @@ async fn views(state: &AppState, transfers: Vec<Transfer>) -> Result<Vec<Transfe
         .collect())
 }
 
-async fn respond(state: &AppState, t: Transfer) -> Result<HttpResponse, ApiError> {
+async fn respond(state: &AppState, viewer: &Principal, t: Transfer) -> Result<HttpResponse, ApiError> {
     let version = t.version;
-    let view = views(state, vec![t]).await?.pop().ok_or_else(ApiError::internal)?;
+    let view = views(state, viewer, vec![t]).await?.pop().ok_or_else(ApiError::internal)?;
     Ok(HttpResponse::Ok().insert_header(("ETag", format!("\"{version}\""))).json(view))
 }
 
@@ -294,7 +315,7 @@ pub async fn list_transfers(
         limit,
     };
     let page = state.store.list_transfers(&query).await?;
-    let items = views(&state, page.items).await?;
+    let items = views(&state, &auth, page.items).await?;
     Ok(HttpResponse::Ok().json(TransferPage { items, next_cursor: page.next_cursor }))
 }
 
@@ -322,7 +343,7 @@ pub async fn get_transfer(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = load(&state, &auth, &id).await?;
-    respond(&state, t).await
+    respond(&state, &auth, t).await
 }
 
 /// Update a transfer (managers): the contract's registration number once registered, the
@@ -356,7 +377,7 @@ pub async fn update_transfer(
     t.content = t.content.patched(&input, market_today(now()))?;
     let stored = state.store.update_transfer(&t, now()).await.map_err(registration_taken)?;
     tracing::info!(transfer = %stored.id, by = %auth.user_id, version = stored.version, "transfer updated");
-    respond(&state, stored).await
+    respond(&state, &auth, stored).await
 }
 
 /// A registration number is unique: a second contract with the same one is a typing error.
