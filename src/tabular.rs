@@ -506,23 +506,94 @@ pub fn xlsx(sheets: &[Sheet]) -> Result<Vec<u8>, String> {
         }
         ws.set_freeze_panes(1, 0).map_err(|e| e.to_string())?;
         for (r, row) in sheet.rows.iter().enumerate() {
-            let r = r as u32 + 1;
-            for (c, cell) in row.iter().enumerate() {
-                let c = c as u16;
-                match cell {
-                    Cell::Int(n) => ws.write_number(r, c, *n as f64),
-                    // Two-decimal amounts below 1e13 are exact as doubles to the cent.
-                    Cell::Decimal(t) => match t.parse::<f64>() {
-                        Ok(v) if !t.is_empty() => ws.write_number(r, c, v),
-                        _ => ws.write_string(r, c, t.as_str()),
-                    },
-                    Cell::Text(t) => ws.write_string(r, c, t.as_str()),
-                }
-                .map_err(|e| e.to_string())?;
-            }
+            write_xlsx_row(ws, r as u32 + 1, row)?;
         }
     }
     workbook.save_to_buffer().map_err(|e| e.to_string())
+}
+
+/// Writes an export row by row, so that an export of any length holds one page of rows in
+/// memory: CSV and JSON Lines come out as bytes to send at once; an XLSX sheet is written in
+/// rust_xlsxwriter's constant-memory mode (rows go to a temporary file as they come) and saved
+/// into an anonymous temporary file at the end, which is then sent in chunks.
+pub struct ExportWriter {
+    format: Format,
+    xlsx: Option<(rust_xlsxwriter::Workbook, u32)>,
+}
+
+impl ExportWriter {
+    /// A writer for one sheet, and the bytes that open the file (the CSV's BOM and header).
+    pub fn new(format: Format, sheet_name: &str, header: &[String]) -> Result<(ExportWriter, Vec<u8>), String> {
+        match format {
+            Format::Csv => {
+                let mut head = String::from("\u{feff}");
+                head.push_str(&csv_line(header));
+                Ok((ExportWriter { format, xlsx: None }, head.into_bytes()))
+            }
+            Format::JsonLines => Ok((ExportWriter { format, xlsx: None }, Vec::new())),
+            Format::Xlsx => {
+                let mut workbook = rust_xlsxwriter::Workbook::new();
+                let bold = rust_xlsxwriter::Format::new().set_bold();
+                let ws = workbook.add_worksheet_with_constant_memory().map_err(|e| e.to_string())?;
+                ws.set_name(sheet_name).map_err(|e| e.to_string())?;
+                for (c, h) in header.iter().enumerate() {
+                    ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(10.0))
+                        .map_err(|e| e.to_string())?;
+                    ws.write_string_with_format(0, c as u16, h.as_str(), &bold).map_err(|e| e.to_string())?;
+                }
+                ws.set_freeze_panes(1, 0).map_err(|e| e.to_string())?;
+                Ok((ExportWriter { format, xlsx: Some((workbook, 1)) }, Vec::new()))
+            }
+        }
+    }
+
+    /// Adds one row: its cells (CSV, XLSX) or its JSON line (JSON Lines). Returns the bytes to
+    /// send now (none for XLSX, which is sent whole at the end).
+    pub fn write(&mut self, cells: &[Cell], line: &Value) -> Result<Vec<u8>, String> {
+        match (self.format, &mut self.xlsx) {
+            (Format::Csv, _) => Ok(csv_row(cells).into_bytes()),
+            (Format::JsonLines, _) => {
+                let mut out = serde_json::to_vec(line).map_err(|e| e.to_string())?;
+                out.push(b'\n');
+                Ok(out)
+            }
+            (Format::Xlsx, Some((workbook, row))) => {
+                let ws = workbook.worksheet_from_index(0).map_err(|e| e.to_string())?;
+                write_xlsx_row(ws, *row, cells)?;
+                *row += 1;
+                Ok(Vec::new())
+            }
+            (Format::Xlsx, None) => Err("the workbook is missing".into()),
+        }
+    }
+
+    /// Ends the file. An XLSX is saved into an anonymous temporary file, rewound, to be sent.
+    pub fn finish(self) -> Result<Option<std::fs::File>, String> {
+        let Some((mut workbook, _)) = self.xlsx else {
+            return Ok(None);
+        };
+        let mut file = tempfile::tempfile().map_err(|e| e.to_string())?;
+        workbook.save_to_writer(&mut file).map_err(|e| e.to_string())?;
+        std::io::Seek::rewind(&mut file).map_err(|e| e.to_string())?;
+        Ok(Some(file))
+    }
+}
+
+fn write_xlsx_row(ws: &mut rust_xlsxwriter::Worksheet, r: u32, cells: &[Cell]) -> Result<(), String> {
+    for (c, cell) in cells.iter().enumerate() {
+        let c = c as u16;
+        match cell {
+            Cell::Int(n) => ws.write_number(r, c, *n as f64),
+            // Two-decimal amounts below 1e13 are exact as doubles to the cent.
+            Cell::Decimal(t) => match t.parse::<f64>() {
+                Ok(v) if !t.is_empty() => ws.write_number(r, c, v),
+                _ => ws.write_string(r, c, t.as_str()),
+            },
+            Cell::Text(t) => ws.write_string(r, c, t.as_str()),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

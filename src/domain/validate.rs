@@ -127,7 +127,9 @@ pub fn control_character(errors: &mut ValidationErrors, field: &str, text: &str,
     if let Some(c) = forbidden_control(text, lines) {
         let hint = match lines {
             Lines::One => "this is a one-line field: remove line breaks, tabs and other control characters",
-            Lines::Many => "remove it; only tabs and line breaks are allowed among the text",
+            Lines::Many => {
+                "remove it: control characters are not text (tabs and line breaks are kept only in fields of several lines)"
+            }
         };
         errors.add(
             field,

@@ -18,7 +18,7 @@ use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::RecordStatus;
 use crate::import::{self, Column, ImportError, Kind, Options};
 use crate::storage::{DockingQuery, ListQuery, TransferQuery};
-use crate::tabular::{self, Cell, Encoding, Format, Sheet, XLSX_TYPE};
+use crate::tabular::{self, Cell, Encoding, ExportWriter, Format, Sheet, XLSX_TYPE};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -325,37 +325,6 @@ pub struct ExportParams {
     pub format: Option<String>,
 }
 
-/// Every record of a listing the viewer may see, page by page.
-async fn all_visible(
-    state: &AppState,
-    viewer: &Principal,
-    library: Library,
-    mut query: ListQuery,
-) -> Result<Vec<Value>, ApiError> {
-    query.limit = 500;
-    let mut out = Vec::new();
-    loop {
-        let (views, next): (Vec<Value>, Option<String>) = match library {
-            Library::Needs => {
-                let page = state.store.list_needs(&query).await?;
-                (page.items.iter().map(|n: &Need| json(&NeedResponse::new(n, viewer))).collect(), page.next_cursor)
-            }
-            Library::Achievements => {
-                let page = state.store.list_achievements(&query).await?;
-                (
-                    page.items.iter().map(|a: &Achievement| json(&AchievementResponse::new(a, viewer))).collect(),
-                    page.next_cursor,
-                )
-            }
-        };
-        out.extend(views);
-        match next {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => return Ok(out),
-        }
-    }
-}
-
 /// A record its owner made private is exported to managers by id only, marked as private.
 fn shown_title(title: String, visibility: crate::domain::vocab::Visibility) -> String {
     if visibility == crate::domain::vocab::Visibility::Private { "(私有)".to_string() } else { title }
@@ -373,25 +342,158 @@ fn export_format(format: Option<&str>) -> Result<Format, ApiError> {
         .map_err(|m| ApiError::bad_request("invalid_query", m))
 }
 
-fn send(sheet: Sheet, lines: Vec<Value>, format: Format, name: &str) -> Result<HttpResponse, ApiError> {
-    match format {
-        Format::Csv => Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")))
-            .body(tabular::sheet_csv(&sheet))),
-        Format::Xlsx => workbook(&[sheet], &format!("{name}.xlsx")),
-        Format::JsonLines => {
-            let mut body = String::new();
-            for line in lines {
-                body.push_str(&line.to_string());
-                body.push('\n');
-            }
-            Ok(HttpResponse::Ok()
-                .content_type("application/x-ndjson; charset=utf-8")
-                .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.jsonl\"")))
-                .body(body))
-        }
+/// One row of an export: its cells (CSV, XLSX) and its JSON line (JSON Lines).
+type ExportRow = (Vec<Cell>, Value);
+
+/// The rows of an export, a page at a time.
+trait ExportPages {
+    async fn next_page(&mut self) -> Result<Option<Vec<ExportRow>>, ApiError>;
+}
+
+/// Rows already loaded (the docking and transfer libraries, within the row cap).
+struct Loaded(Option<Vec<ExportRow>>);
+
+impl ExportPages for Loaded {
+    async fn next_page(&mut self) -> Result<Option<Vec<ExportRow>>, ApiError> {
+        Ok(self.0.take())
     }
+}
+
+/// Needs or achievements the viewer may see, read 500 at a time, at most `left` of them.
+struct LibraryPages {
+    state: web::Data<AppState>,
+    viewer: Principal,
+    library: Library,
+    query: ListQuery,
+    left: usize,
+}
+
+impl ExportPages for LibraryPages {
+    async fn next_page(&mut self) -> Result<Option<Vec<ExportRow>>, ApiError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.query.limit = self.left.min(500) as u32;
+        let store = &self.state.store;
+        let (views, next): (Vec<Value>, Option<String>) = match self.library {
+            Library::Needs => {
+                let page = store.list_needs(&self.query).await?;
+                (
+                    page.items.iter().map(|n: &Need| json(&NeedResponse::new(n, &self.viewer))).collect(),
+                    page.next_cursor,
+                )
+            }
+            Library::Achievements => {
+                let page = store.list_achievements(&self.query).await?;
+                let views = page.items.iter().map(|a: &Achievement| json(&AchievementResponse::new(a, &self.viewer)));
+                (views.collect(), page.next_cursor)
+            }
+        };
+        self.left = if next.is_some() { self.left.saturating_sub(views.len()) } else { 0 };
+        self.query.cursor = next;
+        let cols = import::columns(self.library);
+        let status = |v: &Value| {
+            v["status"].as_str().and_then(|s| s.parse::<RecordStatus>().ok()).map(|s| s.label()).unwrap_or_default()
+        };
+        Ok(Some(views.into_iter().map(|v| (export_row(cols, &v, status(&v)), v)).collect()))
+    }
+}
+
+/// Refuses an export past the row cap before anything is sent.
+fn check_export_size(state: &AppState, rows: u64) -> Result<(), ApiError> {
+    let max = state.limits.export_max_rows as u64;
+    if rows > max {
+        return Err(ApiError::unprocessable(
+            "export_too_large",
+            format!("this export has {rows} rows; at most {max} are exported at once: narrow it with the filters (field, region, status, updated_since, from/to)"),
+        )
+        .with_details(serde_json::json!({ "rows": rows, "max_rows": max })));
+    }
+    Ok(())
+}
+
+/// Where an export's stream is.
+enum Phase {
+    Head(Vec<u8>),
+    Rows,
+    File(std::fs::File),
+    Done,
+}
+
+/// Answers an export as a stream: pages are read and written one at a time while the client
+/// downloads (an XLSX is sent once its last row is written), holding the heavy-work permit
+/// until the last byte. A failure after the first byte ends the download early (logged).
+fn stream_export<P: ExportPages + 'static>(
+    pages: P,
+    format: Format,
+    name: &str,
+    header: &[String],
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<HttpResponse, ApiError> {
+    let (writer, head) = ExportWriter::new(format, name, header).map_err(|e| {
+        tracing::error!(error = %e, "export could not start");
+        ApiError::internal()
+    })?;
+    let state = (pages, Some(writer), Phase::Head(head), permit);
+    let body = futures_util::stream::unfold(state, |(mut pages, mut writer, phase, permit)| async move {
+        let failed = |e: String| {
+            tracing::error!(error = %e, "export failed while streaming");
+            Err(actix_web::error::ErrorInternalServerError("export failed"))
+        };
+        let mut phase = phase;
+        loop {
+            match phase {
+                Phase::Head(bytes) => {
+                    if !bytes.is_empty() {
+                        return Some((Ok(web::Bytes::from(bytes)), (pages, writer, Phase::Rows, permit)));
+                    }
+                    phase = Phase::Rows;
+                }
+                Phase::Rows => match pages.next_page().await {
+                    Ok(Some(rows)) => {
+                        let Some(w) = writer.as_mut() else { return None };
+                        let mut out = Vec::new();
+                        for (cells, line) in &rows {
+                            match w.write(cells, line) {
+                                Ok(bytes) => out.extend_from_slice(&bytes),
+                                Err(e) => return Some((failed(e), (pages, None, Phase::Done, permit))),
+                            }
+                        }
+                        if !out.is_empty() {
+                            return Some((Ok(web::Bytes::from(out)), (pages, writer, Phase::Rows, permit)));
+                        }
+                    }
+                    Ok(None) => match writer.take().map(ExportWriter::finish) {
+                        Some(Ok(Some(file))) => phase = Phase::File(file),
+                        Some(Err(e)) => return Some((failed(e), (pages, None, Phase::Done, permit))),
+                        _ => phase = Phase::Done,
+                    },
+                    Err(e) => return Some((failed(e.to_string()), (pages, None, Phase::Done, permit))),
+                },
+                Phase::File(mut file) => {
+                    let mut chunk = vec![0u8; 256 * 1024];
+                    match std::io::Read::read(&mut file, &mut chunk) {
+                        Ok(0) => phase = Phase::Done,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            return Some((Ok(web::Bytes::from(chunk)), (pages, writer, Phase::File(file), permit)));
+                        }
+                        Err(e) => return Some((failed(e.to_string()), (pages, None, Phase::Done, permit))),
+                    }
+                }
+                Phase::Done => return None,
+            }
+        }
+    });
+    let (media, extension) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Xlsx => (XLSX_TYPE, "xlsx"),
+        Format::JsonLines => ("application/x-ndjson; charset=utf-8", "jsonl"),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(media)
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.{extension}\"")))
+        .streaming(body))
 }
 
 /// Export needs or achievements (the listing's filters apply; only what the viewer may see,
@@ -423,17 +525,16 @@ pub async fn export_library(
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let library = library_of(&library)?;
     let query = list.into_query(&auth, library)?;
-    let views = all_visible(&state, &auth, library, query).await?;
+    let permit = state.heavy_permit("imports and exports")?;
+    let rows = state.store.count_listing(library, &query).await?;
+    check_export_size(&state, rows)?;
     let cols = import::columns(library);
     let mut header = vec!["ID".to_string()];
     header.extend(cols.iter().map(|c| c.header.to_string()));
     header.push("状态".into());
-    let status = |v: &Value| {
-        v["status"].as_str().and_then(|s| s.parse::<RecordStatus>().ok()).map(|s| s.label()).unwrap_or_default()
-    };
-    let rows = views.iter().map(|v| export_row(cols, v, status(v))).collect();
-    let sheet = Sheet { name: library.route().into(), header, rows };
-    send(sheet, views, format, library.route())
+    let left = state.limits.export_max_rows;
+    let pages = LibraryPages { state: state.clone(), viewer: auth.principal.clone(), library, query, left };
+    stream_export(pages, format, library.route(), &header, permit)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -466,9 +567,11 @@ pub async fn export_transfers(
     let format = export_format(p.format.as_deref())?;
     let filter =
         super::transfers::PeriodParams { from: p.from, to: p.to, field: p.field, region: p.region }.into_filter()?;
-    let page =
-        state.store.list_transfers(&TransferQuery { filter, limit: 1_000_000, ..TransferQuery::default() }).await?;
-    let header = [
+    let permit = state.heavy_permit("imports and exports")?;
+    let limit = state.limits.export_max_rows as u32 + 1;
+    let page = state.store.list_transfers(&TransferQuery { filter, limit, ..TransferQuery::default() }).await?;
+    check_export_size(&state, page.items.len() as u64)?;
+    let header: Vec<String> = [
         "ID",
         "对接ID",
         "需求ID",
@@ -490,7 +593,7 @@ pub async fn export_transfers(
     .map(|s| s.to_string())
     .collect();
     let mut lines = Vec::new();
-    let rows = page
+    let rows: Vec<Vec<Cell>> = page
         .items
         .iter()
         .map(|t| {
@@ -524,7 +627,8 @@ pub async fn export_transfers(
             ]
         })
         .collect();
-    send(Sheet { name: "transfers".into(), header, rows }, lines, format, "transfers")
+    let rows: Vec<ExportRow> = rows.into_iter().zip(lines).collect();
+    stream_export(Loaded(Some(rows)), format, "transfers", &header, permit)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -569,10 +673,12 @@ pub async fn export_dockings(
         })
         .transpose()?;
     let mut query = DockingQuery { states, field: p.field, region_prefix, limit: 1000, ..DockingQuery::default() };
+    let permit = state.heavy_permit("imports and exports")?;
     let mut dockings = Vec::new();
     loop {
         let page = state.store.list_dockings(&query).await?;
         dockings.extend(page.items);
+        check_export_size(&state, dockings.len() as u64)?;
         match page.next_cursor.and_then(|c| c.parse::<u32>().ok()) {
             Some(offset) => query.offset = offset,
             None => break,
@@ -596,7 +702,7 @@ pub async fn export_dockings(
         )
         .collect();
     let title = |id: &str| titles.get(id).cloned().unwrap_or_default();
-    let header = [
+    let header: Vec<String> = [
         "ID",
         "需求ID",
         "需求名称",
@@ -616,7 +722,7 @@ pub async fn export_dockings(
     .map(|s| s.to_string())
     .collect();
     let mut lines = Vec::new();
-    let rows = dockings
+    let rows: Vec<Vec<Cell>> = dockings
         .iter()
         .map(|d| {
             lines.push(serde_json::json!({
@@ -643,5 +749,6 @@ pub async fn export_dockings(
             ]
         })
         .collect();
-    send(Sheet { name: "dockings".into(), header, rows }, lines, format, "dockings")
+    let rows: Vec<ExportRow> = rows.into_iter().zip(lines).collect();
+    stream_export(Loaded(Some(rows)), format, "dockings", &header, permit)
 }

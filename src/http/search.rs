@@ -460,6 +460,7 @@ pub struct RebuildResponse {
 #[utoipa::path(tag = "search", responses((status = 200, body = RebuildResponse), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 #[post("/admin/index/rebuild")]
 pub async fn rebuild_index(state: web::Data<AppState>, _auth: Auth<AdminOnly>) -> Result<HttpResponse, ApiError> {
+    let _permit = state.heavy_permit("index rebuilds, imports and exports")?;
     let version = state.search.rebuild().await?;
     let report = state.search.check().await?;
     Ok(HttpResponse::build(StatusCode::OK).json(RebuildResponse { version, report }))

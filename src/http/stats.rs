@@ -432,6 +432,7 @@ pub async fn get_report(
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = month_period(&params.month)?;
+    let _permit = state.heavy_permit("reports, imports and exports")?;
     let period = PeriodParams {
         from: Some(from.to_string()),
         to: Some(to.to_string()),

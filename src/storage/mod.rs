@@ -165,6 +165,9 @@ pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
 
     /// Changes with a sequence number above `seq`, in order, at most `limit`. Every insert and
     /// update of a need or achievement adds one in the same transaction.
+    /// How many records a listing would return over all its pages from its cursor on,
+    /// visibility applied as in the listing; the page size is ignored.
+    async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64>;
     async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>>;
     /// The highest sequence number in the change log (0 when empty).
     async fn last_change_seq(&self) -> StoreResult<i64>;

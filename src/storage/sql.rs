@@ -470,6 +470,23 @@ macro_rules! impl_store {
                 finish_page!(qb, query, AchievementRow, self.reader())
             }
 
+            async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64> {
+                let table = match library {
+                    Library::Needs => "needs",
+                    Library::Achievements => "achievements",
+                };
+                let mut qb = sqlx::QueryBuilder::<$db>::new(format!("SELECT COUNT(*) FROM {table} n"));
+                push_list_filters!(qb, query);
+                if let Some(need_type) = query.need_type.filter(|_| library == Library::Needs) {
+                    qb.push(" AND n.need_type = ").push_bind(need_type.code());
+                }
+                if let Some(trl_min) = query.trl_min.filter(|_| library == Library::Achievements) {
+                    qb.push(" AND n.trl >= ").push_bind(i32::from(trl_min));
+                }
+                let (count,): (i64,) = qb.build_query_as().fetch_one(self.reader()).await?;
+                Ok(count.max(0) as u64)
+            }
+
             async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>> {
                 sqlx::query_as::<_, ChangeRow>("SELECT seq, library, record_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
                     .bind(seq)

@@ -6,6 +6,7 @@ mod admin;
 mod dockings;
 mod errors;
 mod helpers;
+mod hostile;
 mod imports;
 mod lifecycle;
 mod process;

@@ -15,7 +15,7 @@ use crate::helpers::{Actor, TestApp, spawn_app};
 
 /// A docking of `need` and `achievement` moved by `m` to `negotiating`: created by hand, or the
 /// matcher's suggestion of the same pair accepted.
-async fn negotiating(app: &TestApp, m: &Actor, need: &str, achievement: &str) -> String {
+pub(crate) async fn negotiating(app: &TestApp, m: &Actor, need: &str, achievement: &str) -> String {
     let r = app.post("/api/v1/dockings", &m.token, json!({"need_id": need, "achievement_id": achievement})).await;
     let id = match r.status {
         StatusCode::CREATED => r.body["id"].as_str().unwrap().to_string(),
@@ -36,11 +36,11 @@ async fn negotiating(app: &TestApp, m: &Actor, need: &str, achievement: &str) ->
     id
 }
 
-async fn sign(app: &TestApp, m: &Actor, docking: &str, contract: Value) -> crate::helpers::Response {
+pub(crate) async fn sign(app: &TestApp, m: &Actor, docking: &str, contract: Value) -> crate::helpers::Response {
     app.post(&format!("/api/v1/dockings/{docking}/sign"), &m.token, json!({"contract": contract})).await
 }
 
-async fn transfer_of(app: &TestApp, token: &str, docking: &str) -> Value {
+pub(crate) async fn transfer_of(app: &TestApp, token: &str, docking: &str) -> Value {
     let r = app.get(&format!("/api/v1/transfers?docking_id={docking}"), token).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body["items"][0].clone()
