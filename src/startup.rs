@@ -3,15 +3,17 @@
 
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use actix_service::{IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 
 use crate::config::Config;
+use crate::http::connection::EnvelopeIo;
 use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
 use crate::http::{AppState, meta, routes};
@@ -74,7 +76,7 @@ impl Application {
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
         let document: Arc<OnceLock<web::Bytes>> = Arc::new(OnceLock::new());
-        let mut server = HttpServer::new(move || {
+        let make_app = move || {
             let served = document.clone();
             let (app, api) = App::new()
                 .into_utoipa_app()
@@ -119,13 +121,33 @@ impl Application {
                     Ok(response)
                 }
             })
-        })
-        .listen(listener)
-        .map_err(bind_error)?;
+        };
+        let local = listener.local_addr().map_err(bind_error)?;
+        let mut builder = actix_server::Server::build();
         if config.server.workers > 0 {
-            server = server.workers(config.server.workers);
+            builder = builder.workers(config.server.workers);
         }
-        Ok(Application { port, server: server.run(), store, search, matcher })
+        // The HTTP layer over connections whose parse-error answers come out in the envelope
+        // (http::connection); otherwise what actix-web's HttpServer sets up.
+        let server = builder
+            .listen("techmarket-http", listener, move || {
+                let app = make_app().into_factory().map_err(|err| err.error_response());
+                let http = actix_http::HttpService::build()
+                    .keep_alive(actix_http::KeepAlive::Timeout(Duration::from_secs(5)))
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(local)
+                    .finish(actix_service::map_config(app, |_| actix_web::dev::AppConfig::default()));
+                actix_service::fn_service(|io: actix_web::rt::net::TcpStream| async move {
+                    let _ = io.set_nodelay(true);
+                    let peer = io.peer_addr().ok();
+                    Ok((EnvelopeIo::new(io), actix_http::Protocol::Http1, peer))
+                })
+                .and_then(http)
+            })
+            .map_err(bind_error)?
+            .run();
+        Ok(Application { port, server, store, search, matcher })
     }
 
     pub fn port(&self) -> u16 {

@@ -4,6 +4,7 @@
 pub mod achievements;
 pub mod admin;
 pub mod auth;
+pub mod connection;
 pub mod dockings;
 pub mod error;
 pub mod imports;

@@ -469,3 +469,51 @@ async fn a_record_made_private_shows_only_its_id_to_managers_and_the_other_party
     let t = crate::transfers::transfer_of(&app, &e.token, &docking).await;
     assert_eq!(t["need"]["title"], need["title"]);
 }
+
+/// Sends raw bytes and reads the answer until the server closes the connection.
+fn raw_exchange(app: &TestApp, request: &[u8]) -> (u16, Value, String) {
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer and close before it has read everything: a failed write is fine.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+    let request_id = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-request-id: ").map(str::to_string))
+        .unwrap_or_default();
+    let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    assert_eq!(body["error"]["request_id"].as_str(), Some(request_id.as_str()), "{text}");
+    (status, body, text)
+}
+
+#[tokio::test]
+async fn requests_the_http_layer_cannot_read_are_answered_in_the_envelope() {
+    let app = crate::helpers::spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let long_url = format!("GET /api/v1/search?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "碳".repeat(25_000));
+    let huge_header = format!("GET /api/v1/needs HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(140_000));
+    let many_headers = format!(
+        "GET /api/v1/needs HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..100).map(|i| format!("X-H{i}: 1\r\n")).collect::<String>()
+    );
+    let cases = [
+        (long_url.into_bytes(), 414, "uri_too_long"),
+        (huge_header.into_bytes(), 431, "headers_too_large"),
+        (many_headers.into_bytes(), 431, "headers_too_large"),
+        (b"GARBAGE\r\n\r\n".to_vec(), 400, "malformed_request"),
+        (b"GET /api/v1/needs HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_vec(), 400, "malformed_request"),
+    ];
+    for (request, status, code) in cases {
+        let (got, body, text) = raw_exchange(&app, &request);
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{}", &text[..text.len().min(400)]);
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // The service goes on answering.
+    assert_eq!(app.get("/api/v1/needs", &e.token).await.status, StatusCode::OK);
+}
