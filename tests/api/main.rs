@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod imports;
 mod lifecycle;
+mod matrix;
 mod process;
 mod records;
 mod search;
