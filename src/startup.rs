@@ -96,6 +96,8 @@ impl Application {
                     }),
                 ))
                 .split_for_parts();
+            let mut api = api;
+            crate::http::openapi::tighten(&mut api);
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
             let known = Arc::new(KnownRoutes::from_document(&api));
             app.default_service(web::to(move |req: actix_web::HttpRequest| {
@@ -221,8 +223,12 @@ impl KnownRoutes {
     fn unrouted(&self, method: &actix_web::http::Method, path: &str) -> HttpResponse {
         use actix_web::ResponseError;
         let mut allowed: Vec<&str> = Vec::new();
+        // Where several patterns match (/needs/{id}/matches and /needs/{id}/{action}), the most
+        // specific names the resource.
+        let dynamic = |p: &actix_web::dev::ResourceDef| p.pattern().map_or(0, |s| s.matches('{').count());
+        let fewest = self.0.iter().filter(|(p, _)| p.is_match(path)).map(|(p, _)| dynamic(p)).min();
         for (pattern, methods) in &self.0 {
-            if pattern.is_match(path) {
+            if pattern.is_match(path) && Some(dynamic(pattern)) == fewest {
                 for m in methods {
                     if !allowed.contains(m) {
                         allowed.push(m);

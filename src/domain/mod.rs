@@ -20,7 +20,8 @@ pub fn new_id() -> String {
 
 /// Whether `s` looks like an id this service issued, so bad ids are rejected before any query.
 pub fn is_valid_id(s: &str) -> bool {
-    uuid::Uuid::try_parse(s).is_ok()
+    // The hyphenated form only, as ids are issued (and as the OpenAPI document's pattern says).
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
 /// The market works on China Standard Time (UTC+8): its days, months and deadlines.

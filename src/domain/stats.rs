@@ -37,7 +37,7 @@ vocabulary!(
 
 vocabulary!(
     /// The stages of the funnel, in order.
-    Stage {
+    FunnelStep {
         Need => ("need", "发布需求"),
         Suggested => ("suggested", "系统推荐"),
         Accepted => ("accepted", "经理人确认"),
@@ -113,7 +113,7 @@ pub struct CountRow {
 /// One stage of the funnel.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FunnelStage {
-    pub stage: Stage,
+    pub stage: FunnelStep,
     pub label: &'static str,
     /// How often the stage was reached in the period (needs posted, dockings suggested, ...).
     pub count: i64,
@@ -131,12 +131,12 @@ pub struct FunnelStage {
 /// by the 量产/产业化 milestone's date, its median from the signing date.
 pub fn funnel(needs_posted: i64, dockings: &[DockingFacts], filter: &StatsFilter) -> Vec<FunnelStage> {
     let day = 86_400_000_000.0;
-    let mut stages: Vec<(Stage, i64, Vec<f64>)> = vec![(Stage::Need, needs_posted, Vec::new())];
-    let mut suggested = (Stage::Suggested, 0, Vec::new());
-    let mut accepted = (Stage::Accepted, 0, Vec::new());
-    let mut introduced = (Stage::Introduced, 0, Vec::new());
-    let mut signed = (Stage::Signed, 0, Vec::new());
-    let mut landed = (Stage::Landed, 0, Vec::new());
+    let mut stages: Vec<(FunnelStep, i64, Vec<f64>)> = vec![(FunnelStep::Need, needs_posted, Vec::new())];
+    let mut suggested = (FunnelStep::Suggested, 0, Vec::new());
+    let mut accepted = (FunnelStep::Accepted, 0, Vec::new());
+    let mut introduced = (FunnelStep::Introduced, 0, Vec::new());
+    let mut signed = (FunnelStep::Signed, 0, Vec::new());
+    let mut landed = (FunnelStep::Landed, 0, Vec::new());
     for d in dockings {
         if d.source == DockingSource::Suggested && filter.contains_at(d.created_at) {
             suggested.1 += 1;

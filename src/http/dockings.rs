@@ -374,6 +374,15 @@ pub async fn get_docking(
     auth: Auth<AnyUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if id.as_str() == "bulk" {
+        // POST /dockings/bulk's path, read with GET: the route exists, the method does not.
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "/api/v1/dockings/bulk does not accept GET; it accepts POST",
+        )
+        .with_header(actix_web::http::header::ALLOW, "POST"));
+    }
     let (d, _) = load(&state, &auth, &id).await?;
     respond(&state, &auth, &d, StatusCode::OK).await
 }
@@ -598,7 +607,7 @@ async fn transition(
 #[utoipa::path(
     tag = "dockings",
     params(("id" = String, Path, description = "Docking id"), ("action" = DockingAction, Path, description = "The action")),
-    request_body(content = TransitionInput, description = "Optional for actions without a reason"),
+    request_body(content = ActionBody, description = "Optional for actions without a reason. Each action takes some of these fields: the transitions `reason`, `note`, `version` and (to sign) `contract`; assign `manager_id` and `note`; notes `note`; interest none. A field another action takes is refused with 422 `field_not_allowed`."),
     responses(
         (status = 200, body = DockingResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -618,6 +627,7 @@ pub async fn act_on_docking(
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let body = optional_json(&req, &body)?;
+    check_action_fields(&action, &body)?;
     let (d, actor) = load(&state, &auth, &id).await?;
     match action.as_str() {
         "assign" => return assign(&state, &auth, d, actor, body).await,
@@ -639,6 +649,59 @@ pub async fn act_on_docking(
     let stored = transition(&state, &auth, d, actor, action, input, expected).await?;
     refill(&state, &stored);
     respond(&state, &auth, &stored, StatusCode::OK).await
+}
+
+/// The body of a docking action, as the document describes it: the fields all actions take
+/// between them (each action reads its own; see `check_action_fields`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ActionBody {
+    /// Reject or fail: field_mismatch, trl_too_low, budget_gap, cooperation_mismatch,
+    /// already_solved, party_unresponsive, duplicate, other.
+    pub reason: Option<ReasonCode>,
+    /// Required with reason `other`, and for notes (1 to 2000 characters).
+    pub note: Option<String>,
+    /// The version you read (or send `If-Match`); optional.
+    pub version: Option<i64>,
+    /// Sign: the contract, which becomes the transfer record in the same write.
+    pub contract: Option<TransferInput>,
+    /// Assign: a technology manager's user id.
+    #[schema(pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub manager_id: Option<String>,
+}
+
+/// Each action reads some of the fields of `ActionBody`: one that is not a field of any action is
+/// a malformed body (400); one that another action takes is refused by name (422).
+fn check_action_fields(action: &str, body: &Value) -> Result<(), ApiError> {
+    const ALL: [&str; 5] = ["reason", "note", "version", "contract", "manager_id"];
+    let takes: &[&str] = match action {
+        "assign" => &["manager_id", "note"],
+        "notes" => &["note"],
+        "interest" => &[],
+        _ => &["reason", "note", "version", "contract"],
+    };
+    let Value::Object(map) = body else {
+        return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+    };
+    for key in map.keys() {
+        if !ALL.contains(&key.as_str()) {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!("`{key}`: unknown field; a docking action takes {}", ALL.join(", ")),
+            )
+            .with_details(serde_json::json!({ "field": key })));
+        }
+        if !takes.contains(&key.as_str()) {
+            let takes = if takes.is_empty() { "no fields".to_string() } else { takes.join(", ") };
+            return Err(ApiError::unprocessable(
+                "field_not_allowed",
+                format!("`{key}` does not apply to {action}; it takes {takes}"),
+            )
+            .with_details(serde_json::json!({ "field": key })));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -763,6 +826,10 @@ pub async fn bulk_review(
     }
     if input.ids.is_empty() || input.ids.len() > 200 {
         return Err(ApiError::unprocessable("invalid_bulk_ids", "`ids` must list 1 to 200 docking ids"));
+    }
+    // A malformed id is a malformed request: refused whole, before any docking moves.
+    for id in &input.ids {
+        parse_id("docking", id)?;
     }
     let mut results = Vec::with_capacity(input.ids.len());
     for id in &input.ids {

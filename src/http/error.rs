@@ -49,11 +49,18 @@ pub struct ApiError {
     pub details: Option<Value>,
     /// Seconds after which the client may try again (`Retry-After`), for 503 and 429.
     pub retry_after: Option<u64>,
+    /// A header the answer carries (`Allow` with a 405).
+    pub header: Option<(header::HeaderName, &'static str)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: None, retry_after: None }
+        ApiError { status, code, message: message.into(), details: None, retry_after: None, header: None }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> ApiError {
+        self.header = Some((name, value));
+        self
     }
 
     /// The service is at its limit of heavy work: try again after `seconds`.
@@ -146,6 +153,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // The request id is added by the middleware, which rewrites the body with it.
         let mut response = HttpResponse::build(self.status).json(self.body(None));
+        if let Some((name, value)) = &self.header {
+            response.headers_mut().insert(name.clone(), HeaderValue::from_static(value));
+        }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

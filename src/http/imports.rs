@@ -524,6 +524,16 @@ pub async fn export_library(
     let list: ListParams = serde_json::from_value(Value::Object(pairs))
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let library = library_of(&library)?;
+    // The export's filters are both libraries' (the library is a path value): one that the
+    // other library's records do not have conflicts with it.
+    let conflict = match library {
+        Library::Needs if list.trl_min.is_some() => Some("`trl_min` applies to achievements only"),
+        Library::Achievements if list.need_type.is_some() => Some("`need_type` applies to needs only"),
+        _ => None,
+    };
+    if let Some(message) = conflict {
+        return Err(ApiError::unprocessable("conflicting_parameters", message));
+    }
     let query = list.into_query(&auth, library)?;
     let permit = state.heavy_permit("imports and exports")?;
     let rows = state.store.count_listing(library, &query).await?;
@@ -660,7 +670,7 @@ pub async fn export_dockings(
     let p = params.into_inner();
     let format = export_format(p.format.as_deref())?;
     let mut states = Vec::new();
-    for code in p.state.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+    for code in p.state.iter().flat_map(|s| s.split(',')).map(str::trim) {
         states.push(code.parse().map_err(|m: String| ApiError::bad_request("invalid_query", m))?);
     }
     let region_prefix = p

@@ -143,6 +143,7 @@ pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
                 .with_details(serde_json::json!({ "field": field })));
         }
     }
+    let body = integral_numbers(body);
     let controls = validate::json_control_characters(&body);
     if !controls.is_empty() {
         return Err(controls.into());
@@ -153,6 +154,20 @@ pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
         let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_body" };
         ApiError::bad_request(code, format!("`{path}`: {message}")).with_details(serde_json::json!({ "field": path }))
     })
+}
+
+/// JSON has one number type: `6.0` is the integer 6 (as JSON Schema reads it), so whole numbers
+/// written with a fraction are taken as integers before the typed fields read them.
+fn integral_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral_numbers(v))).collect()),
+        other => other,
+    }
 }
 
 /// A JSON body that may be left out (actions whose fields are all optional): empty means `{}`;

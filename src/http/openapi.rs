@@ -41,3 +41,198 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{Ref, RefOr, Required};
+
+/// An id as the service issues them (a hyphenated UUID).
+pub const ID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const REGION_PATTERN: &str = "^([0-9]{2}|[0-9]{4}|[0-9]{6})$";
+const DOCKING_STATES: &str = "suggested|accepted|rejected|introduced|negotiating|signed|failed|withdrawn";
+
+fn text(pattern: Option<&str>, max_length: Option<usize>) -> RefOr<Schema> {
+    let mut b = ObjectBuilder::new().schema_type(Type::String);
+    if let Some(p) = pattern {
+        b = b.pattern(Some(p));
+    }
+    if let Some(n) = max_length {
+        b = b.max_length(Some(n));
+    }
+    b.into()
+}
+
+fn one_of(values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.iter().copied())).into()
+}
+
+fn whole(min: i64, max: i64) -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max)).into()
+}
+
+fn date() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))).into()
+}
+
+fn error(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
+        .into()
+}
+
+/// The exact contract of one parameter, by name and route: what the handlers accept, no more and
+/// no less (ids, codes, patterns, bounds), so that a client generated from the document sends
+/// only what the service takes and a fuzzer can tell a contract violation (400) from a broken
+/// rule between valid values (422).
+fn parameter_schema(path: &str, p: &Parameter) -> Option<RefOr<Schema>> {
+    let id = || text(Some(ID_PATTERN), None);
+    Some(match (p.parameter_in.clone(), p.name.as_str()) {
+        (ParameterIn::Path, "id") => id(),
+        (ParameterIn::Path, "action") if path.starts_with("/api/v1/dockings") => one_of(&[
+            "accept",
+            "reject",
+            "introduce",
+            "negotiate",
+            "sign",
+            "fail",
+            "withdraw",
+            "assign",
+            "notes",
+            "interest",
+        ]),
+        (ParameterIn::Path, "action") => one_of(&["close", "withdraw", "reopen"]),
+        (ParameterIn::Path, "file") => one_of(&["needs.xlsx", "achievements.xlsx"]),
+        (ParameterIn::Path, "library") => one_of(&["needs", "achievements"]),
+        (ParameterIn::Header, "If-Match") => text(Some("^(W/)?\"?[0-9]{1,18}\"?$"), None),
+        (ParameterIn::Query, "need_id" | "achievement_id" | "docking_id" | "org_id") => id(),
+        (ParameterIn::Query, "manager_id") => {
+            text(Some(&format!("^(me|{})$", &ID_PATTERN[1..ID_PATTERN.len() - 1])), None)
+        }
+        (ParameterIn::Query, "cursor")
+            if path.starts_with("/api/v1/dockings") || path.starts_with("/api/v1/transfers") =>
+        {
+            text(Some("^[0-9]{1,9}$"), None)
+        }
+        (ParameterIn::Query, "cursor") => id(),
+        (ParameterIn::Query, "region") => text(Some(REGION_PATTERN), None),
+        (ParameterIn::Query, "library") if path == "/api/v1/stats/counts" => return None,
+        (ParameterIn::Query, "library") => one_of(&["needs", "achievements"]),
+        (ParameterIn::Query, "limit") if path.ends_with("/matches") || path == "/api/v1/search" => whole(1, 50),
+        (ParameterIn::Query, "limit") => whole(1, 100),
+        (ParameterIn::Query, "page") => whole(1, 1000),
+        (ParameterIn::Query, "trl_min" | "trl_max") => whole(1, 9),
+        (ParameterIn::Query, "q") => text(None, Some(100)),
+        (ParameterIn::Query, "sort") => one_of(&["relevance", "newest"]),
+        (ParameterIn::Query, "order") => one_of(&["recent", "score"]),
+        (ParameterIn::Query, "state") => text(Some(&format!("^({DOCKING_STATES})(,({DOCKING_STATES}))*$")), None),
+        (ParameterIn::Query, "from" | "to") => date(),
+        (ParameterIn::Query, "month") => text(Some("^[0-9]{4}-(0[1-9]|1[0-2])$"), None),
+        (ParameterIn::Query, "updated_since") => date(),
+        (ParameterIn::Query, "format") if path == "/api/v1/stats/report" => one_of(&["csv", "xlsx"]),
+        (ParameterIn::Query, "format") => one_of(&["csv", "xlsx", "jsonl"]),
+        (ParameterIn::Query, "encoding") => one_of(&["utf-8", "gbk"]),
+        (ParameterIn::Query, "dry_run") => one_of(&["true", "false"]),
+        (ParameterIn::Query, "on_error") => one_of(&["abort", "skip"]),
+        (ParameterIn::Query, "filename") => text(None, Some(255)),
+        _ => return None,
+    })
+}
+
+/// Brings the collected document to the exact contract: parameter schemas as above, and every
+/// status each operation can answer with the error envelope (401 where a token is needed, 400
+/// where a parameter or body can be malformed, 404 where an id names a record, 413/415/422 for
+/// JSON bodies, 503 for heavy work).
+pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
+    if let Some(components) = doc.components.as_mut() {
+        for schema in components.schemas.values_mut() {
+            id_properties(schema);
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops: [&mut Option<Operation>; 5] =
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            let mut statuses: Vec<(&str, &str)> = Vec::new();
+            // One listing type serves both libraries; each library's route lists its own filters.
+            if let Some(params) = op.parameters.as_mut() {
+                params.retain(|p| match path.as_str() {
+                    "/api/v1/needs" => p.name != "trl_min",
+                    "/api/v1/achievements" => p.name != "need_type",
+                    "/api/v1/dockings/queue" => p.name != "state" && p.name != "order",
+                    _ => true,
+                });
+            }
+            for p in op.parameters.iter_mut().flatten() {
+                if let Some(schema) = parameter_schema(path, p) {
+                    p.schema = Some(schema);
+                }
+                if p.name == "by" {
+                    p.required = Required::True;
+                }
+                statuses.push(("400", "A parameter does not fit the contract"));
+                if p.parameter_in == ParameterIn::Path && p.name == "id" {
+                    statuses.push(("404", "No such record, or not one you may see"));
+                }
+            }
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                statuses.push(("401", "No valid API token: send `Authorization: Bearer tm_...`"));
+                statuses.push(("403", "Your role may not do this"));
+            }
+            if op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query) {
+                statuses.push((
+                    "422",
+                    "Parameters that are each valid conflict (`from` after `to`, `trl_min` above `trl_max`)",
+                ));
+            }
+            let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+            if json_body || path.ends_with("/{action}") {
+                statuses.push(("400", "The body is not JSON or does not fit the schema"));
+                statuses.push(("413", "The body is too large"));
+                statuses.push(("415", "The body is not sent as application/json"));
+                statuses.push(("422", "The body breaks a rule (the details name each field)"));
+            }
+            if path == "/api/v1/imports" {
+                statuses.push(("413", "The file is past a cap (bytes, rows, cells, unpacked size)"));
+                statuses.push(("415", "Not a file format the import reads"));
+            }
+            let heavy = path.starts_with("/api/v1/exports")
+                || path == "/api/v1/imports"
+                || path == "/api/v1/stats/report"
+                || path == "/api/v1/admin/index/rebuild";
+            if heavy {
+                statuses
+                    .push(("503", "As many heavy requests as allowed are running; retry after `Retry-After` seconds"));
+            }
+            for (status, description) in statuses {
+                op.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
+            }
+        }
+    }
+}
+
+/// Properties that carry an id the service issued get the id pattern, wherever they appear.
+fn id_properties(schema: &mut RefOr<Schema>) {
+    const ID_FIELDS: [&str; 7] =
+        ["need_id", "achievement_id", "docking_id", "org_id", "manager_id", "user_id", "transfer_id"];
+    let RefOr::T(Schema::Object(object)) = schema else { return };
+    for (name, property) in object.properties.iter_mut() {
+        if !ID_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        if let RefOr::T(Schema::Object(p)) = property
+            && p.pattern.is_none()
+        {
+            p.pattern = Some(ID_PATTERN.to_string());
+        }
+    }
+    if let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("ids")
+        && let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items
+        && let RefOr::T(Schema::Object(item)) = items.as_mut()
+    {
+        item.pattern = Some(ID_PATTERN.to_string());
+    }
+}

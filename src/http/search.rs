@@ -94,7 +94,7 @@ impl SearchParams {
             ));
         }
         let library = match self.library.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some("needs") => Some(Library::Needs),
             Some("achievements") => Some(Library::Achievements),
             Some(other) => return Err(bad(format!("`library` must be needs or achievements (got `{other}`)"))),
@@ -108,7 +108,10 @@ impl SearchParams {
         if let (Some(lo), Some(hi)) = (trl_min, trl_max)
             && lo > hi
         {
-            return Err(bad(format!("`trl_min` ({lo}) must not exceed `trl_max` ({hi})")));
+            return Err(ApiError::unprocessable(
+                "conflicting_parameters",
+                format!("`trl_min` ({lo}) must not exceed `trl_max` ({hi})"),
+            ));
         }
         let sort = match self.sort.as_deref() {
             None | Some("relevance") => SortOrder::Relevance,
@@ -118,9 +121,12 @@ impl SearchParams {
         let page = number("page", &self.page, 1..=MAX_SEARCH_DEPTH)?.unwrap_or(1);
         let limit = number("limit", &self.limit, 1..=MAX_SEARCH_PAGE)?.unwrap_or(20);
         if page * limit > MAX_SEARCH_DEPTH {
-            return Err(bad(format!(
-                "results deeper than {MAX_SEARCH_DEPTH} are not served; narrow the search with filters"
-            )));
+            return Err(ApiError::unprocessable(
+                "conflicting_parameters",
+                format!(
+                    "results deeper than {MAX_SEARCH_DEPTH} (page × limit) are not served; narrow the search with filters"
+                ),
+            ));
         }
         let request = SearchRequest {
             text,

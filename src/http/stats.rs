@@ -420,7 +420,7 @@ pub fn to_csv(title: &str, sheets: &[Sheet]) -> Vec<u8> {
     tag = "stats",
     params(ReportParams),
     responses(
-        (status = 200, description = "text/csv or an XLSX workbook", content_type = "text/csv"),
+        (status = 200, description = "text/csv or an XLSX workbook", content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -236,7 +236,7 @@ impl PeriodParams {
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
-            return Err(ApiError::bad_request("invalid_query", format!("`from` ({f}) is after `to` ({t})")));
+            return Err(ApiError::unprocessable("conflicting_parameters", format!("`from` ({f}) is after `to` ({t})")));
         }
         let region_prefix = self
             .region

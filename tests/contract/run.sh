@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Contract test: the service's OpenAPI document is its contract. Schemathesis (from PyPI, in a
+# virtual environment under target/) generates requests from the document and runs every check
+# against the real service with the demo data, once per role token and once without a token.
+# Bounded: TECHMARKET_CONTRACT_SECONDS per role (default 45). Exits non-zero on any failure.
+#
+#   bash tests/contract/run.sh            # all roles
+#   TECHMARKET_CONTRACT_SECONDS=300 bash tests/contract/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+SECONDS_PER_ROLE="${TECHMARKET_CONTRACT_SECONDS:-45}"
+VENV="$ROOT/target/contract-venv"
+SCHEMATHESIS_VERSION="4.32.5"
+
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version | grep -q "$SCHEMATHESIS_VERSION"; then
+  echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build --locked --quiet --bin techmarket
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TECHMARKET__DATA__DIR="$WORK/data" TECHMARKET__SERVER__PORT="$PORT" TECHMARKET__LOG__LEVEL=warn \
+  "$ROOT/target/debug/techmarket" serve --demo >"$WORK/service.log" 2>&1 &
+SERVICE=$!
+cleanup() { kill "$SERVICE" 2>/dev/null || true; wait "$SERVICE" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  if curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && [ -f "$WORK/data/demo-tokens.env" ]; then break; fi
+  sleep 0.5
+done
+# shellcheck disable=SC1091
+source "$WORK/data/demo-tokens.env"
+
+status=0
+summary=""
+for role in anonymous TM_ENTERPRISE TM_UNIVERSITY TM_MANAGER TM_ADMIN; do
+  header=()
+  if [ "$role" != anonymous ]; then header=(-H "Authorization: Bearer ${!role}"); fi
+  echo "== schemathesis as $role ($SECONDS_PER_ROLE s)"
+  set +e
+  "$VENV/bin/st" --config-file "$ROOT/tests/contract/schemathesis.toml" run \
+    "http://127.0.0.1:$PORT/api/v1/openapi.json" "${header[@]}" \
+    --checks all --max-time "$SECONDS_PER_ROLE" --workers 2 --seed 20261202 \
+    --no-color >"$WORK/$role.txt" 2>&1
+  code=$?
+  set -e
+  line=$( (grep -E "^=+ .* in [0-9.]+s =+$" "$WORK/$role.txt" || echo "no summary (exit $code)") | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//')
+  cases=$( (grep -A1 "^Test cases:" "$WORK/$role.txt" || true) | tail -n 1 | sed 's/^ *//')
+  summary+="$role: $cases; $line"$'\n'
+  if [ "$code" -ne 0 ]; then
+    status=1
+    sed -n '/= FAILURES =/,$p' "$WORK/$role.txt" | head -n 400 || true
+  fi
+done
+echo "== contract summary"
+printf '%s' "$summary"
+if ! kill -0 "$SERVICE" 2>/dev/null; then echo "the service died during the run" >&2; tail -n 50 "$WORK/service.log" >&2; exit 1; fi
+exit "$status"
