@@ -15,24 +15,7 @@ use techmarket::tabular::{Cell, Sheet};
 
 use crate::helpers::{TestApp, fresh_database_url, start, test_config};
 
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    query: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> crate::helpers::Response {
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/imports?{query}")))
-        .bearer_auth(token)
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("request sent");
-    crate::helpers::Response::from(r).await
-}
+use crate::imports::upload;
 
 /// A service whose limits are set small enough to pass in a test.
 async fn spawn_limited(set: impl FnOnce(&mut techmarket::config::LimitsConfig)) -> TestApp {
@@ -55,17 +38,31 @@ fn field_codes(r: &crate::helpers::Response) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn amounts_with_stray_commas_are_refused_and_nothing_is_signed() {
-    let app = crate::helpers::spawn_app().await;
+/// An enterprise's need and a university's achievement, docked by a manager up to negotiating.
+struct Docked {
+    e: crate::helpers::Actor,
+    u: crate::helpers::Actor,
+    m: crate::helpers::Actor,
+    need: Value,
+    achievement: Value,
+    docking: String,
+}
+
+async fn docked(app: &TestApp) -> Docked {
     let e = app.enterprise("东营新能源材料有限公司").await;
     let u = app.university("中国石油大学(华东)").await;
     let m = app.manager().await;
     let need = app.create_need(&e, json!({})).await;
     let achievement = app.create_achievement(&u, json!({})).await;
     let docking =
-        crate::transfers::negotiating(&app, &m, need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap())
-            .await;
+        crate::transfers::negotiating(app, &m, need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap()).await;
+    Docked { e, u, m, need, achievement, docking }
+}
+
+#[tokio::test]
+async fn amounts_with_stray_commas_are_refused_and_nothing_is_signed() {
+    let app = crate::helpers::spawn_app().await;
+    let Docked { m, docking, .. } = docked(&app).await;
     for amount in ["12,5", "1,2,3.4,5", ",,1,,", "1234,567.00", "1,23", "12.5.0", "1e3"] {
         let contract = json!({"contract_type": "transfer", "amount": amount, "signed_on": "2026-11-20"});
         let r = crate::transfers::sign(&app, &m, &docking, contract).await;
@@ -418,13 +415,8 @@ async fn exports_past_the_row_cap_are_refused_and_heavy_work_waits_its_turn() {
 #[tokio::test]
 async fn a_record_made_private_shows_only_its_id_to_managers_and_the_other_party() {
     let app = crate::helpers::spawn_app().await;
-    let e = app.enterprise("东营新能源材料有限公司").await;
-    let u = app.university("中国石油大学(华东)").await;
-    let m = app.manager().await;
-    let need = app.create_need(&e, json!({})).await;
-    let achievement = app.create_achievement(&u, json!({})).await;
-    let (need_id, achievement_id) = (need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap());
-    let docking = crate::transfers::negotiating(&app, &m, need_id, achievement_id).await;
+    let Docked { e, u, m, need, achievement, docking } = docked(&app).await;
+    let need_id = need["id"].as_str().unwrap();
     let path = format!("/api/v1/dockings/{docking}");
     let r = app.get(&path, &u.token).await;
     assert_eq!(r.body["need"]["title"], need["title"], "introduced: the university reads the need");

@@ -12,7 +12,7 @@ use techmarket::tabular::{Cell, Sheet};
 
 use crate::helpers::{TestApp, spawn_app};
 
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
     query: &str,
