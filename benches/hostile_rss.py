@@ -92,25 +92,25 @@ def csl_records():
 
 
 def achievements_csv(records, rows=None, max_bytes=None):
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["外部编号", "成果名称", "成果简介", "关键词", "技术领域", "成果类型", "技术成熟度"])
+    head = io.StringIO()
+    csv.writer(head).writerow(["外部编号", "成果名称", "成果简介", "关键词", "技术领域", "成果类型", "技术成熟度"])
+    parts = [head.getvalue().encode("utf-8")]
+    size = len(parts[0])
     i = 0
-    while True:
-        if rows is not None and i >= rows:
-            break
+    while rows is None or i < rows:
         title, abstract, keywords = records[i % len(records)]
         copy = i // len(records)
         line = io.StringIO()
         csv.writer(line).writerow(
             [f"CSL-{i:07d}", title + (f"（第{copy + 1}期）" if copy else ""), abstract, keywords, "其他", "其他", 4]
         )
-        text = line.getvalue()
-        if max_bytes is not None and len(buf.getvalue().encode()) + len(text.encode()) > max_bytes:
+        encoded = line.getvalue().encode("utf-8")
+        if max_bytes is not None and size + len(encoded) > max_bytes:
             break
-        buf.write(text)
+        parts.append(encoded)
+        size += len(encoded)
         i += 1
-    return buf.getvalue().encode("utf-8"), i
+    return b"".join(parts), i
 
 
 def zip_bomb(path, unpacked=1 << 30):
@@ -173,6 +173,7 @@ class Service:
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=60000)
     args = ap.parse_args()

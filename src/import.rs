@@ -20,7 +20,7 @@ use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, Role, Stage, TechField, Visibility, VocabularyEntry,
 };
 use crate::domain::{is_valid_id, market_today, new_id, now};
-use crate::matching::duplicates::title_similarity;
+use crate::matching::duplicates::TitleIndex;
 use crate::storage::{ImportKey, ListQuery, Store, StoreError};
 use crate::tabular::{self, Encoding, Format, Table};
 
@@ -649,21 +649,28 @@ async fn duplicates(
         if existing.is_empty() {
             continue;
         }
-        for (row, title) in titles {
-            let best =
-                existing.iter().map(|(id, t)| (id, t, title_similarity(title, t))).max_by(|a, b| a.2.total_cmp(&b.2));
-            if let Some((id, t, similarity)) = best
-                && similarity >= crate::matching::duplicates::DUPLICATE_SIMILARITY
-            {
-                out.push(DuplicateRow {
-                    row,
-                    title: title.to_string(),
-                    existing_id: id.clone(),
-                    existing_title: t.clone(),
-                    similarity: (similarity * 1000.0).round() / 1000.0,
-                });
-            }
-        }
+        // Comparing thousands of rows is CPU work: off the async workers, each title's bigrams
+        // computed once.
+        let titles: Vec<(usize, String)> = titles.into_iter().map(|(row, t)| (row, t.to_string())).collect();
+        let found = tokio::task::spawn_blocking(move || {
+            let index = TitleIndex::new(existing.iter().map(|(_, t)| t.as_str()));
+            titles
+                .into_iter()
+                .filter_map(|(row, title)| {
+                    let (i, similarity) = index.best(&title)?;
+                    Some(DuplicateRow {
+                        row,
+                        title,
+                        existing_id: existing[i].0.clone(),
+                        existing_title: existing[i].1.clone(),
+                        similarity: (similarity * 1000.0).round() / 1000.0,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ImportError::Read(tabular::ReadError::Workbook(format!("the duplicate check stopped: {e}"))))?;
+        out.extend(found);
     }
     Ok(out)
 }

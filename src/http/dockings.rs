@@ -627,8 +627,9 @@ pub async fn act_on_docking(
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let body = optional_json(&req, &body)?;
-    check_action_fields(&action, &body)?;
+    // Found (404), then allowed (403 in each action), then the body.
     let (d, actor) = load(&state, &auth, &id).await?;
+    check_action_fields(&action, &body)?;
     match action.as_str() {
         "assign" => return assign(&state, &auth, d, actor, body).await,
         "notes" => return note(&state, &auth, d, body).await,
@@ -704,6 +705,16 @@ fn check_action_fields(action: &str, body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A field an action needs, refused by name when it is missing (the body's schema, shared by
+/// every action, cannot require it).
+fn required_field(body: &Value, field: &str, action: &str) -> Result<(), ApiError> {
+    if body.get(field).is_none_or(Value::is_null) {
+        return Err(ApiError::unprocessable("field_required", format!("`{field}` is required to {action}"))
+            .with_details(serde_json::json!({ "field": field })));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignInput {
@@ -723,6 +734,7 @@ async fn assign(
     if actor != Actor::Manager {
         return Err(ApiError::forbidden("only a technology manager may assign a docking"));
     }
+    required_field(&body, "manager_id", "assign")?;
     let input: AssignInput = parse_body(body)?;
     let manager_id = parse_id("user", &input.manager_id)?;
     let manager = state.store.get_user(manager_id).await?.ok_or_else(|| ApiError::not_found("user", manager_id))?;
@@ -750,6 +762,7 @@ pub struct NoteInput {
 }
 
 async fn note(state: &AppState, viewer: &Principal, d: Docking, body: Value) -> Result<HttpResponse, ApiError> {
+    required_field(&body, "note", "add a note")?;
     let input: NoteInput = parse_body(body)?;
     let text = input.note.trim();
     if text.is_empty() || text.chars().count() > 2000 {

@@ -221,7 +221,7 @@ pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<
         }
     };
     match (header_version, body_version) {
-        (Some(h), Some(b)) if h != b => Err(ApiError::bad_request(
+        (Some(h), Some(b)) if h != b => Err(ApiError::unprocessable(
             "version_mismatch",
             format!("If-Match says version {h} but the body says {b}; send one of them"),
         )),

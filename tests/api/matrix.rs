@@ -240,7 +240,7 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
             "/api/v1/dockings/{id}/{action}",
             format!("/api/v1/dockings/{}/assign", w.signed),
             empty.clone(),
-            [401, 403, 404, 403, 404, 400, 400],
+            [401, 403, 404, 403, 404, 422, 422],
         ),
         // Transfers.
         row(M::GET, "/api/v1/transfers", "/api/v1/transfers", None, [401, 200, 200, 200, 200, 200, 200]),

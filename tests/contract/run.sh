@@ -51,8 +51,17 @@ for role in anonymous TM_ENTERPRISE TM_UNIVERSITY TM_MANAGER TM_ADMIN; do
   cases=$( (grep -A1 "^Test cases:" "$WORK/$role.txt" || true) | tail -n 1 | sed 's/^ *//')
   summary+="$role: $cases; $line"$'\n'
   if [ "$code" -ne 0 ]; then
-    status=1
-    sed -n '/= FAILURES =/,$p' "$WORK/$role.txt" | head -n 400 || true
+    # A known fault of CPython 3.11's ast module inside hypothesis ("AST constructor recursion
+    # depth mismatch", while it describes a filter) is schemathesis failing, not the service:
+    # it is reported, and fails the run only if anything else went wrong.
+    errors=$(grep -oE "[0-9]+ errors?" <<<"$line" | grep -oE "^[0-9]+" || echo 0)
+    tool_faults=$(grep -c "SystemError: AST constructor recursion depth mismatch" "$WORK/$role.txt" || true)
+    if grep -q "failure" <<<"$line" || [ "$errors" -gt "$tool_faults" ]; then
+      status=1
+      sed -n '/= ERRORS =/,$p;/= FAILURES =/,$p' "$WORK/$role.txt" | head -n 400 || true
+    else
+      echo "   ($tool_faults schemathesis-internal fault(s) of CPython's ast module; no failure of the service)"
+    fi
   fi
 done
 echo "== contract summary"
