@@ -236,7 +236,7 @@ def main():
                 t = time.time()
                 outcome = action()
                 peak = status_kb(pid, "VmHWM")
-                line = f"{name}: peak {peak / 1024:.0f} MiB (idle + {(peak - idle) / 1024:.0f} MiB), {time.time() - t:.1f} s, {outcome}"
+                line = f"{name}: peak {peak / 1024:.0f} MiB (idle + {(peak - idle) / 1024:.0f} MiB; {base / 1024:.0f} MiB before), {time.time() - t:.1f} s, {outcome}"
                 print(line)
                 results.append((heavy, name, idle, base, peak, outcome))
 

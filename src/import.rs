@@ -442,13 +442,16 @@ pub async fn run(
     let mut seen_external: HashSet<(String, String)> = HashSet::new();
     let mut imported: HashMap<String, HashMap<String, String>> = HashMap::new();
 
-    for (i, row) in table.rows.iter().enumerate() {
+    // Each row is dropped once it is validated, so the file's cells and its records are not
+    // held whole at the same time.
+    let (format, encoding, row_count) = (table.format, table.encoding, table.rows.len());
+    for (i, row) in table.rows.into_iter().enumerate() {
         // Validation of thousands of rows must not hold up the other requests of the worker.
         if i % 200 == 199 {
             tokio::task::yield_now().await;
         }
         let before = errors.len();
-        let (mut input, headers) = row_input(cols, row, &mut errors);
+        let (mut input, headers) = row_input(cols, &row, &mut errors);
         let column_name = |key: &str| -> String {
             let top = key.split(['.', '[']).next().unwrap_or(key);
             headers
@@ -600,11 +603,11 @@ pub async fn run(
     }
     Ok(Report {
         library: library.route(),
-        format: table.format.code(),
-        encoding: table.encoding.map(Encoding::code),
+        format: format.code(),
+        encoding: encoding.map(Encoding::code),
         dry_run: options.dry_run,
         written: write,
-        rows: table.rows.len(),
+        rows: row_count,
         created: if write || options.dry_run { valid.len() } else { 0 },
         existing,
         invalid,
