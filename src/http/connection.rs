@@ -35,14 +35,6 @@ impl EnvelopeIo {
         EnvelopeIo { inner, pending: Vec::new(), written: 0, request_line: 0, in_request_line: true }
     }
 
-    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.inner.peer_addr()
-    }
-
-    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.inner.set_nodelay(on)
-    }
-
     /// Writes what is owed; `Ready(Ok)` once nothing is.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
