@@ -1,8 +1,8 @@
 //! techmarket: a city technology market (科技大市场) that keeps the four libraries of needs,
 //! achievements, dockings and transfers, and pairs needs with the achievements that answer them.
 
-/// Organisations, users and tokens: operations shared by the API and the command line.
-pub mod accounts;
+/// The application layer: every rule and every write, for every way in.
+pub mod app;
 /// Typed configuration: built-in defaults, an optional file, then environment variables.
 pub mod config;
 /// Chinese demo data of the city's industries, for a first look at the service.
@@ -13,13 +13,13 @@ pub mod domain;
 pub mod eval;
 /// Owner-only permissions for everything under the data directory.
 pub mod files;
+/// The change-log followers: the indexer, then the suggester.
+pub mod followers;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
-/// Bulk import of needs and achievements from CSV, XLSX and JSON Lines, with a dry run.
-pub mod import;
 /// Turns a need (or achievement) into ranked candidates with the evidence behind each.
 pub mod matching;
-/// Chinese full-text search: analysis, the tantivy index, the indexer following the change log.
+/// Chinese full-text search: analysis and the tantivy index (the only code that knows tantivy).
 pub mod search;
 /// Builds the running service from a configuration.
 pub mod startup;

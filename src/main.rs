@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use techmarket::app::{self, accounts, indexing};
 use techmarket::config::Config;
 use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
-use techmarket::search::engine::Search;
-use techmarket::startup::Application;
-use techmarket::{accounts, demo, storage, telemetry};
+use techmarket::domain::record::{Library, Principal};
+use techmarket::startup::{Application, open_context};
+use techmarket::{demo, storage, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +70,23 @@ enum Command {
         #[arg(long)]
         encoding: Option<String>,
         /// The user the records are created by (default: the operator's admin).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Export a library to a file, as `GET /api/v1/exports/...` does: needs or achievements (what
+    /// the user may see, in the import columns, so a file can be edited and imported again),
+    /// dockings or transfers (managers).
+    Export {
+        /// needs, achievements, dockings or transfers.
+        #[arg(long)]
+        library: String,
+        /// Where to write the file.
+        #[arg(long)]
+        out: PathBuf,
+        /// csv, xlsx or jsonl (default: from the file name, else csv).
+        #[arg(long)]
+        format: Option<String>,
+        /// The user the export is made for (default: the operator's admin).
         #[arg(long = "as")]
         as_user: Option<String>,
     },
@@ -198,14 +216,13 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve { demo: with_demo } => {
-            let app = Application::build(&config).await?;
+            let service = Application::build(&config).await?;
             if with_demo {
-                let seeded = demo::seed(app.store().as_ref()).await?;
-                app.search().notify_write();
-                demo::print_tokens(&seeded, &config, app.port())?;
+                let seeded = demo::seed(&service.context()).await?;
+                demo::print_tokens(&seeded, &config, service.port())?;
             }
-            tracing::info!(host = %config.server.host, port = app.port(), database = %redact(&config.database_url()), "techmarket listening");
-            app.run_until_stopped().await?;
+            tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
+            service.run_until_stopped().await?;
         }
         Command::Migrate => {
             let store = storage::connect(&config.database_options()).await?;
@@ -213,17 +230,17 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             println!("migrations applied to {}", redact(&config.database_url()));
         }
         Command::SeedDemo => {
-            let store = storage::connect(&config.database_options()).await?;
-            let seeded = demo::seed(store.as_ref()).await?;
-            demo::print_tokens(&seeded, &config, config.server.port)?;
-            store.close().await;
+            let (cx, _) = open_context(&config).await?;
+            let seeded = demo::seed(&cx).await;
+            close(&cx).await;
+            demo::print_tokens(&seeded?, &config, config.server.port)?;
         }
         Command::Reindex => {
             let store = storage::connect(&config.database_options()).await?;
-            let search = Search::open(store.clone(), config.search_settings()).await?;
+            let search = indexing::open(store.as_ref(), config.search_settings()).await?;
             let started = std::time::Instant::now();
-            let version = search.rebuild().await?;
-            let report = search.check().await?;
+            let version = indexing::rebuild(store.as_ref(), &search).await?;
+            let report = indexing::check(store.as_ref(), &search).await?;
             search.close().await;
             store.close().await;
             let counts: Vec<String> =
@@ -235,11 +252,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             );
         }
         Command::Import { file, library, org, dry_run, skip_invalid, format, encoding, as_user } => {
-            let library = match library.as_str() {
-                "needs" => techmarket::domain::record::Library::Needs,
-                "achievements" => techmarket::domain::record::Library::Achievements,
-                other => return Err(format!("--library must be needs or achievements (got `{other}`)").into()),
-            };
+            let library = record_library(&library)?;
             let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let format = match format {
                 Some(f) => techmarket::tabular::Format::parse(&f)?,
@@ -247,42 +260,49 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                     .unwrap_or_else(|| techmarket::tabular::Format::sniff(&bytes)),
             };
             let encoding = encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
-            let store = storage::connect(&config.database_options()).await?;
-            let limits = config.import_limits();
-            let options = techmarket::import::Options {
+            let options = app::imports::Options {
                 library,
                 format,
                 encoding,
                 dry_run,
                 skip_invalid,
                 default_org: org,
-                limits,
+                limits: config.import_limits(),
             };
-            let result = import_file(store.as_ref(), bytes, options, as_user).await;
-            store.close().await;
+            let (cx, _) = open_context(&config).await?;
+            let result = async {
+                let who = acting_user(&cx, as_user).await?;
+                Ok::<_, Box<dyn std::error::Error>>(app::imports::run(&cx, &who, bytes, &options).await?)
+            }
+            .await;
+            close(&cx).await;
             let report = result?;
             println!("{}", serde_json::to_string_pretty(&report)?);
-            if !dry_run && !skip_invalid && report.invalid > 0 {
-                return Err(format!(
-                    "{} of {} rows are invalid, so nothing was imported: fix them, or run with --skip-invalid",
-                    report.invalid, report.rows
-                )
-                .into());
+            if let Some(refused) = app::imports::refusal(&report, &options) {
+                return Err(format!("{} (run with --skip-invalid to import the valid rows)", refused.message).into());
             }
+        }
+        Command::Export { library, out, format, as_user } => {
+            let format = match format {
+                Some(f) => techmarket::tabular::Format::parse(&f)?,
+                None => techmarket::tabular::Format::from_name(&out.to_string_lossy())
+                    .unwrap_or(techmarket::tabular::Format::Csv),
+            };
+            let (cx, _) = open_context(&config).await?;
+            let result = export(&cx, &library, as_user, format, &out).await;
+            close(&cx).await;
+            let rows = result?;
+            eprintln!("{rows} rows written to {}", out.display());
         }
         Command::Match { all } => {
             if !all {
                 return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
             }
-            let store = storage::connect(&config.database_options()).await?;
-            let search = Search::open(store.clone(), config.search_settings()).await?;
-            search.catch_up().await?;
-            let matcher =
-                techmarket::matching::service::Matcher::new(store.clone(), search.clone(), config.match_settings());
+            let (cx, _) = open_context(&config).await?;
             let started = std::time::Instant::now();
-            let (records, created) = matcher.match_all().await?;
-            search.close().await;
-            store.close().await;
+            let result = app::matches::match_all(&cx).await;
+            close(&cx).await;
+            let (records, created) = result?;
             println!(
                 "matched {records} records in {:.1} s: {created} new suggestions (threshold {})",
                 started.elapsed().as_secs_f64(),
@@ -291,10 +311,11 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         }
         Command::Index(IndexCommand::Check) => {
             let store = storage::connect(&config.database_options()).await?;
-            let search = Search::open(store.clone(), config.search_settings()).await?;
-            let report = search.check().await?;
+            let search = indexing::open(store.as_ref(), config.search_settings()).await?;
+            let report = indexing::check(store.as_ref(), &search).await;
             search.close().await;
             store.close().await;
+            let report = report?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.consistent {
                 return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
@@ -356,13 +377,27 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-/// Runs an import as `as_user` (or the operator's admin).
-async fn import_file(
-    store: &dyn storage::Store,
-    bytes: Vec<u8>,
-    options: techmarket::import::Options,
-    as_user: Option<String>,
-) -> Result<techmarket::import::Report, Box<dyn std::error::Error>> {
+/// Closes a command's context: brings the index up to date with what the command wrote (a
+/// running service's indexer would do it too), then closes the index writer and the database.
+async fn close(cx: &app::App) {
+    if let Err(error) = indexing::catch_up(cx.store().as_ref(), cx.search()).await {
+        tracing::warn!(%error, "the index could not catch up; the service does when it starts");
+    }
+    cx.search().close().await;
+    cx.store().close().await;
+}
+
+fn record_library(text: &str) -> Result<Library, String> {
+    match text {
+        "needs" => Ok(Library::Needs),
+        "achievements" => Ok(Library::Achievements),
+        other => Err(format!("--library must be needs or achievements (got `{other}`)")),
+    }
+}
+
+/// The user a command acts as: `as_user`, or the operator's admin.
+async fn acting_user(cx: &app::App, as_user: Option<String>) -> Result<Principal, Box<dyn std::error::Error>> {
+    let store = cx.store();
     let user = match as_user {
         Some(id) => store.get_user(&id).await?.ok_or_else(|| format!("no user with id `{id}`"))?,
         None => {
@@ -377,14 +412,51 @@ async fn import_file(
                 .ok_or("no admin user yet: run `techmarket admin create-token` once, or pass --as USER_ID")?
         }
     };
-    let viewer = techmarket::domain::record::Principal {
+    Ok(Principal {
         user_id: user.id.clone(),
         user_name: user.name.clone(),
         org_id: user.org_id.clone(),
         role: user.role,
         token_id: String::new(),
+    })
+}
+
+/// Writes an export of `library` as `as_user` may see it; returns the rows written.
+async fn export(
+    cx: &app::App,
+    library: &str,
+    as_user: Option<String>,
+    format: techmarket::tabular::Format,
+    out: &std::path::Path,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    use app::exports;
+    let who = acting_user(cx, as_user).await?;
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?,
+    );
+    let rows = match library {
+        "dockings" => {
+            let query = techmarket::storage::DockingQuery::default();
+            exports::write(exports::dockings(cx, &who, query).await?, format, &mut file).await?
+        }
+        "transfers" => {
+            let filter = techmarket::domain::stats::StatsFilter::default();
+            exports::write(exports::transfers(cx, &who, filter).await?, format, &mut file).await?
+        }
+        other => {
+            let library = record_library(other)
+                .map_err(|_| format!("--library must be needs, achievements, dockings or transfers (got `{other}`)"))?;
+            let query = techmarket::storage::ListQuery {
+                viewer_org: who.org_id.clone(),
+                viewer_is_staff: who.role.is_staff(),
+                limit: 500,
+                ..Default::default()
+            };
+            exports::write(exports::library(cx, &who, library, query).await?, format, &mut file).await?
+        }
     };
-    Ok(techmarket::import::run(store, &viewer, bytes, &options).await?)
+    std::io::Write::flush(&mut file)?;
+    Ok(rows)
 }
 
 async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<(), Box<dyn std::error::Error>> {

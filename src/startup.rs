@@ -12,13 +12,15 @@ use actix_web::{App, HttpMessage, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 
+use crate::app::indexing::{self, IndexingError};
+use crate::app::{App as Context, Writes};
 use crate::config::Config;
+use crate::followers::Followers;
 use crate::http::connection::EnvelopeIo;
 use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
-use crate::http::{AppState, meta, routes};
-use crate::matching::service::Matcher;
-use crate::search::engine::{Search, SearchError};
+use crate::http::{meta, routes};
+use crate::search::engine::Search;
 use crate::storage::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,52 +28,56 @@ pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot open the search index: {0}")]
-    Search(#[from] SearchError),
+    Search(#[from] IndexingError),
     #[error("cannot make the data directory {path} private (owner-only): {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
 
+/// The application context of a configuration: the store (migrations applied), the search index
+/// (built, or caught up with the change log), and the write signals for followers to take.
+pub async fn open_context(config: &Config) -> Result<(Arc<Context>, crate::app::WriteSignals), StartupError> {
+    crate::files::private_by_default();
+    let dir = &config.data.dir;
+    crate::files::make_private(dir)
+        .map_err(|source| StartupError::DataDir { path: dir.display().to_string(), source })?;
+    let store = storage::connect(&config.database_options()).await?;
+    let search = indexing::open(store.as_ref(), config.search_settings()).await?;
+    indexing::catch_up(store.as_ref(), &search).await?;
+    let (writes, signals) = Writes::channel();
+    let cx = Context::new(store, search, writes, config.match_settings(), config.limits.clone());
+    Ok((Arc::new(cx), signals))
+}
+
 /// A bound, not yet running, service.
 pub struct Application {
     port: u16,
     server: Server,
-    store: Arc<dyn Store>,
-    search: Arc<Search>,
-    matcher: Arc<Matcher>,
+    context: Arc<Context>,
+    followers: Followers,
 }
 
 impl Application {
-    /// Opens the configured store (applying migrations) and the search index (rebuilding or
-    /// catching up with the change log), starts the indexer, and binds the listener.
+    /// Opens the context (store, index), starts the followers (indexer, then suggester), and
+    /// binds the listener.
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
-        crate::files::private_by_default();
-        let dir = &config.data.dir;
-        crate::files::make_private(dir)
-            .map_err(|source| StartupError::DataDir { path: dir.display().to_string(), source })?;
-        let store = storage::connect(&config.database_options()).await?;
-        let search = Search::open(store.clone(), config.search_settings()).await?;
-        search.catch_up().await?;
-        search.spawn_follower();
-        let matcher = Matcher::new(store.clone(), search.clone(), config.match_settings());
-        matcher.spawn_worker();
-        Self::with_parts(config, store, search, matcher)
+        let (context, signals) = open_context(config).await?;
+        let followers = Followers::start(context.clone(), signals);
+        Self::with_parts(config, context, followers)
     }
 
-    /// Binds the listener for an opened store and index.
+    /// Binds the listener for an opened context.
     pub fn with_parts(
         config: &Config,
-        store: Arc<dyn Store>,
-        search: Arc<Search>,
-        matcher: Arc<Matcher>,
+        context: Arc<Context>,
+        followers: Followers,
     ) -> Result<Application, StartupError> {
         let address = format!("{}:{}", config.server.host, config.server.port);
         let bind_error = |source| StartupError::Bind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let state =
-            web::Data::new(AppState::new(store.clone(), search.clone(), matcher.clone(), config.limits.clone()));
+        let state = web::Data::from(context.clone());
         let max_body = config.server.max_body_bytes;
         // The document is collected from the routes as each worker registers them; the route that
         // serves it sits inside the /api/v1 scope, so it is filled in after registration.
@@ -149,23 +155,24 @@ impl Application {
             })
             .map_err(bind_error)?
             .run();
-        Ok(Application { port, server, store, search, matcher })
+        Ok(Application { port, server, context, followers })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The application context every way in calls.
+    pub fn context(&self) -> Arc<Context> {
+        self.context.clone()
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
+        self.context.store().clone()
     }
 
     pub fn search(&self) -> Arc<Search> {
-        self.search.clone()
-    }
-
-    pub fn matcher(&self) -> Arc<Matcher> {
-        self.matcher.clone()
+        self.context.search().clone()
     }
 
     /// Stops the server gracefully from elsewhere (tests, signals).
@@ -177,9 +184,9 @@ impl Application {
     /// the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.matcher.close().await;
-        self.search.close().await;
-        self.store.close().await;
+        self.followers.close().await;
+        self.context.search().close().await;
+        self.context.store().close().await;
         result
     }
 }
@@ -240,12 +247,13 @@ impl KnownRoutes {
             return ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND, method.as_str(), path)
                 .error_response();
         }
-        let mut response = ApiError::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{path} does not accept {method}; it accepts {}", allowed.join(", ")),
+        let mut response = ApiError::from(
+            crate::app::Error::new(
+                crate::app::Code::MethodNotAllowed,
+                format!("{path} does not accept {method}; it accepts {}", allowed.join(", ")),
+            )
+            .with_details(serde_json::json!({ "allowed": allowed })),
         )
-        .with_details(serde_json::json!({ "allowed": allowed }))
         .error_response();
         if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
             response.headers_mut().insert(actix_web::http::header::ALLOW, value);

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::accounts::{self, AccountError};
+use crate::app::accounts::{self, AccountError};
 use crate::config::Config;
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use crate::domain::need::{Need, NeedContent, NeedInput};
@@ -18,7 +18,7 @@ use crate::domain::record::RecordMeta;
 use crate::domain::validate::{Contact, ValidationErrors};
 use crate::domain::vocab::{OrgKind, Role};
 use crate::domain::{market_today, new_id, now};
-use crate::storage::{Store, StoreError};
+use crate::storage::StoreError;
 
 const ORGANISATIONS: &str = include_str!("organisations.json");
 const NEEDS: &str = include_str!("needs.json");
@@ -101,7 +101,8 @@ fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, Demo
 }
 
 /// Loads the demo data set unless it is there already, and issues tokens for the demo users.
-pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
+pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
+    let store = cx.store().as_ref();
     let file: DemoFile = parse("organisations.json", ORGANISATIONS)?;
     let mut orgs: HashMap<String, Organisation> = HashMap::new();
     let mut created = false;
@@ -153,12 +154,9 @@ pub async fn seed(store: &dyn Store) -> Result<Seeded, DemoError> {
     };
     let created = created || store.list_needs(&probe).await?.items.is_empty();
     if created {
-        for need in &needs {
-            store.insert_need(need).await?;
-        }
-        for achievement in &achievements {
-            store.insert_achievement(achievement).await?;
-        }
+        crate::app::records::insert_prepared(cx, &needs, &achievements)
+            .await
+            .map_err(|e| DemoError::Data(e.to_string()))?;
         tracing::info!(needs = needs.len(), achievements = achievements.len(), "demo data loaded");
     }
     let (needs, achievements) = if created { (needs.len(), achievements.len()) } else { (0, 0) };

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use super::auth::{AnyUser, Auth};
 use super::error::{ApiError, ErrorBody};
-use super::views::{AchievementResponse, PageResponse};
-use super::{AppState, ListParams, records};
+use super::{ListParams, records};
+use crate::app::App;
+use crate::app::views::{AchievementResponse, PageResponse};
 use crate::domain::achievement::{Achievement, AchievementInput};
 
 /// Upload a research achievement.
@@ -27,11 +28,11 @@ use crate::domain::achievement::{Achievement, AchievementInput};
 )]
 #[post("/achievements")]
 pub async fn create_achievement(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    records::create::<Achievement>(&state, &auth, body.into_inner()).await
+    records::create::<Achievement>(&cx, &auth, body.into_inner()).await
 }
 
 /// List the achievements you may see, newest first.
@@ -43,11 +44,11 @@ pub async fn create_achievement(
 )]
 #[get("/achievements")]
 pub async fn list_achievements(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    records::list::<Achievement>(&state, &auth, params.into_inner()).await
+    records::list::<Achievement>(&cx, &auth, params.into_inner()).await
 }
 
 /// Read one achievement.
@@ -63,11 +64,11 @@ pub async fn list_achievements(
 )]
 #[get("/achievements/{id}")]
 pub async fn get_achievement(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    records::get::<Achievement>(&state, &auth, &id).await
+    records::get::<Achievement>(&cx, &auth, &id).await
 }
 
 /// Change some fields of an achievement.
@@ -91,13 +92,13 @@ pub async fn get_achievement(
 )]
 #[patch("/achievements/{id}")]
 pub async fn update_achievement(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    records::update::<Achievement>(&state, &auth, &req, &id, body.into_inner()).await
+    records::update::<Achievement>(&cx, &auth, &req, &id, body.into_inner()).await
 }
 
 /// Close, withdraw or reopen an achievement.
@@ -119,11 +120,11 @@ pub async fn update_achievement(
 )]
 #[post("/achievements/{id}/{action}")]
 pub async fn change_achievement_status(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
-    records::change_status::<Achievement>(&state, &auth, &req, &id, &action).await
+    records::change_status::<Achievement>(&cx, &auth, &req, &id, &action).await
 }

@@ -14,6 +14,7 @@ use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::error::{ApiError, ErrorBody};
+use crate::app::{Code, Error};
 
 /// The longest request line the HTTP layer accepts (the `http` crate's limit on a URI).
 const MAX_URI_BYTES: usize = 65_534;
@@ -72,39 +73,35 @@ fn bare_error_at(buf: &[u8]) -> Option<(usize, u16)> {
 /// The envelope for an answer the HTTP layer gave before any handler ran.
 fn envelope(status: u16, uri_too_long: bool) -> Vec<u8> {
     use actix_web::http::StatusCode;
-    let (status, code, message) = match status {
-        400 | 431 if uri_too_long => (
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+    let api: ApiError = match status {
+        400 | 431 if uri_too_long => Error::new(
+            Code::UriTooLong,
             format!("the URL is longer than {MAX_URI_BYTES} bytes; send long inputs in a request body instead"),
-        ),
-        400 => (
-            StatusCode::BAD_REQUEST,
-            "malformed_request",
-            "the request is not valid HTTP/1.1: check the request line (METHOD /path HTTP/1.1), the header names and values, and the body's framing".to_string(),
-        ),
-        431 => (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
-            "the request's headers are too large: at most 96 headers, and the request line and headers together under 128 KiB".to_string(),
-        ),
-        408 => (
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request's head did not arrive in time; send it whole within 5 seconds of connecting".to_string(),
-        ),
+        )
+        .into(),
+        400 => Error::new(
+            Code::MalformedRequest,
+            "the request is not valid HTTP/1.1: check the request line (METHOD /path HTTP/1.1), the header names and values, and the body's framing",
+        )
+        .into(),
+        431 => Error::new(
+            Code::HeadersTooLarge,
+            "the request's headers are too large: at most 96 headers, and the request line and headers together under 128 KiB",
+        )
+        .into(),
+        408 => Error::new(
+            Code::RequestTimeout,
+            "the request's head did not arrive in time; send it whole within 5 seconds of connecting",
+        )
+        .into(),
         other => {
             let status = StatusCode::from_u16(other).unwrap_or(StatusCode::BAD_REQUEST);
-            if status.is_server_error() {
-                let e = ApiError::internal();
-                (status, e.code, e.message)
-            } else {
-                (status, "request_rejected", status.canonical_reason().unwrap_or("request rejected").to_string())
-            }
+            ApiError::from_status(status, "", "")
         }
     };
+    let status = api.status;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body: ErrorBody = ApiError::new(status, code, message).body(Some(request_id.clone()));
+    let body: ErrorBody = api.body(Some(request_id.clone()));
     let body = serde_json::to_vec(&body).unwrap_or_default();
     let mut out = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",

@@ -13,8 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::validate::ValidationErrors;
-use crate::storage::StoreError;
+use crate::app::{Code, Error};
 
 /// The request id of the current request, set by the request-id middleware.
 #[derive(Debug, Clone)]
@@ -40,7 +39,7 @@ pub struct ErrorDetail {
     pub request_id: Option<String>,
 }
 
-/// An error the API answers with.
+/// An error the API answers with: an `app::Error` (its code fixes the status) in the envelope.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -53,77 +52,42 @@ pub struct ApiError {
     pub header: Option<(header::HeaderName, &'static str)>,
 }
 
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: e.code.as_str(),
+            message: e.message,
+            details: e.details,
+            retry_after: e.retry_after,
+            header: e.allow.map(|methods| (header::ALLOW, methods)),
+        }
+    }
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: None, retry_after: None, header: None }
-    }
-
-    pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> ApiError {
-        self.header = Some((name, value));
-        self
-    }
-
-    /// The service is at its limit of heavy work: try again after `seconds`.
-    pub fn busy(seconds: u64, what: &str) -> ApiError {
-        let mut e = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            format!(
-                "the service is already running as many {what} as it allows at once; try again in {seconds} seconds"
-            ),
-        );
-        e.retry_after = Some(seconds);
-        e
-    }
-
-    pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = Some(details);
-        self
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    pub fn not_found(what: &str, id: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with id `{id}` that you may see"))
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "the server failed to handle the request; it has been logged, quote the request id when reporting it",
-        )
-    }
-
     /// A fallback for error responses produced outside our handlers (unknown routes, methods).
     pub fn from_status(status: StatusCode, method: &str, path: &str) -> ApiError {
         match status {
-            StatusCode::NOT_FOUND => ApiError::new(
-                status,
-                "route_not_found",
+            StatusCode::NOT_FOUND => Error::new(
+                Code::RouteNotFound,
                 format!("there is no route {method} {path}; the API is described at /api/v1/openapi.json"),
-            ),
-            StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-                status,
-                "method_not_allowed",
-                format!("{path} does not accept {method}; see /api/v1/openapi.json"),
-            ),
-            s if s.is_server_error() => ApiError::internal(),
-            s => ApiError::new(s, "request_rejected", s.canonical_reason().unwrap_or("request rejected").to_string()),
+            )
+            .into(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                Error::new(Code::MethodNotAllowed, format!("{path} does not accept {method}; see /api/v1/openapi.json"))
+                    .into()
+            }
+            s if s.is_server_error() => Error::internal().into(),
+            s => {
+                // Whatever the HTTP layer refused, under its own status.
+                let mut e = ApiError::from(Error::new(
+                    Code::RequestRejected,
+                    s.canonical_reason().unwrap_or("request rejected").to_string(),
+                ));
+                e.status = s;
+                e
+            }
         }
     }
 
@@ -169,72 +133,38 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<ValidationErrors> for ApiError {
-    fn from(errors: ValidationErrors) -> Self {
-        ApiError::unprocessable("validation_failed", errors.summary())
-            .with_details(serde_json::json!({ "fields": errors.0 }))
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::VersionConflict { current } => ApiError::conflict(
-                "version_conflict",
-                format!("the record was changed by someone else and is now at version {current}; read it again, reapply your change and send it with that version"),
-            )
-            .with_details(serde_json::json!({ "current_version": current })),
-            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "the record no longer exists"),
-            StoreError::UniqueViolation { constraint } => ApiError::conflict(
-                "already_exists",
-                format!("a record with the same unique value already exists ({constraint})"),
-            ),
-            other => {
-                tracing::error!(error = %other, "storage failed");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
 /// Answers malformed, mistyped or oversized JSON bodies in the envelope (PITFALLS 21).
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body has {length} bytes; at most {limit} are accepted"),
-        ),
-        JsonPayloadError::Overflow { limit } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than the {limit} bytes accepted"),
-        ),
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        JsonPayloadError::OverflowKnownLength { length, limit } => {
+            Error::new(Code::PayloadTooLarge, format!("the body has {length} bytes; at most {limit} are accepted"))
+        }
+        JsonPayloadError::Overflow { limit } => {
+            Error::new(Code::PayloadTooLarge, format!("the body is larger than the {limit} bytes accepted"))
+        }
+        JsonPayloadError::ContentType => Error::new(
+            Code::UnsupportedMediaType,
             "send the body as JSON with the header `Content-Type: application/json`",
         ),
         JsonPayloadError::Deserialize(e) if e.is_syntax() || e.is_eof() => {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            Error::new(Code::MalformedJson, format!("the body is not valid JSON: {e}"))
         }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request("invalid_body", format!("the body does not fit: {e}"))
-        }
-        other => ApiError::bad_request("invalid_body", format!("the body could not be read: {other}")),
+        JsonPayloadError::Deserialize(e) => Error::new(Code::InvalidBody, format!("the body does not fit: {e}")),
+        other => Error::new(Code::InvalidBody, format!("the body could not be read: {other}")),
     };
-    api.into()
+    ApiError::from(api).into()
 }
 
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let QueryPayloadError::Deserialize(e) = &err else {
-        return ApiError::bad_request("invalid_query", format!("the query string could not be read: {err}")).into();
+        return ApiError::from(Error::new(Code::InvalidQuery, format!("the query string could not be read: {err}")))
+            .into();
     };
-    ApiError::bad_request("invalid_query", format!("the query string does not fit: {e}")).into()
+    ApiError::from(Error::new(Code::InvalidQuery, format!("the query string does not fit: {e}"))).into()
 }
 
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_path", format!("a path parameter does not fit: {err}")).into()
+    ApiError::from(Error::new(Code::InvalidPath, format!("a path parameter does not fit: {err}"))).into()
 }
 
 /// Puts the request id into error bodies, and turns any error response that is not yet in the

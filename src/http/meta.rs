@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::error::{ApiError, ErrorBody};
+use crate::app::App;
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
 use crate::domain::transfer::{ContractType, MilestoneKind};
 use crate::domain::vocab::{
@@ -77,18 +77,7 @@ pub async fn health() -> HttpResponse {
 /// Readiness: the database answers.
 #[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
 #[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let database = match state.store.backend() {
-        crate::storage::Backend::Sqlite => "sqlite",
-        crate::storage::Backend::Postgres => "postgres",
-    };
-    if let Err(error) = state.store.ping().await {
-        tracing::warn!(%error, "readiness check failed");
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            format!("the {database} database does not answer"),
-        ));
-    }
+pub async fn ready(cx: web::Data<App>) -> Result<HttpResponse, ApiError> {
+    let database = cx.ping().await?;
     Ok(HttpResponse::Ok().json(HealthResponse { status: "ready", database: Some(database) }))
 }

@@ -16,9 +16,6 @@ pub mod records;
 pub mod search;
 pub mod stats;
 pub mod transfers;
-pub mod views;
-
-use std::sync::Arc;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -31,36 +28,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::{NeedType, RecordStatus, TechField};
 use crate::domain::{is_valid_id, validate};
-use crate::storage::{ListQuery, Store};
-use error::ApiError;
+use chrono::NaiveDate;
 
-/// What every handler shares.
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub search: Arc<crate::search::engine::Search>,
-    pub matcher: Arc<crate::matching::service::Matcher>,
-    pub limits: crate::config::LimitsConfig,
-    /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
-    pub heavy: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        search: Arc<crate::search::engine::Search>,
-        matcher: Arc<crate::matching::service::Matcher>,
-        limits: crate::config::LimitsConfig,
-    ) -> AppState {
-        let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
-        AppState { store, search, matcher, limits, heavy }
-    }
-
-    /// A permit for one heavy request, held until its response is complete; when all are taken
-    /// the request is answered 503 at once with `Retry-After`, rather than queued to pile up.
-    pub fn heavy_permit(&self, what: &str) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        self.heavy.clone().try_acquire_owned().map_err(|_| ApiError::busy(self.limits.retry_after_secs, what))
-    }
-}
+use crate::app::{Code, Error};
+use crate::domain::stats::StatsFilter;
+use crate::storage::ListQuery;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -133,13 +105,13 @@ const READ_ONLY_FIELDS: [(&str, &str); 9] = [
 
 /// Turns a JSON body into a typed input: rejects non-objects and read-only fields with a message
 /// that says what to do instead, then unknown fields and wrong types with the path of the field.
-pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, Error> {
     let Value::Object(map) = &body else {
-        return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+        return Err(Error::new(Code::InvalidBody, "the body must be a JSON object"));
     };
     for (field, why) in READ_ONLY_FIELDS {
         if map.contains_key(field) {
-            return Err(ApiError::unprocessable("read_only_field", format!("`{field}` cannot be set: {why}"))
+            return Err(Error::new(Code::ReadOnlyField, format!("`{field}` cannot be set: {why}"))
                 .with_details(serde_json::json!({ "field": field })));
         }
     }
@@ -151,8 +123,8 @@ pub fn parse_body<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
-        let code = if message.starts_with("unknown field") { "unknown_field" } else { "invalid_body" };
-        ApiError::bad_request(code, format!("`{path}`: {message}")).with_details(serde_json::json!({ "field": path }))
+        let code = if message.starts_with("unknown field") { Code::UnknownField } else { Code::InvalidBody };
+        Error::new(code, format!("`{path}`: {message}")).with_details(serde_json::json!({ "field": path }))
     })
 }
 
@@ -172,7 +144,7 @@ fn integral_numbers(value: Value) -> Value {
 
 /// A JSON body that may be left out (actions whose fields are all optional): empty means `{}`;
 /// anything else must be JSON sent as such, so a note or reason is never silently dropped.
-pub fn optional_json(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+pub fn optional_json(req: &HttpRequest, body: &[u8]) -> Result<Value, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -182,60 +154,51 @@ pub fn optional_json(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
     if !is_json {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        return Err(Error::new(
+            Code::UnsupportedMediaType,
             "send the body as JSON with the header `Content-Type: application/json`",
         ));
     }
     serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))
+        .map_err(|e| Error::new(Code::MalformedJson, format!("the body is not valid JSON: {e}")))
 }
 
 /// Checks a path id before any query, so a malformed id gets a clear 400 rather than a 404.
-pub fn parse_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
-    if is_valid_id(id) {
-        Ok(id)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_id",
-            format!("`{id}` is not a {what} id: ids look like 0193a4b2-7c1e-7d3f-9a51-2f6c8e9d0b14"),
-        ))
-    }
+pub fn parse_id<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
+    crate::app::check_id(what, id)
 }
 
 /// The version a write expects: the `If-Match` header or the body's `version`. Required, so two
 /// managers editing the same record never overwrite each other silently.
-pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<i64, ApiError> {
+pub fn expected_version(req: &HttpRequest, body_version: Option<i64>) -> Result<i64, Error> {
     let header_version = match req.headers().get(header::IF_MATCH) {
         None => None,
         Some(value) => {
             let text = value.to_str().unwrap_or_default().trim();
             let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
             Some(text.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_if_match",
+                Error::new(
+                    Code::InvalidIfMatch,
                     format!("If-Match must carry the record's version, e.g. `\"3\"` (got `{text}`)"),
                 )
             })?)
         }
     };
     match (header_version, body_version) {
-        (Some(h), Some(b)) if h != b => Err(ApiError::unprocessable(
-            "version_mismatch",
+        (Some(h), Some(b)) if h != b => Err(Error::new(
+            Code::VersionMismatch,
             format!("If-Match says version {h} but the body says {b}; send one of them"),
         )),
         (Some(v), _) | (None, Some(v)) => Ok(v),
-        (None, None) => Err(ApiError::new(
-            actix_web::http::StatusCode::PRECONDITION_REQUIRED,
-            "version_required",
+        (None, None) => Err(Error::new(
+            Code::VersionRequired,
             "send the version you are updating, as the header `If-Match: \"<version>\"` or the body field `version`; read it from the record first",
         )),
     }
 }
 
 /// An optional If-Match for actions whose body is empty.
-pub fn optional_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+pub fn optional_version(req: &HttpRequest) -> Result<Option<i64>, Error> {
     if req.headers().contains_key(header::IF_MATCH) { expected_version(req, None).map(Some) } else { Ok(None) }
 }
 
@@ -276,22 +239,20 @@ fn number_from_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
 
 impl ListParams {
     /// Validates the parameters into a store query for `viewer`.
-    pub fn into_query(self, viewer: &Principal, library: Library) -> Result<ListQuery, ApiError> {
-        let bad = |message: String| Err(ApiError::bad_request("invalid_query", message));
+    pub fn into_query(self, viewer: &Principal, library: Library) -> Result<ListQuery, Error> {
+        let bad = |message: String| Err(Error::new(Code::InvalidQuery, message));
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE as i64);
         if !(1..=MAX_PAGE_SIZE as i64).contains(&limit) {
             return bad(format!("`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"));
         }
         let region_prefix = match &self.region {
-            Some(r) => {
-                Some(validate::region_prefix(r).map_err(|m| ApiError::bad_request("invalid_query", m))?.to_string())
-            }
+            Some(r) => Some(validate::region_prefix(r).map_err(|m| Error::new(Code::InvalidQuery, m))?.to_string()),
             None => None,
         };
         let updated_since = match &self.updated_since {
             None => None,
             Some(text) => Some(parse_time(text).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("`updated_since` must be RFC 3339 (2026-01-31T08:00:00+08:00) or a date (2026-01-31); got `{text}`"))
+                Error::new(Code::InvalidQuery, format!("`updated_since` must be RFC 3339 (2026-01-31T08:00:00+08:00) or a date (2026-01-31); got `{text}`"))
             })?),
         };
         if let Some(cursor) = &self.cursor
@@ -344,49 +305,47 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
             .with_timezone(&chrono::Utc),
     )
 }
+/// Period, field and region of a transfer listing or a statistic.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodParams {
+    /// First day, inclusive (YYYY-MM-DD, China Standard Time).
+    pub from: Option<String>,
+    /// Last day, inclusive.
+    pub to: Option<String>,
+    /// Technical field code.
+    pub field: Option<TechField>,
+    /// Region prefix: 2, 4 or 6 digits.
+    pub region: Option<String>,
+}
 
-/// The organisation a new record belongs to. Owners post for their own organisation; staff post
-/// on behalf of one (`org_id`), which must be of the kind that owns this library.
-pub async fn resolve_owner(
-    state: &AppState,
-    viewer: &Principal,
-    library: Library,
-    org_id: Option<&str>,
-) -> Result<crate::domain::org::Organisation, ApiError> {
-    let target = if viewer.role.is_staff() {
-        org_id.ok_or_else(|| {
-            ApiError::unprocessable(
-                "org_id_required",
-                format!("managers post a {} on behalf of an organisation: give its `org_id`", library.name()),
-            )
-        })?
-    } else if viewer.role == library.owner_role() {
-        if org_id.is_some_and(|o| o != viewer.org_id) {
-            return Err(ApiError::unprocessable(
-                "field_not_allowed",
-                format!("`org_id` cannot be set: a {} belongs to your own organisation; leave it out", library.name()),
-            ));
+impl PeriodParams {
+    pub fn into_filter(&self) -> Result<StatsFilter, Error> {
+        let day = |name: &str, text: &Option<String>| -> Result<Option<NaiveDate>, Error> {
+            text.as_deref()
+                .map(|t| {
+                    t.trim().parse::<NaiveDate>().map_err(|_| {
+                        Error::new(
+                            Code::InvalidQuery,
+                            format!("`{name}` must be a date such as 2026-11-01 (got `{t}`)"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let from = day("from", &self.from)?;
+        let to = day("to", &self.to)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(Error::new(Code::ConflictingParameters, format!("`from` ({f}) is after `to` ({t})")));
         }
-        viewer.org_id.as_str()
-    } else {
-        return Err(ApiError::forbidden(format!("users with role `{}` cannot post a {}", viewer.role, library.name())));
-    };
-    let org = match is_valid_id(target) {
-        true => state.store.get_organisation(target).await?,
-        false => None,
-    };
-    let org = org.ok_or_else(|| {
-        ApiError::unprocessable("unknown_organisation", format!("no organisation with id `{target}`"))
-    })?;
-    let fits = match library {
-        Library::Needs => org.kind == crate::domain::vocab::OrgKind::Enterprise,
-        Library::Achievements => org.kind.owns_achievements(),
-    };
-    if !fits {
-        return Err(ApiError::unprocessable(
-            "wrong_organisation_kind",
-            format!("`{}` is of kind `{}`, which cannot own a {}", org.name, org.kind, library.name()),
-        ));
+        let region_prefix = self
+            .region
+            .as_deref()
+            .map(|r| validate::region_prefix(r).map(str::to_string).map_err(|m| Error::new(Code::InvalidQuery, m)))
+            .transpose()?;
+        Ok(StatsFilter { from, to, field: self.field, region_prefix })
     }
-    Ok(org)
 }

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use super::auth::{AnyUser, Auth};
 use super::error::{ApiError, ErrorBody};
-use super::views::{NeedResponse, PageResponse};
-use super::{AppState, ListParams, records};
+use super::{ListParams, records};
+use crate::app::App;
+use crate::app::views::{NeedResponse, PageResponse};
 use crate::domain::need::{Need, NeedInput};
 
 /// Post a technical need.
@@ -27,11 +28,11 @@ use crate::domain::need::{Need, NeedInput};
 )]
 #[post("/needs")]
 pub async fn create_need(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    records::create::<Need>(&state, &auth, body.into_inner()).await
+    records::create::<Need>(&cx, &auth, body.into_inner()).await
 }
 
 /// List the needs you may see, newest first.
@@ -43,11 +44,11 @@ pub async fn create_need(
 )]
 #[get("/needs")]
 pub async fn list_needs(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    records::list::<Need>(&state, &auth, params.into_inner()).await
+    records::list::<Need>(&cx, &auth, params.into_inner()).await
 }
 
 /// Read one need.
@@ -63,11 +64,11 @@ pub async fn list_needs(
 )]
 #[get("/needs/{id}")]
 pub async fn get_need(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    records::get::<Need>(&state, &auth, &id).await
+    records::get::<Need>(&cx, &auth, &id).await
 }
 
 /// Change some fields of a need.
@@ -91,13 +92,13 @@ pub async fn get_need(
 )]
 #[patch("/needs/{id}")]
 pub async fn update_need(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    records::update::<Need>(&state, &auth, &req, &id, body.into_inner()).await
+    records::update::<Need>(&cx, &auth, &req, &id, body.into_inner()).await
 }
 
 /// Close, withdraw or reopen a need.
@@ -119,11 +120,11 @@ pub async fn update_need(
 )]
 #[post("/needs/{id}/{action}")]
 pub async fn change_need_status(
-    state: web::Data<AppState>,
+    cx: web::Data<App>,
     auth: Auth<AnyUser>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
-    records::change_status::<Need>(&state, &auth, &req, &id, &action).await
+    records::change_status::<Need>(&cx, &auth, &req, &id, &action).await
 }

@@ -151,6 +151,9 @@ pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
         for schema in components.schemas.values_mut() {
             id_properties(schema);
         }
+        if let Some(RefOr::T(Schema::Object(detail))) = components.schemas.get_mut("ErrorDetail") {
+            detail.properties.insert("code".to_string(), error_codes());
+        }
     }
     for (path, item) in doc.paths.paths.iter_mut() {
         let ops: [&mut Option<Operation>; 5] =
@@ -235,4 +238,20 @@ fn id_properties(schema: &mut RefOr<Schema>) {
     {
         item.pattern = Some(ID_PATTERN.to_string());
     }
+}
+
+/// The error codes of the one catalogue (`app::error::Code`), each with its status and meaning.
+fn error_codes() -> RefOr<Schema> {
+    use crate::app::Code;
+    let mut description = String::from(
+        "Stable snake_case code; clients match on it, not on the message. The catalogue (code, HTTP status: meaning):\n",
+    );
+    for code in Code::ALL {
+        description.push_str(&format!("\n- `{}` ({}): {}", code.as_str(), code.status(), code.meaning()));
+    }
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+        .description(Some(description))
+        .into()
 }

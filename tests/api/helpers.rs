@@ -7,7 +7,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use techmarket::accounts;
+use techmarket::app::accounts;
 use techmarket::config::Config;
 use techmarket::startup::Application;
 use techmarket::storage::{self, Store};
@@ -24,9 +24,65 @@ pub struct TestApp {
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
-    pub search: Arc<techmarket::search::engine::Search>,
-    pub matcher: Arc<techmarket::matching::service::Matcher>,
+    /// The application context the service runs on.
+    pub context: Arc<techmarket::app::App>,
+    pub search: Indexer,
+    pub matcher: Suggester,
     pub dir: Arc<TempDir>,
+}
+
+/// The indexer's work, run on demand by a test (the follower runs it in the background too).
+pub struct Indexer(Arc<techmarket::app::App>);
+
+impl Indexer {
+    /// Applies the change log to the index; how many changes it read.
+    pub async fn catch_up(&self) -> Result<usize, techmarket::app::indexing::IndexingError> {
+        let cx = &self.0;
+        Ok(techmarket::app::indexing::catch_up(cx.store().as_ref(), cx.search()).await?.0)
+    }
+
+    /// The analyzer version the index in use was built with.
+    pub fn analyzer_version(&self) -> String {
+        self.0.search().analyzer_version()
+    }
+
+    /// The index searches read now.
+    pub fn current(&self) -> Arc<techmarket::search::index::SearchIndex> {
+        self.0.search().current()
+    }
+
+    /// Compares the index with the database.
+    pub async fn check(
+        &self,
+    ) -> Result<techmarket::search::engine::DriftReport, techmarket::app::indexing::IndexingError> {
+        techmarket::app::indexing::check(self.0.store().as_ref(), self.0.search()).await
+    }
+
+    /// Rebuilds the index from the database and switches to it.
+    pub async fn rebuild(&self) -> Result<String, techmarket::app::indexing::IndexingError> {
+        techmarket::app::indexing::rebuild(self.0.store().as_ref(), self.0.search()).await
+    }
+
+    /// Releases the index writer: from then on, writes are no longer indexed.
+    pub async fn close(&self) {
+        self.0.search().close().await;
+    }
+}
+
+/// The suggester's work, run on demand by a test.
+pub struct Suggester(Arc<techmarket::app::App>);
+
+impl Suggester {
+    /// Suggests for every record written up to what the index holds; how many were created.
+    pub async fn run_pending(&self) -> Result<usize, techmarket::storage::StoreError> {
+        let indexed = self.0.search().current().last_seq();
+        Ok(techmarket::app::matches::run_pending(&self.0, indexed, || false).await?.created)
+    }
+
+    /// Re-runs suggestion for every record: (records, created).
+    pub async fn match_all(&self) -> Result<(usize, usize), techmarket::app::Error> {
+        techmarket::app::matches::match_all(&self.0).await
+    }
 }
 
 /// A signed-in user of a fresh organisation.
@@ -93,15 +149,28 @@ pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> 
     let app = Application::build(&config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
-    let search = app.search();
-    let matcher = app.matcher();
+    let context = app.context();
+    let search = Indexer(context.clone());
+    let matcher = Suggester(context.clone());
     let handle = app.handle();
     let running = tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
         None => accounts::bootstrap_admin(store.as_ref(), "tests").await.expect("bootstrap admin").1,
     };
-    TestApp { address, client: reqwest::Client::new(), store, admin, config, handle, running, search, matcher, dir }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        admin,
+        config,
+        handle,
+        running,
+        context,
+        search,
+        matcher,
+        dir,
+    }
 }
 
 impl TestApp {

@@ -219,7 +219,7 @@ async fn everything_under_the_data_directory_is_the_owners_alone() {
     let e = app.enterprise("东营新能源材料有限公司").await;
     app.create_need(&e, json!({})).await;
     app.search.catch_up().await.unwrap();
-    let seeded = techmarket::demo::seed(app.store.as_ref()).await.unwrap();
+    let seeded = techmarket::demo::seed(&app.context).await.unwrap();
     techmarket::demo::print_tokens(&seeded, &config, 8080).unwrap();
 
     let mut seen = 0;

@@ -141,7 +141,7 @@ async fn a_restart_keeps_every_acknowledged_record() {
 #[tokio::test]
 async fn the_demo_data_set_loads_once_and_is_readable_through_the_api() {
     let app = spawn_app().await;
-    let seeded = techmarket::demo::seed(app.store.as_ref()).await.unwrap();
+    let seeded = techmarket::demo::seed(&app.context).await.unwrap();
     assert!(seeded.created);
     assert!(seeded.needs >= 40 && seeded.achievements >= 80);
     let manager = seeded.tokens.iter().find(|t| t.variable == "TM_MANAGER").unwrap();
@@ -150,7 +150,7 @@ async fn the_demo_data_set_loads_once_and_is_readable_through_the_api() {
         needs.body["items"].as_array().unwrap().iter().map(|n| n["title"].as_str().unwrap()).collect();
     assert!(titles.contains(&"固态电池电解液溶剂高纯化工艺"), "{titles:?}");
     assert!(!titles.contains(&"医药中间体手性催化不对称合成"), "a private need stays with its owner");
-    let again = techmarket::demo::seed(app.store.as_ref()).await.unwrap();
+    let again = techmarket::demo::seed(&app.context).await.unwrap();
     assert!(!again.created);
     let needs = app.get("/api/v1/needs?limit=100&field=ccus", &manager.secret).await;
     assert_eq!(needs.body["items"].as_array().unwrap().len(), 3, "seeding twice adds nothing");

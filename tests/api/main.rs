@@ -16,3 +16,4 @@ mod search;
 mod storage;
 mod transfers;
 mod validation;
+mod ways_in;

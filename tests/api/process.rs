@@ -15,7 +15,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn techmarket(dir: &std::path::Path, url: &str, port: u16, args: &[&str]) -> Command {
+pub(crate) fn techmarket(dir: &std::path::Path, url: &str, port: u16, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_techmarket"));
     command
         .args(args)

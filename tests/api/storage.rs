@@ -13,7 +13,7 @@ use crate::helpers::{achievement_body, need_body, spawn_store};
 
 async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
     let new = NewOrganisation { name: name.into(), kind, region: "370502".into() };
-    techmarket::accounts::create_organisation(store, new).await.unwrap()
+    techmarket::app::accounts::create_organisation(store, new).await.unwrap()
 }
 
 async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
@@ -21,7 +21,7 @@ async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
         NewUser {
             org_id: org.id.clone(), name: "测试用户".into(), role, email: String::new(), phone: String::new()
         };
-    techmarket::accounts::create_user(store, new).await.unwrap()
+    techmarket::app::accounts::create_user(store, new).await.unwrap()
 }
 
 fn need(org: &Organisation, author: &User, overrides: serde_json::Value) -> Need {
@@ -127,7 +127,7 @@ async fn tokens_are_found_by_hash_and_revoked_once() {
     let (store, _dir) = spawn_store().await;
     let e = org(store.as_ref(), "东营华锆纳米材料有限公司", OrgKind::Enterprise).await;
     let u = user(store.as_ref(), &e, Role::Enterprise).await;
-    let (secret, token) = techmarket::accounts::issue_token(store.as_ref(), &u, "测试", None).await.unwrap();
+    let (secret, token) = techmarket::app::accounts::issue_token(store.as_ref(), &u, "测试", None).await.unwrap();
     let found = store.find_token_by_hash(&techmarket::domain::org::hash_token(&secret)).await.unwrap().unwrap();
     assert_eq!(
         (found.user_id.as_str(), found.role, found.org_id.as_str()),

@@ -22,6 +22,13 @@ pub struct OrgRef {
     pub name: String,
 }
 
+impl OrgRef {
+    /// A record's owner as a reference.
+    pub fn of(meta: &RecordMeta) -> OrgRef {
+        OrgRef { id: meta.org_id.clone(), name: meta.org_name.clone() }
+    }
+}
+
 /// Chinese labels of the codes in a record.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Labels {

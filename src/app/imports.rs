@@ -4,7 +4,9 @@
 //! column, message) without writing. A real run writes all valid rows in one transaction, and by
 //! default only if every row is valid. Rows with an external id already imported are reported,
 //! not created again; titles nearly equal to one of the organisation's records are reported as
-//! possible duplicates. The HTTP route and `techmarket import` both run `run`.
+//! possible duplicates. Owners are resolved by the same rules as a single post
+//! (`records::owner_named`, `records::check_owner_kind`), with the same codes. The HTTP route and
+//! `techmarket import` both run `run`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -19,10 +21,12 @@ use crate::domain::record::{Library, Principal, RecordMeta};
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, Role, Stage, TechField, Visibility, VocabularyEntry,
 };
-use crate::domain::{is_valid_id, market_today, new_id, now};
-use crate::matching::duplicates::TitleIndex;
-use crate::storage::{ImportKey, ListQuery, Store, StoreError};
+use crate::domain::{is_valid_id, market_today, new_id};
+use crate::storage::ImportKey;
 use crate::tabular::{self, Encoding, Format, Table};
+
+use super::records::{check_owner_kind, closest_existing, owner_named};
+use super::{App, Code, Error, Result};
 
 /// What a column holds.
 #[derive(Clone, Copy)]
@@ -238,16 +242,15 @@ pub struct Report {
     pub items: Vec<RowResult>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("{0}")]
-    Read(#[from] tabular::ReadError),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("the file has no `{header}` column ({key}); the columns are: {known}")]
-    MissingColumn { header: &'static str, key: &'static str, known: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// An unreadable file, by its cause: too large for the limits, or not in the format given.
+impl From<tabular::ReadError> for Error {
+    fn from(e: tabular::ReadError) -> Self {
+        if e.is_too_large() {
+            Error::new(Code::FileTooLarge, e.to_string())
+        } else {
+            Error::new(Code::UnreadableFile, e.to_string())
+        }
+    }
 }
 
 /// One validated row, ready to write.
@@ -405,36 +408,39 @@ impl Owners {
 
 /// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
 /// writes a file of records for `viewer`.
-pub async fn run(
-    store: &dyn Store,
-    viewer: &Principal,
-    bytes: Vec<u8>,
-    options: &Options,
-) -> Result<Report, ImportError> {
+pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
     let library = options.library;
-    let staff = viewer.role.is_staff();
     check_role(viewer.role, library)?;
+    // An owner's import may not name another organisation for its rows, as a single post may not.
+    if !viewer.role.is_staff()
+        && let Some(named) = options.default_org.as_deref()
+    {
+        owner_named(viewer, library, Some(named))?;
+    }
     // Parsing a large workbook is CPU work: off the async workers.
     let (format, encoding, limits) = (options.format, options.encoding, options.limits);
     let table: Table = tokio::task::spawn_blocking(move || tabular::read_limited(&bytes, format, encoding, &limits))
         .await
-        .map_err(|e| ImportError::Read(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))??;
+        .map_err(|e| Error::from(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))??;
     let cols = columns(library);
     let ignored_columns: Vec<String> =
         table.headers.iter().filter(|h| !h.is_empty() && column_of(cols, h).is_none()).cloned().collect();
     for c in cols.iter().filter(|c| c.required) {
         if !table.headers.iter().any(|h| column_of(cols, h).is_some_and(|x| x.key == c.key)) {
             let known = cols.iter().map(|c| format!("{} ({})", c.header, c.key)).collect::<Vec<_>>().join(", ");
-            return Err(ImportError::MissingColumn { header: c.header, key: c.key, known });
+            return Err(Error::new(
+                Code::MissingColumn,
+                format!("the file has no `{}` column ({}); the columns are: {known}", c.header, c.key),
+            ));
         }
     }
 
-    let organisations = store.list_organisations().await?;
+    let organisations = cx.store.list_organisations().await?;
     let owners = Owners {
         by_id: organisations.iter().map(|o| (o.id.clone(), o.clone())).collect(),
         by_name: organisations.iter().map(|o| (o.name.clone(), o.clone())).collect(),
     };
-    let at = now();
+    let at = cx.clock.now();
     let today = market_today(at);
     let mut errors: Vec<RowError> = Vec::new();
     let mut items: Vec<RowResult> = Vec::new();
@@ -483,41 +489,40 @@ pub async fn run(
             }
         }
         let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
-        // The owner: the viewer's own organisation, or (managers) the row's or the default.
-        let owner = if staff {
-            match named_org.or_else(|| options.default_org.clone()) {
-                Some(text) => match owners.find(&text) {
-                    Some(o) => Some(o.clone()),
-                    None => {
-                        fail(
-                            ORGANISATION,
-                            "unknown_organisation",
-                            format!("no organisation named or with id `{text}`"),
-                        );
-                        None
-                    }
-                },
+        // The owner, by the rules of a single post: the viewer's own organisation (naming another
+        // is refused), or (managers) the row's or the import's, which must be of the library's kind.
+        let named: Option<String> = if viewer.role.is_staff() {
+            named_org.or_else(|| options.default_org.clone())
+        } else {
+            // An owner may name its own organisation, by name or by id.
+            named_org.map(|text| match owners.find(&text) {
+                Some(o) if o.id == viewer.org_id => o.id.clone(),
+                _ => text,
+            })
+        };
+        let named = named.as_deref();
+        let owner = match owner_named(viewer, library, named) {
+            Err(e) => {
+                fail(ORGANISATION, e.code.as_str(), owner_message(&e, named.unwrap_or_default()));
+                None
+            }
+            Ok(target) => match owners.find(target) {
                 None => {
                     fail(
                         ORGANISATION,
-                        "required",
-                        "managers import on behalf of an organisation: fill in 单位 (its name or id), or give org_id"
-                            .into(),
+                        Code::UnknownOrganisation.as_str(),
+                        format!("no organisation named or with id `{target}`"),
                     );
                     None
                 }
-            }
-        } else {
-            if let Some(text) = named_org
-                && owners.find(&text).is_none_or(|o| o.id != viewer.org_id)
-            {
-                fail(
-                    ORGANISATION,
-                    "field_not_allowed",
-                    format!("you import for your own organisation; `{text}` is another one: leave 单位 empty"),
-                );
-            }
-            owners.by_id.get(&viewer.org_id).cloned()
+                Some(o) => match check_owner_kind(o, library) {
+                    Ok(()) => Some(o.clone()),
+                    Err(e) => {
+                        fail(ORGANISATION, e.code.as_str(), e.message);
+                        None
+                    }
+                },
+            },
         };
         let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
 
@@ -534,7 +539,7 @@ pub async fn run(
         let mut existing_id = None;
         if let (Some(ext), Some(o)) = (&external_id, &owner) {
             if !imported.contains_key(&o.id) {
-                let known: HashMap<String, String> = store.imported_ids(library, &o.id).await?.into_iter().collect();
+                let known: HashMap<String, String> = cx.store.imported_ids(library, &o.id).await?.into_iter().collect();
                 imported.insert(o.id.clone(), known);
             }
             existing_id = imported[&o.id].get(ext).cloned();
@@ -568,7 +573,7 @@ pub async fn run(
         }
     }
 
-    let duplicates = duplicates(store, library, &valid).await?;
+    let duplicates = duplicates(cx, library, &valid).await?;
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
     let write = !options.dry_run && (invalid == 0 || options.skip_invalid) && !valid.is_empty();
@@ -592,7 +597,8 @@ pub async fn run(
                 Valid::Achievement(a) => achievements.push(a.clone()),
             }
         }
-        store.import_records(&needs, &achievements, &keys).await?;
+        cx.store.import_records(&needs, &achievements, &keys).await?;
+        cx.writes.record_written();
         tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
     }
     if !write {
@@ -618,72 +624,64 @@ pub async fn run(
     })
 }
 
+/// Without `skip_invalid`, a real run with an invalid row writes nothing: the refusal, with the
+/// report as its detail, that callers answer with.
+pub fn refusal(report: &Report, options: &Options) -> Option<Error> {
+    if options.dry_run || options.skip_invalid || report.invalid == 0 {
+        return None;
+    }
+    let message = format!(
+        "{} of {} rows are invalid, so nothing was imported; fix them (see details.errors), or send on_error=skip to import the {} valid rows",
+        report.invalid,
+        report.rows,
+        report.rows - report.invalid - report.existing
+    );
+    let details = serde_json::to_value(report).unwrap_or_default();
+    Some(Error::new(Code::ImportInvalid, message).with_details(details))
+}
+
 /// Rows whose title nearly equals one of the same organisation's records already in the library
-/// (its 2,000 most recent are compared).
-async fn duplicates(
-    store: &dyn Store,
-    library: Library,
-    rows: &[(usize, Valid, Option<String>)],
-) -> Result<Vec<DuplicateRow>, ImportError> {
-    let mut by_org: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+/// (its `records::DUPLICATE_WINDOW` most recent are compared, as for a single post).
+async fn duplicates(cx: &App, library: Library, rows: &[(usize, Valid, Option<String>)]) -> Result<Vec<DuplicateRow>> {
+    let mut by_org: BTreeMap<&str, Vec<(usize, String)>> = BTreeMap::new();
     for (row, record, _) in rows {
         let title = match record {
-            Valid::Need(n) => n.content.title.as_str(),
-            Valid::Achievement(a) => a.content.title.as_str(),
+            Valid::Need(n) => n.content.title.clone(),
+            Valid::Achievement(a) => a.content.title.clone(),
         };
         by_org.entry(record.meta().org_id.as_str()).or_default().push((*row, title));
     }
     let mut out = Vec::new();
     for (org, titles) in by_org {
-        let query = ListQuery {
-            viewer_org: org.to_string(),
-            org_id: Some(org.to_string()),
-            limit: 2000,
-            ..ListQuery::default()
-        };
-        let existing: Vec<(String, String)> = match library {
-            Library::Needs => {
-                store.list_needs(&query).await?.items.into_iter().map(|n| (n.meta.id, n.content.title)).collect()
+        let found = closest_existing(cx, library, org, titles.iter().map(|(_, t)| t.clone()).collect()).await?;
+        for ((row, title), best) in titles.into_iter().zip(found) {
+            if let Some((existing_id, existing_title, similarity)) = best {
+                out.push(DuplicateRow { row, title, existing_id, existing_title, similarity });
             }
-            Library::Achievements => {
-                store.list_achievements(&query).await?.items.into_iter().map(|a| (a.meta.id, a.content.title)).collect()
-            }
-        };
-        if existing.is_empty() {
-            continue;
         }
-        // Comparing thousands of rows is CPU work: off the async workers, each title's bigrams
-        // computed once.
-        let titles: Vec<(usize, String)> = titles.into_iter().map(|(row, t)| (row, t.to_string())).collect();
-        let found = tokio::task::spawn_blocking(move || {
-            let index = TitleIndex::new(existing.iter().map(|(_, t)| t.as_str()));
-            titles
-                .into_iter()
-                .filter_map(|(row, title)| {
-                    let (i, similarity) = index.best(&title)?;
-                    Some(DuplicateRow {
-                        row,
-                        title,
-                        existing_id: existing[i].0.clone(),
-                        existing_title: existing[i].1.clone(),
-                        similarity: (similarity * 1000.0).round() / 1000.0,
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| ImportError::Read(tabular::ReadError::Workbook(format!("the duplicate check stopped: {e}"))))?;
-        out.extend(found);
     }
     Ok(out)
 }
 
+/// The message of an owner rule broken by a row, in the words of a file's columns.
+fn owner_message(e: &Error, named: &str) -> String {
+    match e.code {
+        Code::OrgIdRequired => {
+            "managers import on behalf of an organisation: fill in 单位 (its name or id), or give org_id".into()
+        }
+        Code::FieldNotAllowed => {
+            format!("you import for your own organisation; `{named}` is another one: leave 单位 empty")
+        }
+        _ => e.message.clone(),
+    }
+}
+
 /// Managers and admins import into either library; enterprises and universities into their own.
-pub fn check_role(role: Role, library: Library) -> Result<(), ImportError> {
+pub fn check_role(role: Role, library: Library) -> Result<()> {
     if role.is_staff() || role == library.owner_role() {
         return Ok(());
     }
-    Err(ImportError::Forbidden(format!(
+    Err(Error::forbidden(format!(
         "users with role `{role}` cannot import {}: they are imported by the {} that posts them, or by a technology manager",
         library.route(),
         library.owner_description()

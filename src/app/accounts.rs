@@ -1,0 +1,260 @@
+//! Organisations, users and tokens, and who a token acts for: the operations the API and the
+//! command line share. Administrators keep organisations, users and tokens; staff read the
+//! organisations; a user reads and revokes its own tokens.
+
+use chrono::{DateTime, Utc};
+
+use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, TokenResponse, UserResponse};
+use super::{App, Code, Error, Result};
+use crate::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenInput, TokenSecret, User, hash_token};
+use crate::domain::record::Principal;
+use crate::domain::validate::ValidationErrors;
+use crate::domain::vocab::{OrgKind, Role};
+use crate::domain::{new_id, now};
+use crate::storage::{Store, StoreError};
+
+/// An account operation's failure: invalid input, or the database.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AccountError> for Error {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::Invalid(e) => e.into(),
+            AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub async fn create_organisation(store: &dyn Store, new: NewOrganisation) -> Result<Organisation, StoreError> {
+    let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: now() };
+    store.insert_organisation(&org).await?;
+    tracing::info!(org_id = %org.id, kind = %org.kind, "organisation created");
+    Ok(org)
+}
+
+/// Creates a user after checking the organisation exists and suits the role.
+pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User, AccountError> {
+    let org = match crate::domain::is_valid_id(&new.org_id) {
+        true => store.get_organisation(&new.org_id).await?,
+        false => None,
+    };
+    let Some(org) = org else {
+        let mut e = ValidationErrors::default();
+        e.add("org_id", "unknown_organisation", format!("no organisation with id `{}`", new.org_id));
+        return Err(e.into());
+    };
+    new.check_org_kind(org.kind)?;
+    let user = User {
+        id: new_id(),
+        org_id: new.org_id,
+        name: new.name,
+        role: new.role,
+        email: new.email,
+        phone: new.phone,
+        created_at: now(),
+    };
+    store.insert_user(&user).await?;
+    tracing::info!(user_id = %user.id, role = %user.role, "user created");
+    Ok(user)
+}
+
+/// Issues a token for `user`; returns the secret (shown once) and the stored metadata.
+pub async fn issue_token(
+    store: &dyn Store,
+    user: &User,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(String, ApiToken), StoreError> {
+    let secret = TokenSecret::generate();
+    let token = ApiToken {
+        id: new_id(),
+        user_id: user.id.clone(),
+        name: name.to_string(),
+        prefix: secret.prefix.clone(),
+        created_at: now(),
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store.insert_token(&token, &secret.hash).await?;
+    tracing::info!(token_id = %token.id, user_id = %user.id, "token issued");
+    Ok((secret.secret, token))
+}
+
+/// The operator organisation and admin user a fresh install starts with.
+pub const OPERATOR_NAME: &str = "东营市科技大市场运营中心";
+pub const ADMIN_NAME: &str = "系统管理员";
+const OPERATOR_REGION: &str = "370500";
+
+/// Makes sure the operator organisation and an admin user exist, and issues the admin a token.
+/// Used by `techmarket admin create-token` on a fresh install.
+pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(User, String), AccountError> {
+    let org = match store.find_organisation_by_name(OPERATOR_NAME).await? {
+        Some(org) => org,
+        None => {
+            create_organisation(
+                store,
+                NewOrganisation { name: OPERATOR_NAME.into(), kind: OrgKind::Operator, region: OPERATOR_REGION.into() },
+            )
+            .await?
+        }
+    };
+    let existing = store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.role == Role::Admin);
+    let admin = match existing {
+        Some(user) => user,
+        None => {
+            let new = NewUser {
+                org_id: org.id.clone(),
+                name: ADMIN_NAME.into(),
+                role: Role::Admin,
+                email: String::new(),
+                phone: String::new(),
+            };
+            create_user(store, new).await?
+        }
+    };
+    let (secret, _) = issue_token(store, &admin, token_name, None).await?;
+    Ok((admin, secret))
+}
+
+// ---- the operations of the API -------------------------------------------------------------
+
+/// `last_used_at` is refreshed at most this often, so reads do not turn into writes.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+fn unauthenticated(message: &str) -> Error {
+    Error::new(Code::Unauthenticated, message)
+}
+
+/// The user a bearer token's secret acts for, if the token is valid, unrevoked and unexpired.
+/// Its use is recorded (at most once a minute) before the answer.
+pub async fn authenticate(cx: &App, secret: &str) -> Result<Principal> {
+    let found = cx.store.find_token_by_hash(&hash_token(secret)).await?;
+    let Some(token) = found else {
+        return Err(unauthenticated(
+            "the API token is not valid; check it was copied whole, or ask an admin for a new one",
+        ));
+    };
+    let now = cx.clock.now();
+    if token.revoked_at.is_some() {
+        return Err(Error::new(Code::TokenRevoked, "this API token was revoked; ask an admin for a new one"));
+    }
+    if token.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::new(Code::TokenExpired, "this API token has expired; ask an admin for a new one"));
+    }
+    if token.last_used_at.is_none_or(|at| (now - at).num_seconds() >= TOUCH_INTERVAL_SECS)
+        && let Err(error) = cx.store.touch_token(&token.token_id, now).await
+    {
+        // Recording the use is bookkeeping: a failure is logged, the request goes on.
+        tracing::warn!(%error, token_id = %token.token_id, "could not record token use");
+    }
+    Ok(Principal {
+        user_id: token.user_id,
+        user_name: token.user_name,
+        org_id: token.org_id,
+        role: token.role,
+        token_id: token.token_id,
+    })
+}
+
+fn admin_only(who: &Principal) -> Result<()> {
+    if who.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!("this is for administrators; you are signed in as `{}`", who.role)))
+    }
+}
+
+/// Creates an organisation (administrators); its name is unique.
+pub async fn add_organisation(cx: &App, who: &Principal, new: NewOrganisation) -> Result<OrganisationResponse> {
+    admin_only(who)?;
+    let name = new.name.clone();
+    let org = create_organisation(cx.store.as_ref(), new).await.map_err(|e| match e {
+        StoreError::UniqueViolation { .. } => {
+            Error::new(Code::AlreadyExists, format!("an organisation named `{name}` already exists"))
+        }
+        other => other.into(),
+    })?;
+    Ok(OrganisationResponse::from(&org))
+}
+
+/// Every organisation (staff).
+pub async fn organisations(cx: &App, who: &Principal) -> Result<Vec<OrganisationResponse>> {
+    if !who.role.is_staff() {
+        return Err(Error::forbidden("the list of organisations is for technology managers"));
+    }
+    Ok(cx.store.list_organisations().await?.iter().map(OrganisationResponse::from).collect())
+}
+
+/// One organisation (anyone signed in).
+pub async fn organisation(cx: &App, id: &str) -> Result<OrganisationResponse> {
+    let org = cx.store.get_organisation(id).await?.ok_or_else(|| Error::not_found("organisation", id))?;
+    Ok(OrganisationResponse::from(&org))
+}
+
+/// Creates a user in an organisation its role suits (administrators).
+pub async fn add_user(cx: &App, who: &Principal, new: NewUser) -> Result<UserResponse> {
+    admin_only(who)?;
+    Ok(UserResponse::from(&create_user(cx.store.as_ref(), new).await?))
+}
+
+/// The users, of one organisation or all (administrators).
+pub async fn users(cx: &App, who: &Principal, org_id: Option<&str>) -> Result<Vec<UserResponse>> {
+    admin_only(who)?;
+    Ok(cx.store.list_users(org_id).await?.iter().map(UserResponse::from).collect())
+}
+
+/// Issues a token for a user (administrators): the secret is in the answer, once.
+pub async fn add_token(cx: &App, who: &Principal, user_id: &str, input: TokenInput) -> Result<CreatedTokenResponse> {
+    admin_only(who)?;
+    let mut errors = ValidationErrors::default();
+    let name = crate::domain::validate::optional_text(&mut errors, "name", input.name.as_deref(), 100);
+    if let Some(at) = input.expires_at
+        && at <= cx.clock.now()
+    {
+        errors.add("expires_at", "in_past", format!("`expires_at` {at} is in the past"));
+    }
+    errors.finish(|| ())?;
+    let user = cx.store.get_user(user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
+    let (secret, token) = issue_token(cx.store.as_ref(), &user, &name, input.expires_at).await?;
+    Ok(CreatedTokenResponse { token: secret, info: TokenResponse::from(&token) })
+}
+
+/// A user's tokens (administrators, and the user itself).
+pub async fn tokens(cx: &App, who: &Principal, user_id: &str) -> Result<Vec<TokenResponse>> {
+    if who.role != Role::Admin && who.user_id != user_id {
+        return Err(Error::not_found("user", user_id));
+    }
+    Ok(cx.store.list_tokens(user_id).await?.iter().map(TokenResponse::from).collect())
+}
+
+/// Revokes a token (administrators, and the token's user).
+pub async fn revoke(cx: &App, who: &Principal, token_id: &str) -> Result<()> {
+    let token = cx.store.get_token(token_id).await?.ok_or_else(|| Error::not_found("token", token_id))?;
+    if who.role != Role::Admin && token.user_id != who.user_id {
+        return Err(Error::not_found("token", token_id));
+    }
+    if !cx.store.revoke_token(token_id, cx.clock.now()).await? {
+        return Err(Error::new(Code::AlreadyRevoked, format!("token `{token_id}` was already revoked")));
+    }
+    tracing::info!(token_id = %token_id, by = %who.user_id, "token revoked");
+    Ok(())
+}
+
+/// The signed-in user and its organisation.
+pub async fn me(cx: &App, who: &Principal) -> Result<MeResponse> {
+    let org = cx.store.get_organisation(&who.org_id).await?.ok_or_else(Error::internal)?;
+    Ok(MeResponse {
+        user_id: who.user_id.clone(),
+        name: who.user_name.clone(),
+        role: who.role,
+        role_label: who.role.label(),
+        organisation: OrganisationResponse::from(&org),
+    })
+}

@@ -1,0 +1,188 @@
+//! Keeps the search index consistent with the database, which is the source of truth.
+//!
+//! Every write to a need or achievement adds a row to the change log in the same transaction.
+//! `catch_up` reads the log after the index's checkpoint, re-reads the changed records (their
+//! current state, so replays are idempotent) and applies them in one commit whose payload is the
+//! new checkpoint. A crash at any point loses nothing: the next start resumes from the last
+//! committed checkpoint. `open` builds the index from the database when there is none (or it was
+//! built with another dictionary); `rebuild` does so on demand and switches to the new build.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::domain::record::Library;
+use crate::search::analyzer::{Analyzer, ExtraTerm};
+use crate::search::engine::{
+    DriftReport, LibraryDrift, Search, SearchError, SearchSettings, add_to_build, commit_build,
+};
+use crate::search::index::SearchIndex;
+use crate::storage::{Store, StoreError};
+
+/// Records read per database round trip while following the log or rebuilding.
+const BATCH: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+/// The terms and synonym groups kept in the database.
+async fn dictionary_additions(store: &dyn Store) -> Result<(Vec<ExtraTerm>, Vec<Vec<String>>), StoreError> {
+    let terms: Vec<ExtraTerm> = store
+        .list_dictionary_terms()
+        .await?
+        .into_iter()
+        .map(|t| ExtraTerm { word: t.word, freq: t.freq.map(|f| f as usize) })
+        .collect();
+    let groups: Vec<Vec<String>> = store.list_synonym_groups().await?.into_iter().map(|g| g.members).collect();
+    Ok((terms, groups))
+}
+
+/// The analyzer version the current dictionary gives, without building the analyzer.
+pub async fn dictionary_version(store: &dyn Store) -> Result<String, StoreError> {
+    let (terms, groups) = dictionary_additions(store).await?;
+    Ok(Analyzer::version_of(&terms, &groups))
+}
+
+/// The analyzer of the shipped dictionary plus the terms and synonyms kept in the database.
+pub async fn load_analyzer(store: &dyn Store) -> Result<Arc<Analyzer>, StoreError> {
+    let (terms, groups) = dictionary_additions(store).await?;
+    let build = move || {
+        if terms.is_empty() && groups.is_empty() {
+            Analyzer::shipped()
+        } else {
+            Arc::new(Analyzer::new(&terms, &groups))
+        }
+    };
+    Ok(tokio::task::spawn_blocking(build).await.unwrap_or_else(|_| Analyzer::shipped()))
+}
+
+/// Opens the index `CURRENT` names, building it from the database when there is none or when it
+/// was built by another analyzer. `catch_up` next applies the changes since its checkpoint.
+pub async fn open(store: &dyn Store, settings: SearchSettings) -> Result<Arc<Search>, IndexingError> {
+    let analyzer = load_analyzer(store).await?;
+    if let Some(index) = Search::open_current(&settings, analyzer.clone()).await? {
+        return Ok(Search::serve(settings, index));
+    }
+    let (dir, index) = build(store, &settings, analyzer).await?;
+    crate::search::engine::switch_current(&settings.dir, &dir)?;
+    let search = Search::serve(settings, index);
+    search.remove_stale_dirs();
+    Ok(search)
+}
+
+/// Scans every record into a new index directory. The checkpoint is the last change before the
+/// scan began: changes during the scan are applied again afterwards, harmlessly.
+async fn build(
+    store: &dyn Store,
+    settings: &SearchSettings,
+    analyzer: Arc<Analyzer>,
+) -> Result<(std::path::PathBuf, SearchIndex), IndexingError> {
+    let seq = store.last_change_seq().await?;
+    let (dir, index) = Search::new_build(settings, analyzer).await?;
+    let index = Arc::new(index);
+    let mut after = String::new();
+    loop {
+        let needs = store.scan_needs(&after, BATCH).await?;
+        let Some(last) = needs.last() else { break };
+        after = last.meta.id.clone();
+        add_to_build(index.clone(), needs, Vec::new()).await?;
+    }
+    let mut after = String::new();
+    loop {
+        let achievements = store.scan_achievements(&after, BATCH).await?;
+        let Some(last) = achievements.last() else { break };
+        after = last.meta.id.clone();
+        add_to_build(index.clone(), Vec::new(), achievements).await?;
+    }
+    commit_build(index.clone(), seq).await?;
+    let index = Arc::try_unwrap(index).map_err(|_| SearchError::Task("index still shared after build".into()))?;
+    Ok((dir, index))
+}
+
+/// Applies every change after the index's checkpoint; returns how many changes it read and the
+/// change-log position the index has committed.
+pub async fn catch_up(store: &dyn Store, search: &Search) -> Result<(usize, i64), IndexingError> {
+    let _writer = search.writer().await;
+    let mut applied = 0;
+    loop {
+        let seq = search.current().last_seq();
+        let changes = store.changes_after(seq, BATCH).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else { break };
+        applied += changes.len();
+        let mut need_ids: Vec<String> = Vec::new();
+        let mut achievement_ids: Vec<String> = Vec::new();
+        for change in &changes {
+            let ids = match change.library {
+                Library::Needs => &mut need_ids,
+                Library::Achievements => &mut achievement_ids,
+            };
+            if !ids.contains(&change.record_id) {
+                ids.push(change.record_id.clone());
+            }
+        }
+        let needs = store.needs_by_ids(&need_ids).await?;
+        let achievements = store.achievements_by_ids(&achievement_ids).await?;
+        let deleted: Vec<String> = need_ids
+            .iter()
+            .filter(|id| !needs.iter().any(|n| &n.meta.id == *id))
+            .chain(achievement_ids.iter().filter(|id| !achievements.iter().any(|a| &a.meta.id == *id)))
+            .cloned()
+            .collect();
+        search.apply(needs, achievements, deleted, last).await?;
+    }
+    if applied > 0 {
+        tracing::debug!(changes = applied, "index caught up");
+    }
+    Ok((applied, search.current().last_seq()))
+}
+
+/// Rebuilds the index from the database with the current dictionary into a new directory, then
+/// switches to it. Searches keep using the old index until the switch.
+pub async fn rebuild(store: &dyn Store, search: &Search) -> Result<String, IndexingError> {
+    let writer = search.writer().await;
+    let analyzer = load_analyzer(store).await?;
+    let version = analyzer.version().to_string();
+    let (dir, index) = build(store, search.settings(), analyzer).await?;
+    search.switch_to(&dir, index)?;
+    tracing::info!(analyzer = %version, dir = %dir.display(), "index rebuilt");
+    drop(writer);
+    catch_up(store, search).await?;
+    Ok(version)
+}
+
+/// Compares the index with the database: counts, and every record's version.
+pub async fn check(store: &dyn Store, search: &Search) -> Result<DriftReport, IndexingError> {
+    let index = search.current();
+    let mut libraries = Vec::new();
+    for library in [Library::Needs, Library::Achievements] {
+        let stored: BTreeMap<String, i64> = store.record_versions(library).await?.into_iter().collect();
+        let indexed = search.versions(library).await?;
+        let first = |ids: Vec<String>| ids.into_iter().take(20).collect::<Vec<_>>();
+        libraries.push(LibraryDrift {
+            library: library.route().to_string(),
+            in_database: stored.len(),
+            in_index: indexed.len(),
+            missing: first(stored.keys().filter(|id| !indexed.contains_key(*id)).cloned().collect()),
+            stale: first(
+                stored
+                    .iter()
+                    .filter(|(id, v)| indexed.get(*id).is_some_and(|iv| iv != *v))
+                    .map(|(id, _)| id.clone())
+                    .collect(),
+            ),
+            extra: first(indexed.keys().filter(|id| !stored.contains_key(*id)).cloned().collect()),
+        });
+    }
+    let consistent = libraries.iter().all(|l| l.missing.is_empty() && l.stale.is_empty() && l.extra.is_empty());
+    Ok(DriftReport {
+        analyzer: index.analyzer().version().to_string(),
+        checkpoint: index.last_seq(),
+        last_change: store.last_change_seq().await?,
+        libraries,
+        consistent,
+    })
+}

@@ -1,0 +1,125 @@
+//! The application layer: every rule and every write, whoever calls. The HTTP handlers, the
+//! command line and the background followers call these operations; none of them writes to the
+//! `Store` itself.
+//!
+//! Each operation takes the context (`App`: the store, the search index to read, the write
+//! notifier, the clock) and the acting `Principal`, applies the rules (who may, owner resolution,
+//! visibility, versions, duplicates, the state machines), writes, and returns domain values or
+//! views of them, or an `Error` from the one catalogue of codes (`error::Code`).
+
+pub mod accounts;
+pub mod dockings;
+pub mod error;
+pub mod exports;
+pub mod imports;
+pub mod indexing;
+pub mod matches;
+pub mod records;
+pub mod reports;
+pub mod search;
+pub mod transfers;
+pub mod views;
+pub mod writes;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use error::{Code, Error, Result};
+pub use writes::{WriteSignals, Writes};
+
+use crate::config::LimitsConfig;
+use crate::search::engine::Search;
+use crate::storage::Store;
+
+/// Checks an id before any query, so a malformed one gets a clear answer rather than "not found".
+pub fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+    if crate::domain::is_valid_id(id) {
+        Ok(id)
+    } else {
+        Err(Error::new(
+            Code::InvalidId,
+            format!("`{id}` is not a {what} id: ids look like 0193a4b2-7c1e-7d3f-9a51-2f6c8e9d0b14"),
+        ))
+    }
+}
+
+/// Where operations get the time: the system clock, or a fixed instant in tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    fixed: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock { fixed: None }
+    }
+
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock { fixed: Some(at) }
+    }
+
+    /// Now, truncated to microseconds (what both databases store).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.fixed.unwrap_or_else(crate::domain::now)
+    }
+}
+
+/// The context every operation runs in.
+pub struct App {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) search: Arc<Search>,
+    pub(crate) writes: Writes,
+    pub(crate) clock: Clock,
+    pub(crate) matching: crate::matching::service::MatchSettings,
+    pub limits: LimitsConfig,
+    /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
+    heavy: Arc<tokio::sync::Semaphore>,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<dyn Store>,
+        search: Arc<Search>,
+        writes: Writes,
+        matching: crate::matching::service::MatchSettings,
+        limits: LimitsConfig,
+    ) -> App {
+        let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
+        App { store, search, writes, clock: Clock::system(), matching, limits, heavy }
+    }
+
+    /// The same context with another clock.
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// The store, for the followers and the command line's reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn search(&self) -> &Arc<Search> {
+        &self.search
+    }
+
+    /// A permit for one heavy operation, held until it is complete; when all are taken the
+    /// caller is told at once to come back (`busy`), rather than queued to pile up.
+    pub fn heavy_permit(&self, what: &str) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.heavy.clone().try_acquire_owned().map_err(|_| Error::busy(self.limits.retry_after_secs, what))
+    }
+
+    /// Checks the database answers (readiness).
+    pub async fn ping(&self) -> Result<&'static str> {
+        let database = match self.store.backend() {
+            crate::storage::Backend::Sqlite => "sqlite",
+            crate::storage::Backend::Postgres => "postgres",
+        };
+        self.store.ping().await.map_err(|error| {
+            tracing::warn!(%error, "readiness check failed");
+            Error::new(Code::NotReady, format!("the {database} database does not answer"))
+        })?;
+        Ok(database)
+    }
+}

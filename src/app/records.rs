@@ -1,0 +1,467 @@
+//! The two libraries of records, needs (企业需求库) and achievements (高校成果库): create under
+//! the right owner, show only what the viewer may see, let only the owner or staff change, store
+//! changes under the version the client read, and move the status along its life cycle. Single
+//! posts and imports resolve owners and look for near-duplicates with the same rules here.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::views::{AchievementResponse, NeedResponse};
+use super::{App, Code, Error, Result};
+use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
+use crate::domain::docking::discloses_contacts;
+use crate::domain::need::{Need, NeedContent, NeedInput};
+use crate::domain::org::Organisation;
+use crate::domain::record::{Library, Principal, RecordMeta, StatusAction, can_edit, can_read_contact, can_view};
+use crate::domain::validate::{Contact, ValidationErrors};
+use crate::domain::vocab::{OrgKind, RecordStatus, Visibility};
+use crate::domain::{is_valid_id, market_today, new_id};
+use crate::matching::duplicates::{Duplicate, TitleIndex, near_duplicates};
+use crate::storage::{DockingQuery, ListQuery, Page, Store, StoreResult};
+
+/// How many of an organisation's most recent records a new one is compared with for
+/// near-duplicate titles, whether posted alone or imported.
+pub const DUPLICATE_WINDOW: u32 = 2000;
+
+/// A record of one of the two libraries, as the shared operations need it.
+#[async_trait]
+pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
+    const LIBRARY: Library;
+    /// What a client sends to create or change one.
+    type Input: DeserializeOwned + Send + Sync;
+    type Response: Serialize + utoipa::ToSchema + Send;
+
+    fn meta(&self) -> &RecordMeta;
+    fn meta_mut(&mut self) -> &mut RecordMeta;
+    fn visibility(&self) -> Visibility;
+    fn title(&self) -> &str;
+    fn contact(&self) -> &Contact;
+    fn view(&self, viewer: &Principal) -> Self::Response;
+    /// Shows the contact in a view (to the other party of an introduced docking).
+    fn disclose(view: &mut Self::Response, contact: Contact);
+
+    /// The owner and expected version named in an input, if any.
+    fn input_org(input: &Self::Input) -> Option<&str>;
+    fn input_version(input: &Self::Input) -> Option<i64>;
+    /// A validated new record from a complete input.
+    fn build(input: &Self::Input, meta: RecordMeta, today: NaiveDate) -> Result<Self, ValidationErrors>;
+    /// This record with a partial update applied and validated.
+    fn patched(&self, patch: &Self::Input, today: NaiveDate) -> Result<Self, ValidationErrors>;
+
+    async fn insert(&self, store: &dyn Store) -> StoreResult<()>;
+    async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Self>>;
+    /// Stores this record if the stored version is still `meta.version`.
+    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Self>;
+    async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Self>>;
+}
+
+#[async_trait]
+impl LibraryRecord for Need {
+    const LIBRARY: Library = Library::Needs;
+    type Input = NeedInput;
+    type Response = NeedResponse;
+
+    fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut RecordMeta {
+        &mut self.meta
+    }
+    fn visibility(&self) -> Visibility {
+        self.content.visibility
+    }
+    fn title(&self) -> &str {
+        &self.content.title
+    }
+    fn contact(&self) -> &Contact {
+        &self.content.contact
+    }
+    fn view(&self, viewer: &Principal) -> NeedResponse {
+        NeedResponse::new(self, viewer)
+    }
+    fn disclose(view: &mut NeedResponse, contact: Contact) {
+        view.contact = Some(contact);
+    }
+    fn input_org(input: &NeedInput) -> Option<&str> {
+        input.org_id.as_deref()
+    }
+    fn input_version(input: &NeedInput) -> Option<i64> {
+        input.version
+    }
+    fn build(input: &NeedInput, meta: RecordMeta, today: NaiveDate) -> Result<Need, ValidationErrors> {
+        Ok(Need { meta, content: NeedContent::parse(input, today)? })
+    }
+    fn patched(&self, patch: &NeedInput, today: NaiveDate) -> Result<Need, ValidationErrors> {
+        Ok(Need { meta: self.meta.clone(), content: self.content.patched(patch, today)? })
+    }
+    async fn insert(&self, store: &dyn Store) -> StoreResult<()> {
+        store.insert_need(self).await
+    }
+    async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Need>> {
+        store.get_need(id).await
+    }
+    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Need> {
+        store.update_need(self, at).await
+    }
+    async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Need>> {
+        store.list_needs(query).await
+    }
+}
+
+#[async_trait]
+impl LibraryRecord for Achievement {
+    const LIBRARY: Library = Library::Achievements;
+    type Input = AchievementInput;
+    type Response = AchievementResponse;
+
+    fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut RecordMeta {
+        &mut self.meta
+    }
+    fn visibility(&self) -> Visibility {
+        self.content.visibility
+    }
+    fn title(&self) -> &str {
+        &self.content.title
+    }
+    fn contact(&self) -> &Contact {
+        &self.content.contact
+    }
+    fn view(&self, viewer: &Principal) -> AchievementResponse {
+        AchievementResponse::new(self, viewer)
+    }
+    fn disclose(view: &mut AchievementResponse, contact: Contact) {
+        view.contact = Some(contact);
+    }
+    fn input_org(input: &AchievementInput) -> Option<&str> {
+        input.org_id.as_deref()
+    }
+    fn input_version(input: &AchievementInput) -> Option<i64> {
+        input.version
+    }
+    fn build(input: &AchievementInput, meta: RecordMeta, _today: NaiveDate) -> Result<Achievement, ValidationErrors> {
+        Ok(Achievement { meta, content: AchievementContent::parse(input)? })
+    }
+    fn patched(&self, patch: &AchievementInput, _today: NaiveDate) -> Result<Achievement, ValidationErrors> {
+        Ok(Achievement { meta: self.meta.clone(), content: self.content.patched(patch)? })
+    }
+    async fn insert(&self, store: &dyn Store) -> StoreResult<()> {
+        store.insert_achievement(self).await
+    }
+    async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Achievement>> {
+        store.get_achievement(id).await
+    }
+    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Achievement> {
+        store.update_achievement(self, at).await
+    }
+    async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Achievement>> {
+        store.list_achievements(query).await
+    }
+}
+
+/// A record as the viewer may see it, with what its headers need.
+#[derive(Debug)]
+pub struct Viewed<V> {
+    pub id: String,
+    pub version: i64,
+    pub view: V,
+    /// On create: the organisation's records with a nearly equal title.
+    pub duplicates: Vec<Duplicate>,
+}
+
+impl<V> Viewed<V> {
+    fn of<R: LibraryRecord<Response = V>>(record: &R, viewer: &Principal) -> Viewed<V> {
+        Viewed {
+            id: record.meta().id.clone(),
+            version: record.meta().version,
+            view: record.view(viewer),
+            duplicates: vec![],
+        }
+    }
+}
+
+// ---- owners ----------------------------------------------------------------------------------
+
+/// The organisation a new record of `library` names (`org_id`, or an import's 单位), checked
+/// against who posts it: owners post for their own organisation and may not name another; staff
+/// post on behalf of one and must name it. Returns the id or name to look up.
+pub fn owner_named<'a>(who: &'a Principal, library: Library, named: Option<&'a str>) -> Result<&'a str> {
+    if who.role.is_staff() {
+        return named.ok_or_else(|| {
+            Error::new(
+                Code::OrgIdRequired,
+                format!("managers post a {} on behalf of an organisation: give its `org_id`", library.name()),
+            )
+        });
+    }
+    if who.role != library.owner_role() {
+        return Err(Error::forbidden(format!("users with role `{}` cannot post a {}", who.role, library.name())));
+    }
+    if named.is_some_and(|o| o != who.org_id) {
+        return Err(Error::new(
+            Code::FieldNotAllowed,
+            format!("`org_id` cannot be set: a {} belongs to your own organisation; leave it out", library.name()),
+        ));
+    }
+    Ok(who.org_id.as_str())
+}
+
+/// The owner must be of the kind that owns this library: enterprises own needs; universities and
+/// institutes own achievements.
+pub fn check_owner_kind(org: &Organisation, library: Library) -> Result<()> {
+    let fits = match library {
+        Library::Needs => org.kind == OrgKind::Enterprise,
+        Library::Achievements => org.kind.owns_achievements(),
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(Error::new(
+        Code::WrongOrganisationKind,
+        format!("`{}` is of kind `{}`, which cannot own a {}", org.name, org.kind, library.name()),
+    ))
+}
+
+/// The organisation a new record belongs to, after every owner rule.
+pub async fn resolve_owner(cx: &App, who: &Principal, library: Library, named: Option<&str>) -> Result<Organisation> {
+    let target = owner_named(who, library, named)?;
+    let org = match is_valid_id(target) {
+        true => cx.store.get_organisation(target).await?,
+        false => None,
+    };
+    let org =
+        org.ok_or_else(|| Error::new(Code::UnknownOrganisation, format!("no organisation with id `{target}`")))?;
+    check_owner_kind(&org, library)?;
+    Ok(org)
+}
+
+// ---- near-duplicates -------------------------------------------------------------------------
+
+/// (id, title) of an organisation's most recent records of a library (`DUPLICATE_WINDOW`).
+async fn recent_titles(cx: &App, library: Library, org_id: &str) -> Result<Vec<(String, String)>> {
+    let query = ListQuery {
+        viewer_org: org_id.to_string(),
+        org_id: Some(org_id.to_string()),
+        limit: DUPLICATE_WINDOW,
+        ..ListQuery::default()
+    };
+    Ok(match library {
+        Library::Needs => {
+            cx.store.list_needs(&query).await?.items.into_iter().map(|n| (n.meta.id, n.content.title)).collect()
+        }
+        Library::Achievements => {
+            cx.store.list_achievements(&query).await?.items.into_iter().map(|a| (a.meta.id, a.content.title)).collect()
+        }
+    })
+}
+
+/// For each title, the organisation's existing record it nearly equals (the most similar one),
+/// if any: (existing id, existing title, similarity to three decimals).
+pub async fn closest_existing(
+    cx: &App,
+    library: Library,
+    org_id: &str,
+    titles: Vec<String>,
+) -> Result<Vec<Option<(String, String, f32)>>> {
+    let existing = recent_titles(cx, library, org_id).await?;
+    if existing.is_empty() {
+        return Ok(vec![None; titles.len()]);
+    }
+    // Comparing thousands of titles is CPU work: off the async workers, each title's bigrams
+    // computed once.
+    tokio::task::spawn_blocking(move || {
+        let index = TitleIndex::new(existing.iter().map(|(_, t)| t.as_str()));
+        titles
+            .iter()
+            .map(|title| {
+                let (i, similarity) = index.best(title)?;
+                Some((existing[i].0.clone(), existing[i].1.clone(), (similarity * 1000.0).round() / 1000.0))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "the duplicate check stopped");
+        Error::internal()
+    })
+}
+
+// ---- loading under the visibility rules -------------------------------------------------------
+
+/// Loads a record the viewer may see, also saying whether the viewer is the other party of an
+/// introduced docking of it when that had to be asked. Anything else is 404, so existence does
+/// not leak.
+async fn load_checked<R: LibraryRecord>(cx: &App, viewer: &Principal, id: &str) -> Result<(R, Option<bool>)> {
+    let what = R::LIBRARY.name();
+    let record = R::fetch(cx.store.as_ref(), id).await?.ok_or_else(|| Error::not_found(what, id))?;
+    let meta = record.meta();
+    if can_view(viewer, &meta.org_id, record.visibility(), meta.status) {
+        return Ok((record, None));
+    }
+    // The other party of an introduced docking reads the record even if it is confidential,
+    // unless its owner has made it private: then it is the owner's alone.
+    if record.visibility() != Visibility::Private && introduced_to(cx, viewer, &record).await? {
+        return Ok((record, Some(true)));
+    }
+    Err(Error::not_found(what, id))
+}
+
+/// Loads a record the viewer may see and change.
+async fn load_editable<R: LibraryRecord>(cx: &App, viewer: &Principal, id: &str) -> Result<R> {
+    let (record, _): (R, _) = load_checked(cx, viewer, id).await?;
+    if !can_edit(viewer, R::LIBRARY, &record.meta().org_id) {
+        return Err(Error::forbidden(format!(
+            "only the {} that posted this {}, or a technology manager, may change it",
+            R::LIBRARY.owner_description(),
+            R::LIBRARY.name()
+        )));
+    }
+    Ok(record)
+}
+
+/// Whether the viewer's organisation is the other party of a docking of this record that has
+/// reached `introduced`.
+async fn introduced_to<R: LibraryRecord>(cx: &App, viewer: &Principal, record: &R) -> Result<bool> {
+    if viewer.role.is_staff() || viewer.org_id == record.meta().org_id {
+        return Ok(false);
+    }
+    let id = record.meta().id.clone();
+    let mut query = DockingQuery { party_org: Some(viewer.org_id.clone()), limit: 100, ..DockingQuery::default() };
+    match R::LIBRARY {
+        Library::Needs => query.need_id = Some(id),
+        Library::Achievements => query.achievement_id = Some(id),
+    }
+    let dockings = cx.store.list_dockings(&query).await?.items;
+    Ok(dockings.iter().any(|d| discloses_contacts(d.state, d.was_introduced)))
+}
+
+// ---- operations ------------------------------------------------------------------------------
+
+/// Posts a record: owner rules, validation, the near-duplicate check (reported, not refused).
+pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input) -> Result<Viewed<R::Response>> {
+    if R::input_version(&input).is_some() {
+        return Err(Error::new(Code::FieldNotAllowed, "`version` is only sent with updates"));
+    }
+    let org = resolve_owner(cx, who, R::LIBRARY, R::input_org(&input)).await?;
+    let at = cx.clock.now();
+    let meta = RecordMeta::new(new_id(), org.id, org.name, who.user_id.clone(), at);
+    let record = R::build(&input, meta, market_today(at))?;
+    // The organisation's own records with a nearly equal title (the same need posted twice).
+    let siblings = recent_titles(cx, R::LIBRARY, &record.meta().org_id).await?;
+    let duplicates = near_duplicates(record.title(), siblings.iter().map(|(id, t)| (id.as_str(), t.as_str())));
+    record.insert(cx.store.as_ref()).await?;
+    cx.writes.record_written();
+    tracing::info!(library = R::LIBRARY.route(), id = %record.meta().id, org_id = %record.meta().org_id, duplicates = duplicates.len(), "record created");
+    // Created all the same: the flag lets the poster (or a manager) withdraw one of the two.
+    Ok(Viewed { duplicates, ..Viewed::of(&record, who) })
+}
+
+/// A page of the records the viewer may see (visibility is part of the query).
+pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &ListQuery) -> Result<Page<R::Response>> {
+    let page = R::list(cx.store.as_ref(), query).await?;
+    Ok(Page { items: page.items.iter().map(|r| r.view(who)).collect(), next_cursor: page.next_cursor })
+}
+
+/// One record as the viewer may see it; the other party of an introduced docking reads the
+/// contact too.
+pub async fn get<R: LibraryRecord>(cx: &App, who: &Principal, id: &str) -> Result<Viewed<R::Response>> {
+    let (record, introduced): (R, _) = load_checked(cx, who, id).await?;
+    let mut viewed = Viewed::of(&record, who);
+    if can_read_contact(who, &record.meta().org_id) {
+        return Ok(viewed);
+    }
+    let introduced = match introduced {
+        Some(known) => known,
+        None => introduced_to(cx, who, &record).await?,
+    };
+    if introduced {
+        R::disclose(&mut viewed.view, record.contact().clone());
+    }
+    Ok(viewed)
+}
+
+/// Applies a partial update written against the version the caller read. `expected` is that
+/// version as the caller's request gave it (or why it could not be read), checked only once the
+/// record is found and the caller allowed to change it.
+pub async fn update<R: LibraryRecord>(
+    cx: &App,
+    who: &Principal,
+    id: &str,
+    patch: R::Input,
+    expected: Result<i64>,
+) -> Result<Viewed<R::Response>> {
+    let record: R = load_editable(cx, who, id).await?;
+    if R::input_org(&patch).is_some() {
+        return Err(Error::new(
+            Code::FieldNotAllowed,
+            format!("`org_id` cannot be changed: a {} stays with its organisation", R::LIBRARY.name()),
+        ));
+    }
+    let expected = expected?;
+    if expected != record.meta().version {
+        return Err(Error::version_conflict(record.meta().version));
+    }
+    let at = cx.clock.now();
+    let changed = record.patched(&patch, market_today(at))?;
+    let stored = changed.save(cx.store.as_ref(), at).await?;
+    cx.writes.record_written();
+    Ok(Viewed::of(&stored, who))
+}
+
+/// The status actions, as the routes name them.
+pub fn parse_action(action: &str) -> Result<StatusAction> {
+    match action {
+        "close" => Ok(StatusAction::Close),
+        "withdraw" => Ok(StatusAction::Withdraw),
+        "reopen" => Ok(StatusAction::Reopen),
+        other => {
+            Err(Error::new(Code::RouteNotFound, format!("`{other}` is not an action: use close, withdraw or reopen")))
+        }
+    }
+}
+
+/// Closes, withdraws or reopens a record (at the version the caller sent, if any; checked once
+/// the record is found and the caller allowed).
+pub async fn change_status<R: LibraryRecord>(
+    cx: &App,
+    who: &Principal,
+    id: &str,
+    action: StatusAction,
+    expected: Result<Option<i64>>,
+) -> Result<Viewed<R::Response>> {
+    let record: R = load_editable(cx, who, id).await?;
+    let expected = expected?.unwrap_or(record.meta().version);
+    let status = transition(action, record.meta().status)?;
+    let mut changed = record.clone();
+    changed.meta_mut().status = status;
+    changed.meta_mut().version = expected;
+    let stored = changed.save(cx.store.as_ref(), cx.clock.now()).await?;
+    cx.writes.record_written();
+    tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, %status, "record status changed");
+    Ok(Viewed::of(&stored, who))
+}
+
+/// Applies a status action, or explains which actions the current status allows.
+fn transition(action: StatusAction, from: RecordStatus) -> Result<RecordStatus> {
+    action.apply(from).map_err(|allowed| {
+        let now_allowed =
+            if allowed.is_empty() { "nothing (withdrawn is final)".to_string() } else { allowed.join(", ") };
+        Error::new(
+            Code::InvalidStatusTransition,
+            format!("cannot {} a record that is `{from}`; allowed now: {now_allowed}", action.name()),
+        )
+        .with_details(serde_json::json!({ "status": from, "allowed": allowed }))
+    })
+}
+
+/// Writes records built and validated elsewhere (the demo data set) in one transaction, and
+/// tells the followers.
+pub async fn insert_prepared(cx: &App, needs: &[Need], achievements: &[Achievement]) -> Result<()> {
+    cx.store.import_records(needs, achievements, &[]).await?;
+    cx.writes.record_written();
+    Ok(())
+}
