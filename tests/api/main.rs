@@ -10,6 +10,7 @@ mod hostile;
 mod imports;
 mod lifecycle;
 mod matrix;
+mod migrations;
 mod process;
 mod records;
 mod search;
