@@ -1,4 +1,12 @@
-//! Storage conformance: the `Store` contract, run against SQLite and (in CI) PostgreSQL.
+//! Storage conformance: the `Store` contract, run against SQLite and (in CI) PostgreSQL, one
+//! suite per part of the store: records and their listings (here), accounts, the change log,
+//! dockings, transfers and statistics.
+
+mod accounts;
+mod changes;
+mod dockings;
+mod records;
+mod transfers;
 
 use chrono::NaiveDate;
 use techmarket::domain::achievement::{Achievement, AchievementContent, AchievementInput};
@@ -11,12 +19,12 @@ use techmarket::storage::{ListQuery, Store, StoreError};
 
 use crate::helpers::{achievement_body, need_body, spawn_store};
 
-async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
+pub(crate) async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
     let new = NewOrganisation { name: name.into(), kind, region: "370502".into() };
     techmarket::app::accounts::create_organisation(store, new).await.unwrap()
 }
 
-async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
+pub(crate) async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
     let new =
         NewUser {
             org_id: org.id.clone(), name: "测试用户".into(), role, email: String::new(), phone: String::new()
@@ -24,13 +32,13 @@ async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
     techmarket::app::accounts::create_user(store, new).await.unwrap()
 }
 
-fn need(org: &Organisation, author: &User, overrides: serde_json::Value) -> Need {
+pub(crate) fn need(org: &Organisation, author: &User, overrides: serde_json::Value) -> Need {
     let input: NeedInput = serde_json::from_value(crate::helpers::merge(need_body(), overrides)).unwrap();
     let content = NeedContent::parse(&input, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap();
     Need { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), author.id.clone(), now()), content }
 }
 
-fn achievement(org: &Organisation, author: &User) -> Achievement {
+pub(crate) fn achievement(org: &Organisation, author: &User) -> Achievement {
     let input: AchievementInput = serde_json::from_value(achievement_body()).unwrap();
     let content = AchievementContent::parse(&input).unwrap();
     Achievement { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), author.id.clone(), now()), content }

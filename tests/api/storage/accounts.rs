@@ -1,0 +1,61 @@
+//! Organisations, users and tokens.
+
+use techmarket::domain::now;
+use techmarket::domain::vocab::{OrgKind, Role};
+use techmarket::storage::StoreError;
+
+use super::{org, user};
+use crate::helpers::spawn_store;
+
+#[tokio::test]
+async fn organisations_are_unique_by_name_and_listed_and_found() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营胜利石化有限公司", OrgKind::Enterprise).await;
+    let u = org(store.as_ref(), "东营石油工程大学", OrgKind::University).await;
+    let mut same_name = e.clone();
+    same_name.id = techmarket::domain::new_id();
+    let err = store.insert_organisation(&same_name).await.unwrap_err();
+    assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
+    let listed = store.list_organisations().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&e) && listed.contains(&u));
+    assert!(store.find_organisation_by_name("不存在的单位").await.unwrap().is_none());
+    assert!(store.get_organisation(&techmarket::domain::new_id()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn users_are_listed_by_organisation_or_all() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营海科新能源有限公司", OrgKind::Enterprise).await;
+    let u = org(store.as_ref(), "中国石油大学（华东）", OrgKind::University).await;
+    let a = user(store.as_ref(), &e, Role::Enterprise).await;
+    let b = user(store.as_ref(), &e, Role::Enterprise).await;
+    let c = user(store.as_ref(), &u, Role::University).await;
+    let of_e = store.list_users(Some(&e.id)).await.unwrap();
+    assert_eq!(of_e.len(), 2);
+    assert!(of_e.contains(&a) && of_e.contains(&b));
+    assert_eq!(store.list_users(None).await.unwrap().len(), 3);
+    assert_eq!(store.get_user(&c.id).await.unwrap().unwrap(), c);
+    assert!(store.get_user(&techmarket::domain::new_id()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_token_records_its_last_use_and_reads_back_whole() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营国瓷功能材料有限公司", OrgKind::Enterprise).await;
+    let u = user(store.as_ref(), &e, Role::Enterprise).await;
+    let expires = chrono::DateTime::from_timestamp_micros(now().timestamp_micros() + 86_400_000_000).unwrap();
+    let (secret, token) =
+        techmarket::app::accounts::issue_token(store.as_ref(), &u, "导入脚本", Some(expires)).await.unwrap();
+    assert_eq!(store.get_token(&token.id).await.unwrap().unwrap(), token);
+    let at = now();
+    store.touch_token(&token.id, at).await.unwrap();
+    let read = store.get_token(&token.id).await.unwrap().unwrap();
+    assert_eq!((read.last_used_at, read.expires_at, read.name.as_str()), (Some(at), Some(expires), "导入脚本"));
+    let found = store.find_token_by_hash(&techmarket::domain::org::hash_token(&secret)).await.unwrap().unwrap();
+    assert_eq!(
+        (found.token_id.as_str(), found.last_used_at, found.expires_at),
+        (token.id.as_str(), Some(at), Some(expires))
+    );
+    assert!(!store.revoke_token(&techmarket::domain::new_id(), at).await.unwrap(), "no such token");
+}

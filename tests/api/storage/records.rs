@@ -1,0 +1,146 @@
+//! Records read in bulk (by ids, scans, versions), imports written all or nothing, listing
+//! counts, and the dictionary.
+
+use chrono::Utc;
+use techmarket::domain::dictionary::{DictionaryTerm, SynonymGroup};
+use techmarket::domain::record::Library;
+use techmarket::domain::vocab::{OrgKind, Role};
+use techmarket::domain::{new_id, now};
+use techmarket::storage::{ImportKey, ListQuery, StoreError};
+
+use super::{achievement, need, org, user};
+use crate::helpers::spawn_store;
+
+#[tokio::test]
+async fn records_are_read_by_ids_and_scanned_in_id_order_with_their_versions() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营科瑞石油装备有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let n = need(&e, &author, serde_json::json!({"title": format!("井下工具需求{i}")}));
+        store.insert_need(&n).await.unwrap();
+        ids.push(n.meta.id);
+    }
+    let a = achievement(&e, &author);
+    store.insert_achievement(&a).await.unwrap();
+
+    let wanted = vec![ids[3].clone(), new_id(), ids[1].clone()];
+    let mut found: Vec<String> = store.needs_by_ids(&wanted).await.unwrap().into_iter().map(|n| n.meta.id).collect();
+    found.sort();
+    assert_eq!(found, [ids[1].clone(), ids[3].clone()], "missing ids are left out");
+    assert!(store.needs_by_ids(&[]).await.unwrap().is_empty());
+    assert_eq!(store.achievements_by_ids(std::slice::from_ref(&a.meta.id)).await.unwrap(), [a.clone()]);
+
+    let first = store.scan_needs("", 2).await.unwrap();
+    assert_eq!(first.iter().map(|n| n.meta.id.clone()).collect::<Vec<_>>(), ids[..2]);
+    let rest = store.scan_needs(&first[1].meta.id, 10).await.unwrap();
+    assert_eq!(rest.iter().map(|n| n.meta.id.clone()).collect::<Vec<_>>(), ids[2..]);
+    assert_eq!(store.scan_achievements("", 10).await.unwrap(), [a.clone()]);
+
+    let mut changed = store.get_need(&ids[0]).await.unwrap().unwrap();
+    changed.content.targets = "耐温180℃".into();
+    store.update_need(&changed, now()).await.unwrap();
+    let mut versions = store.record_versions(Library::Needs).await.unwrap();
+    versions.sort();
+    assert_eq!(versions.len(), 5);
+    assert_eq!(versions[0], (ids[0].clone(), 2));
+    assert!(versions[1..].iter().all(|(_, v)| *v == 1));
+    assert_eq!(store.record_versions(Library::Achievements).await.unwrap(), [(a.meta.id.clone(), 1)]);
+}
+
+#[tokio::test]
+async fn an_import_is_written_whole_or_not_at_all_with_its_keys_and_changes() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营方圆有色金属有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let key = |library: Library, external: &str, record_id: &str| ImportKey {
+        library,
+        org_id: e.id.clone(),
+        external_id: external.into(),
+        record_id: record_id.into(),
+        at: now(),
+    };
+    let n1 = need(&e, &author, serde_json::json!({"title": "铜冶炼烟气制酸"}));
+    let n2 = need(&e, &author, serde_json::json!({"title": "阳极泥稀贵金属回收"}));
+    let a = achievement(&e, &author);
+    let keys = [key(Library::Needs, "FY-001", &n1.meta.id), key(Library::Needs, "FY-002", &n2.meta.id)];
+    store.import_records(&[n1.clone(), n2.clone()], std::slice::from_ref(&a), &keys).await.unwrap();
+    let mut imported = store.imported_ids(Library::Needs, &e.id).await.unwrap();
+    imported.sort();
+    assert_eq!(imported, [("FY-001".to_string(), n1.meta.id.clone()), ("FY-002".to_string(), n2.meta.id.clone())]);
+    assert!(store.imported_ids(Library::Achievements, &e.id).await.unwrap().is_empty());
+    assert_eq!(store.changes_after(0, 10).await.unwrap().len(), 3, "one change per record");
+
+    // A second import reusing an external id fails whole: its new record is not written either.
+    let n3 = need(&e, &author, serde_json::json!({"title": "电解铜箔表面处理"}));
+    let err = store
+        .import_records(std::slice::from_ref(&n3), &[], &[key(Library::Needs, "FY-001", &n3.meta.id)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
+    assert!(store.get_need(&n3.meta.id).await.unwrap().is_none());
+    assert_eq!(store.changes_after(0, 10).await.unwrap().len(), 3, "no change of the failed import");
+}
+
+#[tokio::test]
+async fn a_listing_count_is_the_number_of_rows_all_its_pages_return() {
+    let (store, _dir) = spawn_store().await;
+    let e1 = org(store.as_ref(), "企业丙", OrgKind::Enterprise).await;
+    let e2 = org(store.as_ref(), "企业丁", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e1, Role::Enterprise).await;
+    for visibility in ["public", "public", "managers", "private", "public"] {
+        store.insert_need(&need(&e1, &author, serde_json::json!({"visibility": visibility}))).await.unwrap();
+    }
+    for (viewer, staff) in [(&e1, false), (&e2, false), (&e2, true)] {
+        let query = ListQuery { viewer_org: viewer.id.clone(), viewer_is_staff: staff, limit: 2, ..Default::default() };
+        let mut all = 0;
+        let mut page_query = query.clone();
+        loop {
+            let page = store.list_needs(&page_query).await.unwrap();
+            all += page.items.len();
+            match page.next_cursor {
+                Some(c) => page_query.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(store.count_listing(Library::Needs, &query).await.unwrap(), all as u64, "{} {staff}", viewer.name);
+    }
+    let a = achievement(&e1, &author);
+    store.insert_achievement(&a).await.unwrap();
+    let of_trl =
+        |trl_min| ListQuery { viewer_org: e2.id.clone(), trl_min: Some(trl_min), limit: 10, ..Default::default() };
+    let level = a.content.trl.unwrap_or(1);
+    assert_eq!(store.list_achievements(&of_trl(level)).await.unwrap().items, [a.clone()]);
+    assert!(store.list_achievements(&of_trl(level + 1)).await.unwrap().items.is_empty());
+    store.ping().await.unwrap();
+    let owner = ListQuery { viewer_org: e1.id.clone(), limit: 1, ..Default::default() };
+    assert_eq!(store.count_listing(Library::Needs, &owner).await.unwrap(), 5);
+    assert_eq!(store.count_listing(Library::Achievements, &owner).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn dictionary_terms_are_unique_and_synonym_groups_keep_their_members() {
+    let (store, _dir) = spawn_store().await;
+    let operator = org(store.as_ref(), "东营市科技大市场运营中心", OrgKind::Operator).await;
+    let admin = user(store.as_ref(), &operator, Role::Admin).await;
+    let term = DictionaryTerm {
+        id: new_id(),
+        word: "蛏子苗种".into(),
+        freq: Some(5000),
+        created_by: admin.id.clone(),
+        created_at: now(),
+    };
+    store.insert_dictionary_term(&term).await.unwrap();
+    let again = DictionaryTerm { id: new_id(), ..term.clone() };
+    assert!(matches!(store.insert_dictionary_term(&again).await, Err(StoreError::UniqueViolation { .. })));
+    assert_eq!(store.list_dictionary_terms().await.unwrap(), [term]);
+    let group = SynonymGroup {
+        id: new_id(),
+        members: vec!["CCUS".into(), "碳捕集利用与封存".into()],
+        created_by: admin.id.clone(),
+        created_at: chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap(),
+    };
+    store.insert_synonym_group(&group).await.unwrap();
+    assert_eq!(store.list_synonym_groups().await.unwrap(), [group]);
+}
