@@ -71,12 +71,6 @@ pub struct DockingResponse {
     pub version: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DockingPage {
-    pub items: Vec<DockingResponse>,
-    pub next_cursor: Option<String>,
-}
-
 /// How the viewer relates to a docking, or `None` when it may not see it.
 fn actor_of(viewer: &Principal, d: &Docking) -> Option<Actor> {
     if viewer.role.is_staff() {
@@ -306,7 +300,13 @@ pub async fn create(cx: &App, viewer: &Principal, input: NewDocking) -> Result<D
     };
     let event =
         event(cx, viewer, &docking.id, EventKind::Created, None, Some(DockingState::Accepted), None, input.note);
-    match cx.store.create_docking(&docking, &event, false).await {
+    let outcome = match cx.store.create_docking(&docking, &event, false).await {
+        // The suggester created the pair's docking in the same moment: the second attempt finds
+        // it, so the answer names it as when it came first.
+        Err(StoreError::UniqueViolation { .. }) => cx.store.create_docking(&docking, &event, false).await,
+        other => other,
+    };
+    match outcome {
         Ok(None) => {}
         Ok(Some(open)) => return Err(open_pair(&open)),
         Err(StoreError::UniqueViolation { .. }) => {
@@ -474,8 +474,19 @@ pub async fn assign(cx: &App, viewer: &Principal, found: Found, input: Result<As
     let mut changed = d.clone();
     changed.manager_id = Some(manager.id.clone());
     let note = if input.note.is_empty() { format!("指派给 {}", manager.name) } else { input.note };
-    let e = event(cx, viewer, &d.id, EventKind::Assign, None, None, None, note);
-    let stored = cx.store.update_docking(&changed, &e).await?;
+    record(cx, viewer, &changed, EventKind::Assign, note).await
+}
+
+/// Stores a docking's change with its event (not a transition), and shows it to the viewer.
+async fn record(
+    cx: &App,
+    viewer: &Principal,
+    changed: &Docking,
+    kind: EventKind,
+    note: String,
+) -> Result<DockingResponse> {
+    let e = event(cx, viewer, &changed.id, kind, None, None, None, note);
+    let stored = cx.store.update_docking(changed, &e).await?;
     view(cx, viewer, &stored).await
 }
 
@@ -492,10 +503,7 @@ pub async fn note(cx: &App, viewer: &Principal, found: Found, input: Result<Note
     if text.is_empty() || text.chars().count() > 2000 {
         return Err(Error::new(Code::InvalidNote, "`note` must be 1 to 2000 characters"));
     }
-    let d = found.docking;
-    let e = event(cx, viewer, &d.id, EventKind::Note, None, None, None, text.to_string());
-    let stored = cx.store.update_docking(&d, &e).await?;
-    view(cx, viewer, &stored).await
+    record(cx, viewer, &found.docking, EventKind::Note, text.to_string()).await
 }
 
 /// A party marks its interest in an open docking.
@@ -512,9 +520,7 @@ pub async fn interest(cx: &App, viewer: &Principal, found: Found) -> Result<Dock
             return Err(Error::forbidden("interest is marked by the enterprise or the university of the docking"));
         }
     }
-    let e = event(cx, viewer, &d.id, EventKind::Interest, None, None, None, "有意向对接".into());
-    let stored = cx.store.update_docking(&changed, &e).await?;
-    view(cx, viewer, &stored).await
+    record(cx, viewer, &changed, EventKind::Interest, "有意向对接".into()).await
 }
 
 /// Accept or reject many suggestions at once.

@@ -106,12 +106,6 @@ pub struct TransferResponse {
     pub version: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransferPage {
-    pub items: Vec<TransferResponse>,
-    pub next_cursor: Option<String>,
-}
-
 /// Whether `viewer` may read `t`: managers and admins, and the two parties.
 fn may_read(viewer: &Principal, t: &Transfer) -> bool {
     viewer.role.is_staff() || viewer.org_id == t.need_org_id || viewer.org_id == t.achievement_org_id

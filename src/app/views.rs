@@ -222,12 +222,18 @@ impl AchievementResponse {
     }
 }
 
-/// One page of a listing, newest first.
+/// One page of a listing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageResponse<T: ToSchema> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> From<crate::storage::Page<T>> for PageResponse<T> {
+    fn from(page: crate::storage::Page<T>) -> Self {
+        PageResponse { items: page.items, next_cursor: page.next_cursor }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

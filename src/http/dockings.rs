@@ -9,9 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, optional_json, optional_version, parse_body, parse_id};
-use crate::app::dockings::{
-    self, AssignInput, BulkInput, DockingPage, DockingResponse, NewDocking, NoteInput, TransitionInput,
-};
+use crate::app::dockings::{self, AssignInput, BulkInput, DockingResponse, NewDocking, NoteInput, TransitionInput};
+use crate::app::views::PageResponse;
 use crate::app::{App, Code, Error};
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
 use crate::domain::record::Principal;
@@ -107,7 +106,7 @@ impl DockingListParams {
 #[utoipa::path(
     tag = "dockings",
     params(DockingListParams),
-    responses((status = 200, body = DockingPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = PageResponse<DockingResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/dockings")]
@@ -118,7 +117,7 @@ pub async fn list_dockings(
 ) -> Result<HttpResponse, ApiError> {
     let query = params.into_inner().into_query(&auth)?;
     let page = dockings::list(&cx, &auth, &query).await?;
-    Ok(HttpResponse::Ok().json(DockingPage { items: page.items, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }
 
 /// The review queue: suggested dockings of open records, best first (managers only). Filters as
@@ -126,7 +125,7 @@ pub async fn list_dockings(
 #[utoipa::path(
     tag = "dockings",
     params(DockingListParams),
-    responses((status = 200, body = DockingPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = PageResponse<DockingResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/dockings/queue")]
@@ -147,7 +146,7 @@ pub async fn review_queue(
     params.order = Some("score".into());
     let query = params.into_query(&auth)?;
     let page = dockings::queue(&cx, &auth, &query).await?;
-    Ok(HttpResponse::Ok().json(DockingPage { items: page.items, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }
 
 /// Read one docking with its history and the actions you may take.

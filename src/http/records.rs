@@ -37,7 +37,7 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, body: Value) ->
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, params: ListParams) -> Result<HttpResponse, ApiError> {
     let query = params.into_query(who, R::LIBRARY)?;
     let page = records::list::<R>(cx, who, &query).await?;
-    Ok(HttpResponse::Ok().json(PageResponse { items: page.items, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }
 
 pub async fn get<R: LibraryRecord>(cx: &App, who: &Principal, id: &str) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,8 @@ use utoipa::IntoParams;
 use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PeriodParams, expected_version, parse_body, parse_id};
-use crate::app::transfers::{self, TransferPage, TransferResponse};
+use crate::app::transfers::{self, TransferResponse};
+use crate::app::views::PageResponse;
 use crate::app::{App, Code, Error};
 use crate::domain::is_valid_id;
 use crate::domain::transfer::TransferInput;
@@ -46,7 +47,7 @@ pub struct TransferListParams {
 #[utoipa::path(
     tag = "transfers",
     params(TransferListParams),
-    responses((status = 200, body = TransferPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = PageResponse<TransferResponse>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/transfers")]
@@ -89,7 +90,7 @@ pub async fn list_transfers(
         limit,
     };
     let page = transfers::list(&cx, &auth, &query).await?;
-    Ok(HttpResponse::Ok().json(TransferPage { items: page.items, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }
 
 /// Read one transfer (managers, and the two parties).

@@ -1,8 +1,12 @@
 //! The database, source of truth of every library: the `Store` trait and its SQLite (embedded
 //! default) and PostgreSQL (production) implementations, chosen by the URL scheme.
 
+mod accounts;
+mod changes;
+mod dialect;
 pub mod dockings;
 mod postgres;
+mod records;
 mod rows;
 mod sql;
 mod sqlite;
@@ -23,9 +27,11 @@ use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
 use crate::domain::transfer::Transfer;
 use crate::domain::vocab::{NeedType, RecordStatus, Role, TechField};
 
+pub use dialect::{Dialect, Rows, Sql, Value, WriteTx};
 pub use dockings::DockingQuery;
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgDialect, PgStore};
+pub use sql::SqlStore;
+pub use sqlite::{SqliteDialect, SqliteStore};
 pub use transfers::TransferQuery;
 
 #[derive(Debug, thiserror::Error)]
@@ -124,16 +130,21 @@ pub struct Change {
     pub record_id: String,
 }
 
-/// Everything the service keeps. Both implementations pass one conformance suite
-/// (tests/api/storage.rs).
+/// Everything the service keeps, in one part per library: accounts, records (needs and
+/// achievements, imports, the dictionary), the change log, dockings, transfers and statistics.
+/// Both implementations pass one conformance suite per part (tests/api/storage/).
 #[async_trait]
-pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
+pub trait Store: AccountStore + RecordStore + ChangeLog + DockingStore + TransferStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pools, waiting for connections to finish.
     async fn close(&self);
+}
 
+/// Organisations, users and API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     async fn insert_organisation(&self, org: &Organisation) -> StoreResult<()>;
     async fn get_organisation(&self, id: &str) -> StoreResult<Option<Organisation>>;
     async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
@@ -150,7 +161,12 @@ pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
     async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenLookup>>;
     async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
 
+/// The needs and achievements libraries, imports, and the search dictionary. Every insert and
+/// update of a record adds its change-log entry in the same transaction.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
     async fn insert_need(&self, need: &Need) -> StoreResult<()>;
     async fn get_need(&self, id: &str) -> StoreResult<Option<Need>>;
     /// Writes `need` if the stored version is still `need.meta.version`; returns the record as
@@ -163,14 +179,9 @@ pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
     async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
     async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>>;
 
-    /// Changes with a sequence number above `seq`, in order, at most `limit`. Every insert and
-    /// update of a need or achievement adds one in the same transaction.
     /// How many records a listing would return over all its pages from its cursor on,
     /// visibility applied as in the listing; the page size is ignored.
     async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64>;
-    async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>>;
-    /// The highest sequence number in the change log (0 when empty).
-    async fn last_change_seq(&self) -> StoreResult<i64>;
     /// Needs by id, in any order; missing ids are left out.
     async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>>;
     async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>>;
@@ -194,6 +205,19 @@ pub trait Store: DockingStore + TransferStore + Send + Sync + 'static {
     async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;
 }
 
+/// The change log the followers read, and the suggester's place in it.
+#[async_trait]
+pub trait ChangeLog: Send + Sync + 'static {
+    /// Changes with a sequence number above `seq`, in order, at most `limit`.
+    async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>>;
+    /// The highest sequence number in the change log (0 when empty).
+    async fn last_change_seq(&self) -> StoreResult<i64>;
+    /// The change-log position up to which the background matcher has suggested.
+    async fn matcher_checkpoint(&self) -> StoreResult<i64>;
+    /// Moves the checkpoint forward (never back).
+    async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()>;
+}
+
 /// The docking library's part of the store.
 #[async_trait]
 pub trait DockingStore: Send + Sync + 'static {
@@ -213,10 +237,6 @@ pub trait DockingStore: Send + Sync + 'static {
     async fn list_dockings(&self, query: &DockingQuery) -> StoreResult<Page<Docking>>;
     /// A docking's events, oldest first.
     async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>>;
-    /// The change-log position up to which the background matcher has suggested.
-    async fn matcher_checkpoint(&self) -> StoreResult<i64>;
-    /// Moves the checkpoint forward (never back).
-    async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()>;
 }
 
 /// The transfer library's part of the store, and the statistics queries.
@@ -257,9 +277,9 @@ pub struct DatabaseOptions {
 pub async fn connect(options: &DatabaseOptions) -> StoreResult<Arc<dyn Store>> {
     let url = options.url.as_str();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(options).await?))
+        Ok(Arc::new(SqlStore::new(SqliteDialect::connect(options).await?)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PgStore::connect(options).await?))
+        Ok(Arc::new(SqlStore::new(PgDialect::connect(options).await?)))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

@@ -2,61 +2,92 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::rows::*;
-use super::sql::*;
-use super::{Backend, Change, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
-use crate::domain::achievement::Achievement;
-use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
-use crate::domain::need::Need;
-use crate::domain::org::{ApiToken, Organisation, User};
-use crate::domain::record::Library;
+use super::dialect::{Dialect, Rows, Sql, WriteTx, arguments};
+use super::sql::SqlStore;
+use super::{Backend, DatabaseOptions, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-pub struct PgStore {
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<PgDialect>;
+
+pub struct PgDialect {
     pool: PgPool,
 }
 
-impl PgStore {
-    pub async fn connect(options: &DatabaseOptions) -> StoreResult<PgStore> {
+impl PgDialect {
+    pub async fn connect(options: &DatabaseOptions) -> StoreResult<PgDialect> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(options.acquire_timeout_secs))
             .connect(&options.url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    /// Serialises writers from the moment they draw a change-log sequence number until they
-    /// commit, so sequence numbers become visible in order (see the migration).
-    async fn lock_change_log(&self, tx: &mut Transaction<'static, Postgres>) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock(727165)").execute(&mut **tx).await?;
-        Ok(())
-    }
-
-    async fn close_pools(&self) {
-        self.pool.close().await;
+        Ok(PgDialect { pool })
     }
 }
 
-impl_store!(PgStore, Postgres, Backend::Postgres);
-super::dockings::impl_docking_store!(PgStore, Postgres);
-super::transfers::impl_transfer_store!(PgStore, Postgres, month_of);
+pub struct PgTx(Transaction<'static, Postgres>);
 
-/// The market-calendar month (UTC+8) of a microsecond timestamp column, as `YYYY-MM`.
-fn month_of(column: &str) -> String {
-    format!("to_char(to_timestamp(({column} / 1000000) + 28800) AT TIME ZONE 'UTC', 'YYYY-MM')")
+#[async_trait]
+impl WriteTx for PgTx {
+    async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
+        let args = arguments::<Postgres>(sql.args)?;
+        Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await?.rows_affected())
+    }
+
+    async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>> {
+        let args = arguments::<Postgres>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await?)
+    }
+
+    /// An advisory lock held to the end of the transaction (see the change-log migration).
+    async fn lock_change_log(&mut self) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(727165)").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+#[async_trait]
+impl Dialect for PgDialect {
+    type Tx = PgTx;
+
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn month_of(&self, column: &str) -> String {
+        format!("to_char(to_timestamp(({column} / 1000000) + 28800) AT TIME ZONE 'UTC', 'YYYY-MM')")
+    }
+
+    async fn begin(&self) -> StoreResult<PgTx> {
+        Ok(PgTx(self.pool.begin().await?))
+    }
+
+    async fn fetch_all<T: Rows>(&self, sql: Sql) -> StoreResult<Vec<T>> {
+        let args = arguments::<Postgres>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&self.pool).await?)
+    }
+
+    async fn fetch_optional<T: Rows>(&self, sql: Sql) -> StoreResult<Option<T>> {
+        let args = arguments::<Postgres>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&self.pool).await?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::sql::IntoDomain;
 use super::{Change, StoreError, StoreResult, TokenLookup};
 use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
@@ -51,8 +52,10 @@ pub struct OrganisationRow {
     pub created_at: i64,
 }
 
-impl OrganisationRow {
-    pub fn into_domain(self) -> StoreResult<Organisation> {
+impl IntoDomain for OrganisationRow {
+    type Domain = Organisation;
+
+    fn into_domain(self) -> StoreResult<Organisation> {
         Ok(Organisation {
             id: self.id,
             name: self.name,
@@ -74,8 +77,10 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
-impl UserRow {
-    pub fn into_domain(self) -> StoreResult<User> {
+impl IntoDomain for UserRow {
+    type Domain = User;
+
+    fn into_domain(self) -> StoreResult<User> {
         Ok(User {
             id: self.id,
             org_id: self.org_id,
@@ -100,8 +105,10 @@ pub struct TokenRow {
     pub last_used_at: Option<i64>,
 }
 
-impl TokenRow {
-    pub fn into_domain(self) -> StoreResult<ApiToken> {
+impl IntoDomain for TokenRow {
+    type Domain = ApiToken;
+
+    fn into_domain(self) -> StoreResult<ApiToken> {
         Ok(ApiToken {
             id: self.id,
             user_id: self.user_id,
@@ -127,8 +134,10 @@ pub struct TokenLookupRow {
     pub org_id: String,
 }
 
-impl TokenLookupRow {
-    pub fn into_domain(self) -> StoreResult<TokenLookup> {
+impl IntoDomain for TokenLookupRow {
+    type Domain = TokenLookup;
+
+    fn into_domain(self) -> StoreResult<TokenLookup> {
         Ok(TokenLookup {
             token_id: self.token_id,
             expires_at: opt_micros(self.expires_at)?,
@@ -194,8 +203,10 @@ pub struct NeedRow {
     pub visibility: String,
 }
 
-impl NeedRow {
-    pub fn into_domain(self) -> StoreResult<Need> {
+impl IntoDomain for NeedRow {
+    type Domain = Need;
+
+    fn into_domain(self) -> StoreResult<Need> {
         let (meta, contact) = self.meta.split()?;
         let deadline = self
             .deadline
@@ -244,8 +255,10 @@ pub struct AchievementRow {
     pub visibility: String,
 }
 
-impl AchievementRow {
-    pub fn into_domain(self) -> StoreResult<Achievement> {
+impl IntoDomain for AchievementRow {
+    type Domain = Achievement;
+
+    fn into_domain(self) -> StoreResult<Achievement> {
         let (meta, contact) = self.meta.split()?;
         let trl = match self.trl {
             None => None,
@@ -280,8 +293,10 @@ pub struct ChangeRow {
     pub record_id: String,
 }
 
-impl ChangeRow {
-    pub fn into_domain(self) -> StoreResult<Change> {
+impl IntoDomain for ChangeRow {
+    type Domain = Change;
+
+    fn into_domain(self) -> StoreResult<Change> {
         let library = match self.library.as_str() {
             "needs" => Library::Needs,
             "achievements" => Library::Achievements,
@@ -300,8 +315,10 @@ pub struct DictionaryTermRow {
     pub created_at: i64,
 }
 
-impl DictionaryTermRow {
-    pub fn into_domain(self) -> StoreResult<DictionaryTerm> {
+impl IntoDomain for DictionaryTermRow {
+    type Domain = DictionaryTerm;
+
+    fn into_domain(self) -> StoreResult<DictionaryTerm> {
         Ok(DictionaryTerm {
             id: self.id,
             word: self.word,
@@ -320,8 +337,10 @@ pub struct SynonymGroupRow {
     pub created_at: i64,
 }
 
-impl SynonymGroupRow {
-    pub fn into_domain(self) -> StoreResult<SynonymGroup> {
+impl IntoDomain for SynonymGroupRow {
+    type Domain = SynonymGroup;
+
+    fn into_domain(self) -> StoreResult<SynonymGroup> {
         Ok(SynonymGroup {
             id: self.id,
             members: strings(&self.members)?,

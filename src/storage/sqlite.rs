@@ -5,28 +5,26 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::rows::*;
-use super::sql::*;
-use super::{Backend, Change, DatabaseOptions, ListQuery, Page, StoreError, StoreResult, TokenLookup};
-use crate::domain::achievement::Achievement;
-use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
-use crate::domain::need::Need;
-use crate::domain::org::{ApiToken, Organisation, User};
-use crate::domain::record::Library;
+use super::dialect::{Dialect, Rows, Sql, WriteTx, arguments};
+use super::sql::SqlStore;
+use super::{Backend, DatabaseOptions, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub struct SqliteStore {
+/// The store on SQLite.
+pub type SqliteStore = SqlStore<SqliteDialect>;
+
+pub struct SqliteDialect {
     reader: SqlitePool,
     writer: SqlitePool,
 }
 
-impl SqliteStore {
-    pub async fn connect(options: &DatabaseOptions) -> StoreResult<SqliteStore> {
+impl SqliteDialect {
+    pub async fn connect(options: &DatabaseOptions) -> StoreResult<SqliteDialect> {
         let connect = SqliteConnectOptions::from_str(&options.url)
             .map_err(StoreError::Database)?
             .create_if_missing(true)
@@ -54,33 +52,67 @@ impl SqliteStore {
                 .connect_with(connect.read_only(true))
                 .await?
         };
-        Ok(SqliteStore { reader, writer })
-    }
-
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    /// Writes are serialised by the single writer connection: nothing to lock.
-    async fn lock_change_log(&self, _tx: &mut Transaction<'static, Sqlite>) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    async fn close_pools(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        Ok(SqliteDialect { reader, writer })
     }
 }
 
-impl_store!(SqliteStore, Sqlite, Backend::Sqlite);
-super::dockings::impl_docking_store!(SqliteStore, Sqlite);
-super::transfers::impl_transfer_store!(SqliteStore, Sqlite, month_of);
+pub struct SqliteTx(Transaction<'static, Sqlite>);
 
-/// The market-calendar month (UTC+8) of a microsecond timestamp column, as `YYYY-MM`.
-fn month_of(column: &str) -> String {
-    format!("strftime('%Y-%m', ({column} / 1000000) + 28800, 'unixepoch')")
+#[async_trait]
+impl WriteTx for SqliteTx {
+    async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
+        let args = arguments::<Sqlite>(sql.args)?;
+        Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await?.rows_affected())
+    }
+
+    async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>> {
+        let args = arguments::<Sqlite>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await?)
+    }
+
+    /// Writes are serialised by the single writer connection: nothing to lock.
+    async fn lock_change_log(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+#[async_trait]
+impl Dialect for SqliteDialect {
+    type Tx = SqliteTx;
+
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn month_of(&self, column: &str) -> String {
+        format!("strftime('%Y-%m', ({column} / 1000000) + 28800, 'unixepoch')")
+    }
+
+    async fn begin(&self) -> StoreResult<SqliteTx> {
+        Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    async fn fetch_all<T: Rows>(&self, sql: Sql) -> StoreResult<Vec<T>> {
+        let args = arguments::<Sqlite>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&self.reader).await?)
+    }
+
+    async fn fetch_optional<T: Rows>(&self, sql: Sql) -> StoreResult<Option<T>> {
+        let args = arguments::<Sqlite>(sql.args)?;
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&self.reader).await?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
 }

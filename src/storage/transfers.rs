@@ -1,11 +1,17 @@
-//! The transfer library's rows and SQL, and the statistics queries, shared by both backends like
-//! `sql.rs`. Each backend supplies only how it names the month of a stored timestamp.
+//! The transfer library's part of the store, and the statistics queries. Signing writes the
+//! docking's new state, its event and the transfer in one transaction. The backend supplies only
+//! how it names the month of a stored timestamp.
 
-use chrono::NaiveDate;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use super::rows::{code, from_micros};
-use super::{StoreError, StoreResult};
-use crate::domain::stats::{DockingFacts, StatsFilter};
+use super::dialect::{Dialect, Sql, Value, WriteTx};
+use super::dockings::write_docking_update;
+use super::rows::{code, from_micros, micros};
+use super::sql::{IntoDomain, SqlStore, all, offset_page, one, stale_or_missing};
+use super::{Page, StoreError, StoreResult, TransferStore};
+use crate::domain::docking::{Docking, DockingEvent};
+use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
 use crate::domain::transfer::{Milestone, Outcomes, Transfer, TransferContent};
 use crate::domain::validate::Wan;
 
@@ -61,8 +67,10 @@ pub fn date(text: &str) -> StoreResult<NaiveDate> {
     text.parse().map_err(|e| StoreError::Corrupt(format!("date `{text}`: {e}")))
 }
 
-impl TransferRow {
-    pub fn into_domain(self) -> StoreResult<Transfer> {
+impl IntoDomain for TransferRow {
+    type Domain = Transfer;
+
+    fn into_domain(self) -> StoreResult<Transfer> {
         let milestones: Vec<Milestone> = serde_json::from_str(&self.milestones)
             .map_err(|e| StoreError::Corrupt(format!("transfer milestones: {e}")))?;
         let outcomes: Outcomes =
@@ -94,22 +102,20 @@ impl TransferRow {
     }
 }
 
-/// Binds a transfer's contract, milestones, outcomes and landing date, in the column order the
+/// A transfer's contract, milestones, outcomes and landing date, in the column order the
 /// insert and the update share (contract_type ... landed_on).
-macro_rules! bind_transfer_content {
-    ($query:expr, $content:expr) => {{
-        let c: &$crate::domain::transfer::TransferContent = $content;
-        $query
-            .bind(c.contract_type.code())
-            .bind(c.amount.hundredths())
-            .bind(c.signed_on.to_string())
-            .bind(c.registration_number.clone())
-            .bind(c.landing_enterprise.clone())
-            .bind(c.landing_region.clone())
-            .bind(serde_json::to_string(&c.milestones).expect("milestones serialise"))
-            .bind(serde_json::to_string(&c.outcomes).expect("outcomes serialise"))
-            .bind(c.landed_on().map(|d| d.to_string()))
-    }};
+fn content_values(c: &TransferContent) -> Vec<Value> {
+    vec![
+        c.contract_type.code().into(),
+        c.amount.hundredths().into(),
+        c.signed_on.to_string().into(),
+        c.registration_number.clone().into(),
+        c.landing_enterprise.clone().into(),
+        c.landing_region.clone().into(),
+        serde_json::to_string(&c.milestones).expect("milestones serialise").into(),
+        serde_json::to_string(&c.outcomes).expect("outcomes serialise").into(),
+        c.landed_on().map(|d| d.to_string()).into(),
+    ]
 }
 
 #[derive(sqlx::FromRow)]
@@ -126,8 +132,10 @@ pub struct DockingFactsRow {
     pub signed_on: Option<String>,
 }
 
-impl DockingFactsRow {
-    pub fn into_domain(self) -> StoreResult<DockingFacts> {
+impl IntoDomain for DockingFactsRow {
+    type Domain = DockingFacts;
+
+    fn into_domain(self) -> StoreResult<DockingFacts> {
         Ok(DockingFacts {
             source: code(&self.source)?,
             landed_on: self.landed_on.as_deref().map(date).transpose()?,
@@ -156,231 +164,166 @@ pub const DOCKING_FACTS: &str = "SELECT d.id, d.source, d.manager_id, n.created_
 pub const DOCKING_FACTS_GROUP: &str =
     " GROUP BY d.id, d.source, d.manager_id, n.created_at, d.created_at, t.landed_on, t.signed_on";
 
-/// Pushes the period, field and region conditions of a statistics query. `$at` is the column
-/// holding the moment (microseconds) or, with `date`, the ISO date text that falls in the period.
-macro_rules! push_stats_filter {
-    ($qb:expr, $filter:expr, $at:expr, $field:expr, $region:expr) => {{
-        let f = $filter;
-        let (from, to) = f.micros_range();
-        if let Some(from) = from {
-            $qb.push(format!(" AND {} >= ", $at)).push_bind(from);
-        }
-        if let Some(to) = to {
-            $qb.push(format!(" AND {} < ", $at)).push_bind(to);
-        }
-        $crate::storage::transfers::push_stats_filter!(@rest $qb, f, $field, $region);
-    }};
-    (date $qb:expr, $filter:expr, $on:expr, $field:expr, $region:expr) => {{
-        let f = $filter;
-        if let Some(from) = f.from {
-            $qb.push(format!(" AND {} >= ", $on)).push_bind(from.to_string());
-        }
-        if let Some(to) = f.to {
-            $qb.push(format!(" AND {} <= ", $on)).push_bind(to.to_string());
-        }
-        $crate::storage::transfers::push_stats_filter!(@rest $qb, f, $field, $region);
-    }};
-    (@rest $qb:expr, $f:expr, $field:expr, $region:expr) => {{
-        if let Some(field) = $f.field {
-            $qb.push(format!(" AND {} = ", $field)).push_bind(field.code());
-        }
-        if let Some(prefix) = &$f.region_prefix {
-            $qb.push(format!(" AND {} LIKE ", $region)).push_bind(format!("{prefix}%"));
-        }
-    }};
+/// Pushes the period, field and region conditions of a statistics query. `at` is the column
+/// holding the moment (microseconds) that falls in the period.
+fn push_stats_filter(sql: &mut Sql, f: &StatsFilter, at: &str, field: &str, region: &str) {
+    let (from, to) = f.micros_range();
+    if let Some(from) = from {
+        sql.push(&format!(" AND {at} >= ")).push_bind(from);
+    }
+    if let Some(to) = to {
+        sql.push(&format!(" AND {at} < ")).push_bind(to);
+    }
+    push_field_and_region(sql, f, field, region);
 }
 
-/// The `TransferStore` implementation, written once for both backends; `$month` names the
-/// market-calendar month (`YYYY-MM`) of a microsecond timestamp column.
-macro_rules! impl_transfer_store {
-    ($store:ty, $db:ty, $month:expr) => {
-        #[async_trait::async_trait]
-        impl $crate::storage::TransferStore for $store {
-            async fn sign_docking(
-                &self,
-                docking: &$crate::domain::docking::Docking,
-                event: &$crate::domain::docking::DockingEvent,
-                transfer: &$crate::domain::transfer::Transfer,
-            ) -> StoreResult<$crate::domain::docking::Docking> {
-                let mut tx = self.begin_write().await?;
-                let stored = $crate::storage::dockings::write_docking_update!(tx, docking, event);
-                let t = transfer;
-                let insert = sqlx::query($crate::storage::transfers::TRANSFER_INSERT)
-                    .bind(t.id.clone())
-                    .bind(t.docking_id.clone())
-                    .bind(t.need_id.clone())
-                    .bind(t.achievement_id.clone())
-                    .bind(t.need_org_id.clone())
-                    .bind(t.achievement_org_id.clone())
-                    .bind(t.manager_id.clone())
-                    .bind(t.field.code());
-                $crate::storage::transfers::bind_transfer_content!(insert, &t.content)
-                    .bind(t.created_by.clone())
-                    .bind(micros(t.created_at))
-                    .bind(micros(t.updated_at))
-                    .bind(t.version)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(stored)
-            }
-
-            async fn get_transfer(&self, id: &str) -> StoreResult<Option<$crate::domain::transfer::Transfer>> {
-                sqlx::query_as::<_, $crate::storage::transfers::TransferRow>("SELECT * FROM transfers WHERE id = $1")
-                    .bind(id.to_string())
-                    .fetch_optional(self.reader())
-                    .await?
-                    .map(|r| r.into_domain())
-                    .transpose()
-            }
-
-            async fn update_transfer(
-                &self,
-                transfer: &$crate::domain::transfer::Transfer,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> StoreResult<$crate::domain::transfer::Transfer> {
-                let t = transfer;
-                let mut tx = self.begin_write().await?;
-                let updated = $crate::storage::transfers::bind_transfer_content!(
-                    sqlx::query($crate::storage::transfers::TRANSFER_UPDATE),
-                    &t.content
-                )
-                .bind(micros(at))
-                    .bind(t.id.clone())
-                    .bind(t.version)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if updated == 0 {
-                    return Err($crate::storage::dockings::stale_or_missing!(tx, "transfers", t.id));
-                }
-                tx.commit().await?;
-                let mut stored = t.clone();
-                stored.version += 1;
-                stored.updated_at = at;
-                Ok(stored)
-            }
-
-            async fn list_transfers(
-                &self,
-                q: &$crate::storage::transfers::TransferQuery,
-            ) -> StoreResult<Page<$crate::domain::transfer::Transfer>> {
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT * FROM transfers t WHERE 1 = 1");
-                if let Some(org) = &q.party_org {
-                    qb.push(" AND (t.need_org_id = ").push_bind(org.clone());
-                    qb.push(" OR t.achievement_org_id = ").push_bind(org.clone()).push(")");
-                }
-                if let Some(org) = &q.org_id {
-                    qb.push(" AND (t.need_org_id = ").push_bind(org.clone());
-                    qb.push(" OR t.achievement_org_id = ").push_bind(org.clone()).push(")");
-                }
-                if let Some(manager) = &q.manager_id {
-                    qb.push(" AND t.manager_id = ").push_bind(manager.clone());
-                }
-                if let Some(docking) = &q.docking_id {
-                    qb.push(" AND t.docking_id = ").push_bind(docking.clone());
-                }
-                $crate::storage::transfers::push_stats_filter!(date qb, &q.filter, "t.signed_on", "t.field", "t.landing_region");
-                qb.push(" ORDER BY t.signed_on DESC, t.id DESC");
-                $crate::storage::dockings::finish_offset_page!(
-                    qb,
-                    q,
-                    $crate::storage::transfers::TransferRow,
-                    self.reader()
-                )
-            }
-
-            async fn count_records(
-                &self,
-                library: $crate::domain::stats::StatsLibrary,
-                by: Option<$crate::domain::stats::Dimension>,
-                filter: &$crate::domain::stats::StatsFilter,
-            ) -> StoreResult<Vec<(String, i64)>> {
-                use $crate::domain::stats::{Dimension, StatsLibrary};
-                let month: fn(&str) -> String = $month;
-                // (table, time column, field column, region column, organisation columns)
-                let (table, at, field, region, orgs): (&str, String, &str, &str, &[&str]) = match library {
-                    StatsLibrary::Needs => ("needs", "r.created_at".into(), "r.field", "r.region", &["r.org_id"]),
-                    StatsLibrary::Achievements => {
-                        ("achievements", "r.created_at".into(), "r.field", "r.region", &["r.org_id"])
-                    }
-                    StatsLibrary::Dockings => (
-                        "dockings",
-                        "r.created_at".into(),
-                        "r.field",
-                        "r.region",
-                        &["r.need_org_id", "r.achievement_org_id"],
-                    ),
-                    StatsLibrary::Transfers => (
-                        "transfers",
-                        "r.signed_on".into(),
-                        "r.field",
-                        "r.landing_region",
-                        &["r.need_org_id", "r.achievement_org_id"],
-                    ),
-                };
-                let key = |org: &str| -> String {
-                    match by {
-                        None => "'all'".to_string(),
-                        Some(Dimension::Field) => field.to_string(),
-                        Some(Dimension::Region) => region.to_string(),
-                        Some(Dimension::Organisation) => org.to_string(),
-                        Some(Dimension::Month) if library == StatsLibrary::Transfers => format!("SUBSTR({at}, 1, 7)"),
-                        Some(Dimension::Month) => month(&at),
-                    }
-                };
-                // A docking or transfer counts once for each of its two organisations.
-                let sides: &[&str] = if by == Some(Dimension::Organisation) { orgs } else { &orgs[..1] };
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT k, COUNT(*) AS n FROM (");
-                for (i, org) in sides.iter().enumerate() {
-                    if i > 0 {
-                        qb.push(" UNION ALL ");
-                    }
-                    qb.push(format!("SELECT {} AS k FROM {table} r WHERE 1 = 1", key(org)));
-                    if matches!(library, StatsLibrary::Needs | StatsLibrary::Achievements) {
-                        // Private records are their owner's alone, also in the figures.
-                        qb.push(" AND r.visibility <> 'private'");
-                    }
-                    if library == StatsLibrary::Transfers {
-                        $crate::storage::transfers::push_stats_filter!(date qb, filter, at, field, region);
-                    } else {
-                        $crate::storage::transfers::push_stats_filter!(qb, filter, at, field, region);
-                    }
-                }
-                qb.push(") x GROUP BY k ORDER BY k");
-                let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.reader()).await?;
-                Ok(rows)
-            }
-
-            async fn docking_facts(
-                &self,
-                filter: &$crate::domain::stats::StatsFilter,
-            ) -> StoreResult<Vec<$crate::domain::stats::DockingFacts>> {
-                let mut qb = sqlx::QueryBuilder::<$db>::new($crate::storage::transfers::DOCKING_FACTS);
-                let all_time = $crate::domain::stats::StatsFilter { from: None, to: None, ..filter.clone() };
-                $crate::storage::transfers::push_stats_filter!(qb, &all_time, "d.created_at", "d.field", "d.region");
-                qb.push($crate::storage::transfers::DOCKING_FACTS_GROUP);
-                let rows: Vec<$crate::storage::transfers::DockingFactsRow> =
-                    qb.build_query_as().fetch_all(self.reader()).await?;
-                rows.into_iter().map(|r| r.into_domain()).collect()
-            }
-
-            async fn manager_events(
-                &self,
-                filter: &$crate::domain::stats::StatsFilter,
-            ) -> StoreResult<Vec<(String, i64, i64)>> {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT e.actor_id, COUNT(*) AS actions, COUNT(DISTINCT e.docking_id) AS dockings \
-                     FROM docking_events e JOIN dockings d ON d.id = e.docking_id \
-                     WHERE e.actor_id IS NOT NULL AND e.actor_role IN ('manager', 'admin')",
-                );
-                $crate::storage::transfers::push_stats_filter!(qb, filter, "e.at", "d.field", "d.region");
-                qb.push(" GROUP BY e.actor_id");
-                let rows: Vec<(String, i64, i64)> = qb.build_query_as().fetch_all(self.reader()).await?;
-                Ok(rows)
-            }
-        }
-    };
+/// `push_stats_filter` for a column holding an ISO date (`YYYY-MM-DD`).
+fn push_stats_filter_on_date(sql: &mut Sql, f: &StatsFilter, on: &str, field: &str, region: &str) {
+    if let Some(from) = f.from {
+        sql.push(&format!(" AND {on} >= ")).push_bind(from.to_string());
+    }
+    if let Some(to) = f.to {
+        sql.push(&format!(" AND {on} <= ")).push_bind(to.to_string());
+    }
+    push_field_and_region(sql, f, field, region);
 }
 
-pub(crate) use {bind_transfer_content, impl_transfer_store, push_stats_filter};
+fn push_field_and_region(sql: &mut Sql, f: &StatsFilter, field: &str, region: &str) {
+    if let Some(code) = f.field {
+        sql.push(&format!(" AND {field} = ")).push_bind(code.code());
+    }
+    if let Some(prefix) = &f.region_prefix {
+        sql.push(&format!(" AND {region} LIKE ")).push_bind(format!("{prefix}%"));
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> TransferStore for SqlStore<D> {
+    async fn sign_docking(&self, docking: &Docking, event: &DockingEvent, t: &Transfer) -> StoreResult<Docking> {
+        let mut tx = self.db.begin().await?;
+        let stored = write_docking_update(&mut tx, docking, event).await?;
+        let mut args: Vec<Value> = vec![
+            t.id.clone().into(),
+            t.docking_id.clone().into(),
+            t.need_id.clone().into(),
+            t.achievement_id.clone().into(),
+            t.need_org_id.clone().into(),
+            t.achievement_org_id.clone().into(),
+            t.manager_id.clone().into(),
+            t.field.code().into(),
+        ];
+        args.extend(content_values(&t.content));
+        args.extend([
+            t.created_by.clone().into(),
+            micros(t.created_at).into(),
+            micros(t.updated_at).into(),
+            t.version.into(),
+        ]);
+        tx.execute(Sql { text: TRANSFER_INSERT.to_string(), args }).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>> {
+        one::<D, TransferRow>(&self.db, Sql::new("SELECT * FROM transfers WHERE id = $1").bind(id)).await
+    }
+
+    async fn update_transfer(&self, t: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer> {
+        let mut args = content_values(&t.content);
+        args.extend([micros(at).into(), t.id.clone().into(), t.version.into()]);
+        let mut tx = self.db.begin().await?;
+        if tx.execute(Sql { text: TRANSFER_UPDATE.to_string(), args }).await? == 0 {
+            return Err(stale_or_missing(&mut tx, "transfers", &t.id).await?);
+        }
+        tx.commit().await?;
+        let mut stored = t.clone();
+        stored.version += 1;
+        stored.updated_at = at;
+        Ok(stored)
+    }
+
+    async fn list_transfers(&self, q: &TransferQuery) -> StoreResult<Page<Transfer>> {
+        let mut sql = Sql::new("SELECT * FROM transfers t WHERE 1 = 1");
+        for org in [&q.party_org, &q.org_id].into_iter().flatten() {
+            sql.push(" AND (t.need_org_id = ").push_bind(org.clone());
+            sql.push(" OR t.achievement_org_id = ").push_bind(org.clone()).push(")");
+        }
+        if let Some(manager) = &q.manager_id {
+            sql.push(" AND t.manager_id = ").push_bind(manager.clone());
+        }
+        if let Some(docking) = &q.docking_id {
+            sql.push(" AND t.docking_id = ").push_bind(docking.clone());
+        }
+        push_stats_filter_on_date(&mut sql, &q.filter, "t.signed_on", "t.field", "t.landing_region");
+        sql.push(" ORDER BY t.signed_on DESC, t.id DESC");
+        offset_page::<D, TransferRow>(&self.db, sql, q.offset, q.limit).await
+    }
+
+    async fn count_records(
+        &self,
+        library: StatsLibrary,
+        by: Option<Dimension>,
+        filter: &StatsFilter,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        // (table, time column, field column, region column, organisation columns)
+        let (table, at, field, region, orgs): (&str, &str, &str, &str, &[&str]) = match library {
+            StatsLibrary::Needs => ("needs", "r.created_at", "r.field", "r.region", &["r.org_id"]),
+            StatsLibrary::Achievements => ("achievements", "r.created_at", "r.field", "r.region", &["r.org_id"]),
+            StatsLibrary::Dockings => {
+                ("dockings", "r.created_at", "r.field", "r.region", &["r.need_org_id", "r.achievement_org_id"])
+            }
+            StatsLibrary::Transfers => {
+                ("transfers", "r.signed_on", "r.field", "r.landing_region", &["r.need_org_id", "r.achievement_org_id"])
+            }
+        };
+        let key = |org: &str| -> String {
+            match by {
+                None => "'all'".to_string(),
+                Some(Dimension::Field) => field.to_string(),
+                Some(Dimension::Region) => region.to_string(),
+                Some(Dimension::Organisation) => org.to_string(),
+                Some(Dimension::Month) if library == StatsLibrary::Transfers => format!("SUBSTR({at}, 1, 7)"),
+                Some(Dimension::Month) => self.db.month_of(at),
+            }
+        };
+        // A docking or transfer counts once for each of its two organisations.
+        let sides: &[&str] = if by == Some(Dimension::Organisation) { orgs } else { &orgs[..1] };
+        let mut sql = Sql::new("SELECT k, COUNT(*) AS n FROM (");
+        for (i, org) in sides.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!("SELECT {} AS k FROM {table} r WHERE 1 = 1", key(org)));
+            if matches!(library, StatsLibrary::Needs | StatsLibrary::Achievements) {
+                // Private records are their owner's alone, also in the figures.
+                sql.push(" AND r.visibility <> 'private'");
+            }
+            if library == StatsLibrary::Transfers {
+                push_stats_filter_on_date(&mut sql, filter, at, field, region);
+            } else {
+                push_stats_filter(&mut sql, filter, at, field, region);
+            }
+        }
+        sql.push(") x GROUP BY k ORDER BY k");
+        self.db.fetch_all(sql).await
+    }
+
+    async fn docking_facts(&self, filter: &StatsFilter) -> StoreResult<Vec<DockingFacts>> {
+        let mut sql = Sql::new(DOCKING_FACTS);
+        let all_time = StatsFilter { from: None, to: None, ..filter.clone() };
+        push_stats_filter(&mut sql, &all_time, "d.created_at", "d.field", "d.region");
+        sql.push(DOCKING_FACTS_GROUP);
+        all::<D, DockingFactsRow>(&self.db, sql).await
+    }
+
+    async fn manager_events(&self, filter: &StatsFilter) -> StoreResult<Vec<(String, i64, i64)>> {
+        let mut sql = Sql::new(
+            "SELECT e.actor_id, COUNT(*) AS actions, COUNT(DISTINCT e.docking_id) AS dockings \
+             FROM docking_events e JOIN dockings d ON d.id = e.docking_id \
+             WHERE e.actor_id IS NOT NULL AND e.actor_role IN ('manager', 'admin')",
+        );
+        push_stats_filter(&mut sql, filter, "e.at", "d.field", "d.region");
+        sql.push(" GROUP BY e.actor_id");
+        self.db.fetch_all(sql).await
+    }
+}

@@ -1,0 +1,191 @@
+//! The records part of the store: needs and achievements, their listings and bulk reads,
+//! imports written all or nothing, and the search dictionary.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::dialect::{Dialect, Sql, WriteTx};
+use super::rows::{AchievementRow, DictionaryTermRow, NeedRow, SynonymGroupRow, json_list, micros};
+use super::sql::{
+    ACHIEVEMENT_BY_ID, ACHIEVEMENT_SCAN, ACHIEVEMENT_SELECT, NEED_BY_ID, NEED_SCAN, NEED_SELECT, SqlStore,
+    achievement_update, all, by_ids, id_page, insert_achievement_row, insert_need_row, log_change, need_update, one,
+    push_list_filters, stale_or_missing,
+};
+use super::{ImportKey, ListQuery, Page, RecordStore, StoreResult};
+use crate::domain::achievement::Achievement;
+use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
+use crate::domain::need::Need;
+use crate::domain::record::Library;
+
+impl<D: Dialect> SqlStore<D> {
+    /// Applies a versioned update of a record and logs the change, or says why it changed nothing.
+    async fn update_record(&self, update: Sql, table: &str, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        if tx.execute(update).await? == 0 {
+            return Err(stale_or_missing(&mut tx, table, id).await?);
+        }
+        log_change(&mut tx, table, id, at).await?;
+        tx.commit().await
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> RecordStore for SqlStore<D> {
+    async fn insert_need(&self, need: &Need) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        insert_need_row(&mut tx, need).await?;
+        tx.commit().await
+    }
+
+    async fn get_need(&self, id: &str) -> StoreResult<Option<Need>> {
+        one::<D, NeedRow>(&self.db, Sql::new(NEED_BY_ID).bind(id)).await
+    }
+
+    async fn update_need(&self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need> {
+        self.update_record(need_update(need, at), "needs", &need.meta.id, at).await?;
+        let mut stored = need.clone();
+        stored.meta.version += 1;
+        stored.meta.updated_at = at;
+        Ok(stored)
+    }
+
+    async fn list_needs(&self, query: &ListQuery) -> StoreResult<Page<Need>> {
+        let mut sql = Sql::new(NEED_SELECT);
+        push_list_filters(&mut sql, query);
+        if let Some(need_type) = query.need_type {
+            sql.push(" AND n.need_type = ").push_bind(need_type.code());
+        }
+        id_page::<D, NeedRow>(&self.db, sql, query.limit, |n| n.meta.id.clone()).await
+    }
+
+    async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        insert_achievement_row(&mut tx, achievement).await?;
+        tx.commit().await
+    }
+
+    async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>> {
+        one::<D, AchievementRow>(&self.db, Sql::new(ACHIEVEMENT_BY_ID).bind(id)).await
+    }
+
+    async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement> {
+        self.update_record(achievement_update(achievement, at), "achievements", &achievement.meta.id, at).await?;
+        let mut stored = achievement.clone();
+        stored.meta.version += 1;
+        stored.meta.updated_at = at;
+        Ok(stored)
+    }
+
+    async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>> {
+        let mut sql = Sql::new(ACHIEVEMENT_SELECT);
+        push_list_filters(&mut sql, query);
+        if let Some(trl_min) = query.trl_min {
+            sql.push(" AND n.trl >= ").push_bind(Some(i32::from(trl_min)));
+        }
+        id_page::<D, AchievementRow>(&self.db, sql, query.limit, |a| a.meta.id.clone()).await
+    }
+
+    async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64> {
+        let table = match library {
+            Library::Needs => "needs",
+            Library::Achievements => "achievements",
+        };
+        let mut sql = Sql::new(format!("SELECT COUNT(*) FROM {table} n"));
+        push_list_filters(&mut sql, query);
+        if let Some(need_type) = query.need_type.filter(|_| library == Library::Needs) {
+            sql.push(" AND n.need_type = ").push_bind(need_type.code());
+        }
+        if let Some(trl_min) = query.trl_min.filter(|_| library == Library::Achievements) {
+            sql.push(" AND n.trl >= ").push_bind(Some(i32::from(trl_min)));
+        }
+        let count: Option<(i64,)> = self.db.fetch_optional(sql).await?;
+        Ok(count.map(|c| c.0.max(0) as u64).unwrap_or(0))
+    }
+
+    async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>> {
+        by_ids::<D, NeedRow>(&self.db, NEED_SELECT, ids).await
+    }
+
+    async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>> {
+        by_ids::<D, AchievementRow>(&self.db, ACHIEVEMENT_SELECT, ids).await
+    }
+
+    async fn scan_needs(&self, after: &str, limit: u32) -> StoreResult<Vec<Need>> {
+        all::<D, NeedRow>(&self.db, Sql::new(NEED_SCAN).bind(after).bind(i64::from(limit))).await
+    }
+
+    async fn scan_achievements(&self, after: &str, limit: u32) -> StoreResult<Vec<Achievement>> {
+        all::<D, AchievementRow>(&self.db, Sql::new(ACHIEVEMENT_SCAN).bind(after).bind(i64::from(limit))).await
+    }
+
+    async fn record_versions(&self, library: Library) -> StoreResult<Vec<(String, i64)>> {
+        let sql = match library {
+            Library::Needs => "SELECT id, version FROM needs ORDER BY id",
+            Library::Achievements => "SELECT id, version FROM achievements ORDER BY id",
+        };
+        self.db.fetch_all(Sql::new(sql)).await
+    }
+
+    async fn import_records(
+        &self,
+        needs: &[Need],
+        achievements: &[Achievement],
+        keys: &[ImportKey],
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        for need in needs {
+            insert_need_row(&mut tx, need).await?;
+        }
+        for achievement in achievements {
+            insert_achievement_row(&mut tx, achievement).await?;
+        }
+        for key in keys {
+            let sql = Sql::new(
+                "INSERT INTO import_keys (library, org_id, external_id, record_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(key.library.route())
+            .bind(&key.org_id)
+            .bind(&key.external_id)
+            .bind(&key.record_id)
+            .bind(micros(key.at));
+            tx.execute(sql).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let sql = Sql::new("SELECT external_id, record_id FROM import_keys WHERE library = $1 AND org_id = $2")
+            .bind(library.route())
+            .bind(org_id);
+        self.db.fetch_all(sql).await
+    }
+
+    async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()> {
+        let sql = Sql::new(
+            "INSERT INTO dictionary_terms (id, word, freq, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&term.id)
+        .bind(&term.word)
+        .bind(term.freq)
+        .bind(&term.created_by)
+        .bind(micros(term.created_at));
+        self.write(sql).await.map(|_| ())
+    }
+
+    async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>> {
+        all::<D, DictionaryTermRow>(&self.db, Sql::new("SELECT * FROM dictionary_terms ORDER BY id")).await
+    }
+
+    async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()> {
+        let sql = Sql::new("INSERT INTO synonym_groups (id, members, created_by, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&group.id)
+            .bind(json_list(&group.members))
+            .bind(&group.created_by)
+            .bind(micros(group.created_at));
+        self.write(sql).await.map(|_| ())
+    }
+
+    async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>> {
+        all::<D, SynonymGroupRow>(&self.db, Sql::new("SELECT * FROM synonym_groups ORDER BY id")).await
+    }
+}
