@@ -4,6 +4,8 @@
 # With `matches` as third argument: GET /api/v1/needs/{id}/matches (ranking, fit, highlighting).
 #
 #   bash benches/http_load.sh [duration_seconds] [connections] [matches]
+#
+# TECHMARKET_BIN=path runs that binary instead of building this tree (to compare two trees).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-20}"
@@ -13,10 +15,14 @@ suffix=""
 port=18090
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
-cargo build --release --quiet
+bin="${TECHMARKET_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=target/release/techmarket
+fi
 dir=$(mktemp -d)
 TECHMARKET__DATA__DIR="$dir" TECHMARKET__SERVER__PORT=$port \
-  target/release/techmarket serve --demo >"$dir/serve.out" 2>"$dir/serve.log" &
+  "$bin" serve --demo >"$dir/serve.out" 2>"$dir/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do
