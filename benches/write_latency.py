@@ -22,14 +22,6 @@ import urllib.parse
 import urllib.request
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def call(base, token, method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method)
@@ -45,7 +37,8 @@ def main():
     parser.add_argument("--writes", type=int, default=20)
     parser.add_argument("--bin", default="target/release/techmarket")
     args = parser.parse_args()
-    port = free_port()
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}/api/v1"
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, TECHMARKET__DATA__DIR=data, TECHMARKET__SERVER__PORT=str(port), TECHMARKET__LOG__LEVEL="warn")

@@ -379,29 +379,25 @@ fn step_error(err: StepError, d: &Docking, actor: Actor) -> Error {
     }
 }
 
+/// A transition asked of a found docking: the action, what it carries, and the version the
+/// caller read (if it sent one).
+pub struct Move {
+    pub found: Found,
+    pub action: DockingAction,
+    pub input: TransitionInput,
+    pub expected: Option<i64>,
+}
+
 /// Applies a transition by `viewer` to a found docking and stores it with its event (signing
 /// also creates the transfer, in the same write). After a rejection, the need and the
 /// achievement each get their next candidate in the queue, from the suggester.
-pub async fn transition(
-    cx: &App,
-    viewer: &Principal,
-    found: Found,
-    action: DockingAction,
-    input: TransitionInput,
-    expected: Option<i64>,
-) -> Result<DockingResponse> {
-    let stored = step(cx, viewer, found, action, input, expected).await?;
+pub async fn transition(cx: &App, viewer: &Principal, m: Move) -> Result<DockingResponse> {
+    let stored = step(cx, viewer, m).await?;
     view(cx, viewer, &stored).await
 }
 
-async fn step(
-    cx: &App,
-    viewer: &Principal,
-    found: Found,
-    action: DockingAction,
-    input: TransitionInput,
-    expected: Option<i64>,
-) -> Result<Docking> {
+async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
+    let Move { found, action, input, expected } = m;
     let Found { docking: d, actor } = found;
     if expected.is_some_and(|v| v != d.version) {
         return Err(Error::version_conflict(d.version));
@@ -558,7 +554,8 @@ pub async fn bulk(cx: &App, viewer: &Principal, input: BulkInput) -> Result<Vec<
             let found = find(cx, viewer, id).await?;
             let step_input =
                 TransitionInput { reason: input.reason, note: input.note.clone(), version: None, contract: None };
-            step(cx, viewer, found, input.action, step_input, None).await.map(|d| d.state)
+            let m = Move { found, action: input.action, input: step_input, expected: None };
+            step(cx, viewer, m).await.map(|d| d.state)
         }
         .await;
         results.push((id.clone(), outcome));

@@ -190,15 +190,26 @@ fn owner<'a>(
     Ok((org, user, serde_json::to_value(contact).unwrap_or_default()))
 }
 
+/// A record's owner, author and input fields, the region and contact defaulting to the owner's.
+#[allow(clippy::type_complexity)]
+fn fields_of<'a>(
+    record: &DemoRecord,
+    orgs: &'a HashMap<String, Organisation>,
+    users: &'a HashMap<String, User>,
+) -> Result<(&'a Organisation, &'a User, serde_json::Map<String, Value>), DemoError> {
+    let (org, user, contact) = owner(record, orgs, users)?;
+    let mut fields = record.fields.clone();
+    fields.entry("region").or_insert_with(|| Value::String(org.region.clone()));
+    fields.entry("contact").or_insert(contact);
+    Ok((org, user, fields))
+}
+
 fn build_needs(orgs: &HashMap<String, Organisation>, users: &HashMap<String, User>) -> Result<Vec<Need>, DemoError> {
     let records: Vec<DemoRecord> = parse("needs.json", NEEDS)?;
     let today = market_today(now());
     let mut out = Vec::new();
     for record in &records {
-        let (org, user, contact) = owner(record, orgs, users)?;
-        let mut fields = record.fields.clone();
-        fields.entry("region").or_insert_with(|| Value::String(org.region.clone()));
-        fields.entry("contact").or_insert(contact);
+        let (org, user, mut fields) = fields_of(record, orgs, users)?;
         if let Some(days) = record.valid_days {
             let deadline = today + chrono::Duration::days(days);
             fields.insert("deadline".into(), Value::String(deadline.format("%Y-%m-%d").to_string()));
@@ -221,10 +232,7 @@ fn build_achievements(
     let records: Vec<DemoRecord> = parse("achievements.json", ACHIEVEMENTS)?;
     let mut out = Vec::new();
     for record in &records {
-        let (org, user, contact) = owner(record, orgs, users)?;
-        let mut fields = record.fields.clone();
-        fields.entry("region").or_insert_with(|| Value::String(org.region.clone()));
-        fields.entry("contact").or_insert(contact);
+        let (org, user, fields) = fields_of(record, orgs, users)?;
         let input: AchievementInput =
             serde_json::from_value(Value::Object(fields)).map_err(|e| DemoError::Data(format!("achievement: {e}")))?;
         let content = AchievementContent::parse(&input)?;

@@ -253,7 +253,7 @@ pub async fn act_on_docking(
     })?;
     let input: TransitionInput = parse_body(body)?;
     let expected = optional_version(&req)?.or(input.version);
-    respond(StatusCode::OK, dockings::transition(&cx, &auth, found, action, input, expected).await?)
+    respond(StatusCode::OK, dockings::transition(&cx, &auth, dockings::Move { found, action, input, expected }).await?)
 }
 
 /// The body of a docking action, as the document describes it: the fields all actions take
@@ -287,7 +287,7 @@ fn check_action_fields(action: &str, body: &Value) -> Result<(), Error> {
         _ => &["reason", "note", "version", "contract"],
     };
     let Value::Object(map) = body else {
-        return Err(Error::new(Code::InvalidBody, "the body must be a JSON object").into());
+        return Err(Error::new(Code::InvalidBody, "the body must be a JSON object"));
     };
     for key in map.keys() {
         if !ALL.contains(&key.as_str()) {
@@ -314,8 +314,7 @@ fn check_action_fields(action: &str, body: &Value) -> Result<(), Error> {
 fn required_field(body: &Value, field: &str, action: &str) -> Result<(), Error> {
     if body.get(field).is_none_or(Value::is_null) {
         return Err(Error::new(Code::FieldRequired, format!("`{field}` is required to {action}"))
-            .with_details(serde_json::json!({ "field": field }))
-            .into());
+            .with_details(serde_json::json!({ "field": field })));
     }
     Ok(())
 }

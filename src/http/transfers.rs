@@ -135,5 +135,5 @@ pub async fn update_transfer(
     let input: TransferInput = parse_body(body.into_inner())?;
     let id = parse_id("transfer", &id)?;
     let expected = expected_version(&req, input.version);
-    respond(transfers::update(&cx, &auth, id, input, expected.map_err(Into::into)).await?)
+    respond(transfers::update(&cx, &auth, id, input, expected).await?)
 }
