@@ -13,24 +13,6 @@ use crate::domain::vocab::{OrgKind, Role};
 use crate::domain::{new_id, now};
 use crate::storage::{Store, StoreError};
 
-/// An account operation's failure: invalid input, or the database.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error(transparent)]
-    Invalid(#[from] ValidationErrors),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<AccountError> for Error {
-    fn from(err: AccountError) -> Self {
-        match err {
-            AccountError::Invalid(e) => e.into(),
-            AccountError::Store(e) => e.into(),
-        }
-    }
-}
-
 pub async fn create_organisation(store: &dyn Store, new: NewOrganisation) -> Result<Organisation, StoreError> {
     let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: now() };
     store.insert_organisation(&org).await?;
@@ -39,7 +21,7 @@ pub async fn create_organisation(store: &dyn Store, new: NewOrganisation) -> Res
 }
 
 /// Creates a user after checking the organisation exists and suits the role.
-pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User, AccountError> {
+pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User> {
     let org = match crate::domain::is_valid_id(&new.org_id) {
         true => store.get_organisation(&new.org_id).await?,
         false => None,
@@ -94,7 +76,7 @@ const OPERATOR_REGION: &str = "370500";
 
 /// Makes sure the operator organisation and an admin user exist, and issues the admin a token.
 /// Used by `techmarket admin create-token` on a fresh install.
-pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(User, String), AccountError> {
+pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(User, String)> {
     let org = match store.find_organisation_by_name(OPERATOR_NAME).await? {
         Some(org) => org,
         None => {

@@ -289,25 +289,22 @@ pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Res
 /// Re-runs suggestion for every record (`techmarket match --all`): (records, created).
 pub async fn match_all(cx: &App) -> Result<(usize, usize)> {
     let (mut records, mut created) = (0, 0);
-    let mut after = String::new();
-    loop {
-        let page = cx.store.scan_needs(&after, 200).await?;
-        let Some(last) = page.last().map(|n| n.meta.id.clone()) else { break };
-        for need in page {
-            records += 1;
-            created += suggest(cx, &Subject::Need(need)).await?;
+    for library in [Library::Needs, Library::Achievements] {
+        let mut after = String::new();
+        loop {
+            let page: Vec<Subject> = match library {
+                Library::Needs => cx.store.scan_needs(&after, 200).await?.into_iter().map(Subject::Need).collect(),
+                Library::Achievements => {
+                    cx.store.scan_achievements(&after, 200).await?.into_iter().map(Subject::Achievement).collect()
+                }
+            };
+            let Some(last) = page.last().map(|s| s.id().to_string()) else { break };
+            for subject in page {
+                records += 1;
+                created += suggest(cx, &subject).await?;
+            }
+            after = last;
         }
-        after = last;
-    }
-    after.clear();
-    loop {
-        let page = cx.store.scan_achievements(&after, 200).await?;
-        let Some(last) = page.last().map(|a| a.meta.id.clone()) else { break };
-        for achievement in page {
-            records += 1;
-            created += suggest(cx, &Subject::Achievement(achievement)).await?;
-        }
-        after = last;
     }
     cx.store.set_matcher_checkpoint(cx.search.current().last_seq()).await?;
     Ok((records, created))

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::app::accounts::{self, AccountError};
+use crate::app::accounts;
 use crate::config::Config;
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use crate::domain::need::{Need, NeedContent, NeedInput};
@@ -29,7 +29,7 @@ pub enum DemoError {
     #[error("demo data is invalid: {0}")]
     Data(String),
     #[error(transparent)]
-    Account(#[from] AccountError),
+    Account(#[from] crate::app::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write {path}: {source}")]
