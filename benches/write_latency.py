@@ -8,6 +8,11 @@ Starts `serve --demo` in a temporary data directory, then posts `--writes` needs
 another as the demo enterprise. After each post it polls (every 2 ms) the search API for the
 need's title and the dockings API for a suggestion of the need, and records the time from the
 201 answer to each. Prints min / median / max of both, in milliseconds.
+
+Each record may have at most `matching.max_suggestions` suggestions waiting for review on either
+side, so the same achievements would stop taking new suggestions after a few writes; the bench
+raises that limit to its maximum, 50 (TECHMARKET__MATCHING__MAX_SUGGESTIONS), so each of 20 writes is
+suggested.
 """
 
 import argparse
@@ -41,11 +46,19 @@ def main():
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}/api/v1"
     with tempfile.TemporaryDirectory() as data:
-        env = dict(os.environ, TECHMARKET__DATA__DIR=data, TECHMARKET__SERVER__PORT=str(port), TECHMARKET__LOG__LEVEL="warn")
+        env = dict(
+            os.environ,
+            TECHMARKET__DATA__DIR=data,
+            TECHMARKET__SERVER__PORT=str(port),
+            TECHMARKET__LOG__LEVEL="warn",
+            TECHMARKET__MATCHING__MAX_SUGGESTIONS="50",
+        )
         service = subprocess.Popen([args.bin, "serve", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             tokens_file = os.path.join(data, "demo-tokens.env")
             for _ in range(300):
+                if service.poll() is not None:
+                    raise SystemExit(f"the service exited with {service.returncode}")
                 if os.path.exists(tokens_file):
                     try:
                         urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1)
