@@ -2,7 +2,7 @@
 """Peak memory of the service under hostile input (issue: bounded work per request).
 
 Runs the release build on its embedded default (SQLite) with the demo data and N achievements
-(CSL titles and abstracts from ../shared/eval, loaded with `techmarket import` before the start,
+(CSL titles and abstracts from the evaluation set in $EVAL, by default ../shared/eval, loaded with `techmarket import` before the start,
 the background matcher's checkpoint moved past them so that it idles), then measures the
 process's resident memory (VmRSS idle, VmHWM peak, the peak reset before each case through
 /proc/PID/clear_refs) while it answers:
@@ -37,7 +37,7 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "techmarket")
-CSL = os.path.join(ROOT, "..", "shared", "eval", "csl")
+CSL = os.path.join(os.environ.get("EVAL", os.path.join(ROOT, "..", "shared", "eval")), "csl")
 
 
 def free_port():

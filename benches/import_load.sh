@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Import throughput: 20,000 achievements (CSL titles, abstracts and keywords from shared/eval,
+# Import throughput: 20,000 achievements (CSL titles, abstracts and keywords from the evaluation
+# set in $EVAL, by default ../shared/eval,
 # the 10,853 records twice) as one UTF-8 CSV with Chinese headers, through POST /api/v1/imports
 # (on_error=skip: 4 CSL rows have a keyword over 30 characters and are reported, not imported)
 # into the release build on its embedded default (SQLite), with the demo data loaded. Reports
@@ -23,12 +24,12 @@ for _ in $(seq 100); do
 done
 # shellcheck disable=SC1091
 source "$dir/demo-tokens.env"
-python3 - "$rows" "$dir/achievements.csv" <<'PY'
-import csv, json, sys
+EVAL="${EVAL:-../shared/eval}" python3 - "$rows" "$dir/achievements.csv" <<'PY'
+import csv, json, os, sys
 rows, out = int(sys.argv[1]), sys.argv[2]
 src = []
 for name in ("achievements.jsonl", "distractors.jsonl"):
-    for line in open(f"../shared/eval/csl/{name}", encoding="utf-8"):
+    for line in open(os.path.join(os.environ["EVAL"], "csl", name), encoding="utf-8"):
         r = json.loads(line)
         title = r.get("title") or r["abstract"][:30]
         src.append((title, r["abstract"], "，".join(r.get("keywords") or [])))

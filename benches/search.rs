@@ -1,4 +1,5 @@
-//! Search and matching benchmarks on the CSL records (shared/eval): tokenization throughput,
+//! Search and matching benchmarks on the CSL records of the evaluation set (`$EVAL/csl`, README.md
+//! "Matching quality"; `../shared/eval` by default): tokenization throughput,
 //! indexing throughput at 100,000+ records, search latency at that size, index size per record,
 //! and the latency of matching one need against that catalogue (the matcher's ranking, and with
 //! the highlighting the matches API adds for a page of ten).
@@ -20,8 +21,12 @@ use techmarket::search::analyzer::Analyzer;
 use techmarket::search::index::{SearchIndex, SearchRequest};
 use techmarket::search::schema::IndexRecord;
 
+/// The CSL files: `$EVAL/csl`, by default the evaluation set beside the project.
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/csl")
+    match std::env::var_os("EVAL") {
+        Some(eval) => PathBuf::from(eval).join("csl"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/csl"),
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
