@@ -1,4 +1,4 @@
-//! Evaluation on JSON Lines data (the CSL protocol of shared/eval): achievements go into a fresh
+//! Evaluation on JSON Lines data (the CSL protocol described in README.md, "Matching quality"): achievements go into a fresh
 //! in-memory index through the same document builder as live records, each need runs through
 //! the same search path as the API, and the ranking is written as a TREC run.
 

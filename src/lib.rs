@@ -9,7 +9,7 @@ pub mod config;
 pub mod demo;
 /// Records and their rules: vocabularies, validation, access. No I/O.
 pub mod domain;
-/// Matching-quality evaluation on JSON Lines data (TREC runs for shared/eval).
+/// Matching-quality evaluation on JSON Lines data (TREC runs for the CSL evaluation set).
 pub mod eval;
 /// Owner-only permissions for everything under the data directory.
 pub mod files;

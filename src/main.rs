@@ -99,7 +99,7 @@ enum Command {
         all: bool,
     },
     /// Rank achievements for needs from JSON Lines files with the production search path and
-    /// write a TREC run (see ../shared/eval/README.md). Nothing is written to the database.
+    /// write a TREC run (the formats are in README.md, "Matching quality"). Nothing is written to the database.
     Eval {
         /// Achievements (JSON Lines: id, title, abstract, keywords, field); repeatable.
         #[arg(long, required = true)]

@@ -27,7 +27,7 @@ const SYNONYM_WEIGHT: f32 = 0.6;
 /// the whole word ranks first.
 const SUBWORD_WEIGHT: f32 = 0.4;
 
-/// Per-field weights of text matches. Measured on shared/eval (dev split): the keywords a
+/// Per-field weights of text matches. Measured on the CSL evaluation set (dev split): the keywords a
 /// record's authors chose say most about its topic; weighting the title above the body did
 /// not help (title 1/1.5/2 with keywords 3: nDCG@10 0.388/0.384/0.377 title-only needs,
 /// 0.489/0.479/0.472 with descriptions). See BENCHMARKS.md.
