@@ -446,12 +446,7 @@ async fn export(
         other => {
             let library = record_library(other)
                 .map_err(|_| format!("--library must be needs, achievements, dockings or transfers (got `{other}`)"))?;
-            let query = techmarket::storage::ListQuery {
-                viewer_org: who.org_id.clone(),
-                viewer_is_staff: who.role.is_staff(),
-                limit: 500,
-                ..Default::default()
-            };
+            let query = techmarket::storage::ListQuery { limit: 500, ..Default::default() };
             exports::write(exports::library(cx, &who, library, query).await?, format, &mut file).await?
         }
     };

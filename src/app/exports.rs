@@ -153,6 +153,7 @@ fn check_export_size(cx: &App, rows: u64) -> Result<()> {
 /// Needs or achievements the viewer may see (the listing's filters apply; contacts only where
 /// the viewer may read them), refused past the row cap before anything is written.
 pub async fn library(cx: &App, viewer: &Principal, library: Library, query: ListQuery) -> Result<Export<LibraryPages>> {
+    let query = super::records::scoped(viewer, &query);
     let permit = cx.heavy_permit("imports and exports")?;
     let rows = cx.store.count_listing(library, &query).await?;
     check_export_size(cx, rows)?;

@@ -44,24 +44,14 @@ pub fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     }
 }
 
-/// Where operations get the time: the system clock, or a fixed instant in tests.
+/// Where operations get the time (one place to change for expiry and scheduled work).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Clock {
-    fixed: Option<DateTime<Utc>>,
-}
+pub struct Clock;
 
 impl Clock {
-    pub fn system() -> Clock {
-        Clock { fixed: None }
-    }
-
-    pub fn fixed(at: DateTime<Utc>) -> Clock {
-        Clock { fixed: Some(at) }
-    }
-
     /// Now, truncated to microseconds (what both databases store).
     pub fn now(&self) -> DateTime<Utc> {
-        self.fixed.unwrap_or_else(crate::domain::now)
+        crate::domain::now()
     }
 }
 
@@ -86,13 +76,7 @@ impl App {
         limits: LimitsConfig,
     ) -> App {
         let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
-        App { store, search, writes, clock: Clock::system(), matching, limits, heavy }
-    }
-
-    /// The same context with another clock.
-    pub fn with_clock(mut self, clock: Clock) -> App {
-        self.clock = clock;
-        self
+        App { store, search, writes, clock: Clock, matching, limits, heavy }
     }
 
     /// The store, for the followers and the command line's reads.

@@ -360,9 +360,15 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
     Ok(Viewed { duplicates, ..Viewed::of(&record, who) })
 }
 
-/// A page of the records the viewer may see (visibility is part of the query).
+/// A listing's query scoped to what `who` may see: visibility is part of the query, so nothing
+/// hidden is ever fetched.
+pub fn scoped(who: &Principal, query: &ListQuery) -> ListQuery {
+    ListQuery { viewer_org: who.org_id.clone(), viewer_is_staff: who.role.is_staff(), ..query.clone() }
+}
+
+/// A page of the records the viewer may see.
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &ListQuery) -> Result<Page<R::Response>> {
-    let page = R::list(cx.store.as_ref(), query).await?;
+    let page = R::list(cx.store.as_ref(), &scoped(who, query)).await?;
     Ok(Page { items: page.items.iter().map(|r| r.view(who)).collect(), next_cursor: page.next_cursor })
 }
 

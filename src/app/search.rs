@@ -145,10 +145,12 @@ pub struct DictionaryResponse {
 pub async fn search(
     cx: &App,
     who: &Principal,
-    request: SearchRequest,
+    mut request: SearchRequest,
     page: u32,
     limit: u32,
 ) -> Result<SearchResponse> {
+    request.viewer_org = who.org_id.clone();
+    request.viewer_is_staff = who.role.is_staff();
     let text = request.text.clone();
     let outcome = cx.search.search(request).await.map_err(search_failed)?;
 

@@ -92,7 +92,8 @@ impl DockingListParams {
             manager_id,
             field: self.field,
             region_prefix,
-            party_org: (!viewer.role.is_staff()).then(|| viewer.org_id.clone()),
+            // Scoped to the viewer by the application layer.
+            party_org: None,
             by_score,
             open_records_only: false,
             offset,

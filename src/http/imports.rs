@@ -375,7 +375,7 @@ pub async fn export_library(
     if let Some(message) = conflict {
         return Err(Error::new(Code::ConflictingParameters, message).into());
     }
-    let query = list.into_query(&auth, library)?;
+    let query = list.into_query(library)?;
     stream_export(exports::library(&cx, &auth, library, query).await?, format)
 }
 

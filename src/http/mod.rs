@@ -25,7 +25,7 @@ use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::domain::record::{Library, Principal};
+use crate::domain::record::Library;
 use crate::domain::vocab::{NeedType, RecordStatus, TechField};
 use crate::domain::{is_valid_id, validate};
 use chrono::NaiveDate;
@@ -238,8 +238,8 @@ fn number_from_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
 }
 
 impl ListParams {
-    /// Validates the parameters into a store query for `viewer`.
-    pub fn into_query(self, viewer: &Principal, library: Library) -> Result<ListQuery, Error> {
+    /// Validates the parameters into a store query (the application layer scopes it to the viewer).
+    pub fn into_query(self, library: Library) -> Result<ListQuery, Error> {
         let bad = |message: String| Err(Error::new(Code::InvalidQuery, message));
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE as i64);
         if !(1..=MAX_PAGE_SIZE as i64).contains(&limit) {
@@ -277,8 +277,8 @@ impl ListParams {
             return bad("`need_type` applies to needs only".into());
         }
         Ok(ListQuery {
-            viewer_org: viewer.org_id.clone(),
-            viewer_is_staff: viewer.role.is_staff(),
+            viewer_org: String::new(),
+            viewer_is_staff: false,
             field: self.field,
             region_prefix,
             status: self.status,

@@ -35,7 +35,7 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, body: Value) ->
 }
 
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, params: ListParams) -> Result<HttpResponse, ApiError> {
-    let query = params.into_query(who, R::LIBRARY)?;
+    let query = params.into_query(R::LIBRARY)?;
     let page = records::list::<R>(cx, who, &query).await?;
     Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }

@@ -13,7 +13,7 @@ use crate::app::search::{
 };
 use crate::app::{App, Code, Error};
 use crate::domain::dictionary::{SynonymInput, TermInput};
-use crate::domain::record::{Library, Principal};
+use crate::domain::record::Library;
 use crate::domain::validate as v;
 use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
 use crate::search::engine::DriftReport;
@@ -70,7 +70,7 @@ fn number(name: &str, value: &Option<String>, range: std::ops::RangeInclusive<u3
 }
 
 impl SearchParams {
-    fn into_request(self, viewer: &Principal) -> Result<(SearchRequest, u32, u32), Error> {
+    fn into_request(self) -> Result<(SearchRequest, u32, u32), Error> {
         let text = self.q.unwrap_or_default();
         let chars = text.chars().count();
         if chars > MAX_QUERY_CHARS {
@@ -117,8 +117,9 @@ impl SearchParams {
         let request = SearchRequest {
             text,
             library,
-            viewer_org: viewer.org_id.clone(),
-            viewer_is_staff: viewer.role.is_staff(),
+            // Scoped to the viewer by the application layer.
+            viewer_org: String::new(),
+            viewer_is_staff: false,
             field: self.field,
             region_prefix,
             trl_min: trl_min.map(|n| n as u8),
@@ -150,7 +151,7 @@ pub async fn search(
     auth: Auth<AnyUser>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (request, page, limit) = params.into_inner().into_request(&auth)?;
+    let (request, page, limit) = params.into_inner().into_request()?;
     Ok(HttpResponse::Ok().json(searching::search(&cx, &auth, request, page, limit).await?))
 }
 

@@ -81,7 +81,8 @@ pub async fn list_transfers(
         None => 0,
     };
     let query = TransferQuery {
-        party_org: (!auth.role.is_staff()).then(|| auth.org_id.clone()),
+        // Scoped to the viewer by the application layer.
+        party_org: None,
         org_id: p.org_id,
         manager_id,
         docking_id: p.docking_id,

@@ -3,21 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::dialect::{Dialect, Sql, WriteTx};
+use super::dialect::{Dialect, Sql};
 use super::rows::{OrganisationRow, TokenLookupRow, TokenRow, UserRow, micros};
 use super::sql::{SqlStore, TOKEN_LOOKUP, all, one};
 use super::{AccountStore, StoreResult, TokenLookup};
 use crate::domain::org::{ApiToken, Organisation, User};
-
-impl<D: Dialect> SqlStore<D> {
-    /// Runs one statement in its own write transaction; how many rows it changed.
-    pub(super) async fn write(&self, sql: Sql) -> StoreResult<u64> {
-        let mut tx = self.db.begin().await?;
-        let changed = tx.execute(sql).await?;
-        tx.commit().await?;
-        Ok(changed)
-    }
-}
 
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {

@@ -17,6 +17,14 @@ impl<D: Dialect> SqlStore<D> {
     pub fn new(db: D) -> SqlStore<D> {
         SqlStore { db }
     }
+
+    /// Runs one statement in its own write transaction; how many rows it changed.
+    pub(super) async fn write(&self, sql: Sql) -> StoreResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let changed = tx.execute(sql).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
 }
 
 #[async_trait::async_trait]
