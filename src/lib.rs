@@ -17,6 +17,7 @@ pub mod files;
 pub mod followers;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
+pub mod i18n;
 /// Turns a need (or achievement) into ranked candidates with the evidence behind each.
 pub mod matching;
 /// Chinese full-text search: analysis and the tantivy index (the only code that knows tantivy).

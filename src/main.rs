@@ -9,6 +9,7 @@ use techmarket::app::{self, accounts, indexing};
 use techmarket::config::Config;
 use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
 use techmarket::domain::record::{Library, Principal};
+use techmarket::i18n::Language;
 use techmarket::startup::{Application, open_context};
 use techmarket::{demo, storage, telemetry};
 
@@ -213,6 +214,15 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The command line's language: English when `LANG` (or `LC_ALL`) names it, Chinese otherwise.
+fn cli_language() -> Language {
+    let locale = std::env::var("LC_ALL").ok().filter(|v| !v.is_empty()).or_else(|| std::env::var("LANG").ok());
+    match locale {
+        Some(l) if l.starts_with("en") => Language::En,
+        _ => Language::Zh,
+    }
+}
+
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve { demo: with_demo } => {
@@ -220,6 +230,13 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             if with_demo {
                 let seeded = demo::seed(&service.context()).await?;
                 demo::print_tokens(&seeded, &config, service.port())?;
+            } else if service.context().store().list_users(None).await?.is_empty() {
+                println!(
+                    "数据库中还没有任何用户：另开一个终端运行 `cargo run -- admin create-token`（或 `techmarket admin create-token`）\n\
+                     创建第一个管理员令牌，再用它创建机构、用户和令牌；想先看演示数据，用 `serve --demo` 启动。\n\
+                     The database has no users yet: run `techmarket admin create-token` for the first admin token, \
+                     or start with `serve --demo` for the demo data."
+                );
             }
             tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
             service.run_until_stopped().await?;
@@ -277,9 +294,16 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             .await;
             close(&cx).await;
             let report = result?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let language = cli_language();
+            let mut shown = serde_json::to_value(&report)?;
+            techmarket::i18n::localize(&mut shown, language);
+            println!("{}", serde_json::to_string_pretty(&shown)?);
             if let Some(refused) = app::imports::refusal(&report, &options) {
-                return Err(format!("{} (run with --skip-invalid to import the valid rows)", refused.message).into());
+                return Err(match language {
+                    Language::Zh => format!("{}（加 --skip-invalid 可只导入有效的行）", refused.message_zh()),
+                    Language::En => format!("{} (run with --skip-invalid to import the valid rows)", refused.message),
+                }
+                .into());
             }
         }
         Command::Export { library, out, format, as_user } => {

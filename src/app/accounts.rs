@@ -28,7 +28,12 @@ pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User> {
     };
     let Some(org) = org else {
         let mut e = ValidationErrors::default();
-        e.add("org_id", "unknown_organisation", format!("no organisation with id `{}`", new.org_id));
+        e.add(
+            "org_id",
+            "unknown_organisation",
+            format!("没有编号为 `{}` 的机构", new.org_id),
+            format!("no organisation with id `{}`", new.org_id),
+        );
         return Err(e.into());
     };
     new.check_org_kind(org.kind)?;
@@ -200,7 +205,12 @@ pub async fn add_token(cx: &App, who: &Principal, user_id: &str, input: TokenInp
     if let Some(at) = input.expires_at
         && at <= cx.clock.now()
     {
-        errors.add("expires_at", "in_past", format!("`expires_at` {at} is in the past"));
+        errors.add(
+            "expires_at",
+            "in_past",
+            format!("「过期时间」{at} 已经过去"),
+            format!("`expires_at` {at} is in the past"),
+        );
     }
     errors.finish(|| ())?;
     let user = cx.store.get_user(user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;

@@ -369,12 +369,33 @@ pub struct TransitionInput {
 }
 
 fn step_error(err: StepError, d: &Docking, actor: Actor) -> Error {
+    let zh = match &err {
+        StepError::NotAllowed { state, action, allowed } => {
+            let now: Vec<String> = allowed.iter().map(|a| format!("{}（{}）", a.code(), a.label())).collect();
+            format!(
+                "对接当前是「{}」，不能{}（{}）；现在可以：{}",
+                state.label(),
+                action.label(),
+                action.code(),
+                if now.is_empty() { "无".to_string() } else { now.join("、") }
+            )
+        }
+        StepError::ManagersOnly(action) => format!("只有技术经理人可以{}（{}）", action.label(), action.code()),
+        StepError::ReasonRequired(action) => format!(
+            "{}（{}）需要原因代码：field_mismatch（技术领域不符）、trl_too_low（成熟度不足）、budget_gap（预算与报价差距大）、cooperation_mismatch（合作方式不符）、already_solved（需求已解决）、party_unresponsive（一方无回应）、duplicate（重复对接）或 other（其他，需备注）",
+            action.label(),
+            action.code()
+        ),
+        StepError::NoteRequired => "原因为 other 时需要备注 note，写明具体原因".to_string(),
+        StepError::ReasonNotAccepted(action) => format!("{}（{}）不接受原因代码", action.label(), action.code()),
+    };
     match err {
         StepError::NotAllowed { .. } => Error::new(Code::InvalidDockingTransition, err.to_string())
+            .zh(zh)
             .with_details(serde_json::json!({ "state": d.state, "allowed": allowed(d.state, actor) })),
-        StepError::ManagersOnly(_) => Error::forbidden(err.to_string()),
+        StepError::ManagersOnly(_) => Error::forbidden(err.to_string()).zh(zh),
         StepError::ReasonRequired(_) | StepError::NoteRequired | StepError::ReasonNotAccepted(_) => {
-            Error::new(Code::InvalidReason, err.to_string())
+            Error::new(Code::InvalidReason, err.to_string()).zh(zh)
         }
     }
 }

@@ -189,6 +189,9 @@ pub struct RowError {
     pub column: String,
     pub code: String,
     pub message: String,
+    /// The message in Chinese; the API puts it in `message` unless English is asked for.
+    #[schema(ignore)]
+    pub message_zh: String,
 }
 
 /// A row whose title nearly equals a record of the same organisation already in the library.
@@ -298,8 +301,14 @@ fn row_input(
     for (header, value) in &row.cells {
         let Some(column) = column_of(cols, header) else { continue };
         headers.insert(column.key, header.clone());
-        let mut fail = |message: String| {
-            errors.push(RowError { row: row.number, column: header.clone(), code: "invalid_value".into(), message });
+        let mut fail = |message_zh: String, message: String| {
+            errors.push(RowError {
+                row: row.number,
+                column: header.clone(),
+                code: "invalid_value".into(),
+                message,
+                message_zh,
+            });
         };
         let text = match value {
             Value::Null => continue,
@@ -327,7 +336,7 @@ fn row_input(
                 Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
                 Ok(n) => Value::from(n),
                 Err(_) => {
-                    fail(format!("`{t}` is not a number"));
+                    fail(format!("`{t}` 不是数字"), format!("`{t}` is not a number"));
                     continue;
                 }
             },
@@ -362,23 +371,25 @@ fn row_input(
 }
 
 /// A row's input read as the API's input type and validated as the API validates it; every
-/// problem goes to `fail` (field, code, message).
+/// problem goes to `fail` (field, code, Chinese message, English message).
 fn validated<I: serde::de::DeserializeOwned, C>(
     body: Value,
     parse: impl FnOnce(&I) -> Result<C, crate::domain::validate::ValidationErrors>,
-    fail: &mut impl FnMut(&str, &str, String),
+    fail: &mut impl FnMut(&str, &str, String, String),
 ) -> Option<C> {
     let controls = crate::domain::validate::json_control_characters(&body);
     if !controls.is_empty() {
         for f in controls.0 {
-            fail(&f.field, f.code, f.message);
+            fail(&f.field, f.code, f.message_zh, f.message);
         }
         return None;
     }
     let input: I = match serde_path_to_error::deserialize(body) {
         Ok(input) => input,
         Err(e) => {
-            fail(&e.path().to_string(), "invalid_value", e.inner().to_string());
+            let path = e.path().to_string();
+            let zh = format!("「{}」的值不符合要求：{}", crate::domain::validate::label(&path), e.inner());
+            fail(&path, "invalid_value", zh, e.inner().to_string());
             return None;
         }
     };
@@ -386,7 +397,7 @@ fn validated<I: serde::de::DeserializeOwned, C>(
         Ok(content) => Some(content),
         Err(errors) => {
             for f in errors.0 {
-                fail(&f.field, f.code, f.message);
+                fail(&f.field, f.code, f.message_zh, f.message);
             }
             None
         }
@@ -471,8 +482,14 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
                         .unwrap_or(key.to_string())
                 })
         };
-        let mut fail = |key: &str, code: &str, message: String| {
-            errors.push(RowError { row: row.number, column: column_name(key), code: code.to_string(), message });
+        let mut fail = |key: &str, code: &str, message_zh: String, message: String| {
+            errors.push(RowError {
+                row: row.number,
+                column: column_name(key),
+                code: code.to_string(),
+                message,
+                message_zh,
+            });
         };
         let external_id = input.remove(EXTERNAL_ID).map(|v| match v {
             Value::String(s) => s,
@@ -484,6 +501,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
                 fail(
                     EXTERNAL_ID,
                     "invalid_value",
+                    "外部编号应为一行、至多 100 个字符，不含控制字符".into(),
                     "外部编号 must be one line of at most 100 characters without control characters".into(),
                 );
             }
@@ -503,7 +521,8 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
         let named = named.as_deref();
         let owner = match owner_named(viewer, library, named) {
             Err(e) => {
-                fail(ORGANISATION, e.code.as_str(), owner_message(&e, named.unwrap_or_default()));
+                let (zh, en) = owner_message(&e, named.unwrap_or_default());
+                fail(ORGANISATION, e.code.as_str(), zh, en);
                 None
             }
             Ok(target) => match owners.find(target) {
@@ -511,6 +530,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
                     fail(
                         ORGANISATION,
                         Code::UnknownOrganisation.as_str(),
+                        format!("没有名称或编号为 `{target}` 的机构"),
                         format!("no organisation named or with id `{target}`"),
                     );
                     None
@@ -518,7 +538,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
                 Some(o) => match check_owner_kind(o, library) {
                     Ok(()) => Some(o.clone()),
                     Err(e) => {
-                        fail(ORGANISATION, e.code.as_str(), e.message);
+                        fail(ORGANISATION, e.code.as_str(), e.message_zh(), e.message);
                         None
                     }
                 },
@@ -549,6 +569,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
                     column: column_name(EXTERNAL_ID),
                     code: "repeated_external_id".into(),
                     message: format!("外部编号 `{ext}` appears on an earlier row of this file"),
+                    message_zh: format!("外部编号 `{ext}` 与本文件前面某行重复"),
                 });
             }
         }
@@ -636,8 +657,14 @@ pub fn refusal(report: &Report, options: &Options) -> Option<Error> {
         report.rows,
         report.rows - report.invalid - report.existing
     );
+    let zh = format!(
+        "{} 行中有 {} 行无效，因此什么也没有导入；请按 details.errors 修改后重新导入，或加 on_error=skip 只导入 {} 行有效数据",
+        report.rows,
+        report.invalid,
+        report.rows - report.invalid - report.existing
+    );
     let details = serde_json::to_value(report).unwrap_or_default();
-    Some(Error::new(Code::ImportInvalid, message).with_details(details))
+    Some(Error::new(Code::ImportInvalid, message).zh(zh).with_details(details))
 }
 
 /// Rows whose title nearly equals one of the same organisation's records already in the library
@@ -663,16 +690,19 @@ async fn duplicates(cx: &App, library: Library, rows: &[(usize, Valid, Option<St
     Ok(out)
 }
 
-/// The message of an owner rule broken by a row, in the words of a file's columns.
-fn owner_message(e: &Error, named: &str) -> String {
+/// The message of an owner rule broken by a row, in the words of a file's columns: (Chinese,
+/// English).
+fn owner_message(e: &Error, named: &str) -> (String, String) {
     match e.code {
-        Code::OrgIdRequired => {
-            "managers import on behalf of an organisation: fill in 单位 (its name or id), or give org_id".into()
-        }
-        Code::FieldNotAllowed => {
-            format!("you import for your own organisation; `{named}` is another one: leave 单位 empty")
-        }
-        _ => e.message.clone(),
+        Code::OrgIdRequired => (
+            "技术经理人和管理员代机构导入：请填写「单位」（机构名称或编号），或给出 org_id".into(),
+            "managers import on behalf of an organisation: fill in 单位 (its name or id), or give org_id".into(),
+        ),
+        Code::FieldNotAllowed => (
+            format!("您只能为本机构导入；`{named}` 是另一家机构：请让「单位」留空"),
+            format!("you import for your own organisation; `{named}` is another one: leave 单位 empty"),
+        ),
+        _ => (e.message_zh(), e.message.clone()),
     }
 }
 

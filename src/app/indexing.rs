@@ -60,12 +60,29 @@ pub async fn load_analyzer(store: &dyn Store) -> Result<Arc<Analyzer>, StoreErro
     Ok(tokio::task::spawn_blocking(build).await.unwrap_or_else(|_| Analyzer::shipped()))
 }
 
-/// Opens the index `CURRENT` names, building it from the database when there is none or when it
-/// was built by another analyzer. `catch_up` next applies the changes since its checkpoint.
+/// Opens the index `CURRENT` names, building it from the database when there is none, when it
+/// was built by another analyzer, or when it belongs to another database (or to a later point
+/// of this database's change log than the log holds: a database restored or recreated). Such an
+/// index is never served: it would answer with another database's records. `catch_up` next
+/// applies the changes since its checkpoint.
 pub async fn open(store: &dyn Store, settings: SearchSettings) -> Result<Arc<Search>, IndexingError> {
     let analyzer = load_analyzer(store).await?;
+    let database = store.database_id().await?;
     if let Some(index) = Search::open_current(&settings, analyzer.clone()).await? {
-        return Ok(Search::serve(settings, index));
+        let bound = crate::search::engine::current_database(&settings);
+        let logged = store.last_change_seq().await?;
+        if bound.as_deref() == Some(database.as_str()) && index.last_seq() <= logged {
+            return Ok(Search::serve(settings, index));
+        }
+        tracing::warn!(
+            index_database = bound.as_deref().unwrap_or("(not recorded)"),
+            database = %database,
+            index_position = index.last_seq(),
+            log_position = logged,
+            "the search index in {} was built from another database (or a later point of its change log); \
+             rebuilding it from this one",
+            settings.dir.display()
+        );
     }
     let (dir, index) = build(store, &settings, analyzer).await?;
     crate::search::engine::switch_current(&settings.dir, &dir)?;
@@ -82,6 +99,7 @@ async fn build(
     analyzer: Arc<Analyzer>,
 ) -> Result<(std::path::PathBuf, SearchIndex), IndexingError> {
     let seq = store.last_change_seq().await?;
+    let database = store.database_id().await?;
     let (dir, index) = Search::new_build(settings, analyzer).await?;
     let index = Arc::new(index);
     let mut after = String::new();
@@ -99,6 +117,7 @@ async fn build(
         add_to_build(index.clone(), Vec::new(), achievements).await?;
     }
     commit_build(index.clone(), seq).await?;
+    crate::search::engine::bind_to_database(&dir, &database)?;
     let index = Arc::try_unwrap(index).map_err(|_| SearchError::Task("index still shared after build".into()))?;
     Ok((dir, index))
 }

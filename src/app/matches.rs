@@ -16,7 +16,8 @@ use crate::domain::need::Need;
 use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::Visibility;
 use crate::matching::service::{
-    Explanation, MatchItem, Matches, Subject, candidate_ids, explain, feedback, feedback_ids, first_pass, suggestion,
+    Explanation, MatchItem, Matches, Subject, achievement_fingerprint, candidate_ids, explain, feedback, feedback_ids,
+    first_pass, need_fingerprint, rescored, suggestion,
 };
 use crate::matching::{MATCHER_VERSION, MatchParams};
 use crate::storage::{DockingQuery, StoreError};
@@ -191,7 +192,10 @@ pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
         return Ok(0);
     }
     let settings = cx.matching;
-    let existing = dockings_of(cx, subject).await?;
+    let mut existing = dockings_of(cx, subject).await?;
+    if rescore(cx, subject, &existing).await? > 0 {
+        existing = dockings_of(cx, subject).await?;
+    }
     let waiting = existing.iter().filter(|d| d.state == DockingState::Suggested).count();
     let room = settings.max_suggestions.saturating_sub(waiting);
     if room == 0 {
@@ -222,6 +226,53 @@ pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
     }
     Ok(created)
 }
+
+/// Re-scores the record's suggestions that wait for review and were made before its last
+/// material change (what it asks or offers: see `need_fingerprint`), as the record's own
+/// matches rank them now: the new score, explanation and near misses replace the old ones, so
+/// the review queue agrees with the matches API. A suggestion that falls below the threshold
+/// (or out of the ranking) is withdrawn by the matcher, with the gap that explains it as the
+/// reason where there is one. Returns how many changed.
+async fn rescore(cx: &App, subject: &Subject, dockings: &[Docking]) -> Result<usize> {
+    let stale: Vec<&Docking> = dockings
+        .iter()
+        .filter(|d| d.state == DockingState::Suggested)
+        .filter(|d| match subject {
+            Subject::Need(n) => d.need_fingerprint != need_fingerprint(&n.content),
+            Subject::Achievement(a) => d.achievement_fingerprint != achievement_fingerprint(&a.content),
+        })
+        .collect();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let matches = rank_with(cx, subject, RESCORE_DEPTH, dockings.to_vec()).await?;
+    let mut changed = 0;
+    for d in stale {
+        let item =
+            matches.items.iter().find(|i| i.need.meta.id == d.need_id && i.achievement.meta.id == d.achievement_id);
+        let (mut updated, event) =
+            rescored(d, item, &matches.dictionary_version, cx.matching.threshold, cx.clock.now());
+        if item.is_none() {
+            match subject {
+                Subject::Need(n) => updated.need_fingerprint = need_fingerprint(&n.content),
+                Subject::Achievement(a) => updated.achievement_fingerprint = achievement_fingerprint(&a.content),
+            }
+        }
+        match cx.store.update_docking(&updated, &event).await {
+            Ok(_) => changed += 1,
+            // A manager acted on it meanwhile: theirs is the later word.
+            Err(StoreError::VersionConflict { .. } | StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if changed > 0 {
+        tracing::info!(library = subject.library().route(), id = subject.id(), changed, "suggestions re-scored");
+    }
+    Ok(changed)
+}
+
+/// How deep a ranking re-scoring reads: a suggestion not among these is no longer a candidate.
+const RESCORE_DEPTH: usize = 50;
 
 /// How many suggestions wait for review for the counterpart of `subject` in `item`.
 async fn waiting_for(cx: &App, subject: &Subject, item: &MatchItem) -> Result<usize> {

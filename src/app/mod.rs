@@ -44,14 +44,25 @@ pub fn check_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     }
 }
 
-/// Where operations get the time (one place to change for expiry and scheduled work).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Clock;
+/// Where operations get the time (one place to change for expiry and scheduled work). It runs
+/// on the system clock, shifted by an offset that only tests set (`travel_to`), so that a test
+/// can introduce parties on one day and sign the contract on a later one.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_micros: std::sync::atomic::AtomicI64,
+}
 
 impl Clock {
     /// Now, truncated to microseconds (what both databases store).
     pub fn now(&self) -> DateTime<Utc> {
-        crate::domain::now()
+        let offset = self.offset_micros.load(std::sync::atomic::Ordering::Relaxed);
+        crate::domain::now() + chrono::Duration::microseconds(offset)
+    }
+
+    /// Moves this clock so that it reads `at` now (and runs on from there).
+    pub fn travel_to(&self, at: DateTime<Utc>) {
+        let offset = (at - crate::domain::now()).num_microseconds().unwrap_or(0);
+        self.offset_micros.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -60,7 +71,7 @@ pub struct App {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) search: Arc<Search>,
     pub(crate) writes: Writes,
-    pub(crate) clock: Clock,
+    pub clock: Clock,
     pub(crate) matching: crate::matching::service::MatchSettings,
     pub limits: LimitsConfig,
     /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
@@ -76,7 +87,7 @@ impl App {
         limits: LimitsConfig,
     ) -> App {
         let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
-        App { store, search, writes, clock: Clock, matching, limits, heavy }
+        App { store, search, writes, clock: Clock::default(), matching, limits, heavy }
     }
 
     /// The store, for the followers and the command line's reads.

@@ -192,10 +192,17 @@ impl<V> Viewed<V> {
 pub fn owner_named<'a>(who: &'a Principal, library: Library, named: Option<&'a str>) -> Result<&'a str> {
     if who.role.is_staff() {
         return named.ok_or_else(|| {
+            let who_posts = if who.role == crate::domain::vocab::Role::Admin { "administrators" } else { "managers" };
+            let who_posts_zh =
+                if who.role == crate::domain::vocab::Role::Admin { "管理员" } else { "技术经理人" };
             Error::new(
                 Code::OrgIdRequired,
-                format!("managers post a {} on behalf of an organisation: give its `org_id`", library.name()),
+                format!("{who_posts} post a {} on behalf of an organisation: give its `org_id`", library.name()),
             )
+            .zh(format!(
+                "{who_posts_zh}代机构发布{}：请用 `org_id` 指明是哪家机构的",
+                crate::app::error::library_zh(library.name())
+            ))
         });
     }
     if who.role != library.owner_role() {

@@ -114,6 +114,7 @@ pub struct FunnelResponse {
     pub scope: Scope,
     /// need → suggested → accepted → introduced → signed → landed.
     pub stages: Vec<FunnelStage>,
+    pub ratios: stats::FunnelRatios,
 }
 
 async fn funnel(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<FunnelStage>> {
@@ -194,7 +195,7 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
     let decimal = |v: Option<f64>| Cell::Decimal(v.map(|x| x.to_string()).unwrap_or_default());
     sheets.push(Sheet {
         name: "对接漏斗".into(),
-        header: strings(&["阶段", "名称", "数量", "转化率", "中位天数"]),
+        header: strings(&["阶段", "名称", "数量", "上一阶段基数", "转化率", "中位天数"]),
         rows: stages
             .iter()
             .map(|s| {
@@ -202,6 +203,7 @@ pub async fn report(store: &dyn Store, filter: &StatsFilter) -> Result<Vec<Sheet
                     Cell::Text(s.stage.code().into()),
                     Cell::Text(s.label.into()),
                     Cell::Int(s.count),
+                    s.cohort.map(Cell::Int).unwrap_or(Cell::Text(String::new())),
                     decimal(s.conversion_rate),
                     decimal(s.median_days),
                 ]
@@ -314,7 +316,7 @@ pub async fn count(cx: &App, who: &Principal, by: Dimension, filter: &StatsFilte
 pub async fn funnel_of(cx: &App, who: &Principal, filter: &StatsFilter) -> Result<FunnelResponse> {
     staff_only(who)?;
     let stages = funnel(cx.store.as_ref(), filter).await?;
-    Ok(FunnelResponse { scope: scope(filter), stages })
+    Ok(FunnelResponse { scope: scope(filter), ratios: stats::funnel_ratios(&stages), stages })
 }
 
 /// Contract amounts of the transfers signed in the period.

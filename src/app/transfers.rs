@@ -7,11 +7,12 @@ use utoipa::ToSchema;
 
 use super::views::OrgRef;
 use super::{App, Code, Error, Result};
-use crate::domain::docking::Docking;
+use crate::domain::docking::{Docking, DockingState};
 use crate::domain::market_today;
 use crate::domain::new_id;
 use crate::domain::record::{Principal, private_to_others};
 use crate::domain::transfer::{ContractType, Defaults, Milestone, Outcomes, Transfer, TransferContent, TransferInput};
+use crate::domain::validate::ValidationErrors;
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{TechField, Visibility};
 use crate::storage::{Page, StoreError, TransferQuery};
@@ -35,11 +36,14 @@ pub(super) async fn new_transfer(
     let need = cx.store.get_need(&docking.need_id).await?.ok_or_else(|| Error::not_found("need", &docking.need_id))?;
     let defaults = Defaults { landing_enterprise: &need.meta.org_name, landing_region: &need.content.region };
     let at = cx.clock.now();
-    let content = TransferContent::parse(contract, &defaults, market_today(at)).map_err(|e| {
-        let mut err = Error::from(e);
-        err.message = format!("contract: {}", err.message);
-        err
-    })?;
+    let introduced = introduced_on(cx, &docking.id).await?;
+    let content = TransferContent::parse(contract, &defaults, market_today(at))
+        .and_then(|c| signed_after_introduction(c, introduced))
+        .map_err(|e| {
+            let mut err = Error::from(e);
+            err.message = format!("contract: {}", err.message);
+            err
+        })?;
     Ok(Transfer {
         id: new_id(),
         docking_id: docking.id.clone(),
@@ -55,6 +59,36 @@ pub(super) async fn new_transfer(
         updated_at: at,
         version: 1,
     })
+}
+
+/// The market day the docking's parties were introduced, if they were.
+async fn introduced_on(cx: &App, docking_id: &str) -> Result<Option<NaiveDate>> {
+    let events = cx.store.docking_events(docking_id).await?;
+    Ok(events.iter().find(|e| e.to_state == Some(DockingState::Introduced)).map(|e| market_today(e.at)))
+}
+
+/// A contract is signed on or after the day the parties were introduced: an earlier date is a
+/// typing error (or a back-dated contract the docking cannot have led to).
+fn signed_after_introduction(
+    content: TransferContent,
+    introduced: Option<NaiveDate>,
+) -> Result<TransferContent, ValidationErrors> {
+    match introduced {
+        Some(day) if content.signed_on < day => {
+            let mut e = ValidationErrors::default();
+            e.add(
+                "signed_on",
+                "before_introduction",
+                format!("「签约日期」{} 早于双方被引荐对接的日期 {day}：合同应在该日或之后签订", content.signed_on),
+                format!(
+                    "`signed_on` {} is before the parties were introduced on {day}: the contract is signed on or after that day",
+                    content.signed_on
+                ),
+            );
+            Err(e)
+        }
+        _ => Ok(content),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -223,7 +257,8 @@ pub async fn update(
         return Err(Error::version_conflict(t.version));
     }
     let at = cx.clock.now();
-    t.content = t.content.patched(&input, market_today(at))?;
+    let introduced = introduced_on(cx, &t.docking_id).await?;
+    t.content = signed_after_introduction(t.content.patched(&input, market_today(at))?, introduced)?;
     let stored = cx.store.update_transfer(&t, at).await.map_err(registration_taken)?;
     tracing::info!(transfer = %stored.id, by = %viewer.user_id, version = stored.version, "transfer updated");
     view(cx, viewer, stored).await

@@ -94,6 +94,8 @@ pub struct Seeded {
     pub needs: usize,
     pub achievements: usize,
     pub tokens: Vec<DemoToken>,
+    /// The id of the database the tokens belong to.
+    pub database: String,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, DemoError> {
@@ -175,7 +177,8 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
             secret,
         });
     }
-    Ok(Seeded { created, needs, achievements, tokens })
+    let database = store.database_id().await?;
+    Ok(Seeded { created, needs, achievements, tokens, database })
 }
 
 /// The organisation and author of a demo record, and the contact it carries.
@@ -246,10 +249,29 @@ fn build_achievements(
     Ok(out)
 }
 
-/// Prints the demo tokens and writes them to `<data dir>/demo-tokens.env` for `source`.
+/// The header line naming the database a tokens file belongs to.
+const DATABASE_LINE: &str = "# database: ";
+
+/// Where the demo tokens of `database` go: `demo-tokens.env`, unless that file holds another
+/// database's tokens (a run on PostgreSQL after one on SQLite in the same folder), which are
+/// kept; then `demo-tokens-<first 8 characters of the database id>.env`.
+pub fn tokens_path(dir: &std::path::Path, database: &str) -> std::path::PathBuf {
+    let default = dir.join("demo-tokens.env");
+    let owner = std::fs::read_to_string(&default)
+        .ok()
+        .map(|text| text.lines().find_map(|l| l.strip_prefix(DATABASE_LINE).map(|id| id.trim().to_string())));
+    match owner {
+        None => default,
+        Some(Some(id)) if id == database => default,
+        Some(_) => dir.join(format!("demo-tokens-{}.env", database.chars().take(8).collect::<String>())),
+    }
+}
+
+/// Prints the demo tokens and writes them for `source` (see `tokens_path`).
 pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), DemoError> {
-    let path = config.data.dir.join("demo-tokens.env");
-    let mut env = String::from("# techmarket demo tokens; load with: source data/demo-tokens.env\n");
+    let path = tokens_path(&config.data.dir, &seeded.database);
+    let mut env = format!("# techmarket demo tokens; load with: source {}\n", path.display());
+    env.push_str(&format!("{DATABASE_LINE}{}\n", seeded.database));
     env.push_str(&format!("export TM=http://{}:{port}\n", config.server.host));
     for t in &seeded.tokens {
         env.push_str(&format!(
@@ -268,6 +290,9 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
         println!("demo data loaded: {} needs, {} achievements", seeded.needs, seeded.achievements);
     } else {
         println!("demo data already present; issued fresh demo tokens");
+    }
+    if !path.ends_with("demo-tokens.env") {
+        println!("demo-tokens.env holds another database's tokens and was kept");
     }
     println!("demo tokens (also in {}):", path.display());
     for t in &seeded.tokens {

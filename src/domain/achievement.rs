@@ -91,7 +91,12 @@ impl AchievementContent {
             None => None,
             Some(level @ 1..=9) => Some(level as u8),
             Some(level) => {
-                e.add("trl", "out_of_range", format!("`trl` must be a readiness level from 1 to 9 (got {level})"));
+                e.add(
+                    "trl",
+                    "out_of_range",
+                    format!("「技术成熟度」应为 1 到 9 级（收到 {level}）"),
+                    format!("`trl` must be a readiness level from 1 to 9 (got {level})"),
+                );
                 None
             }
         };
@@ -100,6 +105,7 @@ impl AchievementContent {
             e.add(
                 "trl",
                 "required",
+                "请填写「技术成熟度」trl（1-9）或「所处阶段」stage（laboratory 实验室、small_trial 小试、pilot_trial 中试、small_batch 小批量、industrialised 产业化），或两者都填",
                 "give `trl` (1-9), `stage` (laboratory, small_trial, pilot_trial, small_batch, industrialised) or both",
             );
         }
@@ -107,7 +113,12 @@ impl AchievementContent {
         let patent_numbers = v::string_list(&mut e, "patent_numbers", input.patent_numbers.as_deref(), PATENTS_MAX, 40);
         for number in &patent_numbers {
             if !number.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
-                e.add("patent_numbers", "invalid_patent_number", format!("`{number}` is not a patent or registration number: use letters, digits, `.` and `-` only, e.g. ZL202310123456.7"));
+                e.add(
+                    "patent_numbers",
+                    "invalid_patent_number",
+                    format!("`{number}` 不是专利号或登记号：只能含字母、数字、`.` 和 `-`，例如 ZL202310123456.7"),
+                    format!("`{number}` is not a patent or registration number: use letters, digits, `.` and `-` only, e.g. ZL202310123456.7"),
+                );
             }
         }
         let cooperation_modes = v::vocab_list(&mut e, "cooperation_modes", input.cooperation_modes.as_deref());

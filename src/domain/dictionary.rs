@@ -44,7 +44,12 @@ pub struct SynonymInput {
 fn check_word(e: &mut ValidationErrors, field: &str, word: &str) {
     let chars = word.chars().count();
     if !(2..=30).contains(&chars) || word.chars().any(char::is_whitespace) {
-        e.add(field, "invalid_term", format!("`{word}` must be 2 to 30 characters without spaces"));
+        e.add(
+            field,
+            "invalid_term",
+            format!("「{word}」应为 2 到 30 个字符，不含空格"),
+            format!("`{word}` must be 2 to 30 characters without spaces"),
+        );
     }
 }
 
@@ -58,7 +63,12 @@ pub fn parse_term(input: &TermInput) -> Result<(String, Option<i64>), Validation
     if let Some(freq) = input.freq
         && !(1..=1_000_000).contains(&freq)
     {
-        e.add("freq", "out_of_range", format!("`freq` must be from 1 to 1000000 (got {freq})"));
+        e.add(
+            "freq",
+            "out_of_range",
+            format!("「词频」应为 1 到 1000000（收到 {freq}）"),
+            format!("`freq` must be from 1 to 1000000 (got {freq})"),
+        );
     }
     e.finish(|| (word, input.freq))
 }
@@ -68,7 +78,12 @@ pub fn parse_synonyms(input: &SynonymInput) -> Result<Vec<String>, ValidationErr
     let mut e = ValidationErrors::default();
     let members = v::string_list(&mut e, "members", input.members.as_deref(), 20, 30);
     if members.len() < 2 {
-        e.add("members", "too_few", "a synonym group needs at least two different terms");
+        e.add(
+            "members",
+            "too_few",
+            "同义词组至少需要两个不同的词",
+            "a synonym group needs at least two different terms",
+        );
     }
     for m in &members {
         check_word(&mut e, "members", m);

@@ -104,6 +104,7 @@ vocabulary!(
         Note => ("note", "备注"),
         Assign => ("assign", "指派经理人"),
         Interest => ("interest", "表达意向"),
+        Rescored => ("rescored", "重新评分"),
     }
 );
 

@@ -134,6 +134,7 @@ impl NeedContent {
             e.add(
                 "budget_min",
                 "range_inverted",
+                format!("「预算下限」（{lo} 万元）不能高于「预算上限」（{hi} 万元）"),
                 format!("`budget_min` ({lo} 万元) must not exceed `budget_max` ({hi} 万元)"),
             );
         }
@@ -141,7 +142,12 @@ impl NeedContent {
         if let (Some(d), Some(today)) = (deadline, deadline_not_before)
             && d < today
         {
-            e.add("deadline", "in_past", format!("`deadline` {d} is in the past; give a date from {today} on"));
+            e.add(
+                "deadline",
+                "in_past",
+                format!("「截止日期」{d} 已经过去，请给出 {today} 及以后的日期"),
+                format!("`deadline` {d} is in the past; give a date from {today} on"),
+            );
         }
         let region = v::region_code(&mut e, "region", input.region.as_deref(), true);
         let contact = Contact::validate(&mut e, "contact", input.contact.as_ref());

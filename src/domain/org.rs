@@ -102,9 +102,16 @@ impl NewUser {
         let mut e = ValidationErrors::default();
         if !self.role.allowed_org_kinds().contains(&kind) {
             let allowed: Vec<&str> = self.role.allowed_org_kinds().iter().map(|k| k.code()).collect();
+            let allowed_zh: Vec<&str> = self.role.allowed_org_kinds().iter().map(|k| k.label()).collect();
             e.add(
                 "role",
                 "role_mismatch",
+                format!(
+                    "角色为 `{}` 的用户只能属于以下类型的机构：{}（该机构是{}）",
+                    self.role,
+                    allowed_zh.join("、"),
+                    kind.label()
+                ),
                 format!(
                     "a user with role `{}` must belong to an organisation of kind {} (this one is `{}`)",
                     self.role,

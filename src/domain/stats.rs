@@ -89,6 +89,7 @@ impl StatsFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DockingFacts {
     pub id: String,
+    pub need_id: String,
     pub source: DockingSource,
     pub manager_id: Option<String>,
     pub need_created_at: i64,
@@ -117,70 +118,120 @@ pub struct FunnelStage {
     pub label: &'static str,
     /// How often the stage was reached in the period (needs posted, dockings suggested, ...).
     pub count: i64,
-    /// `count` over the previous stage's count, null for the first stage or when that is 0.
+    /// A share in 0..1: of what reached the previous stage in the period, the part that has
+    /// reached this stage since (by now). For `suggested`, the share of the needs posted in the
+    /// period with at least one suggestion; for `accepted`, of the suggestions made in the
+    /// period, those a manager accepted; then introduced of accepted, signed of introduced,
+    /// landed of signed. Null for the first stage, or when the previous stage's cohort is empty.
     pub conversion_rate: Option<f64>,
+    /// How many of the previous stage's cohort `conversion_rate` is a share of.
+    pub cohort: Option<i64>,
     /// Median days from the previous stage to this one, over the dockings that reached this
     /// stage in the period; null when none did.
     pub median_days: Option<f64>,
+}
+
+/// Suggestions made in the period per need posted in it: a ratio, not a rate (a need has
+/// several suggestions).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FunnelRatios {
+    pub suggestions_per_need: Option<f64>,
 }
 
 /// Counts each stage reached within the period and the median days from the stage before.
 /// Suggestions count from the need's posting; acceptance from the suggestion (manual dockings
 /// start accepted and take no part in that median); contracts fall in the period of their
 /// signing date (the median runs from introduction to the signing's event); landing counts
-/// by the 量产/产业化 milestone's date, its median from the signing date.
+/// by the 量产/产业化 milestone's date, its median from the signing date. Each stage's
+/// `conversion_rate` follows the previous stage's cohort (see `FunnelStage`), so it lies in 0..1.
 pub fn funnel(needs_posted: i64, dockings: &[DockingFacts], filter: &StatsFilter) -> Vec<FunnelStage> {
     let day = 86_400_000_000.0;
-    let mut stages: Vec<(FunnelStep, i64, Vec<f64>)> = vec![(FunnelStep::Need, needs_posted, Vec::new())];
-    let mut suggested = (FunnelStep::Suggested, 0, Vec::new());
-    let mut accepted = (FunnelStep::Accepted, 0, Vec::new());
-    let mut introduced = (FunnelStep::Introduced, 0, Vec::new());
-    let mut signed = (FunnelStep::Signed, 0, Vec::new());
-    let mut landed = (FunnelStep::Landed, 0, Vec::new());
+    let suggested_source = |d: &&DockingFacts| d.source == DockingSource::Suggested;
+    // Stage counts and their medians.
+    let mut counts = [needs_posted, 0, 0, 0, 0, 0];
+    let mut days: [Vec<f64>; 6] = Default::default();
+    // Cohorts: (reached the previous stage in the period, and reached this one since).
+    let mut cohorts = [(0i64, 0i64); 6];
+    let mut needs_suggested = std::collections::HashSet::new();
     for d in dockings {
-        if d.source == DockingSource::Suggested && filter.contains_at(d.created_at) {
-            suggested.1 += 1;
-            suggested.2.push((d.created_at - d.need_created_at) as f64 / day);
+        let signed = d.signed_on.is_some() || d.signed_at.is_some();
+        if Some(d).filter(suggested_source).is_some() {
+            if filter.contains_at(d.need_created_at) {
+                needs_suggested.insert(d.need_id.as_str());
+            }
+            if filter.contains_at(d.created_at) {
+                counts[1] += 1;
+                days[1].push((d.created_at - d.need_created_at) as f64 / day);
+                cohorts[2].0 += 1;
+                cohorts[2].1 += i64::from(d.accepted_at.is_some());
+            }
         }
         if let Some(at) = d.accepted_at.filter(|at| filter.contains_at(*at)) {
-            accepted.1 += 1;
+            counts[2] += 1;
             if d.source == DockingSource::Suggested {
-                accepted.2.push((at - d.created_at) as f64 / day);
+                days[2].push((at - d.created_at) as f64 / day);
             }
+            cohorts[3].0 += 1;
+            cohorts[3].1 += i64::from(d.introduced_at.is_some());
         }
         if let Some(at) = d.introduced_at.filter(|at| filter.contains_at(*at)) {
-            introduced.1 += 1;
+            counts[3] += 1;
             if let Some(before) = d.accepted_at {
-                introduced.2.push((at - before) as f64 / day);
+                days[3].push((at - before) as f64 / day);
             }
+            cohorts[4].0 += 1;
+            cohorts[4].1 += i64::from(signed);
         }
         // A contract counts in the period of its signing date, as in the contract amounts.
         if d.signed_on.is_some_and(|on| filter.contains_date(on)) {
-            signed.1 += 1;
+            counts[4] += 1;
             if let (Some(before), Some(at)) = (d.introduced_at, d.signed_at) {
-                signed.2.push((at - before) as f64 / day);
+                days[4].push((at - before) as f64 / day);
             }
+            cohorts[5].0 += 1;
+            cohorts[5].1 += i64::from(d.landed_on.is_some());
         }
         if let Some(on) = d.landed_on.filter(|on| filter.contains_date(*on)) {
-            landed.1 += 1;
+            counts[5] += 1;
             if let Some(signed_on) = d.signed_on {
-                landed.2.push((on - signed_on).num_days() as f64);
+                days[5].push((on - signed_on).num_days() as f64);
             }
         }
     }
-    stages.extend([suggested, accepted, introduced, signed, landed]);
-    let mut out: Vec<FunnelStage> = Vec::new();
-    for (stage, count, mut days) in stages {
-        let previous = out.last().map(|s| s.count);
-        out.push(FunnelStage {
-            stage,
-            label: stage.label(),
-            count,
-            conversion_rate: previous.filter(|p| *p > 0).map(|p| round(count as f64 / p as f64, 4)),
-            median_days: median(&mut days).map(|m| round(m, 2)),
-        });
-    }
-    out
+    // A need posted in the period may have been made private since: it is no longer counted
+    // as posted, and its suggestions are not counted as reaching it.
+    cohorts[1] = (needs_posted, (needs_suggested.len() as i64).min(needs_posted));
+    let steps = [
+        FunnelStep::Need,
+        FunnelStep::Suggested,
+        FunnelStep::Accepted,
+        FunnelStep::Introduced,
+        FunnelStep::Signed,
+        FunnelStep::Landed,
+    ];
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let (cohort, reached) = cohorts[i];
+            let first = i == 0;
+            FunnelStage {
+                stage,
+                label: stage.label(),
+                count: counts[i],
+                conversion_rate: (!first && cohort > 0).then(|| round(reached as f64 / cohort as f64, 4)),
+                cohort: (!first).then_some(cohort),
+                median_days: median(&mut days[i]).map(|m| round(m, 2)),
+            }
+        })
+        .collect()
+}
+
+/// Suggestions per need posted in the period.
+pub fn funnel_ratios(stages: &[FunnelStage]) -> FunnelRatios {
+    let posted = stages.first().map(|s| s.count).unwrap_or(0);
+    let suggested = stages.get(1).map(|s| s.count).unwrap_or(0);
+    FunnelRatios { suggestions_per_need: (posted > 0).then(|| round(suggested as f64 / posted as f64, 4)) }
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -321,6 +372,7 @@ mod tests {
     fn facts(created: i64, accepted: Option<i64>, introduced: Option<i64>, signed: Option<i64>) -> DockingFacts {
         DockingFacts {
             id: "d".into(),
+            need_id: "n".into(),
             source: DockingSource::Suggested,
             manager_id: None,
             need_created_at: created - 86_400_000_000,
@@ -364,14 +416,22 @@ mod tests {
         let all = funnel(8, &dockings, &StatsFilter::default());
         let counts: Vec<i64> = all.iter().map(|s| s.count).collect();
         assert_eq!(counts, [8, 4, 2, 1, 1, 0]);
-        assert_eq!(all[1].conversion_rate, Some(0.5));
-        assert_eq!(all[2].conversion_rate, Some(0.5));
+        assert_eq!(all[0].conversion_rate, None);
+        // One need of the eight had suggestions (all four dockings are of need "n").
+        assert_eq!((all[1].cohort, all[1].conversion_rate), (Some(8), Some(0.125)));
+        assert_eq!((all[2].cohort, all[2].conversion_rate), (Some(4), Some(0.5)));
+        assert_eq!((all[3].cohort, all[3].conversion_rate), (Some(2), Some(0.5)));
+        assert_eq!((all[4].cohort, all[4].conversion_rate), (Some(1), Some(1.0)));
+        assert_eq!((all[5].cohort, all[5].conversion_rate), (Some(1), Some(0.0)));
         assert_eq!(all[2].median_days, Some(2.0), "acceptance after 1 and 3 days");
         assert_eq!(all[3].median_days, Some(2.0));
         assert_eq!(all[4].median_days, Some(7.0));
-        assert_eq!(all[5].conversion_rate, Some(0.0));
         assert_eq!(all[5].median_days, None);
-        assert_eq!(all[0].conversion_rate, None);
+        assert_eq!(funnel_ratios(&all).suggestions_per_need, Some(0.5));
+        // Four suggestions for one need posted: the ratio is above 1, every rate stays in 0..1.
+        let one = funnel(1, &dockings, &StatsFilter::default());
+        assert_eq!(funnel_ratios(&one).suggestions_per_need, Some(4.0));
+        assert!(one.iter().filter_map(|s| s.conversion_rate).all(|r| (0.0..=1.0).contains(&r)));
         let december = StatsFilter { from: NaiveDate::from_ymd_opt(2026, 12, 1), ..StatsFilter::default() };
         let later = funnel(0, &dockings, &december);
         assert_eq!(later.iter().map(|s| s.count).collect::<Vec<_>>(), [0, 0, 0, 0, 0, 0]);

@@ -169,7 +169,12 @@ impl TransferContent {
         let signed_on = match input.signed_on {
             Some(date) => Some(not_future(&mut e, "signed_on", date, today)),
             None => {
-                e.add("signed_on", "required", "`signed_on` is required: the signing date as YYYY-MM-DD");
+                e.add(
+                    "signed_on",
+                    "required",
+                    "「签约日期」signed_on 必填，格式 YYYY-MM-DD",
+                    "`signed_on` is required: the signing date as YYYY-MM-DD",
+                );
                 None
             }
         };
@@ -248,6 +253,10 @@ impl TransferContent {
                 e.add(
                     &format!("{at}.date"),
                     "before_signing",
+                    format!(
+                        "「{}」{date} 早于合同签订日期（{signed}）",
+                        crate::domain::validate::label(&format!("{at}.date"))
+                    ),
                     format!("`{at}.date` {date} is before the contract was signed ({signed})"),
                 );
             }
@@ -286,6 +295,7 @@ fn not_future(e: &mut ValidationErrors, field: &str, date: NaiveDate, today: Nai
         e.add(
             field,
             "in_future",
+            format!("「{}」{date} 在未来：只记录已经发生的事（今天是 {today}）", crate::domain::validate::label(field)),
             format!("`{field}` {date} is in the future; record what has happened (today is {today})"),
         );
     }
@@ -297,20 +307,39 @@ pub fn exact_amount(e: &mut ValidationErrors, field: &str, value: Option<&Value>
     match value {
         None | Some(Value::Null) => {
             if required {
-                e.add(field, "required", format!("`{field}` is required: an amount in 万元 such as \"120.50\""));
+                e.add(
+                    field,
+                    "required",
+                    format!("「{}」必填：以万元计的金额，例如 \"120.50\"", crate::domain::validate::label(field)),
+                    format!("`{field}` is required: an amount in 万元 such as \"120.50\""),
+                );
             }
             None
         }
         Some(Value::String(text)) => match parse_wan(text) {
             Ok(w) => Some(w),
             Err(why) => {
-                e.add(field, "invalid_amount", format!("`{field}` {why}"));
+                e.add(
+                    field,
+                    "invalid_amount",
+                    format!(
+                        "「{}」{}",
+                        crate::domain::validate::label(field),
+                        crate::domain::validate::amount_zh(&why)
+                    ),
+                    format!("`{field}` {why}"),
+                );
                 None
             }
         },
         Some(Value::Number(n)) => v::amount(e, field, n.as_f64()),
         Some(_) => {
-            e.add(field, "invalid_amount", format!("`{field}` must be an amount in 万元 such as \"120.50\""));
+            e.add(
+                field,
+                "invalid_amount",
+                format!("「{}」应为以万元计的金额，例如 \"120.50\"", crate::domain::validate::label(field)),
+                format!("`{field}` must be an amount in 万元 such as \"120.50\""),
+            );
             None
         }
     }
@@ -356,6 +385,7 @@ fn registration_number(e: &mut ValidationErrors, number: &str, today: NaiveDate)
         e.add(
             field,
             "invalid_registration_number",
+            format!("「技术合同登记号」应为 14 到 18 位数字（4 位年份、6 位登记机构地区代码和 4 到 8 位序号，例如 2026370502000123）；收到 `{number}`"),
             format!("`{field}` must be 14 to 18 digits, {example}; got `{number}`"),
         );
         return;
@@ -365,6 +395,7 @@ fn registration_number(e: &mut ValidationErrors, number: &str, today: NaiveDate)
         e.add(
             field,
             "invalid_registration_number",
+            format!("「技术合同登记号」以年份 {year} 开头，这不是有效的登记年份（例如 2026370502000123）"),
             format!("`{field}` starts with the year {year}, which is not a registration year; {example}"),
         );
         return;
@@ -375,6 +406,7 @@ fn registration_number(e: &mut ValidationErrors, number: &str, today: NaiveDate)
         e.add(
             field,
             "invalid_registration_number",
+            format!("「技术合同登记号」第 5-10 位（`{}`）不是地区代码（例如 2026370502000123）", &number[4..10]),
             format!("`{field}` digits 5-10 (`{}`) are not a region code; {example}", &number[4..10]),
         );
     }

@@ -4,12 +4,17 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-/// One invalid field: where, a stable code, and a sentence that says what to fix.
+/// One invalid field: where, a stable code, and a sentence that says what to fix (in the
+/// language the client asked for: Chinese by default, English with `Accept-Language: en`).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: &'static str,
     pub message: String,
+    /// The message in Chinese; the API puts it in `message` unless English is asked for, and
+    /// never sends this key.
+    #[schema(ignore)]
+    pub message_zh: String,
 }
 
 /// Every problem found in one input, so a client can fix them all at once.
@@ -17,8 +22,9 @@ pub struct FieldError {
 pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
-    pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.to_string(), code, message: message.into() });
+    /// Records a problem: its Chinese message, then the English one.
+    pub fn add(&mut self, field: &str, code: &'static str, zh: impl Into<String>, en: impl Into<String>) {
+        self.0.push(FieldError { field: field.to_string(), code, message: en.into(), message_zh: zh.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -33,6 +39,12 @@ impl ValidationErrors {
     pub fn summary(&self) -> String {
         let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         format!("{} invalid field(s): {}", self.0.len(), parts.join("; "))
+    }
+
+    /// The summary in Chinese.
+    pub fn summary_zh(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|e| e.message_zh.clone()).collect();
+        format!("{} 个字段有误：{}", self.0.len(), parts.join("；"))
     }
 }
 
@@ -90,11 +102,11 @@ pub enum Lines {
 fn required(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max: usize, lines: Lines) -> String {
     match value.map(str::trim) {
         None => {
-            errors.add(field, "required", format!("`{field}` is required"));
+            errors.add(field, "required", format!("「{}」必填", label(field)), format!("`{field}` is required"));
             String::new()
         }
         Some("") => {
-            errors.add(field, "blank", format!("`{field}` must not be blank"));
+            errors.add(field, "blank", format!("「{}」不能为空", label(field)), format!("`{field}` must not be blank"));
             String::new()
         }
         Some(text) => {
@@ -107,7 +119,12 @@ fn required(errors: &mut ValidationErrors, field: &str, value: Option<&str>, max
 fn check_text(errors: &mut ValidationErrors, field: &str, text: &str, max: usize, lines: Lines) {
     let chars = text.chars().count();
     if chars > max {
-        errors.add(field, "too_long", format!("`{field}` has {chars} characters; at most {max} are allowed"));
+        errors.add(
+            field,
+            "too_long",
+            format!("「{}」有 {chars} 个字符，最多 {max} 个", label(field)),
+            format!("`{field}` has {chars} characters; at most {max} are allowed"),
+        );
     }
     control_character(errors, field, text, lines);
 }
@@ -125,15 +142,20 @@ pub fn forbidden_control(text: &str, lines: Lines) -> Option<char> {
 /// Records a control character found in `text` with a message that names it.
 pub fn control_character(errors: &mut ValidationErrors, field: &str, text: &str, lines: Lines) {
     if let Some(c) = forbidden_control(text, lines) {
-        let hint = match lines {
-            Lines::One => "this is a one-line field: remove line breaks, tabs and other control characters",
-            Lines::Many => {
-                "remove it: control characters are not text (tabs and line breaks are kept only in fields of several lines)"
-            }
+        let (hint_zh, hint) = match lines {
+            Lines::One => (
+                "这是单行字段：请删除换行、制表符等控制字符",
+                "this is a one-line field: remove line breaks, tabs and other control characters",
+            ),
+            Lines::Many => (
+                "请删除它：控制字符不是文字（换行和制表符只在多行字段中保留）",
+                "remove it: control characters are not text (tabs and line breaks are kept only in fields of several lines)",
+            ),
         };
         errors.add(
             field,
             "control_character",
+            format!("「{}」含有控制字符 U+{:04X}；{hint_zh}", label(field), c as u32),
             format!("`{field}` contains the control character U+{:04X}; {hint}", c as u32),
         );
     }
@@ -195,19 +217,29 @@ pub fn string_list(
             continue;
         }
         if value.chars().count() > max_chars {
-            errors.add(field, "too_long", format!("`{field}` item `{value}` is longer than {max_chars} characters"));
+            errors.add(
+                field,
+                "too_long",
+                format!("「{}」中的「{value}」超过 {max_chars} 个字符", label(field)),
+                format!("`{field}` item `{value}` is longer than {max_chars} characters"),
+            );
         }
         control_character(errors, field, value, Lines::One);
         out.push(value.to_string());
     }
     if out.len() > max_items {
-        errors.add(field, "too_many", format!("`{field}` has {} items; at most {max_items} are allowed", out.len()));
+        errors.add(
+            field,
+            "too_many",
+            format!("「{}」有 {} 项，最多 {max_items} 项", label(field), out.len()),
+            format!("`{field}` has {} items; at most {max_items} are allowed", out.len()),
+        );
     }
     out
 }
 
 /// Parses a vocabulary code, recording the error with the allowed codes.
-pub fn vocab<T: std::str::FromStr<Err = String>>(
+pub fn vocab<T: std::str::FromStr<Err = String> + crate::domain::vocab::Vocabulary>(
     errors: &mut ValidationErrors,
     field: &str,
     value: Option<&str>,
@@ -215,14 +247,19 @@ pub fn vocab<T: std::str::FromStr<Err = String>>(
 ) -> Option<T> {
     match value {
         None if required => {
-            errors.add(field, "required", format!("`{field}` is required"));
+            errors.add(field, "required", format!("「{}」必填", label(field)), format!("`{field}` is required"));
             None
         }
         None => None,
         Some(code) => match code.trim().parse::<T>() {
             Ok(v) => Some(v),
             Err(message) => {
-                errors.add(field, "unknown_code", message);
+                errors.add(
+                    field,
+                    "unknown_code",
+                    format!("「{}」：{}", label(field), T::unknown_zh(code.trim())),
+                    message,
+                );
                 None
             }
         },
@@ -230,7 +267,7 @@ pub fn vocab<T: std::str::FromStr<Err = String>>(
 }
 
 /// A list of vocabulary codes, deduplicated, order kept.
-pub fn vocab_list<T: std::str::FromStr<Err = String> + PartialEq>(
+pub fn vocab_list<T: std::str::FromStr<Err = String> + crate::domain::vocab::Vocabulary + PartialEq>(
     errors: &mut ValidationErrors,
     field: &str,
     values: Option<&[String]>,
@@ -333,10 +370,97 @@ pub fn amount(errors: &mut ValidationErrors, field: &str, value: Option<f64>) ->
     match Wan::parse(value) {
         Ok(w) => Some(w),
         Err(why) => {
-            errors.add(field, "invalid_amount", format!("`{field}` {why}"));
+            errors.add(
+                field,
+                "invalid_amount",
+                format!("「{}」{}", label(field), amount_zh(&why)),
+                format!("`{field}` {why}"),
+            );
             None
         }
     }
+}
+
+/// An amount's problem (as `Wan::parse` words it) in Chinese.
+pub fn amount_zh(why: &str) -> String {
+    if why.starts_with("must be a number") {
+        "应为数字，单位万元，例如 \"120.50\"".to_string()
+    } else if why.starts_with("must not be negative") {
+        format!("不能为负数（{why}）")
+    } else if why.starts_with("has more than two decimals") {
+        "最多两位小数：金额以万元计，精确到 0.01".to_string()
+    } else if why.starts_with("is larger than") {
+        format!("超出上限（{why}）")
+    } else {
+        format!("不是有效的金额（{why}）")
+    }
+}
+
+/// The Chinese name of a field (`contact.phone`, `milestones[1].date` ...), for messages.
+pub fn label(field: &str) -> String {
+    fn name(part: &str) -> &str {
+        match part {
+            "title" => "名称",
+            "description" => "需求描述",
+            "targets" => "技术指标",
+            "tried" => "已尝试的方案",
+            "keywords" => "关键词",
+            "field" => "技术领域",
+            "need_type" => "需求类型",
+            "cooperation_modes" => "合作方式",
+            "budget_min" => "预算下限",
+            "budget_max" => "预算上限",
+            "deadline" => "截止日期",
+            "region" => "所在地区",
+            "contact" => "联系人",
+            "name" => "名称",
+            "phone" => "电话",
+            "email" => "电子邮箱",
+            "visibility" => "公开范围",
+            "abstract" | "summary" => "成果简介",
+            "achievement_type" => "成果类型",
+            "trl" => "技术成熟度",
+            "stage" => "所处阶段",
+            "ip_form" => "知识产权形式",
+            "patent_numbers" => "专利号",
+            "asking_price" => "转让报价",
+            "team_lead" => "团队负责人",
+            "contract_type" => "合同类型",
+            "amount" => "合同金额",
+            "signed_on" => "签约日期",
+            "registration_number" => "技术合同登记号",
+            "landing_enterprise" => "落地企业",
+            "landing_region" => "落地地区",
+            "milestones" => "里程碑",
+            "date" => "日期",
+            "kind" => "类型",
+            "note" => "备注",
+            "evidence" => "证明材料",
+            "outcomes" => "成效",
+            "new_output_value" => "新增产值",
+            "new_products" => "新产品数",
+            "jobs" => "新增就业",
+            "reported_on" => "填报日期",
+            "role" => "角色",
+            "org_id" => "机构",
+            "expires_at" => "过期时间",
+            "word" => "词语",
+            "freq" => "词频",
+            "members" => "同义词",
+            "external_id" => "外部编号",
+            other => other,
+        }
+    }
+    let parts: Vec<String> = field
+        .split('.')
+        .map(|part| match part.split_once('[') {
+            Some((head, rest)) => {
+                format!("{}第{}项", name(head), rest.trim_end_matches(']').parse::<usize>().map(|i| i + 1).unwrap_or(0))
+            }
+            None => name(part).to_string(),
+        })
+        .collect();
+    parts.join("·")
 }
 
 /// Province-level prefixes of GB/T 2260 administrative division codes.
@@ -372,6 +496,7 @@ pub fn region_code(errors: &mut ValidationErrors, field: &str, value: Option<&st
             errors.add(
                 field,
                 "required",
+                format!("「{}」必填：6 位行政区划代码，例如 370502", label(field)),
                 format!("`{field}` is required: a 6-digit administrative division code such as 370502"),
             );
         }
@@ -381,12 +506,14 @@ pub fn region_code(errors: &mut ValidationErrors, field: &str, value: Option<&st
         errors.add(
             field,
             "invalid_region",
+            format!("「{}」应为 6 位行政区划代码，例如 370502（收到 `{code}`）", label(field)),
             format!("`{field}` must be a 6-digit administrative division code such as 370502 (got `{code}`)"),
         );
     } else if !PROVINCE_PREFIXES.contains(&&code[..2]) {
         errors.add(
             field,
             "invalid_region",
+            format!("「{}」`{code}` 不以省级代码开头（例如山东为 37）", label(field)),
             format!("`{field}` `{code}` does not start with a province code (e.g. 37 for 山东)"),
         );
     }
@@ -434,6 +561,7 @@ impl Contact {
                 errors.add(
                     &format!("{field}.phone"),
                     "invalid_phone",
+                    format!("「{}·电话」应为 7 到 20 位数字，可含 + - ( ) 和空格（收到 `{phone}`）", label(field)),
                     format!("`{field}.phone` must be 7-20 digits, optionally with + - ( ) and spaces (got `{phone}`)"),
                 );
             }
@@ -449,6 +577,7 @@ impl Contact {
                 errors.add(
                     &format!("{field}.email"),
                     "invalid_email",
+                    format!("「{}·电子邮箱」不是有效的邮箱地址（收到 `{email}`）", label(field)),
                     format!("`{field}.email` is not an e-mail address (got `{email}`)"),
                 );
             }

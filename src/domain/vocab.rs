@@ -11,6 +11,12 @@ pub struct VocabularyEntry {
     pub label: &'static str,
 }
 
+/// A vocabulary's message for a value it does not have, in Chinese, with every allowed code and
+/// its label.
+pub trait Vocabulary {
+    fn unknown_zh(value: &str) -> String;
+}
+
 /// Defines an enumeration whose variants carry a code and a Chinese label. Serde uses the code,
 /// so an unknown value is rejected with the list of allowed codes.
 macro_rules! vocabulary {
@@ -53,6 +59,13 @@ macro_rules! vocabulary {
 
             pub fn entries() -> Vec<VocabularyEntry> {
                 Self::ALL.iter().map(|v| VocabularyEntry { code: v.code(), label: v.label() }).collect()
+            }
+        }
+
+        impl $crate::domain::vocab::Vocabulary for $name {
+            fn unknown_zh(value: &str) -> String {
+                let allowed: Vec<String> = [$(format!("{}（{}）", $code, $label)),+].to_vec();
+                format!("`{}` 不是可选的取值；可选：{}", value, allowed.join("、"))
             }
         }
 

@@ -101,7 +101,7 @@ fn envelope(status: u16, uri_too_long: bool) -> Vec<u8> {
     };
     let status = api.status;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body: ErrorBody = api.body(Some(request_id.clone()));
+    let body: ErrorBody = api.body(Some(request_id.clone()), super::error::Language::Zh);
     let body = serde_json::to_vec(&body).unwrap_or_default();
     let mut out = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",

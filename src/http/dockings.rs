@@ -345,17 +345,19 @@ pub struct BulkResponse {
 )]
 #[post("/dockings/bulk")]
 pub async fn bulk_review(
+    req: actix_web::HttpRequest,
     cx: web::Data<App>,
     auth: Auth<Staff>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let language = super::error::language_of(&req);
     let input: BulkInput = parse_body(body.into_inner())?;
     let results = dockings::bulk(&cx, &auth, input).await?;
     let results: Vec<BulkResult> = results
         .into_iter()
         .map(|(id, outcome)| match outcome {
             Ok(state) => BulkResult { id, state: Some(state), error: None },
-            Err(e) => BulkResult { id, state: None, error: Some(ApiError::from(e).body(None).error) },
+            Err(e) => BulkResult { id, state: None, error: Some(ApiError::from(e).body(None, language).error) },
         })
         .collect();
     let succeeded = results.iter().filter(|r| r.state.is_some()).count();

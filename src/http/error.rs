@@ -14,6 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::{Code, Error};
+pub use crate::i18n::{Language, localize};
 
 /// The request id of the current request, set by the request-id middleware.
 #[derive(Debug, Clone)]
@@ -45,6 +46,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    pub message_zh: String,
     pub details: Option<Value>,
     /// Seconds after which the client may try again (`Retry-After`), for 503 and 429.
     pub retry_after: Option<u64>,
@@ -57,6 +59,7 @@ impl From<Error> for ApiError {
         ApiError {
             status: StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code: e.code.as_str(),
+            message_zh: e.message_zh(),
             message: e.message,
             details: e.details,
             retry_after: e.retry_after,
@@ -91,12 +94,20 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+    /// The envelope in `language`: the message, and every message in the details.
+    pub fn body(&self, request_id: Option<String>, language: Language) -> ErrorBody {
+        let mut details = self.details.clone();
+        if let Some(d) = details.as_mut() {
+            localize(d, language);
+        }
         ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_string(),
-                message: self.message.clone(),
-                details: self.details.clone(),
+                message: match language {
+                    Language::Zh => self.message_zh.clone(),
+                    Language::En => self.message.clone(),
+                },
+                details,
                 request_id,
             },
         }
@@ -116,7 +127,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         // The request id is added by the middleware, which rewrites the body with it.
-        let mut response = HttpResponse::build(self.status).json(self.body(None));
+        let mut response = HttpResponse::build(self.status).json(self.body(None, Language::Zh));
         if let Some((name, value)) = &self.header {
             response.headers_mut().insert(name.clone(), HeaderValue::from_static(value));
         }
@@ -167,6 +178,11 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::from(Error::new(Code::InvalidPath, format!("a path parameter does not fit: {err}"))).into()
 }
 
+/// The language a request asks for (`Accept-Language`).
+pub fn language_of(req: &HttpRequest) -> Language {
+    Language::from_header(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+}
+
 /// Puts the request id into error bodies, and turns any error response that is not yet in the
 /// envelope (unknown route, wrong method, errors from actix itself) into it.
 pub fn envelope_errors<B: MessageBody + 'static>(
@@ -180,7 +196,9 @@ pub fn envelope_errors<B: MessageBody + 'static>(
     let api = res.response().extensions().get::<ApiError>().cloned();
     let (req, old) = res.into_parts();
     let api = api.unwrap_or_else(|| ApiError::from_status(status, req.method().as_str(), req.path()));
-    let mut response = HttpResponse::build(status).json(api.body(Some(request_id.to_string())));
+    let language = language_of(&req);
+    let mut response = HttpResponse::build(status).json(api.body(Some(request_id.to_string()), language));
+    response.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language.tag()));
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             response.headers_mut().insert(name.clone(), value.clone());

@@ -164,6 +164,8 @@ pub async fn create_import(
     if let Some(refused) = imports::refusal(&report, &options) {
         return Err(refused.into());
     }
+    let mut report = serde_json::to_value(&report).map_err(|_| ApiError::from(Error::internal()))?;
+    super::error::localize(&mut report, super::error::language_of(&req));
     Ok(HttpResponse::Ok().json(report))
 }
 

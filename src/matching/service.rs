@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use super::fit::{Fit, assess};
 use super::{Feedback, FieldEvidence, MATCHER_VERSION, MatchInput, MatchParams, rank};
 use crate::domain::achievement::{Achievement, AchievementContent};
-use crate::domain::docking::{Docking, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode};
+use crate::domain::docking::{
+    Docking, DockingAction, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode,
+};
 use crate::domain::need::{Need, NeedContent};
 use crate::domain::new_id;
 use crate::domain::record::Library;
@@ -299,15 +301,18 @@ pub fn explain(
         Subject::Need(_) => matchable(a.content.visibility, a.meta.status),
         Subject::Achievement(_) => matchable(n.content.visibility, n.meta.status),
     });
+    // The fit orders (a gap lowers, the same city lifts a little), but only lowers the score
+    // shown: a label is not evidence that the texts meet.
     let mut scored: Vec<(Need, Achievement, &super::Candidate, Fit, f32)> = pairs
         .into_iter()
         .map(|(n, a, c)| {
             let fit = assess(&n.content, &a.content);
-            let score = (c.score * fit.factor).clamp(0.0, 1.0);
+            let score = (c.score * fit.factor.min(1.0)).clamp(0.0, 1.0);
             (n, a, c, fit, score)
         })
         .collect();
-    scored.sort_by(|x, y| y.4.total_cmp(&x.4).then_with(|| x.2.retrieved.id.cmp(&y.2.retrieved.id)));
+    let order = |x: &(Need, Achievement, &super::Candidate, Fit, f32)| x.2.rank_score * x.3.factor;
+    scored.sort_by(|x, y| order(y).total_cmp(&order(x)).then_with(|| x.2.retrieved.id.cmp(&y.2.retrieved.id)));
     scored.truncate(limit);
 
     let dictionary_version = index.analyzer().version().to_string();
@@ -456,9 +461,75 @@ pub fn suggestion(
         from_state: None,
         to_state: Some(DockingState::Suggested),
         reason: None,
-        note: format!("score {:.2}", item.score),
+        note: format!("系统推荐，匹配度 {:.2}", item.score),
     };
     (docking, event)
+}
+
+/// A waiting suggestion re-scored after one side changed: with the pair's new ranking `item`
+/// at or above `threshold`, the new score, explanation and fingerprints and a `rescored` event;
+/// otherwise withdrawn by the matcher (the blocking gap as the reason where the fit names one),
+/// with the fingerprints of now, so the pair returns only after another material change.
+pub fn rescored(
+    d: &Docking,
+    item: Option<&MatchItem>,
+    dictionary_version: &str,
+    threshold: f32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (Docking, DockingEvent) {
+    let mut updated = d.clone();
+    let old = d.score.unwrap_or(0.0);
+    let mut event = DockingEvent {
+        docking_id: d.id.clone(),
+        at,
+        actor_id: None,
+        actor_role: "matcher".into(),
+        kind: EventKind::Rescored,
+        action: None,
+        from_state: None,
+        to_state: None,
+        reason: None,
+        note: String::new(),
+    };
+    if let Some(item) = item {
+        updated.need_fingerprint = need_fingerprint(&item.need.content);
+        updated.achievement_fingerprint = achievement_fingerprint(&item.achievement.content);
+    }
+    match item.filter(|i| i.score >= threshold) {
+        Some(item) => {
+            let (fresh, _) = suggestion(item, dictionary_version, at);
+            updated.score = fresh.score;
+            updated.explanation = fresh.explanation;
+            updated.matcher_version = fresh.matcher_version;
+            updated.dictionary_version = fresh.dictionary_version;
+            event.note = format!("一方内容有实质变化，重新评分：{old:.3} → {:.3}", item.score);
+        }
+        None => {
+            updated.state = DockingState::Withdrawn;
+            let gap = item.and_then(|i| i.explanation.near_miss.as_ref()).and_then(|n| n.gaps.first().copied());
+            updated.reason = Some(match gap {
+                Some("trl") => ReasonCode::TrlTooLow,
+                Some("budget") => ReasonCode::BudgetGap,
+                Some("cooperation") => ReasonCode::CooperationMismatch,
+                // A field gap is not a manager's `field_mismatch`, which the ranking learns from.
+                _ => ReasonCode::Other,
+            });
+            event.kind = EventKind::Transition;
+            event.action = Some(DockingAction::Withdraw);
+            event.from_state = Some(DockingState::Suggested);
+            event.to_state = Some(DockingState::Withdrawn);
+            event.reason = updated.reason;
+            event.note = match item {
+                Some(i) => format!(
+                    "一方内容有实质变化，重新评分 {:.3}，低于推荐阈值 {threshold:.2}，由系统撤回{}",
+                    i.score,
+                    i.explanation.near_miss.as_ref().map(|n| format!("：{}", n.message)).unwrap_or_default()
+                ),
+                None => "一方内容有实质变化，已不在候选之列，由系统撤回".to_string(),
+            };
+        }
+    }
+    (updated, event)
 }
 
 fn counterpart<'a>(subject: &Subject, docking: &'a Docking) -> &'a str {

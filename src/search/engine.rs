@@ -23,6 +23,8 @@ use crate::domain::need::Need;
 use crate::domain::record::Library;
 
 const CURRENT_FILE: &str = "CURRENT";
+/// In each index directory: the id of the database the index was built from.
+const DATABASE_FILE: &str = "DATABASE";
 
 #[derive(Debug, Clone)]
 pub struct SearchSettings {
@@ -218,6 +220,21 @@ pub async fn commit_build(index: Arc<SearchIndex>, seq: i64) -> Result<(), Searc
 }
 
 /// Points `CURRENT` at `dir`, atomically (write a temporary file, then rename).
+/// Records in a built index directory the database it was built from.
+pub fn bind_to_database(dir: &Path, database: &str) -> Result<(), SearchError> {
+    let temporary = dir.join(format!("{DATABASE_FILE}.tmp"));
+    std::fs::write(&temporary, database).map_err(io(&temporary))?;
+    std::fs::rename(&temporary, dir.join(DATABASE_FILE)).map_err(io(dir))?;
+    Ok(())
+}
+
+/// The database the index `CURRENT` names was built from, if it says.
+pub fn current_database(settings: &SearchSettings) -> Option<String> {
+    let name = std::fs::read_to_string(settings.dir.join(CURRENT_FILE)).ok()?;
+    let id = std::fs::read_to_string(settings.dir.join(name.trim()).join(DATABASE_FILE)).ok()?;
+    Some(id.trim().to_string())
+}
+
 pub fn switch_current(parent: &Path, dir: &Path) -> Result<(), SearchError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let temporary = parent.join(format!("{CURRENT_FILE}.tmp"));

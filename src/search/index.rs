@@ -132,6 +132,10 @@ pub struct Retrieved {
     pub score: f32,
     pub field: String,
     pub keywords: Vec<String>,
+    /// The share of the request text's term weight (see `term_weights`) the record contains, in
+    /// its title, keywords or body: absolute text evidence in 0..1, unlike `score`, which only
+    /// compares candidates of one request.
+    pub coverage: f32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -287,14 +291,70 @@ impl SearchIndex {
             (Occur::Must, Box::new(ConstScoreQuery::new(self.filter_query(request), 0.0))),
         ]);
         let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
+        let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
+        let coverage = self.coverage(&searcher, &self.term_weights(&request.text), &addresses)?;
         let mut out = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        for ((score, address), coverage) in top.into_iter().zip(coverage) {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
             let library =
                 if text(self.fields.library) == "achievements" { Library::Achievements } else { Library::Needs };
             let keywords = doc.get_all(self.fields.keywords).filter_map(|v| v.as_str().map(str::to_string)).collect();
-            out.push(Retrieved { library, id: text(self.fields.id), score, field: text(self.fields.field), keywords });
+            out.push(Retrieved {
+                library,
+                id: text(self.fields.id),
+                score,
+                field: text(self.fields.field),
+                keywords,
+                coverage,
+            });
+        }
+        Ok(out)
+    }
+
+    /// For each record, the summed weight of the `weights` terms it contains in its title,
+    /// keywords or body (one seek per term, field and record, in each segment's postings).
+    fn coverage(
+        &self,
+        searcher: &tantivy::Searcher,
+        weights: &[(String, f32)],
+        addresses: &[DocAddress],
+    ) -> Result<Vec<f32>, IndexError> {
+        use tantivy::{DocSet, TERMINATED};
+        let mut out = vec![0.0; addresses.len()];
+        let mut by_segment: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
+        for (i, a) in addresses.iter().enumerate() {
+            by_segment.entry(a.segment_ord).or_default().push((a.doc_id, i));
+        }
+        for (segment, mut docs) in by_segment {
+            docs.sort_unstable();
+            let reader = searcher.segment_reader(segment);
+            let fields = [self.fields.title, self.fields.keywords, self.fields.body];
+            let inverted: Vec<_> = fields.iter().map(|f| reader.inverted_index(*f)).collect::<Result<_, _>>()?;
+            for (term, weight) in weights {
+                let mut found = vec![false; docs.len()];
+                for (field, index) in fields.iter().zip(&inverted) {
+                    let Some(mut postings) = index
+                        .read_postings(&Term::from_field_text(*field, term), IndexRecordOption::Basic)
+                        .map_err(tantivy::TantivyError::from)?
+                    else {
+                        continue;
+                    };
+                    for (k, (doc, _)) in docs.iter().enumerate() {
+                        let current = postings.doc();
+                        if current == TERMINATED {
+                            break;
+                        }
+                        let at = if current >= *doc { current } else { postings.seek(*doc) };
+                        found[k] |= at == *doc;
+                    }
+                }
+                for (k, (_, i)) in docs.iter().enumerate() {
+                    if found[k] {
+                        out[*i] += weight;
+                    }
+                }
+            }
         }
         Ok(out)
     }

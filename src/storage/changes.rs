@@ -21,6 +21,12 @@ impl<D: Dialect> ChangeLog for SqlStore<D> {
         Ok(row.and_then(|r| r.0).unwrap_or(0))
     }
 
+    async fn database_id(&self) -> StoreResult<String> {
+        let row: Option<(String,)> =
+            self.db.fetch_optional(Sql::new("SELECT id FROM database_identity ORDER BY created_at LIMIT 1")).await?;
+        row.map(|r| r.0).ok_or(super::StoreError::NotFound)
+    }
+
     async fn matcher_checkpoint(&self) -> StoreResult<i64> {
         let row: Option<(i64,)> =
             self.db.fetch_optional(Sql::new("SELECT seq FROM matcher_checkpoint WHERE name = 'suggest'")).await?;

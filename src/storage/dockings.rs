@@ -22,8 +22,9 @@ pub const DOCKING_INSERT: &str = "INSERT INTO dockings (id, need_id, achievement
     $22, $23, $24)";
 
 pub const DOCKING_UPDATE: &str = "UPDATE dockings SET state = $1, manager_id = $2, was_introduced = $3, \
-    need_interest = $4, achievement_interest = $5, updated_at = $6, reason = $7, version = version + 1 \
-    WHERE id = $8 AND version = $9";
+    need_interest = $4, achievement_interest = $5, updated_at = $6, reason = $7, score = $8, explanation = $9, \
+    matcher_version = $10, dictionary_version = $11, need_fingerprint = $12, achievement_fingerprint = $13, \
+    version = version + 1 WHERE id = $14 AND version = $15";
 
 pub const EVENT_INSERT: &str = "INSERT INTO docking_events (docking_id, at, actor_id, actor_role, kind, from_state, \
     to_state, reason, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -186,6 +187,12 @@ pub(super) async fn write_docking_update(
         .bind(d.achievement_interest)
         .bind(micros(event.at))
         .bind(d.reason.map(|r| r.code()))
+        .bind(d.score)
+        .bind(d.explanation.to_string())
+        .bind(d.matcher_version.clone())
+        .bind(d.dictionary_version.clone())
+        .bind(&d.need_fingerprint)
+        .bind(&d.achievement_fingerprint)
         .bind(&d.id)
         .bind(d.version);
     if tx.execute(sql).await? == 0 {
@@ -217,7 +224,9 @@ impl<D: Dialect> DockingStore for SqlStore<D> {
                 .fetch_optional(
                     Sql::new(
                         "SELECT * FROM dockings WHERE need_id = $1 AND achievement_id = $2 \
-                         AND need_fingerprint = $3 AND achievement_fingerprint = $4 ORDER BY created_at DESC LIMIT 1",
+                         AND (state NOT IN ('rejected', 'withdrawn') \
+                              OR (need_fingerprint = $3 AND achievement_fingerprint = $4)) \
+                         ORDER BY created_at DESC LIMIT 1",
                     )
                     .bind(&d.need_id)
                     .bind(&d.achievement_id)

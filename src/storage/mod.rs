@@ -212,6 +212,9 @@ pub trait ChangeLog: Send + Sync + 'static {
     async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>>;
     /// The highest sequence number in the change log (0 when empty).
     async fn last_change_seq(&self) -> StoreResult<i64>;
+    /// The database's identity, made once with its schema: what the search index and the demo
+    /// tokens record as the database they belong to.
+    async fn database_id(&self) -> StoreResult<String>;
     /// The change-log position up to which the background matcher has suggested.
     async fn matcher_checkpoint(&self) -> StoreResult<i64>;
     /// Moves the checkpoint forward (never back).
@@ -222,8 +225,10 @@ pub trait ChangeLog: Send + Sync + 'static {
 #[async_trait]
 pub trait DockingStore: Send + Sync + 'static {
     /// Creates a docking with its `created` event, unless the pair already has an open docking,
-    /// or (with `respect_history`, as the matcher asks) a closed one made when both records had
-    /// the fingerprints they have now. Returns the docking that stood in the way, if any.
+    /// or (with `respect_history`, as the matcher asks) a docking that went further than a
+    /// rejection or withdrawal (signed or failed: never suggested again), or a rejected or
+    /// withdrawn one made when both records had the fingerprints they have now. Returns the
+    /// docking that stood in the way, if any.
     async fn create_docking(
         &self,
         docking: &Docking,
@@ -231,7 +236,8 @@ pub trait DockingStore: Send + Sync + 'static {
         respect_history: bool,
     ) -> StoreResult<Option<Docking>>;
     async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>>;
-    /// Writes the docking's state, manager and flags if the stored version is still
+    /// Writes the docking's state, manager, flags and matcher fields (score, explanation,
+    /// versions, fingerprints) if the stored version is still
     /// `docking.version`, and appends `event`, in one transaction; returns it as stored.
     async fn update_docking(&self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking>;
     async fn list_dockings(&self, query: &DockingQuery) -> StoreResult<Page<Docking>>;

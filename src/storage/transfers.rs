@@ -121,6 +121,7 @@ fn content_values(c: &TransferContent) -> Vec<Value> {
 #[derive(sqlx::FromRow)]
 pub struct DockingFactsRow {
     pub id: String,
+    pub need_id: String,
     pub source: String,
     pub manager_id: Option<String>,
     pub need_created_at: i64,
@@ -141,6 +142,7 @@ impl IntoDomain for DockingFactsRow {
             landed_on: self.landed_on.as_deref().map(date).transpose()?,
             signed_on: self.signed_on.as_deref().map(date).transpose()?,
             id: self.id,
+            need_id: self.need_id,
             manager_id: self.manager_id,
             need_created_at: self.need_created_at,
             created_at: self.created_at,
@@ -152,7 +154,7 @@ impl IntoDomain for DockingFactsRow {
 }
 
 /// Every docking (of the filter's field and region) with the first moment it reached each stage.
-pub const DOCKING_FACTS: &str = "SELECT d.id, d.source, d.manager_id, n.created_at AS need_created_at, d.created_at, \
+pub const DOCKING_FACTS: &str = "SELECT d.id, d.need_id, d.source, d.manager_id, n.created_at AS need_created_at, d.created_at, \
     MIN(CASE WHEN e.to_state = 'accepted' THEN e.at END) AS accepted_at, \
     MIN(CASE WHEN e.to_state = 'introduced' THEN e.at END) AS introduced_at, \
     MIN(CASE WHEN e.to_state = 'signed' THEN e.at END) AS signed_at, \
@@ -162,7 +164,7 @@ pub const DOCKING_FACTS: &str = "SELECT d.id, d.source, d.manager_id, n.created_
     LEFT JOIN transfers t ON t.docking_id = d.id WHERE 1 = 1";
 
 pub const DOCKING_FACTS_GROUP: &str =
-    " GROUP BY d.id, d.source, d.manager_id, n.created_at, d.created_at, t.landed_on, t.signed_on";
+    " GROUP BY d.id, d.need_id, d.source, d.manager_id, n.created_at, d.created_at, t.landed_on, t.signed_on";
 
 /// Pushes the period, field and region conditions of a statistics query. `at` is the column
 /// holding the moment (microseconds) that falls in the period.

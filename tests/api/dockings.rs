@@ -296,7 +296,7 @@ async fn a_docking_moves_through_every_legal_transition_and_refuses_the_rest() {
     {
         let mut body = json!({"note": format!("{action} 备注")});
         if action == "sign" {
-            body["contract"] = json!({"contract_type": "service", "amount": "45.00", "signed_on": "2026-11-30"});
+            body["contract"] = json!({"contract_type": "service", "amount": "45.00", "signed_on": app.market_today()});
         }
         let r = act(&app, &m.token, &id, action, body).await;
         assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
@@ -605,4 +605,102 @@ async fn the_same_need_posted_twice_is_flagged() {
     assert_eq!(flagged.len(), 1, "{again}");
     assert_eq!(flagged[0]["id"], first["id"]);
     assert!(flagged[0]["similarity"].as_f64().unwrap() >= 0.8);
+}
+
+#[tokio::test]
+async fn a_pair_that_went_further_than_a_rejection_is_never_suggested_again() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let (id, need, achievement) = suggested_pair(&app, &e, &u, &m, solvent_need()).await;
+    let (need_id, achievement_id) = (need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap());
+    crate::transfers::negotiating(&app, &m, need_id, achievement_id).await;
+    let contract = json!({"contract_type": "transfer", "amount": "300", "signed_on": "2026-11-20"});
+    let r = crate::transfers::sign(&app, &m, &id, contract).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The enterprise changes what it asks for: a rejected pair would come back; a signed one not.
+    let r = app.patch(&format!("/api/v1/needs/{need_id}"), &e.token, json!({"budget_max": 2000}), Some(1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.search.catch_up().await.unwrap();
+    app.matcher.run_pending().await.unwrap();
+    app.matcher.match_all().await.unwrap();
+    let r = app.get(&format!("/api/v1/dockings?need_id={need_id}&achievement_id={achievement_id}"), &m.token).await;
+    let states: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|d| d["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["signed"], "{}", r.body);
+    // Nor does the matches API offer it as a fresh candidate: it names the signed docking.
+    let body = matches(&app, &m.token, need_id).await;
+    let item = body["items"].as_array().unwrap().iter().find(|i| i["id"] == achievement["id"]).unwrap();
+    assert_eq!(item["docking"]["state"], "signed");
+}
+
+/// The queue's entry for a docking, as managers see it.
+async fn queued(app: &TestApp, token: &str, id: &str) -> Value {
+    let r = app.get("/api/v1/dockings/queue?limit=100", token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["items"].as_array().unwrap().iter().find(|d| d["id"] == id).cloned().unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_material_change_re_scores_the_waiting_suggestions_or_withdraws_them() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    // The achievement asks 900 万元; the need's budget is 600: a near miss on the budget.
+    let mut need = solvent_need();
+    need["budget_min"] = json!(100);
+    need["budget_max"] = json!(600);
+    let (id, need, achievement) = suggested_pair(&app, &e, &u, &m, need).await;
+    let need_id = need["id"].as_str().unwrap();
+    let before = queued(&app, &m.token, &id).await;
+    assert_eq!(before["explanation"]["near_miss"]["gaps"], json!(["budget"]), "{before}");
+    let old_score = before["score"].as_f64().unwrap();
+
+    // The enterprise raises its budget: the waiting suggestion is re-scored, without the near
+    // miss, to the score the matches API gives the pair now.
+    let r = app.patch(&format!("/api/v1/needs/{need_id}"), &e.token, json!({"budget_max": 1000}), Some(1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let entry = queued(&app, &m.token, &id).await;
+        if entry["score"].as_f64() != Some(old_score) {
+            break entry;
+        }
+        assert!(Instant::now() < deadline, "never re-scored: {entry}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(after["state"], "suggested");
+    assert!(after["score"].as_f64().unwrap() > old_score, "{old_score} → {after}");
+    assert_eq!(after["explanation"]["near_miss"], Value::Null, "{after}");
+    let now = matches(&app, &m.token, need_id).await;
+    let item = now["items"].as_array().unwrap().iter().find(|i| i["id"] == achievement["id"]).unwrap();
+    assert_eq!(after["score"], item["score"], "the queue and the matches API agree");
+    let r = app.get(&format!("/api/v1/dockings/{id}"), &m.token).await;
+    let last = r.body["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["kind"].as_str(), last["actor_role"].as_str()), (Some("rescored"), Some("matcher")), "{last}");
+    assert!(last["note"].as_str().unwrap().contains("重新评分"), "{last}");
+
+    // The need turns to another subject: the suggestion no longer holds and is withdrawn, with a
+    // reason, by the matcher.
+    let other = json!({"title": "海上风电塔筒防腐涂层", "description": "近海风电塔筒浪溅区涂层三年即失效，需要长效防腐方案。",
+                       "keywords": ["防腐涂层", "海上风电"], "targets": "", "field": "new_materials"});
+    let r = app.patch(&format!("/api/v1/needs/{need_id}"), &e.token, other, Some(2)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let docking = loop {
+        let r = app.get(&format!("/api/v1/dockings/{id}"), &m.token).await;
+        if r.body["state"] != "suggested" {
+            break r.body;
+        }
+        assert!(Instant::now() < deadline, "never withdrawn: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(docking["state"], "withdrawn", "{docking}");
+    assert!(docking["reason"].is_string(), "{docking}");
+    let last = docking["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["actor_role"], "matcher");
+    assert!(last["note"].as_str().unwrap().contains("由系统撤回"), "{last}");
+    assert_eq!(queued(&app, &m.token, &id).await, Value::Null, "gone from the queue");
 }

@@ -142,3 +142,81 @@ async fn a_client_request_id_is_echoed_and_a_missing_one_is_made() {
     let r = app.client.get(app.url("/health")).header("x-request-id", "trace-123").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "trace-123");
 }
+
+/// `body` posted to `path` with `Accept-Language: language` (none when empty).
+async fn post_in(
+    app: &crate::helpers::TestApp,
+    language: &str,
+    path: &str,
+    token: &str,
+    body: reqwest::Body,
+) -> Response {
+    let mut request = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Content-Type", if path.contains("imports") { "text/csv" } else { "application/json" })
+        .body(body);
+    if !language.is_empty() {
+        request = request.header("Accept-Language", language);
+    }
+    Response::from(request.send().await.unwrap()).await
+}
+
+fn has_cjk(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+#[tokio::test]
+async fn errors_are_in_chinese_by_default_and_in_english_when_asked_with_the_same_codes() {
+    let app = spawn_app().await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let bad = json!({"title": "泡沫体系", "abstract": "耐温抗盐", "field": "ccus", "achievement_type": "new_product", "trl": 12});
+    for language in ["", "zh-CN,zh;q=0.9", "fr"] {
+        let r = post_in(&app, language, "/api/v1/achievements", &u.token, bad.to_string().into()).await;
+        let message = r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(message.contains("「技术成熟度」应为 1 到 9 级（收到 12）"), "{language}: {message}");
+        let field = &r.body["error"]["details"]["fields"][0];
+        assert_eq!((field["field"].as_str(), field["code"].as_str()), (Some("trl"), Some("out_of_range")));
+        assert!(has_cjk(field["message"].as_str().unwrap()), "{field}");
+        assert!(!r.text.contains("message_zh"), "{}", r.text);
+        assert_eq!(r.headers["content-language"], "zh-CN");
+    }
+    for language in ["en", "en-US,en;q=0.9,zh;q=0.5"] {
+        let r = post_in(&app, language, "/api/v1/achievements", &u.token, bad.to_string().into()).await;
+        let message = r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(message.contains("`trl` must be a readiness level from 1 to 9 (got 12)"), "{message}");
+        assert!(!has_cjk(r.body["error"]["details"]["fields"][0]["message"].as_str().unwrap()));
+        assert_eq!(r.headers["content-language"], "en");
+    }
+
+    // Every kind of error: the HTTP layer's, a rule's, a state machine's.
+    let r = post_in(&app, "", "/api/v1/needs", &u.token, "{\"title\": ".into()).await;
+    assert!(has_cjk(&r.assert_error(StatusCode::BAD_REQUEST, "malformed_json")));
+    let r = post_in(&app, "", "/api/v1/nowhere", &u.token, "{}".into()).await;
+    assert!(has_cjk(&r.assert_error(StatusCode::NOT_FOUND, "route_not_found")));
+    let r = post_in(&app, "", "/api/v1/needs", &u.token, need_body().to_string().into()).await;
+    assert!(has_cjk(&r.assert_error(StatusCode::FORBIDDEN, "forbidden")));
+    let achievement = app.create_achievement(&u, json!({})).await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let need = app.create_need(&e, json!({})).await;
+    let r = app
+        .post("/api/v1/dockings", &m.token, json!({"need_id": need["id"], "achievement_id": achievement["id"]}))
+        .await;
+    let docking = r.body["id"].as_str().or(r.body["error"]["details"]["docking_id"].as_str()).unwrap().to_string();
+    let r = post_in(&app, "", &format!("/api/v1/dockings/{docking}/sign"), &m.token, "{}".into()).await;
+    let message = r.assert_error(StatusCode::CONFLICT, "invalid_docking_transition");
+    assert!(message.contains("不能签约") || message.contains("不能"), "{message}");
+    assert!(has_cjk(&message), "{message}");
+
+    // An import's report, row by row.
+    let csv = "外部编号,成果名称,成果简介,技术领域,成果类型,技术成熟度\nUPC-002,,缺少名称,石油装备,专利,12\n";
+    let r = post_in(&app, "", "/api/v1/imports?library=achievements&dry_run=true", &u.token, csv.into()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let messages: Vec<&str> =
+        r.body["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert!(messages.contains(&"「名称」必填"), "{messages:?}");
+    assert!(!r.text.contains("message_zh"));
+    let r = post_in(&app, "en", "/api/v1/imports?library=achievements&dry_run=true", &u.token, csv.into()).await;
+    assert_eq!(r.body["errors"][0]["message"], "`title` is required", "{}", r.text);
+}

@@ -10,13 +10,14 @@ use sqlx::{Connection, Row};
 use crate::helpers::{fresh_database_url, test_config};
 
 /// Every table the store uses, with its columns (`?`: nullable), as the code expects them.
-const EXPECTED: [(&str, &str); 13] = [
+const EXPECTED: [(&str, &str); 14] = [
     (
         "achievements",
         "id org_id title summary keywords field achievement_type trl? stage? ip_form patent_numbers cooperation_modes asking_price? team_lead region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
     ),
     ("api_tokens", "id user_id name token_hash prefix created_at expires_at? revoked_at? last_used_at?"),
     ("changes", "seq library record_id changed_at"),
+    ("database_identity", "id created_at"),
     ("dictionary_terms", "id word freq? created_by created_at"),
     ("docking_events", "seq docking_id at actor_id? actor_role kind from_state? to_state? reason? note"),
     (

@@ -3,7 +3,7 @@
 //! else's; managers record milestones and outcomes; every statistic equals a direct count of
 //! the stored records and events (on SQLite and on PostgreSQL); the monthly report carries them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -29,10 +29,14 @@ pub(crate) async fn negotiating(app: &TestApp, m: &Actor, need: &str, achievemen
         }
         other => panic!("creating the docking: {other} {}", r.text),
     };
+    // Introduced on 2026-11-19 (China Standard Time), so that contracts may be dated from then;
+    // the service's clock then reads 2026-12-01, so dates up to that day are not in the future.
+    app.travel_to("2026-11-19T10:00:00+08:00");
     for action in ["introduce", "negotiate"] {
         let r = app.post(&format!("/api/v1/dockings/{id}/{action}"), &m.token, json!({})).await;
         assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
     }
+    app.travel_to("2026-12-01T10:00:00+08:00");
     id
 }
 
@@ -74,6 +78,14 @@ async fn signing_creates_the_transfer_which_the_parties_read_and_managers_comple
         .post(&format!("/api/v1/dockings/{docking}/fail"), &m.token, json!({"reason": "budget_gap", "contract": {}}))
         .await;
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "contract_not_accepted");
+    // A contract dated before the parties were introduced (2026-11-19) is refused.
+    let r =
+        sign(&app, &m, &docking, json!({"contract_type": "transfer", "amount": "350.25", "signed_on": "2026-11-18"}))
+            .await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.body["error"]["details"]["fields"][0]["field"], "signed_on");
+    assert_eq!(r.body["error"]["details"]["fields"][0]["code"], "before_introduction");
+    assert_eq!(transfer_of(&app, &m.token, &docking).await, Value::Null, "nothing signed");
 
     let r = sign(
         &app,
@@ -135,6 +147,10 @@ async fn signing_creates_the_transfer_which_the_parties_read_and_managers_comple
         .await;
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert!(r.text.contains("before the contract was signed"), "{}", r.text);
+    // Nor can an update move the signing date before the introduction.
+    let r = app.patch(&format!("/api/v1/transfers/{id}"), &m.token, json!({"signed_on": "2026-11-10"}), Some(2)).await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.body["error"]["details"]["fields"][0]["code"], "before_introduction");
 
     // A second contract cannot reuse the registration number; its docking stays unsigned.
     let need2 = app.create_need(&e, json!({"title": "稠油降黏剂复配工艺", "keywords": ["稠油降黏"]})).await;
@@ -276,6 +292,19 @@ async fn statistics_equal_direct_counts_of_the_records_and_events() {
     assert_eq!(reached["signed"], 2);
     let landed = &r.body["stages"][5];
     assert_eq!(landed["conversion_rate"], 0.5);
+    assert_eq!(landed["cohort"], 2, "landed of the two signed");
+    // Every rate is a share of the stage before, in 0..1; suggestions per need is a ratio.
+    for stage in r.body["stages"].as_array().unwrap() {
+        if let Some(rate) = stage["conversion_rate"].as_f64() {
+            assert!((0.0..=1.0).contains(&rate), "{stage}");
+        }
+    }
+    let with_suggestions: BTreeSet<&str> =
+        dockings.iter().filter(|d| d.source == DockingSource::Suggested).map(|d| d.need_id.as_str()).collect();
+    let share = with_suggestions.len() as f64 / needs.len() as f64;
+    assert!((r.body["stages"][1]["conversion_rate"].as_f64().unwrap() - share).abs() < 1e-4, "{}", r.body);
+    let per_need = suggested as f64 / needs.len() as f64;
+    assert!((r.body["ratios"]["suggestions_per_need"].as_f64().unwrap() - per_need).abs() < 1e-4);
     assert_eq!(landed["median_days"], 9.0, "signed 2026-11-21, in production 2026-11-30");
 
     // Contract amounts, exact, and the manager who drove them.
@@ -333,7 +362,7 @@ async fn statistics_equal_direct_counts_of_the_records_and_events() {
     assert!(csv.contains("科技大市场月度报表 2026-11"));
     assert!(csv.contains("transfer,技术转让,1,350.25"), "{csv}");
     assert!(csv.contains("total,合计,2,430.35"), "{csv}");
-    assert!(csv.contains("landed,落地转化,1,0.5,9"), "{csv}");
+    assert!(csv.contains("landed,落地转化,1,2,0.5,9"), "{csv}");
     let r = app
         .client
         .get(app.url("/api/v1/stats/report?month=2026-11&format=xlsx"))
