@@ -106,29 +106,31 @@ impl Application {
             crate::http::openapi::tighten(&mut api);
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
             let known = Arc::new(KnownRoutes::from_document(&api));
-            app.default_service(web::to(move |req: actix_web::HttpRequest| {
-                let known = known.clone();
-                async move { known.unrouted(req.method(), req.path()) }
-            }))
-            .wrap_fn(|req, srv| {
-                let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                req.extensions_mut().insert(RequestId(request_id.clone()));
-                let method = req.method().clone();
-                let path = req.path().to_string();
-                let started = Instant::now();
-                let response = srv.call(req);
-                async move {
-                    let response = response.await?;
-                    let mut response = envelope_errors(response, &request_id);
-                    if let Ok(value) = HeaderValue::from_str(&request_id) {
-                        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+            app.route("/docs", web::get().to(crate::http::docs::page))
+                .route("/docs/{file}", web::get().to(crate::http::docs::asset))
+                .default_service(web::to(move |req: actix_web::HttpRequest| {
+                    let known = known.clone();
+                    async move { known.unrouted(req.method(), req.path()) }
+                }))
+                .wrap_fn(|req, srv| {
+                    let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    req.extensions_mut().insert(RequestId(request_id.clone()));
+                    let method = req.method().clone();
+                    let path = req.path().to_string();
+                    let started = Instant::now();
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        let mut response = envelope_errors(response, &request_id);
+                        if let Ok(value) = HeaderValue::from_str(&request_id) {
+                            response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        let status = response.status().as_u16();
+                        let elapsed_us = started.elapsed().as_micros() as u64;
+                        tracing::info!(request_id, method = %method, path, status, elapsed_us, "request");
+                        Ok(response)
                     }
-                    let status = response.status().as_u16();
-                    let elapsed_us = started.elapsed().as_micros() as u64;
-                    tracing::info!(request_id, method = %method, path, status, elapsed_us, "request");
-                    Ok(response)
-                }
-            })
+                })
         };
         let local = listener.local_addr().map_err(bind_error)?;
         let mut builder = actix_server::Server::build();
@@ -224,6 +226,8 @@ impl KnownRoutes {
             })
             .collect();
         routes.push((actix_web::dev::ResourceDef::new("/api/v1/openapi.json"), vec!["GET"]));
+        routes.push((actix_web::dev::ResourceDef::new("/docs"), vec!["GET"]));
+        routes.push((actix_web::dev::ResourceDef::new("/docs/{file}"), vec!["GET"]));
         KnownRoutes(routes)
     }
 

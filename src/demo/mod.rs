@@ -301,3 +301,23 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
     println!("try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs", path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_tokens_of_another_database_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(tokens_path(dir.path(), "aaaa1111bbbb"), dir.path().join("demo-tokens.env"));
+        std::fs::write(dir.path().join("demo-tokens.env"), "# techmarket\n# database: aaaa1111bbbb\n").unwrap();
+        assert_eq!(tokens_path(dir.path(), "aaaa1111bbbb"), dir.path().join("demo-tokens.env"), "its own: replaced");
+        assert_eq!(tokens_path(dir.path(), "cccc2222dddd"), dir.path().join("demo-tokens-cccc2222.env"));
+        std::fs::write(dir.path().join("demo-tokens.env"), "export TM_ADMIN=x\n").unwrap();
+        assert_eq!(
+            tokens_path(dir.path(), "cccc2222dddd"),
+            dir.path().join("demo-tokens-cccc2222.env"),
+            "unknown: kept"
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod connection;
 pub mod dockings;
+pub mod docs;
 pub mod error;
 pub mod imports;
 pub mod matches;

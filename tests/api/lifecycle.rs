@@ -155,3 +155,79 @@ async fn the_demo_data_set_loads_once_and_is_readable_through_the_api() {
     let needs = app.get("/api/v1/needs?limit=100&field=ccus", &manager.secret).await;
     assert_eq!(needs.body["items"].as_array().unwrap().len(), 3, "seeding twice adds nothing");
 }
+
+/// What a search for `q` answers: (total, items returned).
+async fn found(app: &crate::helpers::TestApp, token: &str, q: &str) -> (u64, usize) {
+    let r = app.get(&format!("/api/v1/search?q={q}&library=achievements&limit=50"), token).await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+    (r.body["total"].as_u64().unwrap(), r.body["items"].as_array().unwrap().len())
+}
+
+#[tokio::test]
+async fn an_index_follows_its_own_database_and_is_rebuilt_when_started_on_another() {
+    let app = spawn_app().await;
+    let u = app.university("中国石油大学(华东)").await;
+    for i in 0..3 {
+        app.create_achievement(&u, json!({"title": format!("烟气二氧化碳捕集吸收剂{i}")})).await;
+    }
+    app.search.catch_up().await.unwrap();
+    assert_eq!(found(&app, &u.token, "二氧化碳捕集").await, (3, 3));
+    let (config_a, dir, admin_a) = app.stop().await;
+
+    // Another database, the same data folder (and so the same index directory), as when one
+    // runs on PostgreSQL after SQLite.
+    let url_b = match std::env::var("TECHMARKET_TEST_POSTGRES") {
+        Ok(base) if !base.is_empty() => crate::helpers::fresh_database_url(&dir).await,
+        _ => format!("sqlite://{}", dir.path().join("other.db").display()),
+    };
+    let app = start(crate::helpers::test_config(&dir, &url_b), dir.clone(), None).await;
+    let report = app.get("/api/v1/admin/index", &app.admin).await;
+    assert_eq!(report.body["consistent"], true, "{}", report.body);
+    let u = app.university("中国石油大学(华东)").await;
+    assert_eq!(found(&app, &u.token, "二氧化碳捕集").await, (0, 0), "none of the other database's records");
+    app.create_achievement(&u, json!({"title": "烟气二氧化碳捕集吸收剂"})).await;
+    app.search.catch_up().await.unwrap();
+    assert_eq!(found(&app, &u.token, "二氧化碳捕集").await, (1, 1));
+    let (_, dir, _) = app.stop().await;
+
+    // Back on the first database: its own records again, and only those.
+    let app = start(config_a, dir, Some(admin_a)).await;
+    let report = app.get("/api/v1/admin/index", &app.admin).await;
+    assert_eq!(report.body["consistent"], true, "{}", report.body);
+    let m = app.manager().await;
+    assert_eq!(found(&app, &m.token, "二氧化碳捕集").await, (3, 3));
+}
+
+#[tokio::test]
+async fn the_api_reference_is_browsable_offline_from_the_binary() {
+    let app = spawn_app().await;
+    let get = |path: &'static str| {
+        let url = app.url(path);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let page = get("/docs").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    // Every script and style the page loads is the service's own.
+    for (attribute, _) in html.match_indices("src=\"").chain(html.match_indices("href=\"")) {
+        let target = &html[attribute..];
+        let value = target.split('"').nth(1).unwrap();
+        assert!(value.starts_with("/docs/"), "{value} is not served by the binary");
+        let r = app.client.get(app.url(value)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{value}");
+    }
+    let bundle = get("/docs/swagger-ui-bundle.js").await.bytes().await.unwrap();
+    assert!(bundle.len() > 1_000_000 && bundle.windows(15).any(|w| w == b"SwaggerUIBundle"));
+    let init = get("/docs/init.js").await.text().await.unwrap();
+    assert!(init.contains("/api/v1/openapi.json") && init.contains("validatorUrl: null"), "{init}");
+    let r = get("/docs/elsewhere.js").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "route_not_found");
+    let r = app.client.post(app.url("/docs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
