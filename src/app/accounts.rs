@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, TokenResponse, UserResponse};
+use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, PageResponse, TokenResponse, UserResponse};
 use super::{App, Code, Error, Result};
 use crate::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenInput, TokenSecret, User, hash_token};
 use crate::domain::record::Principal;
@@ -191,10 +191,42 @@ pub async fn add_user(cx: &App, who: &Principal, new: NewUser) -> Result<UserRes
     Ok(UserResponse::from(&create_user(cx.store.as_ref(), new).await?))
 }
 
-/// The users, of one organisation or all (administrators).
-pub async fn users(cx: &App, who: &Principal, org_id: Option<&str>) -> Result<Vec<UserResponse>> {
-    admin_only(who)?;
-    Ok(cx.store.list_users(org_id).await?.iter().map(UserResponse::from).collect())
+/// Which users to list, and which page.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub org_id: Option<String>,
+    pub role: Option<Role>,
+    /// 1 to 100.
+    pub limit: usize,
+    /// The last id of the previous page.
+    pub after: Option<String>,
+}
+
+/// The users, of one organisation or all, by id, a page at a time. Administrators list anyone;
+/// technology managers list the managers (whom they may assign dockings to), and only them.
+pub async fn users(cx: &App, who: &Principal, query: UserQuery) -> Result<PageResponse<UserResponse>> {
+    match who.role {
+        Role::Admin => {}
+        Role::Manager if query.role == Some(Role::Manager) => {}
+        Role::Manager => {
+            return Err(Error::forbidden("technology managers list the managers only: add `role=manager`")
+                .zh("技术经理人只能列出技术经理人：请加上 `role=manager`"));
+        }
+        _ => return Err(Error::forbidden("users are listed by administrators").zh("只有管理员可以列出用户")),
+    }
+    let mut users: Vec<_> = cx
+        .store
+        .list_users(query.org_id.as_deref())
+        .await?
+        .into_iter()
+        .filter(|u| query.role.is_none_or(|r| u.role == r))
+        .filter(|u| query.after.as_deref().is_none_or(|after| u.id.as_str() > after))
+        .collect();
+    users.sort_by(|a, b| a.id.cmp(&b.id));
+    let more = users.len() > query.limit;
+    users.truncate(query.limit);
+    let next_cursor = if more { users.last().map(|u| u.id.clone()) } else { None };
+    Ok(PageResponse { items: users.iter().map(UserResponse::from).collect(), next_cursor })
 }
 
 /// Issues a token for a user (administrators): the secret is in the answer, once.

@@ -59,8 +59,9 @@ pub struct DockingResponse {
     pub manager_id: Option<String>,
     pub need_interest: bool,
     pub achievement_interest: bool,
-    /// What the viewer may do now.
-    pub allowed_actions: Vec<DockingAction>,
+    /// What the viewer may do now: the transitions (`accept` ... `withdraw`) and, for a party
+    /// that has not yet, `interest`.
+    pub allowed_actions: Vec<&'static str>,
     /// The history, oldest first (on single reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<DockingEvent>>,
@@ -129,7 +130,7 @@ async fn views(cx: &App, viewer: &Principal, dockings: &[Docking], with_events: 
             manager_id: d.manager_id.clone(),
             need_interest: d.need_interest,
             achievement_interest: d.achievement_interest,
-            allowed_actions: allowed(d.state, actor),
+            allowed_actions: actions_now(d, actor),
             events,
             created_at: d.created_at,
             updated_at: d.updated_at,
@@ -521,6 +522,21 @@ pub async fn note(cx: &App, viewer: &Principal, found: Found, input: Result<Note
         return Err(Error::new(Code::InvalidNote, "`note` must be 1 to 2000 characters"));
     }
     record(cx, viewer, &found.docking, EventKind::Note, text.to_string()).await
+}
+
+/// What `actor` may do to `d` now: its transitions, and `interest` for a party that has not
+/// marked it while the docking is open.
+fn actions_now(d: &Docking, actor: Actor) -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = allowed(d.state, actor).iter().map(|a| a.code()).collect();
+    let marked = match actor {
+        Actor::NeedOwner => d.need_interest,
+        Actor::AchievementOwner => d.achievement_interest,
+        Actor::Manager => true,
+    };
+    if !marked && !d.state.is_final() && d.state != DockingState::Suggested {
+        actions.push("interest");
+    }
+    actions
 }
 
 /// A party marks its interest in an open docking.

@@ -201,7 +201,7 @@ pub struct DuplicateRow {
     pub title: String,
     pub existing_id: String,
     pub existing_title: String,
-    pub similarity: f32,
+    pub similarity: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -273,7 +273,7 @@ pub async fn closest_existing(
     library: Library,
     org_id: &str,
     titles: Vec<String>,
-) -> Result<Vec<Option<(String, String, f32)>>> {
+) -> Result<Vec<Option<(String, String, f64)>>> {
     let existing = recent_titles(cx, library, org_id).await?;
     if existing.is_empty() {
         return Ok(vec![None; titles.len()]);
@@ -286,7 +286,8 @@ pub async fn closest_existing(
             .iter()
             .map(|title| {
                 let (i, similarity) = index.best(title)?;
-                Some((existing[i].0.clone(), existing[i].1.clone(), (similarity * 1000.0).round() / 1000.0))
+                // Rounded in f64, so that 0.93 is written 0.93 and not 0.9300000071525574.
+                Some((existing[i].0.clone(), existing[i].1.clone(), (f64::from(similarity) * 1000.0).round() / 1000.0))
             })
             .collect()
     })

@@ -8,10 +8,13 @@ use utoipa::IntoParams;
 
 use super::auth::{AdminOnly, AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
-use super::{parse_body, parse_id};
-use crate::app::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, TokenResponse, UserResponse};
-use crate::app::{App, Error, accounts};
+use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_body, parse_id};
+use crate::app::views::{
+    CreatedTokenResponse, MeResponse, OrganisationResponse, PageResponse, TokenResponse, UserResponse,
+};
+use crate::app::{App, Code, Error, accounts};
 use crate::domain::org::{NewOrganisation, NewUser, OrganisationInput, TokenInput, UserInput};
+use crate::domain::vocab::Role;
 
 /// Create an organisation (enterprise, university, institute or the market operator).
 #[utoipa::path(
@@ -79,20 +82,41 @@ pub async fn create_user(
 pub struct UserFilter {
     /// Only the users of this organisation.
     pub org_id: Option<String>,
+    /// Only the users of this role (`enterprise`, `university`, `manager`, `admin`); managers
+    /// list `role=manager` only.
+    pub role: Option<String>,
+    /// 1-100, default 20.
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
 }
 
-/// List users.
-#[utoipa::path(tag = "admin", params(UserFilter), responses((status = 200, body = Vec<UserResponse>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+/// List users, a page at a time, by id (administrators; technology managers list the managers
+/// with `role=manager`, to assign dockings).
+#[utoipa::path(tag = "admin", params(UserFilter), responses((status = 200, body = PageResponse<UserResponse>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 #[get("/users")]
 pub async fn list_users(
     cx: web::Data<App>,
-    auth: Auth<AdminOnly>,
+    auth: Auth<Staff>,
     filter: web::Query<UserFilter>,
 ) -> Result<HttpResponse, ApiError> {
+    let filter = filter.into_inner();
     if let Some(org) = &filter.org_id {
         parse_id("organisation", org)?;
     }
-    Ok(HttpResponse::Ok().json(accounts::users(&cx, &auth, filter.org_id.as_deref()).await?))
+    if let Some(cursor) = &filter.cursor {
+        parse_id("cursor", cursor)?;
+    }
+    let role =
+        filter.role.as_deref().map(|r| r.parse::<Role>().map_err(|m| Error::new(Code::InvalidQuery, m))).transpose()?;
+    let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(Error::new(Code::InvalidQuery, format!("`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"))
+            .zh(format!("`limit` 应为 1 到 {MAX_PAGE_SIZE}（收到 {limit}）"))
+            .into());
+    }
+    let query = accounts::UserQuery { org_id: filter.org_id, role, limit: limit as usize, after: filter.cursor };
+    Ok(HttpResponse::Ok().json(accounts::users(&cx, &auth, query).await?))
 }
 
 /// Issue an API token for a user. The secret is in this response only.

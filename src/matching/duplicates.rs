@@ -14,8 +14,8 @@ pub const DUPLICATE_SIMILARITY: f32 = 0.8;
 pub struct Duplicate {
     pub id: String,
     pub title: String,
-    /// 0..1, 1 for the same title.
-    pub similarity: f32,
+    /// 0..1, 1 for the same title, to three decimals.
+    pub similarity: f64,
 }
 
 fn bigrams(title: &str) -> Vec<(char, char)> {
@@ -94,7 +94,7 @@ pub fn near_duplicates<'a>(title: &str, others: impl IntoIterator<Item = (&'a st
             (similarity >= DUPLICATE_SIMILARITY).then(|| Duplicate {
                 id: id.to_string(),
                 title: other.to_string(),
-                similarity: (similarity * 100.0).round() / 100.0,
+                similarity: (f64::from(similarity) * 1000.0).round() / 1000.0,
             })
         })
         .collect();

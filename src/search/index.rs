@@ -495,7 +495,10 @@ impl SearchIndex {
                 title_snippet.highlighted().iter().map(|r| r.start + offset..r.end + offset).collect();
             let title_html = mark(title, &ranges);
             let snippet = bodies.snippet(body);
-            if snippet.highlighted().is_empty() {
+            let meaningful = |r: &std::ops::Range<usize>| {
+                snippet.fragment().get(r.clone()).is_some_and(|t| !(t.chars().count() == 1 && t.is_ascii()))
+            };
+            if !snippet.highlighted().iter().any(meaningful) {
                 out.push((title_html, lead(body)));
                 continue;
             }
@@ -610,6 +613,12 @@ fn mark(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
             || !text.is_char_boundary(range.start)
             || !text.is_char_boundary(range.end)
         {
+            continue;
+        }
+        // A lone Latin letter or digit (the `t` of GJ/t, the `c` ℃ leaves) is no evidence of a
+        // match: it stays unmarked.
+        let marked = &text[range.clone()];
+        if marked.chars().count() == 1 && marked.is_ascii() {
             continue;
         }
         out.push_str(&escape(&text[at..range.start]));

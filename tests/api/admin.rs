@@ -79,15 +79,46 @@ async fn organisation_names_are_unique() {
 }
 
 #[tokio::test]
-async fn admins_list_users_by_organisation() {
+async fn admins_list_users_a_page_at_a_time_and_managers_list_the_managers() {
     let app = spawn_app().await;
     let a = app.enterprise("东营康泰生物医药有限公司").await;
     app.university("齐鲁生物医药研究所").await;
+    let m1 = app.manager().await;
+    let m2 = app.manager().await;
     let r = app.get(&format!("/api/v1/users?org_id={}", a.org_id), &app.admin).await;
-    assert_eq!(r.body.as_array().unwrap().len(), 1);
-    assert_eq!(r.body[0]["role_label"], "企业用户");
-    let all = app.get("/api/v1/users", &app.admin).await;
-    assert_eq!(all.body.as_array().unwrap().len(), 3, "admin + two users");
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["items"][0]["role_label"], "企业用户");
+    assert_eq!(r.body["next_cursor"], serde_json::Value::Null);
+    // Five users (the admin, two parties, two managers), two a page, in the envelope of every listing.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/users?limit=2".to_string();
+    loop {
+        let r = app.get(&path, &app.admin).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let items = r.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        match r.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/users?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+    app.get("/api/v1/users?limit=0", &app.admin).await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+    app.get("/api/v1/users?role=boss", &app.admin).await.assert_error(StatusCode::BAD_REQUEST, "invalid_query");
+
+    // A manager lists the managers it could assign a docking to, and no one else.
+    let r = app.get("/api/v1/users?role=manager", &m1.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let mut managers: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    managers.sort();
+    let mut expected = vec![m1.user_id.as_str(), m2.user_id.as_str()];
+    expected.sort();
+    assert_eq!(managers, expected);
+    app.get("/api/v1/users", &m1.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.get("/api/v1/users?role=manager", &a.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
 #[tokio::test]

@@ -381,8 +381,12 @@ async fn contacts_are_disclosed_from_introduction_and_each_role_sees_only_its_ow
     assert!(r.body["achievement"]["contact"].is_null(), "{}", r.body);
     assert_eq!(r.body["need"]["contact"]["name"], "刘思远", "the owner reads its own contact");
     assert!(r.body["explanation"].is_null(), "explanations are for managers");
-    assert_eq!(r.body["allowed_actions"], json!(["withdraw"]));
+    assert_eq!(r.body["allowed_actions"], json!(["withdraw", "interest"]));
+    let r = act(&app, &e.token, &id, "interest", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["allowed_actions"], json!(["withdraw"]), "interest marked once");
     let r = app.get(&path, &u.token).await;
+    assert_eq!(r.body["allowed_actions"], json!(["withdraw", "interest"]), "the other party has not yet");
     assert!(r.body["need"]["contact"].is_null() && r.body["need"]["title"].is_null(), "{}", r.body);
     assert_eq!(r.body["achievement"]["title"], achievement["title"]);
     app.get(&path, &stranger.token).await.assert_error(StatusCode::NOT_FOUND, "not_found");
@@ -605,6 +609,8 @@ async fn the_same_need_posted_twice_is_flagged() {
     assert_eq!(flagged.len(), 1, "{again}");
     assert_eq!(flagged[0]["id"], first["id"]);
     assert!(flagged[0]["similarity"].as_f64().unwrap() >= 0.8);
+    let written = flagged[0]["similarity"].to_string();
+    assert!(written.len() <= 5, "three decimals at most, not a float's noise: {written}");
 }
 
 #[tokio::test]

@@ -52,6 +52,19 @@ async fn snippets_highlight_the_matches_in_mixed_chinese_and_ascii_text() {
     assert!(snippet.contains("<b>ＣＣＵＳ</b>"), "the original full-width text is highlighted: {snippet}");
     assert!(snippet.contains("CO2<b>驱油</b>"), "{snippet}");
     assert!(snippet.contains("&lt;低渗透&gt;"), "the rest is escaped: {snippet}");
+
+    // A unit's lone letter (the `t` of GJ/t) is not a match worth marking.
+    app.create_achievement(
+        &u,
+        json!({"title": "相变吸收剂捕集工艺", "abstract": "再生能耗降至2.3GJ/t，捕集率95%。", "keywords": []}),
+    )
+    .await;
+    app.search.catch_up().await.unwrap();
+    let r = app.search(&u.token, &[("q", "再生能耗≤2.5GJ/t")]).await;
+    let hit = r.body["items"].as_array().unwrap().iter().find(|h| h["title"] == "相变吸收剂捕集工艺").unwrap().clone();
+    let snippet = hit["snippet_html"].as_str().unwrap();
+    assert!(snippet.contains("<b>再生</b>") || snippet.contains("<b>再生能耗</b>"), "{snippet}");
+    assert!(!snippet.contains("<b>t</b>"), "{snippet}");
 }
 
 #[tokio::test]
