@@ -176,6 +176,9 @@ pub struct Explanation {
     pub score: f32,
     /// The text score relative to the best candidate's.
     pub text_score: f32,
+    /// The share of the record's term weight the candidate contains: the score shown is at most
+    /// its square root, whatever the field and the fit say.
+    pub coverage: f32,
     /// The share of the candidate's field in the record's field evidence.
     pub field_share: f32,
     /// The record's terms found in the candidate, weightiest first.
@@ -349,6 +352,7 @@ pub fn explain(
                 direction,
                 score: round(score),
                 text_score: round(c.text),
+                coverage: round(c.coverage),
                 field_share: round(c.field_share),
                 matched_terms,
                 matched_keywords,

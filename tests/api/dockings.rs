@@ -710,3 +710,34 @@ async fn a_material_change_re_scores_the_waiting_suggestions_or_withdraws_them()
     assert!(last["note"].as_str().unwrap().contains("由系统撤回"), "{last}");
     assert_eq!(queued(&app, &m.token, &id).await, Value::Null, "gone from the queue");
 }
+
+#[tokio::test]
+async fn the_score_is_held_down_by_the_text_evidence_whatever_the_field_says() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let m = app.manager().await;
+    let need = app.create_need(&e, solvent_need()).await;
+    let good = app.create_achievement(&u, json!({})).await;
+    // The same field, the same city, cooperation that fits: but only one word of the need.
+    let labelled = app
+        .create_achievement(
+            &u,
+            json!({"title": "固态电池包液冷热管理系统", "abstract": "电池包液冷板流道优化，温差控制在3℃以内。",
+                   "keywords": ["热管理", "液冷"], "region": "370523"}),
+        )
+        .await;
+    app.search.catch_up().await.unwrap();
+    let body = matches(&app, &m.token, need["id"].as_str().unwrap()).await;
+    let item = |id: &Value| body["items"].as_array().unwrap().iter().find(|i| i["id"] == *id).cloned().unwrap();
+    let (good, labelled) = (item(&good["id"]), item(&labelled["id"]));
+    for i in [&good, &labelled] {
+        let (score, coverage) = (i["score"].as_f64().unwrap(), i["explanation"]["coverage"].as_f64().unwrap());
+        assert!(score <= coverage.sqrt() + 0.002, "the score is at most √coverage: {score} {coverage}");
+    }
+    let field =
+        labelled["explanation"]["fit"]["items"].as_array().unwrap().iter().find(|f| f["code"] == "field").cloned();
+    assert_eq!(field.unwrap()["status"], "fits", "{labelled}");
+    assert!(labelled["score"].as_f64().unwrap() < 0.4, "a field label does not make a match: {labelled}");
+    assert!(good["score"].as_f64().unwrap() > labelled["score"].as_f64().unwrap() + 0.1, "{good} {labelled}");
+}
