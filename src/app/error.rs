@@ -146,9 +146,10 @@ impl Error {
         self
     }
 
-    /// What to fix, in Chinese: the message written for the case, or the code's meaning.
+    /// What to fix, in Chinese: the message written for the case, or the code's meaning with
+    /// the particulars of the English message (the parameter or field it names) beside it.
     pub fn message_zh(&self) -> String {
-        self.message_zh.clone().unwrap_or_else(|| self.code.meaning_zh().to_string())
+        self.message_zh.clone().unwrap_or_else(|| format!("{}（{}）", self.code.meaning_zh(), self.message))
     }
 
     pub fn with_details(mut self, details: Value) -> Error {

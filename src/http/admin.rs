@@ -82,9 +82,8 @@ pub async fn create_user(
 pub struct UserFilter {
     /// Only the users of this organisation.
     pub org_id: Option<String>,
-    /// Only the users of this role (`enterprise`, `university`, `manager`, `admin`); managers
-    /// list `role=manager` only.
-    pub role: Option<String>,
+    /// Only the users of this role; managers list `role=manager` only.
+    pub role: Option<Role>,
     /// 1-100, default 20.
     pub limit: Option<u32>,
     /// The previous page's `next_cursor`.
@@ -107,15 +106,14 @@ pub async fn list_users(
     if let Some(cursor) = &filter.cursor {
         parse_id("cursor", cursor)?;
     }
-    let role =
-        filter.role.as_deref().map(|r| r.parse::<Role>().map_err(|m| Error::new(Code::InvalidQuery, m))).transpose()?;
     let limit = filter.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(Error::new(Code::InvalidQuery, format!("`limit` must be from 1 to {MAX_PAGE_SIZE} (got {limit})"))
             .zh(format!("`limit` 应为 1 到 {MAX_PAGE_SIZE}（收到 {limit}）"))
             .into());
     }
-    let query = accounts::UserQuery { org_id: filter.org_id, role, limit: limit as usize, after: filter.cursor };
+    let query =
+        accounts::UserQuery { org_id: filter.org_id, role: filter.role, limit: limit as usize, after: filter.cursor };
     Ok(HttpResponse::Ok().json(accounts::users(&cx, &auth, query).await?))
 }
 
