@@ -15,6 +15,8 @@ pub mod eval;
 pub mod files;
 /// The change-log followers: the indexer, then the suggester.
 pub mod followers;
+/// Generated needs and achievements for load and speed measurements (`techmarket gen`).
+pub mod generate;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
 pub mod i18n;

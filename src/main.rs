@@ -136,6 +136,30 @@ enum Command {
         #[arg(long)]
         simulate_feedback: Option<PathBuf>,
     },
+    /// Generate realistic Chinese needs and achievements for load and speed measurements:
+    /// JSON Lines in the import columns (needs.jsonl, achievements.jsonl, organisations.jsonl),
+    /// built from the demo data and, when found, the CSL records of the evaluation set; with
+    /// --into-db also created in the database through the import (its organisations first).
+    Gen {
+        /// How many needs.
+        #[arg(long, default_value_t = 1000)]
+        needs: usize,
+        /// How many achievements.
+        #[arg(long, default_value_t = 10000)]
+        achievements: usize,
+        /// Where to write the files.
+        #[arg(long, default_value = "data/generated")]
+        out: PathBuf,
+        /// The same seed gives the same records.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The CSL folder whose texts to borrow (default: ../shared/eval/csl, or $EVAL/csl).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Also create the records in the database, through the import, in batches.
+        #[arg(long)]
+        into_db: bool,
+    },
     /// Administration: organisations, users, tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -306,6 +330,35 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 .into());
             }
         }
+        Command::Gen { needs, achievements, out, seed, from, into_db } => {
+            let csl = from.or_else(|| {
+                let default = std::env::var_os("EVAL")
+                    .map(|e| PathBuf::from(e).join("csl"))
+                    .unwrap_or_else(|| PathBuf::from("../shared/eval/csl"));
+                default.join("achievements.jsonl").exists().then_some(default)
+            });
+            let started = std::time::Instant::now();
+            let sources = techmarket::generate::Sources::load(csl.as_deref())?;
+            let written = techmarket::generate::generate(&out, needs, achievements, seed, &sources)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            eprintln!(
+                "{} needs and {} achievements written to {} in {:.1} s ({} source texts and {} further sentences{}; {:.1} % distinct titles)",
+                written.needs,
+                written.achievements,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                written.sources,
+                written.extra_sentences,
+                if csl.is_some() { ", CSL and demo" } else { ", demo only" },
+                written.distinct_titles * 100.0
+            );
+            if into_db {
+                let (cx, _) = open_context(&config).await?;
+                let result = load_generated(&cx, &out, &config).await;
+                close(&cx).await;
+                result?;
+            }
+        }
         Command::Export { library, out, format, as_user } => {
             let format = match format {
                 Some(f) => techmarket::tabular::Format::parse(&f)?,
@@ -419,6 +472,79 @@ fn record_library(text: &str) -> Result<Library, String> {
     }
 }
 
+/// Creates the generated organisations that are missing, then imports the generated records
+/// in batches as the operator's admin (every rule of an import applies).
+async fn load_generated(
+    cx: &app::App,
+    dir: &std::path::Path,
+    config: &Config,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::BufRead;
+    let store = cx.store();
+    if store.find_organisation_by_name(accounts::OPERATOR_NAME).await?.is_none() {
+        accounts::bootstrap_admin(store.as_ref(), "generated data").await?;
+    }
+    let who = acting_user(cx, None).await?;
+    let known: std::collections::HashSet<String> =
+        store.list_organisations().await?.into_iter().map(|o| o.name).collect();
+    let orgs = std::fs::read_to_string(dir.join("organisations.jsonl"))?;
+    for line in orgs.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let name = v["name"].as_str().unwrap_or_default().to_string();
+        if known.contains(&name) {
+            continue;
+        }
+        let new = NewOrganisation::parse(&OrganisationInput {
+            name: Some(name),
+            kind: v["kind"].as_str().map(str::to_string),
+            region: v["region"].as_str().map(str::to_string),
+        })?;
+        accounts::create_organisation(store.as_ref(), new).await?;
+    }
+    const BATCH: usize = 20_000;
+    for (file, library) in [("achievements.jsonl", Library::Achievements), ("needs.jsonl", Library::Needs)] {
+        let reader = std::io::BufReader::new(std::fs::File::open(dir.join(file))?);
+        let mut lines = reader.lines();
+        let (mut created, mut batches) = (0, 0);
+        let started = std::time::Instant::now();
+        loop {
+            let mut bytes = Vec::new();
+            for line in lines.by_ref().take(BATCH) {
+                bytes.extend_from_slice(line?.as_bytes());
+                bytes.push(b'\n');
+            }
+            if bytes.is_empty() {
+                break;
+            }
+            let options = app::imports::Options {
+                library,
+                format: techmarket::tabular::Format::JsonLines,
+                encoding: None,
+                dry_run: false,
+                skip_invalid: true,
+                default_org: None,
+                limits: config.import_limits(),
+            };
+            let report = app::imports::run(cx, &who, bytes, &options).await?;
+            created += report.created;
+            batches += 1;
+            if !report.errors.is_empty() {
+                eprintln!(
+                    "{file}: batch {batches}: {} rows refused, e.g. {:?}",
+                    report.errors.len(),
+                    report.errors.first()
+                );
+            }
+        }
+        eprintln!(
+            "{file}: {created} created in {batches} imports, {:.1} s ({:.0} rows/s)",
+            started.elapsed().as_secs_f64(),
+            created as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 /// The user a command acts as: `as_user`, or the operator's admin.
 async fn acting_user(cx: &app::App, as_user: Option<String>) -> Result<Principal, Box<dyn std::error::Error>> {
     let store = cx.store();
@@ -523,27 +649,7 @@ fn parse_weights(text: &str) -> Result<techmarket::search::index::FieldWeights, 
 }
 
 fn parse_match_params(text: &str) -> Result<techmarket::matching::MatchParams, String> {
-    let mut params = techmarket::matching::MatchParams::default();
-    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: write name=value"))?;
-        let number = |v: &str| v.parse::<f32>().map_err(|e| format!("{key}: {e}"));
-        match key {
-            "candidates" => params.candidates = value.parse().map_err(|e| format!("{key}: {e}"))?,
-            "field_voters" => params.field_voters = value.parse().map_err(|e| format!("{key}: {e}"))?,
-            "keyword_field_vote" => params.keyword_field_vote = number(value)?,
-            "field_floor" => params.field_floor = number(value)?,
-            "keyword_weight" => params.keyword_weight = number(value)?,
-            "feedback_depth" => params.feedback_depth = value.parse().map_err(|e| format!("{key}: {e}"))?,
-            "feedback_weight" => params.feedback_weight = number(value)?,
-            other => {
-                return Err(format!(
-                    "unknown parameter `{other}`: use candidates, field_voters, keyword_field_vote, field_floor, \
-                     keyword_weight, feedback_depth or feedback_weight"
-                ));
-            }
-        }
-    }
-    Ok(params)
+    techmarket::matching::MatchParams::parse(text)
 }
 
 /// Hides a password in a database URL before it is logged.

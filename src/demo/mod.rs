@@ -23,6 +23,9 @@ use crate::storage::StoreError;
 const ORGANISATIONS: &str = include_str!("organisations.json");
 const NEEDS: &str = include_str!("needs.json");
 const ACHIEVEMENTS: &str = include_str!("achievements.json");
+/// The demo needs and achievements as JSON (the generator borrows their words).
+pub const NEEDS_JSON: &str = NEEDS;
+pub const ACHIEVEMENTS_JSON: &str = ACHIEVEMENTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -42,6 +42,38 @@ pub struct MatchParams {
     pub feedback_depth: usize,
     /// Weight of keyword feedback.
     pub feedback_weight: f32,
+    /// How many of the record's terms (those of most weight) retrieve the candidates; twice as
+    /// many candidates are then scored with all the terms. A title has fewer; a description
+    /// often three times as many, and its common words cost the most to retrieve with.
+    pub max_terms: usize,
+}
+
+impl MatchParams {
+    /// The defaults with `name=value` pairs (separated by commas) applied, for tuning.
+    pub fn parse(text: &str) -> Result<MatchParams, String> {
+        let mut params = MatchParams::default();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}`: write name=value"))?;
+            let number = |v: &str| v.parse::<f32>().map_err(|e| format!("{key}: {e}"));
+            match key {
+                "candidates" => params.candidates = value.parse().map_err(|e| format!("{key}: {e}"))?,
+                "field_voters" => params.field_voters = value.parse().map_err(|e| format!("{key}: {e}"))?,
+                "keyword_field_vote" => params.keyword_field_vote = number(value)?,
+                "field_floor" => params.field_floor = number(value)?,
+                "keyword_weight" => params.keyword_weight = number(value)?,
+                "feedback_depth" => params.feedback_depth = value.parse().map_err(|e| format!("{key}: {e}"))?,
+                "feedback_weight" => params.feedback_weight = number(value)?,
+                "max_terms" => params.max_terms = value.parse().map_err(|e| format!("{key}: {e}"))?,
+                other => {
+                    return Err(format!(
+                        "unknown parameter `{other}`: use candidates, field_voters, keyword_field_vote, field_floor, \
+                         keyword_weight, feedback_depth, feedback_weight or max_terms"
+                    ));
+                }
+            }
+        }
+        Ok(params)
+    }
 }
 
 impl Default for MatchParams {
@@ -54,6 +86,7 @@ impl Default for MatchParams {
             keyword_weight: 1.0,
             feedback_depth: 10,
             feedback_weight: 0.2,
+            max_terms: 48,
         }
     }
 }
@@ -146,7 +179,7 @@ pub fn rank(
     let wanted = request.limit;
     request.text = input.text.clone();
     request.limit = params.candidates.max(wanted);
-    let mut retrieved = index.retrieve(&request)?;
+    let mut retrieved = index.retrieve(&request, params.max_terms)?;
     if let Some(own) = &input.exclude_id {
         retrieved.retain(|r| &r.id != own);
     }
@@ -393,6 +426,101 @@ mod tests {
 
     fn request() -> SearchRequest {
         SearchRequest { viewer_is_staff: true, limit: 10, ..SearchRequest::default() }
+    }
+
+    /// Forty records, each sharing some of the words of one long need.
+    fn forty() -> (Vec<EvalRecord>, String) {
+        let words = [
+            "二氧化碳",
+            "捕集",
+            "吸收剂",
+            "再生能耗",
+            "燃煤烟气",
+            "相变",
+            "胺基",
+            "溶剂",
+            "降解",
+            "腐蚀",
+            "中试",
+            "封存",
+            "驱油",
+            "膜分离",
+            "催化剂",
+            "甲醇",
+            "加氢",
+            "转化率",
+            "选择性",
+            "稳定性",
+        ];
+        let records = (0..40)
+            .map(|i| {
+                let title: String = (0..4).map(|k| words[(i * 3 + k * 7) % words.len()]).collect::<Vec<_>>().join("");
+                let mut r = record(&format!("r{i}"), &title, &[words[i % words.len()]], "环境工程");
+                r.description = (0..6).map(|k| words[(i + k * 5) % words.len()]).collect::<Vec<_>>().join("，");
+                r
+            })
+            .collect();
+        (records, words.join("、"))
+    }
+
+    #[test]
+    fn with_fewer_terms_the_candidates_are_still_scored_with_all_of_them() {
+        let (records, need) = forty();
+        let (index, _) = index(&records);
+        let mut wide = request();
+        wide.text = need.clone();
+        wide.limit = 40;
+        let all: HashMap<String, f32> =
+            index.retrieve(&wide, usize::MAX).unwrap().into_iter().map(|r| (r.id, r.score)).collect();
+        let mut narrow = wide.clone();
+        narrow.limit = 8;
+        let pruned = index.retrieve(&narrow, 4).unwrap();
+        assert_eq!(pruned.len(), 8);
+        for r in &pruned {
+            assert!(
+                (r.score - all[&r.id]).abs() < 1e-4,
+                "{} scored {} by 4 terms, {} by all",
+                r.id,
+                r.score,
+                all[&r.id]
+            );
+        }
+        assert!(pruned.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn what_the_viewer_may_not_see_is_never_a_candidate_however_well_it_matches() {
+        let (mut records, need) = forty();
+        records.push(record("secret", &need, &["二氧化碳"], "环境工程"));
+        let (index, ids) = index(&records);
+        let org = new_id();
+        // The best match shown to managers only.
+        let a = {
+            let mut a = achievement(&records[40], &org);
+            a.meta.id = ids["secret"].clone();
+            a.content.visibility = crate::domain::vocab::Visibility::Managers;
+            a
+        };
+        index.apply(&[IndexRecord::from(&a)], &[], 1).unwrap();
+        for max_terms in [usize::MAX, 4] {
+            let mut outsider = request();
+            outsider.viewer_is_staff = false;
+            outsider.viewer_org = new_id();
+            outsider.text = need.clone();
+            outsider.limit = 50;
+            let found = index.retrieve(&outsider, max_terms).unwrap();
+            if max_terms == usize::MAX {
+                assert_eq!(found.len(), 40);
+            }
+            assert!(found.iter().all(|r| r.id != ids["secret"]), "max_terms {max_terms}");
+            for viewer in [
+                SearchRequest { viewer_org: org.clone(), ..outsider.clone() },
+                SearchRequest { viewer_is_staff: true, ..outsider.clone() },
+            ] {
+                let seen = index.retrieve(&viewer, max_terms).unwrap();
+                assert!(seen.iter().any(|r| r.id == ids["secret"]), "max_terms {max_terms}");
+            }
+        }
     }
 
     #[test]

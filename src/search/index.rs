@@ -81,6 +81,33 @@ pub struct SearchIndex {
     last_seq: AtomicI64,
 }
 
+/// A scored record; the better one compares greater (higher score, then the earlier address).
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    score: f32,
+    address: DocAddress,
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score.total_cmp(&other.score).then_with(|| other.address.cmp(&self.address))
+    }
+}
+
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortOrder {
@@ -281,16 +308,30 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// The `request.limit` best records for the request's text, with their field and keywords,
-    /// visibility and filters applied as in `search`.
-    pub fn retrieve(&self, request: &SearchRequest) -> Result<Vec<Retrieved>, IndexError> {
+    /// The `request.limit` best records for the request's text (its `max_terms` weightiest
+    /// terms), with their field and keywords, visibility and filters applied as in `search`.
+    ///
+    /// When terms were left out, twice as many records are retrieved with the weightiest terms,
+    /// then scored with all of them (the same BM25 sums tantivy computes, one forward seek per
+    /// term, field and record), and the best `request.limit` kept.
+    pub fn retrieve(&self, request: &SearchRequest, max_terms: usize) -> Result<Vec<Retrieved>, IndexError> {
         let searcher = self.reader.searcher();
-        let Some(text) = self.text_query(&request.text) else { return Ok(Vec::new()) };
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, text),
-            (Occur::Must, Box::new(ConstScoreQuery::new(self.filter_query(request), 0.0))),
-        ]);
-        let top = searcher.search(&query, &TopDocs::with_limit(request.limit.max(1)).order_by_score())?;
+        let (terms, pruned) = self.query_terms(&request.text, max_terms);
+        let Some(text) = self.term_union(&terms) else { return Ok(Vec::new()) };
+        let top = if pruned {
+            let wide = SearchRequest { limit: request.limit.max(1) * 2, ..request.clone() };
+            let mut top = self.top_visible(&searcher, text.as_ref(), &wide)?;
+            let (all, _) = self.query_terms(&request.text, usize::MAX);
+            let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
+            for ((score, _), exact) in top.iter_mut().zip(self.exact_scores(&searcher, &all, &addresses)?) {
+                *score = exact;
+            }
+            top.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            top.truncate(request.limit.max(1));
+            top
+        } else {
+            self.top_visible(&searcher, text.as_ref(), request)?
+        };
         let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
         let coverage = self.coverage(&searcher, &self.term_weights(&request.text), &addresses)?;
         let mut out = Vec::with_capacity(top.len());
@@ -308,6 +349,93 @@ impl SearchIndex {
                 keywords,
                 coverage,
             });
+        }
+        Ok(out)
+    }
+
+    /// The `request.limit` best records for `text` that pass the request's visibility and
+    /// filters, best first. The filter is checked only for the records whose score could enter
+    /// the top (one forward seek each), instead of being intersected with every record the
+    /// terms match; the entry threshold carries over from one segment to the next.
+    fn top_visible(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &dyn Query,
+        request: &SearchRequest,
+    ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        use tantivy::query::EnableScoring;
+        use tantivy::{DocSet, TERMINATED};
+
+        let k = request.limit.max(1);
+        let weight = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let filter = self.filter_query(request).weight(EnableScoring::disabled_from_searcher(searcher))?;
+        let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let mut allowed = filter.scorer(reader, 1.0)?;
+            let alive = reader.alive_bitset();
+            let floor = |heap: &BinaryHeap<Reverse<Ranked>>| {
+                if heap.len() < k { f32::MIN } else { heap.peek().map_or(f32::MIN, |r| r.0.score) }
+            };
+            let start = floor(&heap);
+            weight.for_each_pruning(start, reader, &mut |doc, score| {
+                let passes = alive.is_none_or(|a| !a.is_deleted(doc)) && {
+                    let current = allowed.doc();
+                    let at = if current == TERMINATED || current >= doc { current } else { allowed.seek(doc) };
+                    at == doc
+                };
+                if passes {
+                    heap.push(Reverse(Ranked { score, address: DocAddress::new(ord as u32, doc) }));
+                    if heap.len() > k {
+                        heap.pop();
+                    }
+                }
+                floor(&heap)
+            })?;
+        }
+        let mut top: Vec<Ranked> = heap.into_iter().map(|r| r.0).collect();
+        top.sort_by(|a, b| b.cmp(a));
+        Ok(top.into_iter().map(|r| (r.score, r.address)).collect())
+    }
+
+    /// For each record, its score for the flat union of `terms` (as `term_union` scores it).
+    fn exact_scores(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &[(String, f32)],
+        addresses: &[DocAddress],
+    ) -> Result<Vec<f32>, IndexError> {
+        use tantivy::query::EnableScoring;
+        use tantivy::{DocSet, TERMINATED};
+        let mut out = vec![0.0; addresses.len()];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, weight) in terms {
+            self.term_clauses(term, *weight, &mut clauses);
+        }
+        let scoring = EnableScoring::enabled_from_searcher(searcher);
+        let weights: Vec<Box<dyn tantivy::query::Weight>> =
+            clauses.iter().map(|(_, q)| q.weight(scoring)).collect::<Result<_, _>>()?;
+        let mut by_segment: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
+        for (i, a) in addresses.iter().enumerate() {
+            by_segment.entry(a.segment_ord).or_default().push((a.doc_id, i));
+        }
+        for (segment, mut docs) in by_segment {
+            docs.sort_unstable();
+            let reader = searcher.segment_reader(segment);
+            for weight in &weights {
+                let mut scorer = weight.scorer(reader, 1.0)?;
+                for (doc, i) in &docs {
+                    let current = scorer.doc();
+                    if current == TERMINATED {
+                        break;
+                    }
+                    let at = if current >= *doc { current } else { scorer.seek(*doc) };
+                    if at == *doc {
+                        out[*i] += scorer.score();
+                    }
+                }
+            }
         }
         Ok(out)
     }
@@ -375,11 +503,7 @@ impl SearchIndex {
         let mut weights: Vec<(String, f32)> = counts
             .into_iter()
             .map(|(term, count)| {
-                let df = [self.fields.title, self.fields.keywords, self.fields.body]
-                    .into_iter()
-                    .map(|field| searcher.doc_freq(&Term::from_field_text(field, &term)).unwrap_or(0))
-                    .max()
-                    .unwrap_or(0) as f32;
+                let df = self.document_frequency(&searcher, &term) as f32;
                 let idf = (1.0 + (total - df + 0.5) / (df + 0.5)).ln();
                 (term, idf * (1.0 + (count as f32).ln()))
             })
@@ -518,6 +642,20 @@ impl SearchIndex {
     /// The weighted OR of the terms of `text` and their synonyms over title, keywords and body;
     /// `None` when the text has no searchable term.
     pub fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
+        self.text_query_limited(text, usize::MAX)
+    }
+
+    /// As `text_query`, with only the `max_terms` terms of most weight in a match (inverse
+    /// document frequency times the query weight): a long need's common words cost the most
+    /// postings and change the order of the best candidates least.
+    pub fn text_query_limited(&self, text: &str, max_terms: usize) -> Option<Box<dyn Query>> {
+        let (terms, _) = self.query_terms(text, max_terms);
+        self.term_union(&terms)
+    }
+
+    /// The terms of `text` (its `max_terms` weightiest) and their synonyms, each with its weight
+    /// in the query; and whether terms were left out.
+    fn query_terms(&self, text: &str, max_terms: usize) -> (Vec<(String, f32)>, bool) {
         let tokens = self.analyzer.analyze(text);
         // A term the text repeats matters more: weight by 1 + ln(count), in order of first use.
         let mut counts: Vec<(String, bool, usize)> = Vec::new();
@@ -530,32 +668,72 @@ impl SearchIndex {
                 None => counts.push((token.text, token.subword, 1)),
             }
         }
+        let weight_of =
+            |subword: bool, count: usize| (if subword { SUBWORD_WEIGHT } else { 1.0 }) * (1.0 + (count as f32).ln());
+        let pruned = counts.len() > max_terms;
+        if pruned {
+            let searcher = self.reader.searcher();
+            let total = searcher.num_docs() as f32;
+            let mut ranked: Vec<(f32, usize)> = counts
+                .iter()
+                .enumerate()
+                .map(|(i, (term, subword, count))| {
+                    let df = self.document_frequency(&searcher, term) as f32;
+                    let idf = (1.0 + (total - df + 0.5) / (df + 0.5)).ln();
+                    (idf * weight_of(*subword, *count), i)
+                })
+                .collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut keep: Vec<usize> = ranked.into_iter().take(max_terms).map(|(_, i)| i).collect();
+            keep.sort_unstable();
+            counts = keep.into_iter().map(|i| counts[i].clone()).collect();
+        }
         let mut seen: std::collections::HashSet<String> = counts.iter().map(|(t, _, _)| t.clone()).collect();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (term, subword, count) in &counts {
-            let weight = if *subword { SUBWORD_WEIGHT } else { 1.0 } * (1.0 + (*count as f32).ln());
-            clauses.push((Occur::Should, self.term_query(term, weight)));
-            for synonym in self.analyzer.synonyms(term) {
+        let mut terms: Vec<(String, f32)> = Vec::new();
+        for (term, subword, count) in counts {
+            let weight = weight_of(subword, count);
+            for synonym in self.analyzer.synonyms(&term) {
                 if seen.insert(synonym.clone()) {
-                    clauses.push((Occur::Should, self.term_query(synonym, SYNONYM_WEIGHT * weight)));
+                    terms.push((synonym.clone(), SYNONYM_WEIGHT * weight));
                 }
             }
+            terms.push((term, weight));
+        }
+        (terms, pruned)
+    }
+
+    /// The OR of `terms`, each the OR of its title, keywords and body clauses; `None` without
+    /// terms. Nested on purpose: a flat union of term clauses would let tantivy run block-max
+    /// WAND, but with the hundred and more terms of a need's description its bookkeeping cost
+    /// far more than it skipped (BENCHMARKS.md, "Matcher speed": 75 ms against 12.7 ms at 100,000
+    /// generated achievements).
+    fn term_union(&self, terms: &[(String, f32)]) -> Option<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, weight) in terms {
+            let mut per_field = Vec::new();
+            self.term_clauses(term, *weight, &mut per_field);
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_field))));
         }
         if clauses.is_empty() { None } else { Some(Box::new(BooleanQuery::new(clauses))) }
     }
 
-    /// One term in every text field, each with its weight.
-    fn term_query(&self, term: &str, weight: f32) -> Box<dyn Query> {
+    /// In how many records a term occurs, in the text field where it is most frequent.
+    fn document_frequency(&self, searcher: &tantivy::Searcher, term: &str) -> u64 {
+        [self.fields.title, self.fields.keywords, self.fields.body]
+            .into_iter()
+            .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// One term in every text field, each with its weight: one clause per field.
+    fn term_clauses(&self, term: &str, weight: f32, clauses: &mut Vec<(Occur, Box<dyn Query>)>) {
         let f = &self.fields;
         let w = &self.weights;
-        let per_field = [(f.title, w.title), (f.keywords, w.keywords), (f.body, w.body)]
-            .into_iter()
-            .map(|(field, field_weight)| {
-                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
-                (Occur::Should, Box::new(BoostQuery::new(Box::new(query), field_weight * weight)) as Box<dyn Query>)
-            })
-            .collect();
-        Box::new(BooleanQuery::new(per_field))
+        for (field, field_weight) in [(f.title, w.title), (f.keywords, w.keywords), (f.body, w.body)] {
+            let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), field_weight * weight))));
+        }
     }
 
     /// Visibility (as in `domain::record::can_view`) and the request's filters.
