@@ -41,8 +41,9 @@ def measure(name, run, queries, count):
 
 def main():
     folder = sys.argv[1]
+    # Interned, so that a million documents' words share their strings.
     with open(f"{folder}/peer-docs.txt", encoding="utf-8") as f:
-        docs = [line.split() for line in f]
+        docs = [[sys.intern(w) for w in line.split()] for line in f]
     with open(f"{folder}/peer-queries.txt", encoding="utf-8") as f:
         queries = [line.split() for line in f if line.strip()]
     print(f"{len(docs)} documents, {len(queries)} queries", flush=True)

@@ -22,7 +22,7 @@ if [ ! -x "$root/venv/bin/python" ]; then
     python3 -m venv "$root/venv"
     "$root/venv/bin/pip" install -q 'bm25s==0.3.16' 'tantivy==0.27.0' 'numpy<3' 'scipy<2'
 fi
-cargo build -q --release --bin techmarket
+cargo build -q --release --bins --benches  # the features cargo bench builds with: no rebuild in between
 if [ ! -s "$dir/needs.jsonl" ]; then
     target/release/techmarket gen --needs "$needs" --achievements "$achievements" --out "$dir" --seed 1
 fi
