@@ -366,7 +366,6 @@ impl SearchIndex {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         use tantivy::query::EnableScoring;
-        use tantivy::{DocSet, TERMINATED};
 
         let k = request.limit.max(1);
         let weight = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
@@ -380,11 +379,7 @@ impl SearchIndex {
             };
             let start = floor(&heap);
             weight.for_each_pruning(start, reader, &mut |doc, score| {
-                let passes = alive.is_none_or(|a| !a.is_deleted(doc)) && {
-                    let current = allowed.doc();
-                    let at = if current == TERMINATED || current >= doc { current } else { allowed.seek(doc) };
-                    at == doc
-                };
+                let passes = alive.is_none_or(|a| !a.is_deleted(doc)) && lands_on(allowed.as_mut(), doc);
                 if passes {
                     heap.push(Reverse(Ranked { score, address: DocAddress::new(ord as u32, doc) }));
                     if heap.len() > k {
@@ -416,22 +411,15 @@ impl SearchIndex {
         let scoring = EnableScoring::enabled_from_searcher(searcher);
         let weights: Vec<Box<dyn tantivy::query::Weight>> =
             clauses.iter().map(|(_, q)| q.weight(scoring)).collect::<Result<_, _>>()?;
-        let mut by_segment: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
-        for (i, a) in addresses.iter().enumerate() {
-            by_segment.entry(a.segment_ord).or_default().push((a.doc_id, i));
-        }
-        for (segment, mut docs) in by_segment {
-            docs.sort_unstable();
+        for (segment, docs) in by_segment(addresses) {
             let reader = searcher.segment_reader(segment);
             for weight in &weights {
                 let mut scorer = weight.scorer(reader, 1.0)?;
                 for (doc, i) in &docs {
-                    let current = scorer.doc();
-                    if current == TERMINATED {
+                    if scorer.doc() == TERMINATED {
                         break;
                     }
-                    let at = if current >= *doc { current } else { scorer.seek(*doc) };
-                    if at == *doc {
+                    if lands_on(scorer.as_mut(), *doc) {
                         out[*i] += scorer.score();
                     }
                 }
@@ -450,12 +438,7 @@ impl SearchIndex {
     ) -> Result<Vec<f32>, IndexError> {
         use tantivy::{DocSet, TERMINATED};
         let mut out = vec![0.0; addresses.len()];
-        let mut by_segment: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
-        for (i, a) in addresses.iter().enumerate() {
-            by_segment.entry(a.segment_ord).or_default().push((a.doc_id, i));
-        }
-        for (segment, mut docs) in by_segment {
-            docs.sort_unstable();
+        for (segment, docs) in by_segment(addresses) {
             let reader = searcher.segment_reader(segment);
             let fields = [self.fields.title, self.fields.keywords, self.fields.body];
             let inverted: Vec<_> = fields.iter().map(|f| reader.inverted_index(*f)).collect::<Result<_, _>>()?;
@@ -469,12 +452,10 @@ impl SearchIndex {
                         continue;
                     };
                     for (k, (doc, _)) in docs.iter().enumerate() {
-                        let current = postings.doc();
-                        if current == TERMINATED {
+                        if postings.doc() == TERMINATED {
                             break;
                         }
-                        let at = if current >= *doc { current } else { postings.seek(*doc) };
-                        found[k] |= at == *doc;
+                        found[k] |= lands_on(&mut postings, *doc);
                     }
                 }
                 for (k, (_, i)) in docs.iter().enumerate() {
@@ -779,6 +760,25 @@ impl SearchIndex {
         }
         Box::new(BooleanQuery::new(must))
     }
+}
+
+/// The records of `addresses` by segment, each segment's in document order, with their position
+/// in `addresses`.
+fn by_segment(addresses: &[DocAddress]) -> BTreeMap<u32, Vec<(u32, usize)>> {
+    let mut out: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
+    for (i, a) in addresses.iter().enumerate() {
+        out.entry(a.segment_ord).or_default().push((a.doc_id, i));
+    }
+    out.values_mut().for_each(|docs| docs.sort_unstable());
+    out
+}
+
+/// Moves `docs` forward to `doc` (never back: callers ask in document order) and says whether
+/// it holds that document.
+fn lands_on(docs: &mut dyn tantivy::DocSet, doc: u32) -> bool {
+    let current = docs.doc();
+    let at = if current == tantivy::TERMINATED || current >= doc { current } else { docs.seek(doc) };
+    at == doc
 }
 
 /// `text` as HTML with the byte `ranges` in `<b>`.
