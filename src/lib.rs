@@ -20,6 +20,8 @@ pub mod generate;
 /// The JSON API: routes, authentication, request/response types, the error envelope.
 pub mod http;
 pub mod i18n;
+/// Search quality on the judged query set over the demo catalogue (`techmarket search-eval`).
+pub mod judged;
 /// Turns a need (or achievement) into ranked candidates with the evidence behind each.
 pub mod matching;
 /// Chinese full-text search: analysis and the tantivy index (the only code that knows tantivy).

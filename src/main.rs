@@ -136,6 +136,25 @@ enum Command {
         #[arg(long)]
         simulate_feedback: Option<PathBuf>,
     },
+    /// Show how the search reads a text: its tokens (sub-words marked) and the concepts a query
+    /// of it is read as, with their synonyms, narrower terms and parts (for keeping the
+    /// dictionary; no database needed).
+    Analyze { text: String },
+    /// Measure search on the judged query set (README, "Search quality"): the demo catalogue in a
+    /// temporary database, every query as a technology manager; prints each query's first hits
+    /// and precision@5, recall@10, MRR@10 and the zero-result rate.
+    SearchEval {
+        /// The judged set (JSON Lines; default: the one shipped in benches/search-judged.jsonl).
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// Also write the catalogue and the queries as the analyzer's tokens here, for
+        /// benches/peers/search_judged.py.
+        #[arg(long)]
+        peer_dir: Option<PathBuf>,
+        /// Print every query, not only those that miss relevant records.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Generate realistic Chinese needs and achievements for load and speed measurements:
     /// JSON Lines in the import columns (needs.jsonl, achievements.jsonl, organisations.jsonl),
     /// built from the demo data and, when found, the CSL records of the evaluation set; with
@@ -228,7 +247,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log);
+    let mut log = config.log.clone();
+    if matches!(cli.command, Command::SearchEval { .. } | Command::Analyze { .. }) {
+        // Measurements print figures, not the demo's loading.
+        log.level = "warn".to_string();
+    }
+    telemetry::init(&log);
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -358,6 +382,63 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 close(&cx).await;
                 result?;
             }
+        }
+        Command::Analyze { text } => {
+            let analyzer = techmarket::search::analyzer::Analyzer::shipped();
+            let tokens: Vec<String> = analyzer
+                .analyze(&text)
+                .into_iter()
+                .map(|t| if t.subword { format!("({})", t.text) } else { t.text })
+                .collect();
+            println!("tokens: {}", tokens.join(" "));
+            for concept in techmarket::search::query::ParsedQuery::parse(&analyzer, &text).concepts {
+                let whole: Vec<String> = concept.whole.iter().map(|(t, w)| format!("{t}×{w}")).collect();
+                println!(
+                    "concept {}{}: {} | parts (all needed): {}",
+                    concept.text,
+                    if concept.generic { " (generic, optional)" } else { "" },
+                    whole.join(" "),
+                    concept.parts.join(" + ")
+                );
+            }
+        }
+        Command::SearchEval { queries, peer_dir, verbose } => {
+            let text = match &queries {
+                Some(path) => {
+                    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                }
+                None => techmarket::judged::SHIPPED.to_string(),
+            };
+            let set = techmarket::judged::parse(&text)?;
+            let (_dir, cx, who) = techmarket::judged::demo_catalogue().await?;
+            let result = async {
+                if let Some(dir) = &peer_dir {
+                    techmarket::judged::write_peer_files(&cx, &who, &set, dir).await?;
+                }
+                techmarket::judged::run(&cx, &who, &set).await
+            }
+            .await;
+            techmarket::judged::close(&cx).await;
+            let results = result?;
+            for (r, _) in &results {
+                if verbose || !r.missed.is_empty() || r.total == 0 {
+                    println!(
+                        "{}\t{}\ttotal {}\tP@5 {:.2} R@10 {:.2}\tmissed: {}\ttop: {}",
+                        r.q,
+                        r.matched,
+                        r.total,
+                        r.precision_at_5,
+                        r.recall_at_10,
+                        r.missed.join("、"),
+                        r.top.iter().take(5).cloned().collect::<Vec<_>>().join(" | ")
+                    );
+                }
+            }
+            let s = techmarket::judged::summarise(&results);
+            println!(
+                "RESULT techmarket queries={} P@5={:.3} R@10={:.3} MRR@10={:.3} zero-result={:.3} partial={:.3}",
+                s.queries, s.precision_at_5, s.recall_at_10, s.mrr_at_10, s.zero_result_rate, s.partial_rate
+            );
         }
         Command::Export { library, out, format, as_user } => {
             let format = match format {

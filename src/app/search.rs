@@ -55,8 +55,29 @@ pub struct SearchFacets {
     pub cooperation_modes: Vec<FacetCount>,
 }
 
+/// Whether the hits hold every concept of the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Matched {
+    /// Every hit holds every concept of the query (or the search has no `q`).
+    All,
+    /// No record you may see holds every concept with these filters: the hits are related
+    /// records that hold some of them, those holding most first ("no exact match; related
+    /// results"). `missing` names the concepts no record holds.
+    Partial,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
+    /// `all`: every hit holds every concept of `q`; `partial`: none does, and the hits are
+    /// related results holding some of them.
+    pub matched: Matched,
+    /// The concepts `q` was read as (words normalised to simplified Chinese and lower case; a
+    /// concept also finds its synonyms and narrower terms). Generic words such as 技术 or 提高
+    /// are optional when `q` has other words.
+    pub concepts: Vec<String>,
+    /// With `matched: partial`, the concepts no record you may see holds with these filters.
+    pub missing: Vec<String>,
     /// How many records match (only records you may see are counted).
     pub total: usize,
     pub page: u32,
@@ -195,7 +216,7 @@ pub async fn search(
     let texts: Vec<(String, String)> =
         kept.iter_mut().map(|s| (s.hit.title.clone(), std::mem::take(&mut s.body))).collect();
     let index = cx.search.current();
-    let highlighted = tokio::task::spawn_blocking(move || index.highlight(&text, &texts))
+    let highlighted = tokio::task::spawn_blocking(move || index.highlight_search(&text, &texts))
         .await
         .map_err(|_| Error::internal())?
         .map_err(|e| search_failed(e.into()))?;
@@ -225,7 +246,20 @@ pub async fn search(
             c.parse::<CooperationMode>().map(|m| m.label().to_string()).unwrap_or_else(|_| c.to_string())
         }),
     };
-    Ok(SearchResponse { total: outcome.total, page, limit, items, facets })
+    let matched = match outcome.matched {
+        crate::search::query::Matched::All => Matched::All,
+        crate::search::query::Matched::Partial => Matched::Partial,
+    };
+    Ok(SearchResponse {
+        matched,
+        concepts: outcome.concepts,
+        missing: outcome.missing,
+        total: outcome.total,
+        page,
+        limit,
+        items,
+        facets,
+    })
 }
 
 fn indexing_failed(err: super::indexing::IndexingError) -> Error {

@@ -24,6 +24,8 @@ pub const ANALYZER_VERSION: u32 = 2;
 pub const USER_DICT: &str = include_str!("../../index/userdict.txt");
 pub const SYNONYMS: &str = include_str!("../../index/synonyms.txt");
 pub const STOP_WORDS: &str = include_str!("../../index/stopwords.txt");
+pub const BROADER: &str = include_str!("../../index/broader.txt");
+pub const GENERIC: &str = include_str!("../../index/generic.txt");
 
 /// Frequency given to domain terms that come without one.
 pub const DEFAULT_TERM_FREQ: usize = 3000;
@@ -120,6 +122,8 @@ pub struct ExtraTerm {
 struct Inputs {
     dictionary: String,
     groups: Vec<Vec<String>>,
+    /// (broader, its narrower terms).
+    broader: Vec<(String, Vec<String>)>,
     stop_words: Vec<String>,
 }
 
@@ -141,19 +145,16 @@ impl Inputs {
         }
         let mut groups: Vec<Vec<String>> = parse_synonyms(SYNONYMS);
         groups.extend(extra_synonyms.iter().map(|g| g.iter().map(|m| normalize_text(m)).collect()));
-        // Synonyms must stay whole words to be found as such.
-        for member in groups.iter().flatten().filter(|m| m.chars().count() > 1) {
+        let broader = parse_broader(BROADER);
+        // Synonyms and narrower terms must stay whole words to be found as such.
+        let related = broader.iter().flat_map(|(head, narrower)| std::iter::once(head).chain(narrower));
+        for member in groups.iter().flatten().chain(related).filter(|m| m.chars().count() > 1) {
             dictionary.push_str(&format!("{member} {DEFAULT_TERM_FREQ}\n"));
         }
-        let mut stop_words: Vec<String> = STOP_WORDS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(normalize_text)
-            .collect();
+        let mut stop_words: Vec<String> = list_words(STOP_WORDS).collect();
         stop_words.sort();
         stop_words.dedup();
-        Inputs { dictionary, groups, stop_words }
+        Inputs { dictionary, groups, broader, stop_words }
     }
 
     /// A short hash of the inputs and of the rules' version.
@@ -179,6 +180,10 @@ pub struct Analyzer {
     stop_words: HashSet<String>,
     /// Normalised term → the other members of its synonym groups.
     synonyms: HashMap<String, Vec<String>>,
+    /// Normalised broader term → its narrower terms (`index/broader.txt`).
+    narrower: HashMap<String, Vec<String>>,
+    /// Words that never make a search concept on their own (`index/generic.txt`).
+    generic: HashSet<String>,
     version: String,
 }
 
@@ -211,7 +216,9 @@ impl Analyzer {
         }
         let version = inputs.version();
         let stop_words = inputs.stop_words.into_iter().collect();
-        Analyzer { jieba, segmentation: Segmentation::default(), stop_words, synonyms, version }
+        let narrower = inputs.broader.into_iter().collect();
+        let generic = list_words(GENERIC).collect();
+        Analyzer { jieba, segmentation: Segmentation::default(), stop_words, synonyms, narrower, generic, version }
     }
 
     /// The version `new` would give, without loading a dictionary.
@@ -240,6 +247,21 @@ impl Analyzer {
     /// The other members of the synonym groups of a normalised term.
     pub fn synonyms(&self, term: &str) -> &[String] {
         self.synonyms.get(term).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The narrower terms of a normalised term (氢能 → 制氢, 储氢 …), one level down.
+    pub fn narrower(&self, term: &str) -> &[String] {
+        self.narrower.get(term).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Whether a normalised word is generic (提高, 技术 …): never a search concept on its own.
+    pub fn is_generic(&self, word: &str) -> bool {
+        self.generic.contains(word)
+    }
+
+    /// Whether jieba's dictionaries (its own and the market's) hold the word.
+    pub fn knows(&self, word: &str) -> bool {
+        self.jieba.has_word(word)
     }
 
     /// Tokens of `text`, with byte ranges into `text` itself.
@@ -361,6 +383,31 @@ impl Analyzer {
             }
         }
     }
+}
+
+/// The words of a one-word-a-line file, normalised, without comments and blank lines.
+pub fn list_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(normalize_text)
+}
+
+/// Parses broader terms: one a line, `broader > narrower, narrower, …`; normalised. A line
+/// without `>` or without narrower terms is ignored.
+pub fn parse_broader(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let Some((head, rest)) = line.split_once('>') else { continue };
+        let head = normalize_text(head);
+        let narrower: Vec<String> =
+            rest.split([',', '，', '、']).map(normalize_text).filter(|m| !m.is_empty() && *m != head).collect();
+        if head.is_empty() || narrower.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|(h, _)| *h == head) {
+            Some((_, existing)) => existing.extend(narrower),
+            None => out.push((head, narrower)),
+        }
+    }
+    out
 }
 
 /// Parses synonym groups: one a line, members separated by `=`; normalised.

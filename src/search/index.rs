@@ -15,12 +15,25 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 use super::analyzer::Analyzer;
+use super::query::{Concept, Matched, ParsedQuery};
 use super::schema::{Fields, IndexRecord, register_tokenizer};
 use crate::domain::record::Library;
 use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
 
 /// Memory the index writer may buffer before flushing a segment.
 const WRITER_MEMORY: usize = 50_000_000;
+/// In a search's ranking: added for each concept of the query a record holds.
+const HELD_STEP: f32 = 10_000.0;
+/// In a search's ranking: added for each concept a record holds by a whole term (the word, a
+/// synonym, a narrower term), not only by the word's parts.
+const WHOLE_STEP: f32 = 1_000.0;
+/// Of a query's `required` concepts, how many a record must hold to be listed when some record
+/// holds them all: every one for up to three, three quarters (rounded up) of a longer query, so
+/// that a sentence typed whole still finds the record that words one of its details otherwise.
+fn minimum_held(required: usize) -> usize {
+    if required <= 3 { required } else { (3 * required).div_ceil(4) }
+}
+
 /// Weight of a synonym's match relative to the word the user typed.
 const SYNONYM_WEIGHT: f32 = 0.6;
 /// Weight of a sub-word of a query word (电池 of 固态电池): it widens recall, but a record with
@@ -170,6 +183,13 @@ pub struct SearchOutcome {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+    /// Whether the hits hold every required concept of the query.
+    pub matched: Matched,
+    /// The query's concepts (normalised words), in the order typed.
+    pub concepts: Vec<String>,
+    /// With `Matched::Partial`: the required concepts no record the viewer may see (with the
+    /// filters) holds.
+    pub missing: Vec<String>,
 }
 
 impl SearchIndex {
@@ -518,19 +538,98 @@ impl SearchIndex {
         (rarest, total)
     }
 
-    /// Runs a search.
+    /// Runs a search: the query read as concepts (`query::ParsedQuery`); records that hold every
+    /// required concept, or, when none does (visibility and filters applied), records that hold
+    /// some, most first (`Matched::Partial`).
     pub fn search(&self, request: &SearchRequest) -> Result<SearchOutcome, IndexError> {
         let searcher = self.reader.searcher();
-        let text = self.text_query(&request.text);
-        let has_text = text.is_some();
+        let parsed = ParsedQuery::parse(&self.analyzer, &request.text);
         let filter = self.filter_query(request);
-        let query: Box<dyn Query> = match text {
-            Some(text) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text),
+        if parsed.is_empty() {
+            return self.collect(&searcher, filter, request, false, Matched::All, &parsed, Vec::new());
+        }
+        let ranked = self.concept_ranking(&parsed);
+        let required = parsed.required();
+        let mut every: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, filter.box_clone())];
+        every.extend(required.iter().map(|c| (Occur::Must, self.held(c))));
+        if searcher.search(&BooleanQuery::new(every), &Count)? > 0 {
+            // Records that hold every concept exist: they come first, followed, for a long
+            // query, by those that miss only a few (`minimum_held`).
+            let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
+            let enough = BooleanQuery::union_with_minimum_required_clauses(held, minimum_held(required.len()));
+            let query = BooleanQuery::new(vec![
+                (Occur::Must, ranked),
                 (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
-            ])),
-            None => filter,
-        };
+                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(enough), 0.0))),
+            ]);
+            return self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new());
+        }
+        // Nothing holds every concept: say which ones no visible record holds, and show the
+        // records that hold some.
+        let mut missing = Vec::new();
+        for concept in required {
+            let held = BooleanQuery::new(vec![(Occur::Must, self.held(concept)), (Occur::Must, filter.box_clone())]);
+            if searcher.search(&held, &Count)? == 0 {
+                missing.push(concept.text.clone());
+            }
+        }
+        let some =
+            BooleanQuery::new(vec![(Occur::Must, ranked), (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))]);
+        self.collect(&searcher, Box::new(some), request, true, Matched::Partial, &parsed, missing)
+    }
+
+    /// The ranking of a search: each concept a record holds adds `HELD_STEP`, and
+    /// `WHOLE_STEP` more when it holds the word, a synonym or a narrower term rather than only
+    /// the word's parts; the BM25 sum of every weighted term comes on top, ordering records
+    /// that hold the same concepts.
+    fn concept_ranking(&self, parsed: &ParsedQuery) -> Box<dyn Query> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(text) = self.term_union(&parsed.scored_terms()) {
+            clauses.push((Occur::Should, text));
+        }
+        for concept in &parsed.concepts {
+            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(self.held(concept), HELD_STEP))));
+            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(self.any_term(&concept.whole), WHOLE_STEP))));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Records that hold a concept: one of its whole terms in a text field, or all its parts.
+    fn held(&self, concept: &Concept) -> Box<dyn Query> {
+        let mut either: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, self.any_term(&concept.whole))];
+        if !concept.parts.is_empty() {
+            let all: Vec<(Occur, Box<dyn Query>)> =
+                concept.parts.iter().map(|part| (Occur::Must, self.any_term(&[(part.clone(), 1.0)]))).collect();
+            either.push((Occur::Should, Box::new(BooleanQuery::new(all))));
+        }
+        Box::new(BooleanQuery::new(either))
+    }
+
+    /// Records with any of `terms` in a text field (no scoring).
+    fn any_term(&self, terms: &[(String, f32)]) -> Box<dyn Query> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, _) in terms {
+            for field in [f.title, f.keywords, f.body] {
+                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::Basic);
+                clauses.push((Occur::Should, Box::new(query)));
+            }
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Runs `query` and collects the page, the total and the facets.
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: Box<dyn Query>,
+        request: &SearchRequest,
+        has_text: bool,
+        matched: Matched,
+        parsed: &ParsedQuery,
+        missing: Vec<String>,
+    ) -> Result<SearchOutcome, IndexError> {
         let mut facet_field = FacetCollector::for_field("facet_field");
         facet_field.add_facet("/");
         let mut facet_region = FacetCollector::for_field("facet_region");
@@ -576,7 +675,7 @@ impl SearchIndex {
             trl: facet(&counts.2),
             cooperation: facet(&counts.3),
         };
-        Ok(SearchOutcome { total, hits, facets })
+        Ok(SearchOutcome { total, hits, facets, matched, concepts: parsed.words(), missing })
     }
 
     /// For each (title, body): the title, whole, and the best passage of the body, as HTML:
@@ -584,8 +683,25 @@ impl SearchIndex {
     /// was cut. Passages are about 100 characters (tantivy counts the budget in bytes,
     /// PITFALLS 12).
     pub fn highlight(&self, text: &str, records: &[(String, String)]) -> Result<Vec<(String, String)>, IndexError> {
+        self.highlight_terms(&self.query_terms(text, usize::MAX).0, records)
+    }
+
+    /// As `highlight`, with the terms of a search's concepts (synonyms and narrower terms too).
+    pub fn highlight_search(
+        &self,
+        text: &str,
+        records: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, IndexError> {
+        self.highlight_terms(&ParsedQuery::parse(&self.analyzer, text).scored_terms(), records)
+    }
+
+    fn highlight_terms(
+        &self,
+        terms: &[(String, f32)],
+        records: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, IndexError> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.text_query(text) else {
+        let Some(query) = self.term_union(terms) else {
             return Ok(records.iter().map(|(title, body)| (escape(title), lead(body))).collect());
         };
         let mut titles = SnippetGenerator::create(&searcher, &*query, self.fields.title)?;

@@ -4,4 +4,5 @@
 pub mod analyzer;
 pub mod engine;
 pub mod index;
+pub mod query;
 pub mod schema;
