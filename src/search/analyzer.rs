@@ -536,7 +536,60 @@ mod tests {
         assert!(ccus.contains(&"碳捕集利用与封存".to_string()));
         assert!(ccus.contains(&"二氧化碳捕集利用与封存".to_string()));
         assert!(ANALYZER.synonyms("锂电").contains(&"锂离子电池".to_string()));
-        assert!(ANALYZER.synonyms("碳捕集").contains(&"ccus".to_string()));
+        assert!(ANALYZER.synonyms("碳捕获").contains(&"二氧化碳捕集".to_string()));
+        // 碳捕集 is a part of CCUS, not another name for it: it is a narrower term.
+        assert!(!ANALYZER.synonyms("碳捕集").contains(&"ccus".to_string()));
+        assert!(ANALYZER.narrower("ccus").contains(&"碳捕集".to_string()));
+    }
+
+    /// Every line of the shipped synonym, broader-term and generic-word files, as loaded.
+    #[test]
+    fn shipped_vocabulary_is_consistent() {
+        let groups = parse_synonyms(SYNONYMS);
+        let broader = parse_broader(BROADER);
+        assert!(groups.len() >= 80 && broader.len() >= 20, "{} groups, {} broader terms", groups.len(), broader.len());
+        // Each member is one whole word of the analyzer: a member that segments into nothing,
+        // or into several words, would never be found as such.
+        let related = broader.iter().flat_map(|(head, narrower)| std::iter::once(head).chain(narrower));
+        for member in groups.iter().flatten().chain(related) {
+            let whole: Vec<String> =
+                ANALYZER.analyze(member).into_iter().filter(|t| !t.subword).map(|t| t.text).collect();
+            assert_eq!(whole, [member.clone()], "`{member}` must analyse to itself, one word");
+        }
+        // A word is in one synonym group at most: two groups sharing it would join them one way
+        // only, and which synonyms a query finds would depend on the order of the lines.
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, group) in groups.iter().enumerate() {
+            for member in group {
+                if let Some(first) = seen.insert(member, i) {
+                    assert_eq!(first, i, "`{member}` is in the groups {:?} and {:?}", groups[first], group);
+                }
+                assert_eq!(group.iter().filter(|m| *m == member).count(), 1, "`{member}` twice in {group:?}");
+            }
+        }
+        // The broader relation has no cycle (a term never finds itself through narrower terms,
+        // which would let a narrower term outrank the word typed), and a narrower term is never
+        // a synonym of its broader one.
+        fn reaches(from: &str, to: &str, broader: &[(String, Vec<String>)], depth: usize) -> bool {
+            depth < 16
+                && broader.iter().filter(|(h, _)| h == from).flat_map(|(_, n)| n).any(|n| {
+                    n == to || ANALYZER.synonyms(n).iter().any(|s| s == to) || reaches(n, to, broader, depth + 1)
+                })
+        }
+        for (head, narrower) in &broader {
+            assert!(!reaches(head, head, &broader, 0), "`{head}` finds itself through its narrower terms");
+            for n in narrower {
+                assert!(
+                    !ANALYZER.synonyms(head).contains(n),
+                    "`{n}` is both a synonym and a narrower term of `{head}`"
+                );
+            }
+        }
+        // Generic and stop words: a generic word is kept in the text (it ranks), a stop word is not.
+        for word in list_words(GENERIC) {
+            assert!(!ANALYZER.is_stop_word(&word), "`{word}` is both generic and a stop word");
+            assert!(ANALYZER.is_generic(&word));
+        }
     }
 
     #[test]
