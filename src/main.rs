@@ -286,6 +286,19 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                      or start with `serve --demo` for the demo data."
                 );
             }
+            let data = techmarket::startup::absolute(&config.data.dir);
+            let database = match config.database_url().strip_prefix("sqlite://") {
+                Some(file) => format!("SQLite {}", techmarket::startup::absolute(std::path::Path::new(file)).display()),
+                None => redact(&config.database_url()),
+            };
+            println!(
+                "数据目录 data directory: {}\n数据库 database: {database}\nAPI: http://{}:{}/api/v1 ，接口文档 API reference: http://{}:{}/docs",
+                data.display(),
+                config.server.host,
+                service.port(),
+                config.server.host,
+                service.port()
+            );
             tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
             service.run_until_stopped().await?;
         }

@@ -20,7 +20,8 @@ use crate::http::connection::EnvelopeIo;
 use crate::http::error::{ApiError, RequestId, envelope_errors, json_error, path_error, query_error};
 use crate::http::openapi::ApiDoc;
 use crate::http::{meta, routes};
-use crate::search::engine::Search;
+use crate::search::engine::{Search, SearchError};
+use crate::search::index::IndexError;
 use crate::storage::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +30,31 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot open the search index: {0}")]
     Search(#[from] IndexingError),
+    #[error(
+        "数据目录 {path} 正被另一个 techmarket 进程使用{pid}：先停止它（在它的终端按 Ctrl+C，或 kill 该进程），或者让这个进程用另一个数据目录和数据库，例如 TECHMARKET__DATA__DIR=./data2 cargo run -- serve。\nThe data directory {path} is in use by another techmarket process{pid_en}: stop it (Ctrl+C in its terminal, or kill it), or give this one another data directory and database, e.g. TECHMARKET__DATA__DIR=./data2 cargo run -- serve"
+    )]
+    DataDirInUse { path: String, pid: String, pid_en: String },
     #[error("cannot make the data directory {path} private (owner-only): {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
+}
+
+/// In the data directory: the id of the process that last opened it (shown to a second one).
+const PID_FILE: &str = "techmarket.pid";
+
+/// The data directory's absolute path, for messages (as given when it cannot be resolved).
+pub fn absolute(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn data_dir_in_use(dir: &std::path::Path) -> StartupError {
+    let pid = std::fs::read_to_string(dir.join(PID_FILE)).ok().map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+    StartupError::DataDirInUse {
+        path: absolute(dir).display().to_string(),
+        pid: pid.as_ref().map(|p| format!("（进程号 {p}）")).unwrap_or_default(),
+        pid_en: pid.map(|p| format!(" (process {p})")).unwrap_or_default(),
+    }
 }
 
 /// The application context of a configuration: the store (migrations applied), the search index
@@ -43,7 +65,18 @@ pub async fn open_context(config: &Config) -> Result<(Arc<Context>, crate::app::
     crate::files::make_private(dir)
         .map_err(|source| StartupError::DataDir { path: dir.display().to_string(), source })?;
     let store = storage::connect(&config.database_options()).await?;
-    let search = indexing::open(store.as_ref(), config.search_settings()).await?;
+    let search = match indexing::open(store.as_ref(), config.search_settings()).await {
+        Ok(search) => search,
+        Err(IndexingError::Search(SearchError::Index(IndexError::Locked))) => {
+            store.close().await;
+            return Err(data_dir_in_use(dir));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // This process holds the index now: say which one, for a second process to tell its user.
+    if let Err(error) = std::fs::write(dir.join(PID_FILE), std::process::id().to_string()) {
+        tracing::warn!(%error, "cannot write the process id into the data directory");
+    }
     indexing::catch_up(store.as_ref(), &search).await?;
     let (writes, signals) = Writes::channel();
     let cx = Context::new(store, search, writes, config.match_settings(), config.limits.clone());
@@ -106,7 +139,8 @@ impl Application {
             crate::http::openapi::tighten(&mut api);
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
             let known = Arc::new(KnownRoutes::from_document(&api));
-            app.route("/docs", web::get().to(crate::http::docs::page))
+            app.route("/", web::get().to(crate::http::docs::home))
+                .route("/docs", web::get().to(crate::http::docs::page))
                 .route("/docs/{file}", web::get().to(crate::http::docs::asset))
                 .default_service(web::to(move |req: actix_web::HttpRequest| {
                     let known = known.clone();

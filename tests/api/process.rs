@@ -253,3 +253,38 @@ async fn the_command_line_imports_a_gbk_csv_after_a_dry_run_and_refuses_a_bad_fi
     let check: Value = serde_json::from_slice(&run(&["index", "check"]).stdout).unwrap();
     assert_eq!(check["libraries"][1]["in_database"], 84, "82 demo achievements and the 2 imported: {check}");
 }
+
+/// A first run without surprises: `serve` says where its data is, `GET /` leads to the API
+/// reference, and a second `serve` on the same data directory says another process holds it,
+/// which one, and what to do.
+#[tokio::test]
+async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let mut first = techmarket(dir.path(), &url, port, &["serve"]).stdout(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/ready")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+        assert!(Instant::now() < deadline, "the service did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let home = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::FOUND);
+    assert_eq!(home.headers()["location"], "/docs");
+
+    let second = techmarket(dir.path(), &url, free_port(), &["serve"]).stderr(Stdio::piped()).output().unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8(second.stderr).unwrap();
+    let absolute = std::fs::canonicalize(dir.path()).unwrap().display().to_string();
+    assert!(message.contains("正被另一个 techmarket 进程使用"), "{message}");
+    assert!(message.contains(&absolute), "the data directory by its absolute path: {message}");
+    assert!(message.contains(&format!("进程号 {}", first.id())), "which process: {message}");
+    assert!(message.contains("TECHMARKET__DATA__DIR"), "how to choose another: {message}");
+
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    let output = first.wait_with_output().unwrap();
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.contains(&format!("data directory: {absolute}")), "{printed}");
+    assert!(printed.contains("database: "), "{printed}");
+}
