@@ -112,7 +112,12 @@ impl App {
             crate::storage::Backend::Postgres => "postgres",
         };
         self.store.ping().await.map_err(|error| {
-            tracing::warn!(%error, "readiness check failed");
+            if error.is_closed() {
+                // The service is stopping: not a fault worth a warning.
+                tracing::debug!("readiness asked while the database pool closes for shutdown");
+            } else {
+                tracing::warn!(%error, "readiness check failed");
+            }
             Error::new(Code::NotReady, format!("the {database} database does not answer"))
         })?;
         Ok(database)
