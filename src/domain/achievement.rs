@@ -20,9 +20,12 @@ pub struct AchievementInput {
     #[serde(rename = "abstract")]
     pub summary: Option<String>,
     pub keywords: Option<Vec<String>>,
-    /// 技术领域 code.
+    /// 技术领域 code. Sent as text: a value outside the vocabulary is answered with the Chinese
+    /// error that lists the choices.
+    #[schema(value_type = Option<TechField>)]
     pub field: Option<String>,
     /// 成果类型 code.
+    #[schema(value_type = Option<AchievementType>)]
     pub achievement_type: Option<String>,
     /// Technology readiness level 1-9; give it, the stage, or both.
     #[serde(default, deserialize_with = "nullable")]
@@ -30,13 +33,15 @@ pub struct AchievementInput {
     pub trl: Option<Option<i64>>,
     /// 成熟阶段 code.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Stage>)]
     pub stage: Option<Option<String>>,
     /// 知识产权形式 code.
+    #[schema(value_type = Option<IpForm>)]
     pub ip_form: Option<String>,
     /// Patent or registration numbers, e.g. ZL202310123456.7.
     pub patent_numbers: Option<Vec<String>>,
     /// Offered cooperation modes.
+    #[schema(value_type = Option<Vec<CooperationMode>>)]
     pub cooperation_modes: Option<Vec<String>>,
     /// Asking price in 万元; null means 面议 (negotiable).
     #[serde(default, deserialize_with = "nullable")]
@@ -46,6 +51,8 @@ pub struct AchievementInput {
     pub team_lead: Option<String>,
     pub region: Option<String>,
     pub contact: Option<Contact>,
+    /// public | managers | private; default public.
+    #[schema(value_type = Option<Visibility>)]
     pub visibility: Option<String>,
     /// Owner organisation: only managers and admins set it.
     pub org_id: Option<String>,

@@ -29,11 +29,15 @@ pub struct NeedInput {
     pub tried: Option<String>,
     /// 关键词, at most 20.
     pub keywords: Option<Vec<String>>,
-    /// 技术领域 code, see `/api/v1/vocabularies`.
+    /// 技术领域 code, see `/api/v1/vocabularies`. Sent as text: a value outside the vocabulary is
+    /// answered with the Chinese error that lists the choices.
+    #[schema(value_type = Option<TechField>)]
     pub field: Option<String>,
     /// 需求类型 code.
+    #[schema(value_type = Option<NeedType>)]
     pub need_type: Option<String>,
     /// Accepted cooperation modes (合作方式 codes).
+    #[schema(value_type = Option<Vec<CooperationMode>>)]
     pub cooperation_modes: Option<Vec<String>>,
     /// Lower end of the budget in 万元; both ends null means 面议 (negotiable).
     #[serde(default, deserialize_with = "nullable")]
@@ -51,6 +55,7 @@ pub struct NeedInput {
     pub region: Option<String>,
     pub contact: Option<Contact>,
     /// public | managers | private; default public.
+    #[schema(value_type = Option<Visibility>)]
     pub visibility: Option<String>,
     /// Owner organisation: only managers and admins set it (on behalf of an enterprise).
     pub org_id: Option<String>,

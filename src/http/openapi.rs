@@ -45,7 +45,7 @@ impl Modify for BearerAuth {
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr, Required};
 
 /// An id as the service issues them (a hyphenated UUID).
@@ -147,6 +147,7 @@ fn parameter_schema(path: &str, p: &Parameter) -> Option<RefOr<Schema>> {
 /// where a parameter or body can be malformed, 404 where an id names a record, 413/415/422 for
 /// JSON bodies, 503 for heavy work).
 pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
+    create_bodies(doc);
     if let Some(components) = doc.components.as_mut() {
         for schema in components.schemas.values_mut() {
             id_properties(schema);
@@ -214,6 +215,73 @@ pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
                 op.responses.responses.entry(status.to_string()).or_insert_with(|| error(description));
             }
         }
+    }
+}
+
+/// The bodies that create a need or an achievement, with the fields a create must have. One
+/// input type serves create and partial update (where every field is optional), so each create
+/// gets a schema of its own: the input's, with these fields required and not null. The lists
+/// are the domain's (`NeedContent::parse`, `AchievementContent::parse`); a test posts each body
+/// without each field and expects the server to refuse it.
+pub const CREATE_BODIES: [(&str, &str, &str, &[&str]); 2] = [
+    ("/api/v1/needs", "NeedInput", "NeedCreate", &["title", "description", "field", "need_type", "region"]),
+    (
+        "/api/v1/achievements",
+        "AchievementInput",
+        "AchievementCreate",
+        &["title", "abstract", "field", "achievement_type"],
+    ),
+];
+
+fn create_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, input, create, required) in CREATE_BODIES {
+        let Some(components) = doc.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get(input) else { continue };
+        let mut object = object.clone();
+        for name in required {
+            if let Some(property) = object.properties.get_mut(*name) {
+                *property = not_null(property.clone());
+            }
+        }
+        object.required = required.iter().map(|r| r.to_string()).collect();
+        object.description = Some(format!(
+            "{} To create one, {} are required.",
+            object.description.unwrap_or_default(),
+            required.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+        ));
+        components.schemas.insert(create.to_string(), RefOr::T(Schema::Object(object)));
+        if let Some(body) =
+            doc.paths.paths.get_mut(path).and_then(|item| item.post.as_mut()).and_then(|op| op.request_body.as_mut())
+            && let Some(content) = body.content.get_mut("application/json")
+        {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(create)));
+            body.required = Some(Required::True);
+        }
+    }
+}
+
+fn is_null(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+}
+
+/// The schema without its `null` alternative.
+fn not_null(schema: RefOr<Schema>) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            if let SchemaType::Array(types) = &object.schema_type {
+                let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                object.schema_type = match kept.as_slice() {
+                    [one] => SchemaType::Type(one.clone()),
+                    _ => SchemaType::Array(kept),
+                };
+            }
+            RefOr::T(Schema::Object(object))
+        }
+        RefOr::T(Schema::OneOf(mut one)) => {
+            one.items.retain(|item| !is_null(item));
+            if one.items.len() == 1 { one.items.remove(0) } else { RefOr::T(Schema::OneOf(one)) }
+        }
+        other => other,
     }
 }
 

@@ -231,3 +231,48 @@ async fn the_api_reference_is_browsable_offline_from_the_binary() {
     let r = app.client.post(app.url("/docs")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// The create bodies say which fields a create needs and which vocabularies are closed, and the
+/// server agrees: each required field left out is refused with that field named, and a value
+/// outside a vocabulary is refused with the Chinese error listing the choices.
+#[tokio::test]
+async fn create_bodies_declare_what_the_server_requires_and_the_closed_vocabularies() {
+    let app = spawn_app().await;
+    let doc = app.send(reqwest::Method::GET, "/api/v1/openapi.json", None, None).await.body;
+    let e = app.enterprise("东营蓝海化工新材料有限公司").await;
+    let u = app.university("中国石油大学（华东）").await;
+    for (path, input, create, required) in techmarket::http::openapi::CREATE_BODIES {
+        let schema = &doc["components"]["schemas"][create];
+        let declared: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(declared, required, "{create}: {schema}");
+        let body_ref = &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body_ref, &json!(format!("#/components/schemas/{create}")));
+        let patch = &doc["paths"][format!("{path}/{{id}}")]["patch"]["requestBody"]["content"]["application/json"];
+        assert_eq!(patch["schema"]["$ref"], json!(format!("#/components/schemas/{input}")), "a patch needs nothing");
+        assert_eq!(schema["properties"]["field"]["$ref"], "#/components/schemas/TechField", "{schema}");
+        let modes = &schema["properties"]["cooperation_modes"]["items"]["$ref"];
+        assert_eq!(modes, "#/components/schemas/CooperationMode", "{schema}");
+        let visibility = schema["properties"]["visibility"].to_string();
+        assert!(visibility.contains("#/components/schemas/Visibility"), "{visibility}");
+
+        let (actor, full) = if path == "/api/v1/needs" {
+            (&e, crate::helpers::need_body())
+        } else {
+            (&u, crate::helpers::achievement_body())
+        };
+        for field in required {
+            let mut body = full.clone();
+            body.as_object_mut().unwrap().remove(*field);
+            let r = app.post(path, &actor.token, body).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path} without {field}: {}", r.text);
+            assert!(r.text.contains(&format!("\"field\":\"{field}\"")), "{path} without {field}: {}", r.text);
+        }
+        let mut body = full.clone();
+        body["field"] = json!("quantum");
+        let r = app.post(path, &actor.token, body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("ccus"), "the choices are listed: {}", r.text);
+        let r = app.post(path, &actor.token, full).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+}

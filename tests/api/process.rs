@@ -262,7 +262,7 @@ async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database_url(&dir).await;
     let port = free_port();
-    let mut first = techmarket(dir.path(), &url, port, &["serve"]).stdout(Stdio::piped()).spawn().unwrap();
+    let first = techmarket(dir.path(), &url, port, &["serve"]).stdout(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !reqwest::get(format!("http://127.0.0.1:{port}/ready")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
         assert!(Instant::now() < deadline, "the service did not become ready");
