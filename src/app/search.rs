@@ -21,7 +21,8 @@ pub struct SearchHit {
     /// needs or achievements.
     pub library: &'static str,
     pub id: String,
-    /// Relevance (0 when sorted by date).
+    /// Relevance (0 when sorted by date): 10,000 when the record holds every concept of `q`,
+    /// 1,000 when it holds at least one, plus the text score (BM25).
     pub score: f32,
     pub title: String,
     /// The title with matches in `<b>`; everything else HTML-escaped.
@@ -55,11 +56,12 @@ pub struct SearchFacets {
     pub cooperation_modes: Vec<FacetCount>,
 }
 
-/// Whether the hits hold every concept of the query.
+/// Whether some records hold every concept of the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Matched {
-    /// Every hit holds every concept of the query (or the search has no `q`).
+    /// Some records hold every concept of the query (or the search has no `q`): the first
+    /// `complete` hits; records that hold fewer follow.
     All,
     /// No record you may see holds every concept with these filters: the hits are related
     /// records that hold some of them, those holding most first ("no exact match; related
@@ -69,9 +71,11 @@ pub enum Matched {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
-    /// `all`: every hit holds every concept of `q`; `partial`: none does, and the hits are
-    /// related results holding some of them.
+    /// `all`: the first `complete` hits hold every concept of `q`, and records holding fewer
+    /// follow; `partial`: no record does, and the hits are related results holding some of them.
     pub matched: Matched,
+    /// How many records hold every concept of `q` (they come first); all of `total` without `q`.
+    pub complete: usize,
     /// The concepts `q` was read as (words normalised to simplified Chinese and lower case; a
     /// concept also finds its synonyms and narrower terms). Generic words such as 技术 or 提高
     /// are optional when `q` has other words.
@@ -252,6 +256,7 @@ pub async fn search(
     };
     Ok(SearchResponse {
         matched,
+        complete: outcome.complete,
         concepts: outcome.concepts,
         missing: outcome.missing,
         total: outcome.total,

@@ -22,18 +22,10 @@ use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
 
 /// Memory the index writer may buffer before flushing a segment.
 const WRITER_MEMORY: usize = 50_000_000;
-/// In a search's ranking: added for each concept of the query a record holds.
-const HELD_STEP: f32 = 10_000.0;
-/// In a search's ranking: added for each concept a record holds by a whole term (the word, a
-/// synonym, a narrower term), not only by the word's parts.
-const WHOLE_STEP: f32 = 1_000.0;
-/// Of a query's `required` concepts, how many a record must hold to be listed when some record
-/// holds them all: every one for up to three, three quarters (rounded up) of a longer query, so
-/// that a sentence typed whole still finds the record that words one of its details otherwise.
-fn minimum_held(required: usize) -> usize {
-    if required <= 3 { required } else { (3 * required).div_ceil(4) }
-}
-
+/// In a search's ranking: added when a record holds every required concept of the query.
+const ALL_STEP: f32 = 10_000.0;
+/// In a search's ranking: added when a record holds at least one concept.
+const SOME_STEP: f32 = 1_000.0;
 /// Weight of a synonym's match relative to the word the user typed.
 const SYNONYM_WEIGHT: f32 = 0.6;
 /// Weight of a sub-word of a query word (电池 of 固态电池): it widens recall, but a record with
@@ -183,8 +175,10 @@ pub struct SearchOutcome {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
-    /// Whether the hits hold every required concept of the query.
+    /// Whether the first hits hold every required concept of the query.
     pub matched: Matched,
+    /// How many records (of `total`) hold every required concept; they come first.
+    pub complete: usize,
     /// The query's concepts (normalised words), in the order typed.
     pub concepts: Vec<String>,
     /// With `Matched::Partial`: the required concepts no record the viewer may see (with the
@@ -538,9 +532,11 @@ impl SearchIndex {
         (rarest, total)
     }
 
-    /// Runs a search: the query read as concepts (`query::ParsedQuery`); records that hold every
-    /// required concept, or, when none does (visibility and filters applied), records that hold
-    /// some, most first (`Matched::Partial`).
+    /// Runs a search: the query read as concepts (`query::ParsedQuery`). When records hold every
+    /// required concept (visibility and filters applied), they come first, followed by records
+    /// that hold some; records holding none are left out. When none holds them all, every record
+    /// that matches a term is listed, those holding a concept first (`Matched::Partial`), with
+    /// the concepts no record holds.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchOutcome, IndexError> {
         let searcher = self.reader.searcher();
         let parsed = ParsedQuery::parse(&self.analyzer, &request.text);
@@ -552,17 +548,21 @@ impl SearchIndex {
         let required = parsed.required();
         let mut every: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, filter.box_clone())];
         every.extend(required.iter().map(|c| (Occur::Must, self.held(c))));
-        if searcher.search(&BooleanQuery::new(every), &Count)? > 0 {
-            // Records that hold every concept exist: they come first, followed, for a long
-            // query, by those that miss only a few (`minimum_held`).
+        let complete = searcher.search(&BooleanQuery::new(every), &Count)?;
+        if complete > 0 {
+            // Records that hold every concept exist: they come first, then those that hold some.
+            // A record that holds none, matching only through a part of a word or a generic
+            // word, is left out.
             let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
-            let enough = BooleanQuery::union_with_minimum_required_clauses(held, minimum_held(required.len()));
             let query = BooleanQuery::new(vec![
                 (Occur::Must, ranked),
                 (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
-                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(enough), 0.0))),
+                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(held)), 0.0))),
             ]);
-            return self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new());
+            let mut outcome =
+                self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new())?;
+            outcome.complete = complete;
+            return Ok(outcome);
         }
         // Nothing holds every concept: say which ones no visible record holds, and show the
         // records that hold some.
@@ -578,19 +578,22 @@ impl SearchIndex {
         self.collect(&searcher, Box::new(some), request, true, Matched::Partial, &parsed, missing)
     }
 
-    /// The ranking of a search: each concept a record holds adds `HELD_STEP`, and
-    /// `WHOLE_STEP` more when it holds the word, a synonym or a narrower term rather than only
-    /// the word's parts; the BM25 sum of every weighted term comes on top, ordering records
-    /// that hold the same concepts.
+    /// The ranking of a search, in three tiers: records that hold every required concept
+    /// (`ALL_STEP`), then records that hold some (`SOME_STEP`), then, only when nothing holds
+    /// them all, records that match through parts of words alone; within a tier the BM25 sum of
+    /// every weighted term (words, synonyms, narrower terms, sub-words). Ordering the middle
+    /// tier by how many concepts each record holds was measured and is worse (BENCHMARKS.md,
+    /// "Search quality").
     fn concept_ranking(&self, parsed: &ParsedQuery) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(text) = self.term_union(&parsed.scored_terms()) {
             clauses.push((Occur::Should, text));
         }
-        for concept in &parsed.concepts {
-            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(self.held(concept), HELD_STEP))));
-            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(self.any_term(&concept.whole), WHOLE_STEP))));
-        }
+        let every: Vec<(Occur, Box<dyn Query>)> =
+            parsed.required().iter().map(|c| (Occur::Must, self.held(c))).collect();
+        clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(every)), ALL_STEP))));
+        let any: Vec<Box<dyn Query>> = parsed.concepts.iter().map(|c| self.held(c)).collect();
+        clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(any)), SOME_STEP))));
         Box::new(BooleanQuery::new(clauses))
     }
 
@@ -675,7 +678,8 @@ impl SearchIndex {
             trl: facet(&counts.2),
             cooperation: facet(&counts.3),
         };
-        Ok(SearchOutcome { total, hits, facets, matched, concepts: parsed.words(), missing })
+        let complete = if matched == Matched::All && parsed.is_empty() { total } else { 0 };
+        Ok(SearchOutcome { total, hits, facets, matched, complete, concepts: parsed.words(), missing })
     }
 
     /// For each (title, body): the title, whole, and the best passage of the body, as HTML:

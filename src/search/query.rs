@@ -8,12 +8,14 @@
 //! 提高采收率. Generic words (`index/generic.txt`: 提高, 技术, 系统 …) are optional concepts
 //! when the query has others.
 //!
-//! The index (`SearchIndex::search`) first asks for records that hold every required concept
-//! (Elasticsearch's `minimum_should_match: 100%`, Meilisearch's `matchingStrategy: all`); when
-//! none does, after filters too, it falls back to records that hold some (`Matched::Partial`),
-//! ordered by how many concepts they hold, so a record that shares only a generic sub-word with
-//! the query always comes after one that holds the specific term. This module knows nothing of
-//! tantivy: it says which terms, with which weights, make each concept.
+//! The index (`SearchIndex::search`) ranks records that hold every required concept first, then
+//! those that hold some, each tier by BM25 (as Elasticsearch's `minimum_should_match` would give
+//! the first tier, and Meilisearch's `matchingStrategy` lists the rest after it). A record that
+//! holds none (it shares only a generic sub-word with the
+//! query) is left out when any record holds a concept, and always comes after one that does.
+//! When no record holds every concept, after filters too, the answer says so
+//! (`Matched::Partial`). This module knows nothing of tantivy: it says which terms, with which
+//! weights, make each concept.
 
 use std::collections::HashSet;
 
@@ -25,9 +27,9 @@ pub const SYNONYM_WEIGHT: f32 = 0.8;
 pub const NARROWER_WEIGHT: f32 = 0.5;
 /// Weight of a sub-word (电池 of 固态电池): it ranks, it never holds the concept alone.
 pub const PART_WEIGHT: f32 = 0.4;
-/// Most concepts a query is read as (a query is at most 100 characters; this bounds the query's
-/// clauses whatever its text).
-pub const MAX_CONCEPTS: usize = 16;
+/// Most concepts a query is read as: a search's `q` is at most 100 characters, so this only
+/// bounds the clauses of a longer text given to the index directly (evaluation, benchmarks).
+pub const MAX_CONCEPTS: usize = 64;
 
 /// One concept of a query.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,12 +47,14 @@ pub struct Concept {
     pub parts: Vec<String>,
     /// Every sub-word, for ranking only.
     pub subwords: Vec<String>,
+    /// How often the text says the word: its terms weigh 1 + ln(count) times more.
+    pub count: usize,
 }
 
-/// Whether every hit holds every required concept of the query.
+/// Whether some records hold every required concept of the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Matched {
-    /// Every hit holds every required concept (or the search has no text).
+    /// Some records hold every required concept (or the search has no text): they come first.
     #[default]
     All,
     /// No record the viewer may see, with the filters, holds every required concept: the hits
@@ -85,7 +89,8 @@ impl ParsedQuery {
             }
             let subs = &tokens[i + 1..j];
             i = j;
-            if concepts.iter().any(|c| c.text == word.text) {
+            if let Some(concept) = concepts.iter_mut().find(|c| c.text == word.text) {
+                concept.count += 1;
                 continue;
             }
             if concepts.len() == MAX_CONCEPTS {
@@ -136,6 +141,7 @@ impl ParsedQuery {
                 whole,
                 parts,
                 subwords,
+                count: 1,
             });
         }
         ParsedQuery { concepts }
@@ -156,11 +162,12 @@ impl ParsedQuery {
     pub fn scored_terms(&self) -> Vec<(String, f32)> {
         let mut terms: Vec<(String, f32)> = Vec::new();
         for concept in &self.concepts {
+            let repeated = 1.0 + (concept.count as f32).ln();
             for (term, weight) in &concept.whole {
-                push_max(&mut terms, term, *weight);
+                push_max(&mut terms, term, weight * repeated);
             }
             for sub in &concept.subwords {
-                push_max(&mut terms, sub, PART_WEIGHT);
+                push_max(&mut terms, sub, PART_WEIGHT * repeated);
             }
         }
         terms
@@ -227,7 +234,13 @@ mod tests {
     #[test]
     fn a_query_of_stop_words_has_no_concept_and_a_long_one_is_bounded() {
         assert!(parse("的 和 与").is_empty());
-        let long = "碳捕集 氢能 光伏 盐碱地 钻井液 抽油机 焊接机器人 数字孪生 藜麦 大豆 油菜 稠油 页岩油 绿氨 钠电 锂电 地热 白炭黑";
-        assert_eq!(parse(long).concepts.len(), MAX_CONCEPTS);
+        let words: Vec<String> = (0..100).map(|i| format!("x{i}")).collect();
+        let long = format!("碳捕集 碳捕集 碳捕集 碳捕集 依克多因 {}", words.join(" "));
+        let parsed = parse(&long);
+        assert_eq!(parsed.concepts.len(), MAX_CONCEPTS);
+        // A word said again is one concept, weighing more.
+        assert_eq!(parsed.concepts[0].count, 4);
+        let weight = |t: &str| parsed.scored_terms().into_iter().find(|(w, _)| w == t).map(|(_, w)| w).unwrap();
+        assert!(weight("碳捕集") > weight("依克多因"));
     }
 }

@@ -335,6 +335,7 @@ async fn the_plan_s_flagship_words_find_what_a_person_means() {
         let r = app.search(&manager, &[("q", q)]).await;
         assert_eq!(r.body["matched"], "all", "{q}: {}", r.body);
         assert_eq!(r.body["concepts"], json!(["碳捕获"]), "{}", r.body);
+        assert_eq!(r.body["complete"], 2, "{}", r.body);
         let found = titles(&r.body);
         for expected in ["燃煤电厂烟气二氧化碳低能耗捕集技术", "相变吸收剂低能耗二氧化碳捕集技术"]
         {
@@ -369,6 +370,12 @@ async fn the_plan_s_flagship_words_find_what_a_person_means() {
 #[tokio::test]
 async fn when_nothing_holds_every_concept_the_answer_says_so_and_ranks_what_holds_most() {
     let (app, manager) = demo_app().await;
+    // A record holding both concepts comes first, then records holding one.
+    let r = app.search(&manager, &[("q", "盐碱地 水稻")]).await;
+    assert_eq!((r.body["matched"].as_str(), r.body["complete"].as_u64()), (Some("all"), Some(1)), "{}", r.body);
+    let found = titles(&r.body);
+    assert_eq!(found[0], "盐碱地耐盐水稻稻渔综合种养", "{found:?}");
+    assert!(found.len() > 1 && found[1..].iter().all(|t| t.contains("盐碱") || t.contains("水稻")), "{found:?}");
     // Each concept is held by some record, never both by one.
     let r = app.search(&manager, &[("q", "固态电解质 藜麦")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
