@@ -54,6 +54,8 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// SQLite: the most pages (4 KiB each) the database file may grow to; 0 for no cap.
+    pub sqlite_max_pages: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +223,7 @@ impl Config {
             url: self.database_url(),
             max_connections: self.database.max_connections,
             acquire_timeout_secs: self.database.acquire_timeout_secs,
+            sqlite_max_pages: self.database.sqlite_max_pages,
         }
     }
 }

@@ -114,6 +114,7 @@ catalogue! {
     // The service: 500, 503.
     InternalError => ("internal_error", 500, "The service failed; the request id locates the log entry.", "服务内部出错，已记录日志；报告问题时请提供请求编号。"),
     Busy => ("busy", 503, "The service runs as much heavy work as it allows; try again after `Retry-After` seconds.", "服务正在执行允许的最多项重任务，请在 Retry-After 秒后重试。"),
+    StorageFull => ("storage_full", 507, "The database's storage is full: nothing was saved. Retry after the operator frees space; readiness reports it meanwhile.", "服务器存储空间已满，这次修改没有保存：请稍后重试，并请管理员清理磁盘空间。"),
     NotReady => ("not_ready", 503, "The service is starting or its database does not answer.", "服务正在启动，或数据库无响应。"),
     RequestRejected => ("request_rejected", 400, "The HTTP layer refused the request before it reached an operation.", "请求在到达业务操作之前被 HTTP 层拒绝。"),
 }
@@ -249,6 +250,11 @@ impl From<StoreError> for Error {
                 format!("a record with the same unique value already exists ({constraint})"),
             )
             .zh(format!("已有相同唯一值的记录（{constraint}）")),
+            StoreError::Full(detail) => {
+                tracing::error!(%detail, "the database's storage is full; the write was refused");
+                Error::new(Code::StorageFull, "the database's storage is full and nothing was saved; retry after the operator frees space")
+                    .zh(Code::StorageFull.meaning_zh())
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Error::internal()

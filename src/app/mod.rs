@@ -112,6 +112,14 @@ impl App {
             crate::storage::Backend::Postgres => "postgres",
         };
         self.store.ping().await.map_err(|error| {
+            if let crate::storage::StoreError::Full(detail) = &error {
+                tracing::warn!(%detail, "readiness: the database's storage is full");
+                return Error::new(
+                    Code::StorageFull,
+                    format!("the {database} database's storage is full: writes are refused until space is freed"),
+                )
+                .zh(format!("{database} 数据库的存储空间已满：在清理出空间之前，所有修改都无法保存"));
+            }
             if error.is_closed() {
                 // The service is stopping: not a fault worth a warning.
                 tracing::debug!("readiness asked while the database pool closes for shutdown");

@@ -74,8 +74,9 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse { status: "ok", database: None })
 }
 
-/// Readiness: the database answers.
-#[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody)))]
+/// Readiness: the database answers and has room for writes (507 `storage_full` while the last
+/// write found its storage full).
+#[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)))]
 #[get("/ready")]
 pub async fn ready(cx: web::Data<App>) -> Result<HttpResponse, ApiError> {
     let database = cx.ping().await?;

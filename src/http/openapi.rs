@@ -157,10 +157,19 @@ pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
         }
     }
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops: [&mut Option<Operation>; 5] =
-            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-        for op in ops.into_iter().flatten() {
+        let ops: [(bool, &mut Option<Operation>); 5] = [
+            (false, &mut item.get),
+            (true, &mut item.post),
+            (true, &mut item.put),
+            (true, &mut item.patch),
+            (true, &mut item.delete),
+        ];
+        for (writes, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
             let mut statuses: Vec<(&str, &str)> = Vec::new();
+            if writes {
+                statuses.push(("507", "The database's storage is full: nothing was saved; retry after space is freed"));
+            }
             // One listing type serves both libraries; each library's route lists its own filters.
             if let Some(params) = op.parameters.as_mut() {
                 params.retain(|p| match path.as_str() {

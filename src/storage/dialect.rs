@@ -161,6 +161,35 @@ pub trait Rows: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Se
 
 impl<T> Rows for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static {}
 
+/// Whether the last write found the storage full: readiness reports it until a write commits
+/// again. Shared by a backend and its write transactions.
+#[derive(Debug, Clone, Default)]
+pub struct Fullness(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Fullness {
+    /// Passes a write's result on, noting whether it found the storage full.
+    pub fn observe<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        if let Err(StoreError::Full(_)) = &result {
+            self.0.store(true, std::sync::atomic::Ordering::Release);
+        }
+        result
+    }
+
+    /// A write committed: there is room again.
+    pub fn cleared(&self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// For readiness: an error while the last write found the storage full.
+    pub fn check(&self) -> StoreResult<()> {
+        if self.0.load(std::sync::atomic::Ordering::Acquire) {
+            Err(StoreError::Full("the last write found no room; writes fail until space is freed".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// A write transaction. Dropped without `commit`, it rolls back.
 #[async_trait]
 pub trait WriteTx: Send {

@@ -48,6 +48,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database's storage is full (disk, or the configured size cap): {0}")]
+    Full(String),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -66,6 +68,13 @@ impl From<sqlx::Error> for StoreError {
         {
             let constraint = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
             return StoreError::UniqueViolation { constraint };
+        }
+        // SQLite's SQLITE_FULL (13, also its extended codes), PostgreSQL's disk_full (53100).
+        if let Some(db) = err.as_database_error()
+            && let Some(code) = db.code()
+            && (code == "13" || code == "53100" || (code.parse::<i32>().is_ok_and(|c| c & 0xff == 13)))
+        {
+            return StoreError::Full(db.message().to_string());
         }
         StoreError::Database(err)
     }
@@ -284,6 +293,8 @@ pub struct DatabaseOptions {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// SQLite: the most pages (4 KiB each) the database file may grow to; 0 for no cap.
+    pub sqlite_max_pages: u64,
 }
 
 /// Opens the store the URL names and applies its migrations.

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::dialect::{Dialect, Rows, Sql, WriteTx, arguments};
+use super::dialect::{Dialect, Fullness, Rows, Sql, WriteTx, arguments};
 use super::sql::SqlStore;
-use super::{Backend, DatabaseOptions, StoreResult};
+use super::{Backend, DatabaseOptions, StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -17,6 +17,7 @@ pub type PgStore = SqlStore<PgDialect>;
 
 pub struct PgDialect {
     pool: PgPool,
+    full: Fullness,
 }
 
 impl PgDialect {
@@ -27,22 +28,24 @@ impl PgDialect {
             .connect(&options.url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgDialect { pool })
+        Ok(PgDialect { pool, full: Fullness::default() })
     }
 }
 
-pub struct PgTx(Transaction<'static, Postgres>);
+pub struct PgTx(Transaction<'static, Postgres>, Fullness);
 
 #[async_trait]
 impl WriteTx for PgTx {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
         let args = arguments::<Postgres>(sql.args)?;
-        Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await?.rows_affected())
+        let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await;
+        self.1.observe(result.map(|r| r.rows_affected()).map_err(StoreError::from))
     }
 
     async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>> {
         let args = arguments::<Postgres>(sql.args)?;
-        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await?)
+        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await;
+        self.1.observe(result.map_err(StoreError::from))
     }
 
     /// An advisory lock held to the end of the transaction (see the change-log migration).
@@ -52,7 +55,10 @@ impl WriteTx for PgTx {
     }
 
     async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
+        let full = self.1.clone();
+        full.observe(self.0.commit().await.map_err(StoreError::from))?;
+        full.cleared();
+        Ok(())
     }
 }
 
@@ -69,7 +75,7 @@ impl Dialect for PgDialect {
     }
 
     async fn begin(&self) -> StoreResult<PgTx> {
-        Ok(PgTx(self.pool.begin().await?))
+        Ok(PgTx(self.pool.begin().await?, self.full.clone()))
     }
 
     async fn fetch_all<T: Rows>(&self, sql: Sql) -> StoreResult<Vec<T>> {
@@ -83,6 +89,7 @@ impl Dialect for PgDialect {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.full.check()?;
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }

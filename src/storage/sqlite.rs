@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::dialect::{Dialect, Rows, Sql, WriteTx, arguments};
+use super::dialect::{Dialect, Fullness, Rows, Sql, WriteTx, arguments};
 use super::sql::SqlStore;
 use super::{Backend, DatabaseOptions, StoreError, StoreResult};
 
@@ -21,6 +21,7 @@ pub type SqliteStore = SqlStore<SqliteDialect>;
 pub struct SqliteDialect {
     reader: SqlitePool,
     writer: SqlitePool,
+    full: Fullness,
 }
 
 impl SqliteDialect {
@@ -33,6 +34,10 @@ impl SqliteDialect {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let connect = match options.sqlite_max_pages {
+            0 => connect,
+            pages => connect.pragma("max_page_count", pages.to_string()),
+        };
         if let Some(dir) = connect.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -52,22 +57,24 @@ impl SqliteDialect {
                 .connect_with(connect.read_only(true))
                 .await?
         };
-        Ok(SqliteDialect { reader, writer })
+        Ok(SqliteDialect { reader, writer, full: Fullness::default() })
     }
 }
 
-pub struct SqliteTx(Transaction<'static, Sqlite>);
+pub struct SqliteTx(Transaction<'static, Sqlite>, Fullness);
 
 #[async_trait]
 impl WriteTx for SqliteTx {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
         let args = arguments::<Sqlite>(sql.args)?;
-        Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await?.rows_affected())
+        let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await;
+        self.1.observe(result.map(|r| r.rows_affected()).map_err(StoreError::from))
     }
 
     async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>> {
         let args = arguments::<Sqlite>(sql.args)?;
-        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await?)
+        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await;
+        self.1.observe(result.map_err(StoreError::from))
     }
 
     /// Writes are serialised by the single writer connection: nothing to lock.
@@ -76,7 +83,10 @@ impl WriteTx for SqliteTx {
     }
 
     async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
+        let full = self.1.clone();
+        full.observe(self.0.commit().await.map_err(StoreError::from))?;
+        full.cleared();
+        Ok(())
     }
 }
 
@@ -93,7 +103,18 @@ impl Dialect for SqliteDialect {
     }
 
     async fn begin(&self) -> StoreResult<SqliteTx> {
-        Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
+        match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => Ok(SqliteTx(tx, self.full.clone())),
+            // A COMMIT that failed for want of space can be rolled back by SQLite itself, while
+            // sqlx still counts the transaction as open on the writer connection and refuses
+            // every later BEGIN. That connection is closed and a fresh one takes its place.
+            Err(sqlx::Error::InvalidSavePointStatement) => {
+                tracing::warn!("the SQLite writer connection was left inside a failed transaction; replacing it");
+                self.writer.acquire().await?.close().await?;
+                Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?, self.full.clone()))
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     async fn fetch_all<T: Rows>(&self, sql: Sql) -> StoreResult<Vec<T>> {
@@ -107,6 +128,7 @@ impl Dialect for SqliteDialect {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.full.check()?;
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }

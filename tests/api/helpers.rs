@@ -113,7 +113,12 @@ pub async fn fresh_database_url(dir: &TempDir) -> String {
 }
 
 pub fn test_config(dir: &TempDir, url: &str) -> Config {
-    let env = vec![
+    test_config_with(dir, url, &[])
+}
+
+/// The test configuration with more settings (`TECHMARKET__...` names and values).
+pub fn test_config_with(dir: &TempDir, url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut env = vec![
         ("TECHMARKET__SERVER__PORT".to_string(), "0".to_string()),
         ("TECHMARKET__SERVER__WORKERS".to_string(), "1".to_string()),
         ("TECHMARKET__DATABASE__URL".to_string(), url.to_string()),
@@ -125,6 +130,7 @@ pub fn test_config(dir: &TempDir, url: &str) -> Config {
         // A handful of records make every keyword common, so scores run lower than in a market.
         ("TECHMARKET__MATCHING__THRESHOLD".to_string(), "0.1".to_string()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(None, env).expect("test configuration")
 }
 

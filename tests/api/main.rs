@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod dockings;
 mod errors;
+mod faults;
 mod helpers;
 mod hostile;
 mod imports;
