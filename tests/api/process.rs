@@ -288,3 +288,32 @@ async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
     assert!(printed.contains(&format!("data directory: {absolute}")), "{printed}");
     assert!(printed.contains("database: "), "{printed}");
 }
+
+/// A log that cannot be written never stops the service: with standard error on a full device
+/// (`/dev/full`), every request's log line fails, and the service goes on answering.
+#[tokio::test]
+async fn a_log_that_cannot_be_written_never_stops_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let mut child = techmarket(dir.path(), &url, port, &["serve", "--demo"])
+        .env("TECHMARKET__LOG__LEVEL", "info")
+        .stderr(Stdio::from(full))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/ready")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+        assert!(child.try_wait().unwrap().is_none(), "the service stopped while its log could not be written");
+        assert!(Instant::now() < deadline, "the service did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..20 {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/vocabularies")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the service is still running");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a clean stop, not a panic: {status}");
+}
