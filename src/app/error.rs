@@ -115,6 +115,7 @@ catalogue! {
     InternalError => ("internal_error", 500, "The service failed; the request id locates the log entry.", "服务内部出错，已记录日志；报告问题时请提供请求编号。"),
     Busy => ("busy", 503, "The service runs as much heavy work as it allows; try again after `Retry-After` seconds.", "服务正在执行允许的最多项重任务，请在 Retry-After 秒后重试。"),
     StorageFull => ("storage_full", 507, "The database's storage is full: nothing was saved. Retry after the operator frees space; readiness reports it meanwhile.", "服务器存储空间已满，这次修改没有保存：请稍后重试，并请管理员清理磁盘空间。"),
+    DatabaseUnavailable => ("database_unavailable", 503, "The database could not be reached (a lost connection, a restart, no connection free); the operation may not have completed. Retry after `Retry-After` seconds: an update carries its version, so a retry never applies it twice.", "暂时连不上数据库（连接中断、数据库重启或连接已满），这次操作可能没有完成：请在 Retry-After 秒后重试。"),
     NotReady => ("not_ready", 503, "The service is starting or its database does not answer.", "服务正在启动，或数据库无响应。"),
     RequestRejected => ("request_rejected", 400, "The HTTP layer refused the request before it reached an operation.", "请求在到达业务操作之前被 HTTP 层拒绝。"),
 }
@@ -235,6 +236,9 @@ impl From<ValidationErrors> for Error {
     }
 }
 
+/// After a lost database connection, when a client may try again (`Retry-After`).
+const DATABASE_RETRY_SECS: u64 = 2;
+
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
@@ -250,6 +254,16 @@ impl From<StoreError> for Error {
                 format!("a record with the same unique value already exists ({constraint})"),
             )
             .zh(format!("已有相同唯一值的记录（{constraint}）")),
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "the database could not be reached");
+                let mut e = Error::new(
+                    Code::DatabaseUnavailable,
+                    format!("the database could not be reached; the operation may not have completed: retry in {DATABASE_RETRY_SECS} seconds"),
+                )
+                .zh(format!("暂时连不上数据库，这次操作可能没有完成：请在 {DATABASE_RETRY_SECS} 秒后重试"));
+                e.retry_after = Some(DATABASE_RETRY_SECS);
+                e
+            }
             StoreError::Full(detail) => {
                 tracing::error!(%detail, "the database's storage is full; the write was refused");
                 Error::new(Code::StorageFull, "the database's storage is full and nothing was saved; retry after the operator frees space")
@@ -277,5 +291,23 @@ mod tests {
             assert!((400..600).contains(&code.status()), "{text}");
             assert!(!code.meaning().is_empty());
         }
+    }
+
+    /// A lost connection is a 503 the client may retry; a full disk a 507; in Chinese by default.
+    #[test]
+    fn storage_faults_have_their_own_codes() {
+        let lost = StoreError::from(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        let e = Error::from(lost);
+        assert_eq!(
+            (e.code, e.code.status(), e.retry_after),
+            (Code::DatabaseUnavailable, 503, Some(DATABASE_RETRY_SECS))
+        );
+        assert!(e.message_zh().contains("连不上数据库"), "{}", e.message_zh());
+        let timed_out = Error::from(StoreError::from(sqlx::Error::PoolTimedOut));
+        assert_eq!(timed_out.code, Code::DatabaseUnavailable);
+        let full = Error::from(StoreError::Full("disk".into()));
+        assert_eq!((full.code, full.code.status()), (Code::StorageFull, 507));
+        assert!(full.message_zh().contains("存储空间已满"), "{}", full.message_zh());
+        assert!(StoreError::from(sqlx::Error::PoolClosed).is_closed(), "a shutdown is not a lost connection");
     }
 }

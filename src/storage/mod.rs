@@ -50,6 +50,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database's storage is full (disk, or the configured size cap): {0}")]
     Full(String),
+    #[error("the database cannot be reached now (connection lost, restarting, or no connection free): {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -63,6 +65,17 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
+        if matches!(err, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed) {
+            return StoreError::Unavailable(err.to_string());
+        }
+        // PostgreSQL: connection exceptions (08…), the server shutting down or starting
+        // (57P01-57P03), no connection slot free (53300).
+        if let Some(db) = err.as_database_error()
+            && let Some(code) = db.code()
+            && (code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_ref()))
+        {
+            return StoreError::Unavailable(db.message().to_string());
+        }
         if let Some(db) = err.as_database_error()
             && db.is_unique_violation()
         {

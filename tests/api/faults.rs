@@ -1,6 +1,7 @@
 //! A storage fault is survived, not carried: a write that finds the database full is refused
 //! with its own code and changes nothing, readiness says so, and the first write after space is
-//! freed succeeds (before, every later write failed until a restart).
+//! freed succeeds (before, every later write failed until a restart); a lost connection to
+//! PostgreSQL answers 503 with `Retry-After` (before, 500) and the next write succeeds.
 
 use std::sync::Arc;
 
@@ -60,4 +61,54 @@ async fn a_full_database_refuses_writes_with_507_and_the_first_write_after_space
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
     let listed = app.get("/api/v1/needs", &e.token).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2, "{}", listed.body);
+}
+
+/// PostgreSQL's connections are cut under the service while it writes (as a database restart
+/// does): a request caught by it answers 503 `database_unavailable` with `Retry-After`, never
+/// 500, and writes succeed again at once.
+#[tokio::test]
+async fn cut_database_connections_answer_503_with_retry_after_and_writes_recover() {
+    if std::env::var(POSTGRES_ENV).map_or(true, |v| v.is_empty()) {
+        return; // PostgreSQL only: SQLite has no server to lose.
+    }
+    let app = Arc::new(crate::helpers::spawn_app().await);
+    let e = app.enterprise("东营蓝海化工新材料有限公司").await;
+    let mut admin = sqlx::PgConnection::connect(&app.config.database_url()).await.unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (app, token) = (app.clone(), e.token.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for i in 0..15 {
+                    let mut body = need_body();
+                    body["title"] = json!(format!("连接中断时的需求 {w}-{i}"));
+                    let r = app.post("/api/v1/needs", &token, body).await;
+                    if r.status != StatusCode::CREATED {
+                        r.assert_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable");
+                        assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+                    }
+                    answers.push(r.status);
+                }
+                answers
+            })
+        })
+        .collect();
+    for _ in 0..5 {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let mut answers = Vec::new();
+    for writer in writers {
+        answers.extend(writer.await.expect("no 500 and no panic"));
+    }
+    assert!(answers.contains(&StatusCode::CREATED), "{answers:?}");
+    let mut body = need_body();
+    body["title"] = json!("连接恢复后的需求");
+    let after = app.post("/api/v1/needs", &e.token, body).await;
+    assert_eq!(after.status, StatusCode::CREATED, "writes recover: {}", after.text);
 }
