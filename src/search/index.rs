@@ -546,22 +546,17 @@ impl SearchIndex {
         }
         let ranked = self.concept_ranking(&parsed);
         let required = parsed.required();
-        let mut every: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, filter.box_clone())];
-        every.extend(required.iter().map(|c| (Occur::Must, self.held(c))));
-        let complete = searcher.search(&BooleanQuery::new(every), &Count)?;
-        if complete > 0 {
-            // Records that hold every concept exist: they come first, then those that hold some.
-            // A record that holds none, matching only through a part of a word or a generic
-            // word, is left out.
-            let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
-            let query = BooleanQuery::new(vec![
-                (Occur::Must, ranked),
-                (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
-                (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(held)), 0.0))),
-            ]);
-            let mut outcome =
-                self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new())?;
-            outcome.complete = complete;
+        // Records that hold every concept come first, then those that hold some; a record that
+        // holds none, matching only through a part of a word or a generic word, is left out.
+        // How many hold every concept is counted in the same pass (their score has `ALL_STEP`).
+        let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, ranked.box_clone()),
+            (Occur::Must, Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0))),
+            (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(held)), 0.0))),
+        ]);
+        let outcome = self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new())?;
+        if outcome.complete > 0 {
             return Ok(outcome);
         }
         // Nothing holds every concept: say which ones no visible record holds, and show the
@@ -643,16 +638,21 @@ impl SearchIndex {
         facet_cooperation.add_facet("/");
         let facet_collectors = (facet_field, facet_region, facet_trl, facet_cooperation);
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
-        let (addresses, total, counts): (Vec<(f32, DocAddress)>, usize, _) =
+        let (addresses, total, complete, counts): (Vec<(f32, DocAddress)>, usize, usize, _) =
             if has_text && request.sort == SortOrder::Relevance {
-                let (top, total, counts) = searcher.search(&query, &(top.order_by_score(), Count, facet_collectors))?;
-                (top, total, counts)
+                let (top, (total, complete), counts) =
+                    searcher.search(&query, &(top.order_by_score(), (Count, AtLeast(ALL_STEP)), facet_collectors))?;
+                (top, total, complete, counts)
             } else {
-                let (top, total, counts) = searcher.search(
+                let (top, (total, complete), counts) = searcher.search(
                     &query,
-                    &(top.order_by_fast_field::<i64>("updated_at", Order::Desc), Count, facet_collectors),
+                    &(
+                        top.order_by_fast_field::<i64>("updated_at", Order::Desc),
+                        (Count, AtLeast(if has_text { ALL_STEP } else { f32::MIN })),
+                        facet_collectors,
+                    ),
                 )?;
-                (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, counts)
+                (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, complete, counts)
             };
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
@@ -678,7 +678,6 @@ impl SearchIndex {
             trl: facet(&counts.2),
             cooperation: facet(&counts.3),
         };
-        let complete = if matched == Matched::All && parsed.is_empty() { total } else { 0 };
         Ok(SearchOutcome { total, hits, facets, matched, complete, concepts: parsed.words(), missing })
     }
 
@@ -879,6 +878,46 @@ impl SearchIndex {
             must.push((Occur::Must, Box::new(range)));
         }
         Box::new(BooleanQuery::new(must))
+    }
+}
+
+/// Counts the records whose score is at least the given one (in a search: those holding every
+/// concept, which carry `ALL_STEP`).
+struct AtLeast(f32);
+
+struct AtLeastInSegment {
+    min: f32,
+    count: usize,
+}
+
+impl tantivy::collector::Collector for AtLeast {
+    type Fruit = usize;
+    type Child = AtLeastInSegment;
+
+    fn for_segment(&self, _: tantivy::SegmentOrdinal, _: &tantivy::SegmentReader) -> tantivy::Result<AtLeastInSegment> {
+        Ok(AtLeastInSegment { min: self.0, count: 0 })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, counts: Vec<usize>) -> tantivy::Result<usize> {
+        Ok(counts.into_iter().sum())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for AtLeastInSegment {
+    type Fruit = usize;
+
+    fn collect(&mut self, _: tantivy::DocId, score: tantivy::Score) {
+        if score >= self.min {
+            self.count += 1;
+        }
+    }
+
+    fn harvest(self) -> usize {
+        self.count
     }
 }
 
