@@ -286,19 +286,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                      or start with `serve --demo` for the demo data."
                 );
             }
-            let data = techmarket::startup::absolute(&config.data.dir);
-            let database = match config.database_url().strip_prefix("sqlite://") {
-                Some(file) => format!("SQLite {}", techmarket::startup::absolute(std::path::Path::new(file)).display()),
-                None => redact(&config.database_url()),
-            };
-            println!(
-                "数据目录 data directory: {}\n数据库 database: {database}\nAPI: http://{}:{}/api/v1 ，接口文档 API reference: http://{}:{}/docs",
-                data.display(),
-                config.server.host,
-                service.port(),
-                config.server.host,
-                service.port()
-            );
+            print_where(&config, service.port());
             tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
             service.run_until_stopped().await?;
         }
@@ -396,63 +384,8 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 result?;
             }
         }
-        Command::Analyze { text } => {
-            let analyzer = techmarket::search::analyzer::Analyzer::shipped();
-            let tokens: Vec<String> = analyzer
-                .analyze(&text)
-                .into_iter()
-                .map(|t| if t.subword { format!("({})", t.text) } else { t.text })
-                .collect();
-            println!("tokens: {}", tokens.join(" "));
-            for concept in techmarket::search::query::ParsedQuery::parse(&analyzer, &text).concepts {
-                let whole: Vec<String> = concept.whole.iter().map(|(t, w)| format!("{t}×{w}")).collect();
-                println!(
-                    "concept {}{}: {} | parts (all needed): {}",
-                    concept.text,
-                    if concept.generic { " (generic, optional)" } else { "" },
-                    whole.join(" "),
-                    concept.parts.join(" + ")
-                );
-            }
-        }
-        Command::SearchEval { queries, peer_dir, verbose } => {
-            let text = match &queries {
-                Some(path) => {
-                    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
-                }
-                None => techmarket::judged::SHIPPED.to_string(),
-            };
-            let set = techmarket::judged::parse(&text)?;
-            let (_dir, cx, who) = techmarket::judged::demo_catalogue().await?;
-            let result = async {
-                if let Some(dir) = &peer_dir {
-                    techmarket::judged::write_peer_files(&cx, &who, &set, dir).await?;
-                }
-                techmarket::judged::run(&cx, &who, &set).await
-            }
-            .await;
-            techmarket::judged::close(&cx).await;
-            let results = result?;
-            for (r, _) in &results {
-                if verbose || !r.missed.is_empty() || r.total == 0 {
-                    println!(
-                        "{}\t{}\ttotal {}\tP@5 {:.2} R@10 {:.2}\tmissed: {}\ttop: {}",
-                        r.q,
-                        r.matched,
-                        r.total,
-                        r.precision_at_5,
-                        r.recall_at_10,
-                        r.missed.join("、"),
-                        r.top.iter().take(5).cloned().collect::<Vec<_>>().join(" | ")
-                    );
-                }
-            }
-            let s = techmarket::judged::summarise(&results);
-            println!(
-                "RESULT techmarket queries={} P@5={:.3} R@10={:.3} MRR@10={:.3} zero-result={:.3} partial={:.3}",
-                s.queries, s.precision_at_5, s.recall_at_10, s.mrr_at_10, s.zero_result_rate, s.partial_rate
-            );
-        }
+        Command::Analyze { text } => analyze(&text),
+        Command::SearchEval { queries, peer_dir, verbose } => search_eval(queries, peer_dir, verbose).await?,
         Command::Export { library, out, format, as_user } => {
             let format = match format {
                 Some(f) => techmarket::tabular::Format::parse(&f)?,
@@ -550,6 +483,81 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
 
 /// Closes a command's context: brings the index up to date with what the command wrote (a
 /// running service's indexer would do it too), then closes the index writer and the database.
+/// Where the service keeps its data and where to reach it, printed at start.
+fn print_where(config: &Config, port: u16) {
+    let data = techmarket::startup::absolute(&config.data.dir);
+    let database = match config.database_url().strip_prefix("sqlite://") {
+        Some(file) => format!("SQLite {}", techmarket::startup::absolute(std::path::Path::new(file)).display()),
+        None => redact(&config.database_url()),
+    };
+    let host = &config.server.host;
+    println!(
+        "数据目录 data directory: {}\n数据库 database: {database}\nAPI: http://{host}:{port}/api/v1 ，接口文档 API reference: http://{host}:{port}/docs",
+        data.display(),
+    );
+}
+
+/// `techmarket analyze`: the tokens of a text and the concepts a search reads in it.
+fn analyze(text: &str) {
+    let analyzer = techmarket::search::analyzer::Analyzer::shipped();
+    let tokens: Vec<String> =
+        analyzer.analyze(text).into_iter().map(|t| if t.subword { format!("({})", t.text) } else { t.text }).collect();
+    println!("tokens: {}", tokens.join(" "));
+    for concept in techmarket::search::query::ParsedQuery::parse(&analyzer, text).concepts {
+        let whole: Vec<String> = concept.whole.iter().map(|(t, w)| format!("{t}×{w}")).collect();
+        println!(
+            "concept {}{}: {} | parts (all needed): {}",
+            concept.text,
+            if concept.generic { " (generic, optional)" } else { "" },
+            whole.join(" "),
+            concept.parts.join(" + ")
+        );
+    }
+}
+
+/// `techmarket search-eval`: the judged set over the demo catalogue, its misses and figures.
+async fn search_eval(
+    queries: Option<PathBuf>,
+    peer_dir: Option<PathBuf>,
+    verbose: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let text = match &queries {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => techmarket::judged::SHIPPED.to_string(),
+    };
+    let set = techmarket::judged::parse(&text)?;
+    let (_dir, cx, who) = techmarket::judged::demo_catalogue().await?;
+    let result = async {
+        if let Some(dir) = &peer_dir {
+            techmarket::judged::write_peer_files(&cx, &who, &set, dir).await?;
+        }
+        techmarket::judged::run(&cx, &who, &set).await
+    }
+    .await;
+    techmarket::judged::close(&cx).await;
+    let results = result?;
+    for (r, _) in &results {
+        if verbose || !r.missed.is_empty() || r.total == 0 {
+            println!(
+                "{}\t{}\ttotal {}\tP@5 {:.2} R@10 {:.2}\tmissed: {}\ttop: {}",
+                r.q,
+                r.matched,
+                r.total,
+                r.precision_at_5,
+                r.recall_at_10,
+                r.missed.join("、"),
+                r.top.iter().take(5).cloned().collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
+    let s = techmarket::judged::summarise(&results);
+    println!(
+        "RESULT techmarket queries={} P@5={:.3} R@10={:.3} MRR@10={:.3} zero-result={:.3} partial={:.3}",
+        s.queries, s.precision_at_5, s.recall_at_10, s.mrr_at_10, s.zero_result_rate, s.partial_rate
+    );
+    Ok(())
+}
+
 async fn close(cx: &app::App) {
     if let Err(error) = indexing::catch_up(cx.store().as_ref(), cx.search()).await {
         tracing::warn!(%error, "the index could not catch up; the service does when it starts");

@@ -594,20 +594,21 @@ impl SearchIndex {
 
     /// Records that hold a concept: one of its whole terms in a text field, or all its parts.
     fn held(&self, concept: &Concept) -> Box<dyn Query> {
-        let mut either: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, self.any_term(&concept.whole))];
+        let whole = concept.whole.iter().map(|(term, _)| term.as_str());
+        let mut either: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, self.any_term(whole))];
         if !concept.parts.is_empty() {
             let all: Vec<(Occur, Box<dyn Query>)> =
-                concept.parts.iter().map(|part| (Occur::Must, self.any_term(&[(part.clone(), 1.0)]))).collect();
+                concept.parts.iter().map(|part| (Occur::Must, self.any_term([part.as_str()]))).collect();
             either.push((Occur::Should, Box::new(BooleanQuery::new(all))));
         }
         Box::new(BooleanQuery::new(either))
     }
 
     /// Records with any of `terms` in a text field (no scoring).
-    fn any_term(&self, terms: &[(String, f32)]) -> Box<dyn Query> {
+    fn any_term<'t>(&self, terms: impl IntoIterator<Item = &'t str>) -> Box<dyn Query> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (term, _) in terms {
+        for term in terms {
             for field in [f.title, f.keywords, f.body] {
                 let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::Basic);
                 clauses.push((Occur::Should, Box::new(query)));
@@ -737,20 +738,6 @@ impl SearchIndex {
             out.push((title_html, body_html));
         }
         Ok(out)
-    }
-
-    /// The weighted OR of the terms of `text` and their synonyms over title, keywords and body;
-    /// `None` when the text has no searchable term.
-    pub fn text_query(&self, text: &str) -> Option<Box<dyn Query>> {
-        self.text_query_limited(text, usize::MAX)
-    }
-
-    /// As `text_query`, with only the `max_terms` terms of most weight in a match (inverse
-    /// document frequency times the query weight): a long need's common words cost the most
-    /// postings and change the order of the best candidates least.
-    pub fn text_query_limited(&self, text: &str, max_terms: usize) -> Option<Box<dyn Query>> {
-        let (terms, _) = self.query_terms(text, max_terms);
-        self.term_union(&terms)
     }
 
     /// The terms of `text` (its `max_terms` weightiest) and their synonyms, each with its weight

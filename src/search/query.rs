@@ -17,8 +17,6 @@
 //! (`Matched::Partial`). This module knows nothing of tantivy: it says which terms, with which
 //! weights, make each concept.
 
-use std::collections::HashSet;
-
 use super::analyzer::Analyzer;
 
 /// Weight of a synonym relative to the word typed.
@@ -175,8 +173,7 @@ impl ParsedQuery {
 
     /// The concepts' words, as the response reports them.
     pub fn words(&self) -> Vec<String> {
-        let mut seen = HashSet::new();
-        self.concepts.iter().filter(|c| seen.insert(c.text.clone())).map(|c| c.text.clone()).collect()
+        self.concepts.iter().map(|c| c.text.clone()).collect()
     }
 }
 
