@@ -10,9 +10,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::domain::achievement::{Achievement, AchievementContent};
+use crate::domain::new_id;
 use crate::domain::record::{Library, RecordMeta};
 use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
-use crate::domain::{new_id, now};
 use crate::matching::{self, Feedback, MatchInput, MatchParams};
 use crate::search::analyzer::{Analyzer, Segmentation};
 use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
@@ -73,7 +73,8 @@ pub fn achievement(record: &EvalRecord, org_id: &str) -> Achievement {
     if let Some(field) = record.field.as_ref().filter(|f| !f.is_empty()) {
         keywords.push(field.clone());
     }
-    let at = now();
+    // An evaluation record is timeless: one fixed moment keeps runs reproducible.
+    let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
     Achievement {
         meta: RecordMeta::new(new_id(), org_id.to_string(), "评测".to_string(), org_id.to_string(), at),
         content: AchievementContent {

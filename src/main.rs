@@ -472,9 +472,9 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             );
         }
         Command::Admin(admin) => {
-            let store = storage::connect(&config.database_options()).await?;
-            let result = run_admin(admin, store.as_ref()).await;
-            store.close().await;
+            let (cx, _) = open_context(&config).await?;
+            let result = run_admin(admin, &cx).await;
+            close(&cx).await;
             result?;
         }
     }
@@ -584,7 +584,7 @@ async fn load_generated(
     use std::io::BufRead;
     let store = cx.store();
     if store.find_organisation_by_name(accounts::OPERATOR_NAME).await?.is_none() {
-        accounts::bootstrap_admin(store.as_ref(), "generated data").await?;
+        accounts::bootstrap_admin(cx, "generated data").await?;
     }
     let who = acting_user(cx, None).await?;
     let known: std::collections::HashSet<String> =
@@ -601,7 +601,7 @@ async fn load_generated(
             kind: v["kind"].as_str().map(str::to_string),
             region: v["region"].as_str().map(str::to_string),
         })?;
-        accounts::create_organisation(store.as_ref(), new).await?;
+        accounts::create_organisation(cx, app::Actor::System(accounts::COMMAND_LINE), new).await?;
     }
     const BATCH: usize = 20_000;
     for (file, library) in [("achievements.jsonl", Library::Achievements), ("needs.jsonl", Library::Needs)] {
@@ -670,6 +670,7 @@ async fn acting_user(cx: &app::App, as_user: Option<String>) -> Result<Principal
         org_id: user.org_id.clone(),
         role: user.role,
         token_id: String::new(),
+        origin: Default::default(),
     })
 }
 
@@ -706,18 +707,14 @@ async fn export(
     Ok(rows)
 }
 
-async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_admin(command: AdminCommand, cx: &app::App) -> Result<(), Box<dyn std::error::Error>> {
+    let operator = app::Actor::System(accounts::COMMAND_LINE);
     match command {
         AdminCommand::CreateToken { user, name, expires_in_days } => {
-            let expires_at = expires_in_days.map(|d| techmarket::domain::now() + chrono::Duration::days(i64::from(d)));
             let (user, secret) = match user {
-                None if expires_at.is_none() => accounts::bootstrap_admin(store, &name).await?,
+                None if expires_in_days.is_none() => accounts::bootstrap_admin(cx, &name).await?,
                 None => return Err("--expires-in-days needs --user (the bootstrap admin token never expires)".into()),
-                Some(id) => {
-                    let user = store.get_user(&id).await?.ok_or_else(|| format!("no user with id `{id}`"))?;
-                    let (secret, _) = accounts::issue_token(store, &user, &name, expires_at).await?;
-                    (user, secret)
-                }
+                Some(id) => accounts::issue_token_for(cx, operator, &id, &name, expires_in_days).await?,
             };
             eprintln!("token for {} ({}), shown once:", user.name, user.role);
             println!("{secret}");
@@ -728,13 +725,13 @@ async fn run_admin(command: AdminCommand, store: &dyn storage::Store) -> Result<
                 kind: Some(kind),
                 region: Some(region),
             })?;
-            let org = accounts::create_organisation(store, new).await?;
+            let org = accounts::create_organisation(cx, operator, new).await?;
             println!("{}", org.id);
         }
         AdminCommand::CreateUser { org, name, role, email, phone } => {
             let new =
                 NewUser::parse(&UserInput { org_id: Some(org), name: Some(name), role: Some(role), email, phone })?;
-            let user = accounts::create_user(store, new).await?;
+            let user = accounts::create_user(cx, operator, new).await?;
             println!("{}", user.id);
         }
     }

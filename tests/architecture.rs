@@ -56,29 +56,79 @@ fn the_store_is_plain_code() {
     assert!(found.is_empty(), "write the store in plain code over the Dialect trait:\n{}", found.join("\n"));
 }
 
+/// The store's write methods, read from the write traits of `src/storage/mod.rs` (the parts of
+/// `StoreTx`): every `async fn` between `pub trait …Writes` and its closing brace.
+fn write_methods() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage/mod.rs")).unwrap();
+    let mut methods = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        let name = line.strip_prefix("pub trait ").map(|rest| rest.split([':', ' ', '{']).next().unwrap_or_default());
+        if name.is_some_and(|n| n.ends_with("Writes")) {
+            inside = true;
+        } else if inside && line == "}" {
+            inside = false;
+        } else if inside && let Some(rest) = line.strip_prefix("async fn ") {
+            methods.push(rest.split(['(', '<']).next().unwrap().to_string());
+        }
+    }
+    methods
+}
+
+/// Lines of one file of `src/` (outside comments) that contain any of `needles`.
+fn offending_file(file: &str, needles: &[String]) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| needles.iter().any(|n| line.split("//").next().unwrap_or_default().contains(n.as_str())))
+        .map(|(i, line)| format!("{}:{}: {}", path.display(), i + 1, line.trim()))
+        .collect()
+}
+
 #[test]
-fn only_the_application_layer_and_the_store_write() {
-    let writes = [
-        ".insert_organisation(",
-        ".insert_user(",
-        ".insert_token(",
-        ".revoke_token(",
-        ".touch_token(",
-        ".insert_need(",
-        ".update_need(",
-        ".insert_achievement(",
-        ".update_achievement(",
-        ".import_records(",
-        ".insert_dictionary_term(",
-        ".insert_synonym_group(",
-        ".create_docking(",
-        ".update_docking(",
-        ".sign_docking(",
-        ".update_transfer(",
-        ".set_matcher_checkpoint(",
-    ];
+fn the_write_methods_are_read_from_the_code() {
+    let methods = write_methods();
+    for expected in ["insert_need", "update_docking", "insert_transfer", "set_checkpoint", "revoke_token"] {
+        assert!(methods.iter().any(|m| m == expected), "{expected} not found among {methods:?}");
+    }
+    assert!(methods.len() >= 15, "{methods:?}");
+}
+
+#[test]
+fn only_a_unit_of_work_of_the_application_layer_writes() {
+    let mut needles: Vec<String> = write_methods().iter().map(|m| format!(".{m}(")).collect();
+    needles.extend(["StoreTx".to_string(), "store.begin(".to_string(), "store().begin(".to_string()]);
+    let borrowed: Vec<&str> = needles.iter().map(String::as_str).collect();
     for part in ["http", "followers", "search", "matching", "domain", "demo"] {
-        let found = offending(part, &writes);
-        assert!(found.is_empty(), "writes go through src/app:\n{}", found.join("\n"));
+        let found = offending(part, &borrowed);
+        assert!(found.is_empty(), "writes go through a unit of work in src/app:\n{}", found.join("\n"));
+    }
+    for file in ["main.rs", "startup.rs", "judged.rs", "generate.rs", "eval.rs", "lib.rs"] {
+        let found = offending_file(file, &needles);
+        assert!(found.is_empty(), "writes go through a unit of work in src/app:\n{}", found.join("\n"));
+    }
+    // Inside the application layer, only the unit of work begins a transaction.
+    let begun: Vec<String> = offending("app", &["store.begin(", "StoreTx>"])
+        .into_iter()
+        .filter(|line| !line.contains("app/unit.rs"))
+        .collect();
+    assert!(begun.is_empty(), "open a unit of work (`cx.begin(actor)`) instead:\n{}", begun.join("\n"));
+}
+
+#[test]
+fn every_now_comes_from_the_context_clock() {
+    let needles = ["Utc::now", "Local::now", "SystemTime::now", "domain::now"];
+    let found: Vec<String> = ["app", "domain", "http", "followers", "search", "matching", "storage", "demo"]
+        .into_iter()
+        .flat_map(|part| offending(part, &needles))
+        .filter(|line| !line.contains("app/mod.rs"))
+        .collect();
+    assert!(found.is_empty(), "read the time from the context's clock (`cx.clock.now()`):\n{}", found.join("\n"));
+    let owned: Vec<String> = needles.iter().map(|n| n.to_string()).collect();
+    for file in ["main.rs", "startup.rs", "judged.rs", "generate.rs", "eval.rs"] {
+        let found = offending_file(file, &owned);
+        assert!(found.is_empty(), "read the time from the context's clock:\n{}", found.join("\n"));
     }
 }

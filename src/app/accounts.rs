@@ -5,25 +5,31 @@
 use chrono::{DateTime, Utc};
 
 use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, PageResponse, TokenResponse, UserResponse};
-use super::{App, Code, Error, Result};
+use super::{Actor, App, Code, Error, Result};
+use crate::domain::new_id;
 use crate::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenInput, TokenSecret, User, hash_token};
 use crate::domain::record::Principal;
 use crate::domain::validate::ValidationErrors;
 use crate::domain::vocab::{OrgKind, Role};
-use crate::domain::{new_id, now};
-use crate::storage::{Store, StoreError};
+use crate::storage::StoreError;
 
-pub async fn create_organisation(store: &dyn Store, new: NewOrganisation) -> Result<Organisation, StoreError> {
-    let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: now() };
-    store.insert_organisation(&org).await?;
+pub async fn create_organisation(
+    cx: &App,
+    actor: impl Into<Actor>,
+    new: NewOrganisation,
+) -> Result<Organisation, StoreError> {
+    let mut unit = cx.begin(actor).await?;
+    let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: unit.at() };
+    unit.insert_organisation(&org).await?;
+    unit.commit().await?;
     tracing::info!(org_id = %org.id, kind = %org.kind, "organisation created");
     Ok(org)
 }
 
 /// Creates a user after checking the organisation exists and suits the role.
-pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User> {
+pub async fn create_user(cx: &App, actor: impl Into<Actor>, new: NewUser) -> Result<User> {
     let org = match crate::domain::is_valid_id(&new.org_id) {
-        true => store.get_organisation(&new.org_id).await?,
+        true => cx.store.get_organisation(&new.org_id).await?,
         false => None,
     };
     let Some(org) = org else {
@@ -37,6 +43,7 @@ pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User> {
         return Err(e.into());
     };
     new.check_org_kind(org.kind)?;
+    let mut unit = cx.begin(actor).await?;
     let user = User {
         id: new_id(),
         org_id: new.org_id,
@@ -44,35 +51,57 @@ pub async fn create_user(store: &dyn Store, new: NewUser) -> Result<User> {
         role: new.role,
         email: new.email,
         phone: new.phone,
-        created_at: now(),
+        created_at: unit.at(),
     };
-    store.insert_user(&user).await?;
+    unit.insert_user(&user).await?;
+    unit.commit().await?;
     tracing::info!(user_id = %user.id, role = %user.role, "user created");
     Ok(user)
 }
 
 /// Issues a token for `user`; returns the secret (shown once) and the stored metadata.
 pub async fn issue_token(
-    store: &dyn Store,
+    cx: &App,
+    actor: impl Into<Actor>,
     user: &User,
     name: &str,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<(String, ApiToken), StoreError> {
     let secret = TokenSecret::generate();
+    let mut unit = cx.begin(actor).await?;
     let token = ApiToken {
         id: new_id(),
         user_id: user.id.clone(),
         name: name.to_string(),
         prefix: secret.prefix.clone(),
-        created_at: now(),
+        created_at: unit.at(),
         expires_at,
         revoked_at: None,
         last_used_at: None,
     };
-    store.insert_token(&token, &secret.hash).await?;
+    unit.insert_token(&token, &secret.hash).await?;
+    unit.commit().await?;
     tracing::info!(token_id = %token.id, user_id = %user.id, "token issued");
     Ok((secret.secret, token))
 }
+
+/// Issues a token for the user `user_id` from the command line, valid for `days` days from the
+/// context clock's now (or without expiry); the user and the secret (shown once).
+pub async fn issue_token_for(
+    cx: &App,
+    actor: Actor,
+    user_id: &str,
+    name: &str,
+    days: Option<u32>,
+) -> Result<(User, String)> {
+    let user = cx.store.get_user(user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
+    let expires_at = days.map(|d| cx.clock.now() + chrono::Duration::days(i64::from(d)));
+    let (secret, _) = issue_token(cx, actor, &user, name, expires_at).await?;
+    Ok((user, secret))
+}
+
+/// The actor of what the operator does on the command line without naming a user.
+pub const COMMAND_LINE: &str = "command line";
 
 /// The operator organisation and admin user a fresh install starts with.
 pub const OPERATOR_NAME: &str = "东营市科技大市场运营中心";
@@ -81,18 +110,20 @@ const OPERATOR_REGION: &str = "370500";
 
 /// Makes sure the operator organisation and an admin user exist, and issues the admin a token.
 /// Used by `techmarket admin create-token` on a fresh install.
-pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(User, String)> {
-    let org = match store.find_organisation_by_name(OPERATOR_NAME).await? {
+pub async fn bootstrap_admin(cx: &App, token_name: &str) -> Result<(User, String)> {
+    let actor = Actor::System(COMMAND_LINE);
+    let org = match cx.store.find_organisation_by_name(OPERATOR_NAME).await? {
         Some(org) => org,
         None => {
             create_organisation(
-                store,
+                cx,
+                actor.clone(),
                 NewOrganisation { name: OPERATOR_NAME.into(), kind: OrgKind::Operator, region: OPERATOR_REGION.into() },
             )
             .await?
         }
     };
-    let existing = store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.role == Role::Admin);
+    let existing = cx.store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.role == Role::Admin);
     let admin = match existing {
         Some(user) => user,
         None => {
@@ -103,10 +134,10 @@ pub async fn bootstrap_admin(store: &dyn Store, token_name: &str) -> Result<(Use
                 email: String::new(),
                 phone: String::new(),
             };
-            create_user(store, new).await?
+            create_user(cx, actor.clone(), new).await?
         }
     };
-    let (secret, _) = issue_token(store, &admin, token_name, None).await?;
+    let (secret, _) = issue_token(cx, actor, &admin, token_name, None).await?;
     Ok((admin, secret))
 }
 
@@ -136,7 +167,7 @@ pub async fn authenticate(cx: &App, secret: &str) -> Result<Principal> {
         return Err(Error::new(Code::TokenExpired, "this API token has expired; ask an admin for a new one"));
     }
     if token.last_used_at.is_none_or(|at| (now - at).num_seconds() >= TOUCH_INTERVAL_SECS)
-        && let Err(error) = cx.store.touch_token(&token.token_id, now).await
+        && let Err(error) = touch(cx, &token.token_id, now).await
     {
         // Recording the use is bookkeeping: a failure is logged, the request goes on.
         tracing::warn!(%error, token_id = %token.token_id, "could not record token use");
@@ -147,7 +178,15 @@ pub async fn authenticate(cx: &App, secret: &str) -> Result<Principal> {
         org_id: token.org_id,
         role: token.role,
         token_id: token.token_id,
+        origin: Default::default(),
     })
+}
+
+/// Records a token's use in a unit of work of the service's own.
+async fn touch(cx: &App, token_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    let mut unit = cx.begin(Actor::System("authentication")).await?;
+    unit.touch_token(token_id, at).await?;
+    unit.commit().await
 }
 
 fn admin_only(who: &Principal) -> Result<()> {
@@ -162,7 +201,7 @@ fn admin_only(who: &Principal) -> Result<()> {
 pub async fn add_organisation(cx: &App, who: &Principal, new: NewOrganisation) -> Result<OrganisationResponse> {
     admin_only(who)?;
     let name = new.name.clone();
-    let org = create_organisation(cx.store.as_ref(), new).await.map_err(|e| match e {
+    let org = create_organisation(cx, who, new).await.map_err(|e| match e {
         StoreError::UniqueViolation { .. } => {
             Error::new(Code::AlreadyExists, format!("an organisation named `{name}` already exists"))
         }
@@ -188,7 +227,7 @@ pub async fn organisation(cx: &App, id: &str) -> Result<OrganisationResponse> {
 /// Creates a user in an organisation its role suits (administrators).
 pub async fn add_user(cx: &App, who: &Principal, new: NewUser) -> Result<UserResponse> {
     admin_only(who)?;
-    Ok(UserResponse::from(&create_user(cx.store.as_ref(), new).await?))
+    Ok(UserResponse::from(&create_user(cx, who, new).await?))
 }
 
 /// Which users to list, and which page.
@@ -246,7 +285,7 @@ pub async fn add_token(cx: &App, who: &Principal, user_id: &str, input: TokenInp
     }
     errors.finish(|| ())?;
     let user = cx.store.get_user(user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
-    let (secret, token) = issue_token(cx.store.as_ref(), &user, &name, input.expires_at).await?;
+    let (secret, token) = issue_token(cx, who, &user, &name, input.expires_at).await?;
     Ok(CreatedTokenResponse { token: secret, info: TokenResponse::from(&token) })
 }
 
@@ -264,9 +303,12 @@ pub async fn revoke(cx: &App, who: &Principal, token_id: &str) -> Result<()> {
     if who.role != Role::Admin && token.user_id != who.user_id {
         return Err(Error::not_found("token", token_id));
     }
-    if !cx.store.revoke_token(token_id, cx.clock.now()).await? {
+    let mut unit = cx.begin(who).await?;
+    let at = unit.at();
+    if !unit.revoke_token(token_id, at).await? {
         return Err(Error::new(Code::AlreadyRevoked, format!("token `{token_id}` was already revoked")));
     }
+    unit.commit().await?;
     tracing::info!(token_id = %token_id, by = %who.user_id, "token revoked");
     Ok(())
 }

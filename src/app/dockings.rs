@@ -301,10 +301,10 @@ pub async fn create(cx: &App, viewer: &Principal, input: NewDocking) -> Result<D
     };
     let event =
         event(cx, viewer, &docking.id, EventKind::Created, None, Some(DockingState::Accepted), None, input.note);
-    let outcome = match cx.store.create_docking(&docking, &event, false).await {
-        // The suggester created the pair's docking in the same moment: the second attempt finds
-        // it, so the answer names it as when it came first.
-        Err(StoreError::UniqueViolation { .. }) => cx.store.create_docking(&docking, &event, false).await,
+    let outcome = match create_in_unit(cx, viewer, &docking, &event).await {
+        // The suggester created the pair's docking in the same moment: the second attempt (in a
+        // unit of work of its own) finds it, so the answer names it as when it came first.
+        Err(StoreError::UniqueViolation { .. }) => create_in_unit(cx, viewer, &docking, &event).await,
         other => other,
     };
     match outcome {
@@ -439,9 +439,12 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
     let mut e = event(cx, viewer, &d.id, EventKind::Transition, Some(d.state), Some(to), input.reason, input.note);
     e.action = Some(action);
     let stored = if action == DockingAction::Sign {
+        // A signed docking always has its transfer: both are written in one unit of work.
         let transfer = super::transfers::new_transfer(cx, viewer, &changed, contract.as_ref()).await?;
-        let stored =
-            cx.store.sign_docking(&changed, &e, &transfer).await.map_err(super::transfers::registration_taken)?;
+        let mut unit = cx.begin(viewer).await?;
+        let stored = unit.update_docking(&changed, &e).await?;
+        unit.insert_transfer(&transfer).await.map_err(super::transfers::registration_taken)?;
+        unit.commit().await.map_err(super::transfers::registration_taken)?;
         tracing::info!(docking = %d.id, transfer = %transfer.id, amount = %transfer.content.amount, "contract signed");
         stored
     } else {
@@ -451,7 +454,7 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
                 format!("`contract` goes with the action `sign`, not `{action}`"),
             ));
         }
-        cx.store.update_docking(&changed, &e).await?
+        update_in_unit(cx, viewer, &changed, &e).await?
     };
     tracing::info!(docking = %d.id, from = %d.state, to = %to, by = %viewer.user_id, "docking moved");
     if stored.state == DockingState::Rejected {
@@ -504,8 +507,37 @@ async fn record(
     note: String,
 ) -> Result<DockingResponse> {
     let e = event(cx, viewer, &changed.id, kind, None, None, None, note);
-    let stored = cx.store.update_docking(changed, &e).await?;
+    let stored = update_in_unit(cx, viewer, changed, &e).await?;
     view(cx, viewer, &stored).await
+}
+
+/// Creates a docking with its event in a unit of work of its own; the docking that stood in the
+/// way, if any (and then nothing is written).
+async fn create_in_unit(
+    cx: &App,
+    viewer: &Principal,
+    docking: &Docking,
+    event: &DockingEvent,
+) -> Result<Option<Docking>, StoreError> {
+    let mut unit = cx.begin(viewer).await?;
+    let existing = unit.create_docking(docking, event, false).await?;
+    if existing.is_none() {
+        unit.commit().await?;
+    }
+    Ok(existing)
+}
+
+/// Writes a docking's change with its event in a unit of work of its own.
+async fn update_in_unit(
+    cx: &App,
+    viewer: &Principal,
+    changed: &Docking,
+    event: &DockingEvent,
+) -> Result<Docking, StoreError> {
+    let mut unit = cx.begin(viewer).await?;
+    let stored = unit.update_docking(changed, event).await?;
+    unit.commit().await?;
+    Ok(stored)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

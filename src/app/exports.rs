@@ -101,6 +101,8 @@ impl ExportPages for Loaded {
 pub struct LibraryPages {
     store: Arc<dyn Store>,
     viewer: Principal,
+    /// The market day the export is made on (for a need's `expired`).
+    today: chrono::NaiveDate,
     library: Library,
     query: ListQuery,
     left: usize,
@@ -117,7 +119,7 @@ impl ExportPages for LibraryPages {
             Library::Needs => {
                 let page = store.list_needs(&self.query).await?;
                 (
-                    page.items.iter().map(|n: &Need| json(&NeedResponse::new(n, &self.viewer))).collect(),
+                    page.items.iter().map(|n: &Need| json(&NeedResponse::new(n, &self.viewer, self.today))).collect(),
                     page.next_cursor,
                 )
             }
@@ -162,7 +164,8 @@ pub async fn library(cx: &App, viewer: &Principal, library: Library, query: List
     header.extend(cols.iter().map(|c| c.header.to_string()));
     header.push("状态".into());
     let left = cx.limits.export_max_rows;
-    let rows = LibraryPages { store: cx.store.clone(), viewer: viewer.clone(), library, query, left };
+    let today = crate::domain::market_today(cx.clock.now());
+    let rows = LibraryPages { store: cx.store.clone(), viewer: viewer.clone(), today, library, query, left };
     Ok(Export { name: library.route(), header, rows, permit })
 }
 

@@ -599,27 +599,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
     let write = !options.dry_run && (invalid == 0 || options.skip_invalid) && !valid.is_empty();
     if write {
-        let mut needs = Vec::new();
-        let mut achievements = Vec::new();
-        let mut keys = Vec::new();
-        for (_, record, external) in valid.iter() {
-            if let Some(ext) = external {
-                let meta = record.meta();
-                keys.push(ImportKey {
-                    library,
-                    org_id: meta.org_id.clone(),
-                    external_id: ext.clone(),
-                    record_id: meta.id.clone(),
-                    at,
-                });
-            }
-            match record {
-                Valid::Need(n) => needs.push(n.clone()),
-                Valid::Achievement(a) => achievements.push(a.clone()),
-            }
-        }
-        cx.store.import_records(&needs, &achievements, &keys).await?;
-        cx.writes.record_written();
+        write_valid(cx, viewer, library, &valid, at).await?;
         tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
     }
     if !write {
@@ -643,6 +623,38 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
         duplicates,
         items,
     })
+}
+
+/// Writes an import's valid records and their external ids in one unit of work: all of them
+/// or, on any failure, none.
+async fn write_valid(
+    cx: &App,
+    viewer: &Principal,
+    library: Library,
+    valid: &[(usize, Valid, Option<String>)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let mut unit = cx.begin(viewer).await?;
+    let mut keys = Vec::new();
+    for (_, record, external) in valid {
+        match record {
+            Valid::Need(n) => unit.insert_need(n).await?,
+            Valid::Achievement(a) => unit.insert_achievement(a).await?,
+        }
+        if let Some(ext) = external {
+            let meta = record.meta();
+            keys.push(ImportKey {
+                library,
+                org_id: meta.org_id.clone(),
+                external_id: ext.clone(),
+                record_id: meta.id.clone(),
+                at,
+            });
+        }
+    }
+    unit.insert_import_keys(&keys).await?;
+    unit.commit().await?;
+    Ok(())
 }
 
 /// Without `skip_invalid`, a real run with an invalid row writes nothing: the refusal, with the

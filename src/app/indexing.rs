@@ -134,13 +134,15 @@ pub async fn catch_up(store: &dyn Store, search: &Search) -> Result<(usize, i64)
         applied += changes.len();
         let mut need_ids: Vec<String> = Vec::new();
         let mut achievement_ids: Vec<String> = Vec::new();
-        for change in &changes {
-            let ids = match change.library {
+        // The index holds needs and achievements; the other changes of the feed only move its
+        // position on.
+        for (library, id) in changes.iter().filter_map(|c| c.record()) {
+            let ids = match library {
                 Library::Needs => &mut need_ids,
                 Library::Achievements => &mut achievement_ids,
             };
-            if !ids.contains(&change.record_id) {
-                ids.push(change.record_id.clone());
+            if !ids.iter().any(|known| known == id) {
+                ids.push(id.to_string());
             }
         }
         let needs = store.needs_by_ids(&need_ids).await?;

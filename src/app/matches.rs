@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::views::OrgRef;
-use super::{App, Error, Result};
+use super::{Actor, App, Error, Result};
 use crate::domain::achievement::Achievement;
 use crate::domain::docking::{Docking, DockingState};
 use crate::domain::need::Need;
@@ -20,7 +20,7 @@ use crate::matching::service::{
     first_pass, need_fingerprint, rescored, suggestion,
 };
 use crate::matching::{MATCHER_VERSION, MatchParams};
-use crate::storage::{DockingQuery, StoreError};
+use crate::storage::{Change, DockingQuery, StoreError};
 
 /// The record's field evidence.
 #[derive(Debug, Serialize, ToSchema)]
@@ -212,9 +212,14 @@ pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
         if waiting_for(cx, subject, item).await? >= settings.max_suggestions {
             continue;
         }
-        let (docking, event) = suggestion(item, &matches.dictionary_version, cx.clock.now());
-        match cx.store.create_docking(&docking, &event, true).await {
-            Ok(None) => created += 1,
+        let mut unit = cx.begin(Actor::System(MATCHER)).await?;
+        let (docking, event) = suggestion(item, &matches.dictionary_version, unit.at());
+        match unit.create_docking(&docking, &event, true).await {
+            Ok(None) => {
+                unit.commit().await?;
+                created += 1;
+            }
+            // The pair has its docking already: the unit is dropped, writing nothing.
             Ok(Some(_)) => {}
             // Another instance suggested the same pair at the same moment.
             Err(StoreError::UniqueViolation { .. }) => {}
@@ -250,16 +255,19 @@ async fn rescore(cx: &App, subject: &Subject, dockings: &[Docking]) -> Result<us
     for d in stale {
         let item =
             matches.items.iter().find(|i| i.need.meta.id == d.need_id && i.achievement.meta.id == d.achievement_id);
-        let (mut updated, event) =
-            rescored(d, item, &matches.dictionary_version, cx.matching.threshold, cx.clock.now());
+        let mut unit = cx.begin(Actor::System(MATCHER)).await?;
+        let (mut updated, event) = rescored(d, item, &matches.dictionary_version, cx.matching.threshold, unit.at());
         if item.is_none() {
             match subject {
                 Subject::Need(n) => updated.need_fingerprint = need_fingerprint(&n.content),
                 Subject::Achievement(a) => updated.achievement_fingerprint = achievement_fingerprint(&a.content),
             }
         }
-        match cx.store.update_docking(&updated, &event).await {
-            Ok(_) => changed += 1,
+        match unit.update_docking(&updated, &event).await {
+            Ok(_) => {
+                unit.commit().await?;
+                changed += 1;
+            }
             // A manager acted on it meanwhile: theirs is the later word.
             Err(StoreError::VersionConflict { .. } | StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -273,6 +281,11 @@ async fn rescore(cx: &App, subject: &Subject, dockings: &[Docking]) -> Result<us
 
 /// How deep a ranking re-scoring reads: a suggestion not among these is no longer a candidate.
 const RESCORE_DEPTH: usize = 50;
+
+/// The actor of the suggester's writes.
+pub const MATCHER: &str = "matcher";
+/// The suggester's checkpoint in the feed of changes.
+pub const SUGGESTER: &str = "suggest";
 
 /// How many suggestions wait for review for the counterpart of `subject` in `item`.
 async fn waiting_for(cx: &App, subject: &Subject, item: &MatchItem) -> Result<usize> {
@@ -312,7 +325,7 @@ pub struct Pending {
 pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Result<Pending, StoreError> {
     let mut created = 0;
     loop {
-        let from = cx.store.matcher_checkpoint().await?;
+        let from = cx.store.checkpoint(SUGGESTER).await?;
         if from >= indexed || stop() {
             return Ok(Pending { created, checkpoint: from });
         }
@@ -320,8 +333,8 @@ pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Res
         let changes: Vec<_> = changes.into_iter().filter(|c| c.seq <= indexed).collect();
         let Some(last) = changes.last().map(|c| c.seq) else { return Ok(Pending { created, checkpoint: from }) };
         let mut seen = HashSet::new();
-        for change in changes.iter().filter(|c| seen.insert((c.library, c.record_id.clone()))) {
-            let Some(subject) = subject(cx, change.library, &change.record_id).await? else { continue };
+        for (library, id) in changes.iter().filter_map(Change::record).filter(|&(l, id)| seen.insert((l, id))) {
+            let Some(subject) = subject(cx, library, id).await? else { continue };
             match suggest(cx, &subject).await {
                 Ok(n) => created += n,
                 Err(e) => {
@@ -329,12 +342,19 @@ pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Res
                     // index cannot rank is logged and passed over rather than holding up every
                     // later write.
                     cx.store.ping().await?;
-                    tracing::error!(id = %change.record_id, error = %e, "matching a record failed; passed over")
+                    tracing::error!(%id, error = %e, "matching a record failed; passed over")
                 }
             }
         }
-        cx.store.set_matcher_checkpoint(last).await?;
+        set_checkpoint(cx, last).await?;
     }
+}
+
+/// Moves the suggester's checkpoint in the feed.
+async fn set_checkpoint(cx: &App, seq: i64) -> Result<(), StoreError> {
+    let mut unit = cx.begin(Actor::System(MATCHER)).await?;
+    unit.set_checkpoint(SUGGESTER, seq).await?;
+    unit.commit().await
 }
 
 /// Re-runs suggestion for every record (`techmarket match --all`): (records, created).
@@ -357,6 +377,6 @@ pub async fn match_all(cx: &App) -> Result<(usize, usize)> {
             after = last;
         }
     }
-    cx.store.set_matcher_checkpoint(cx.search.current().last_seq()).await?;
+    set_checkpoint(cx, cx.search.current().last_seq()).await?;
     Ok((records, created))
 }

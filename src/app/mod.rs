@@ -18,6 +18,7 @@ pub mod records;
 pub mod reports;
 pub mod search;
 pub mod transfers;
+pub mod unit;
 pub mod views;
 pub mod writes;
 
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use error::{Code, Error, Result};
+pub use unit::{Actor, UnitOfWork};
 pub use writes::{WriteSignals, Writes};
 
 use crate::config::LimitsConfig;
@@ -56,14 +58,21 @@ impl Clock {
     /// Now, truncated to microseconds (what both databases store).
     pub fn now(&self) -> DateTime<Utc> {
         let offset = self.offset_micros.load(std::sync::atomic::Ordering::Relaxed);
-        crate::domain::now() + chrono::Duration::microseconds(offset)
+        system_now() + chrono::Duration::microseconds(offset)
     }
 
     /// Moves this clock so that it reads `at` now (and runs on from there).
     pub fn travel_to(&self, at: DateTime<Utc>) {
-        let offset = (at - crate::domain::now()).num_microseconds().unwrap_or(0);
+        let offset = (at - system_now()).num_microseconds().unwrap_or(0);
         self.offset_micros.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// The system's time, truncated to microseconds (what both databases store): read here only,
+/// so that every "now" of the service is the context clock's.
+fn system_now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 /// The context every operation runs in.

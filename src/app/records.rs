@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::views::{AchievementResponse, NeedResponse};
-use super::{App, Code, Error, Result};
+use super::{Actor, App, Code, Error, Result};
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use crate::domain::docking::discloses_contacts;
 use crate::domain::need::{Need, NeedContent, NeedInput};
@@ -19,7 +19,7 @@ use crate::domain::validate::{Contact, ValidationErrors};
 use crate::domain::vocab::{OrgKind, RecordStatus, Visibility};
 use crate::domain::{is_valid_id, market_today, new_id};
 use crate::matching::duplicates::{Duplicate, TitleIndex, near_duplicates};
-use crate::storage::{DockingQuery, ListQuery, Page, Store, StoreResult};
+use crate::storage::{DockingQuery, ListQuery, Page, Store, StoreResult, StoreTx};
 
 /// How many of an organisation's most recent records a new one is compared with for
 /// near-duplicate titles, whether posted alone or imported.
@@ -38,7 +38,8 @@ pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
     fn visibility(&self) -> Visibility;
     fn title(&self) -> &str;
     fn contact(&self) -> &Contact;
-    fn view(&self, viewer: &Principal) -> Self::Response;
+    /// The record as `viewer` sees it on the market day `today`.
+    fn view(&self, viewer: &Principal, today: NaiveDate) -> Self::Response;
     /// Shows the contact in a view (to the other party of an introduced docking).
     fn disclose(view: &mut Self::Response, contact: Contact);
 
@@ -50,10 +51,10 @@ pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
     /// This record with a partial update applied and validated.
     fn patched(&self, patch: &Self::Input, today: NaiveDate) -> Result<Self, ValidationErrors>;
 
-    async fn insert(&self, store: &dyn Store) -> StoreResult<()>;
+    async fn insert(&self, tx: &mut dyn StoreTx) -> StoreResult<()>;
     async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Self>>;
     /// Stores this record if the stored version is still `meta.version`.
-    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Self>;
+    async fn save(&self, tx: &mut dyn StoreTx, at: DateTime<Utc>) -> StoreResult<Self>;
     async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Self>>;
 }
 
@@ -78,8 +79,8 @@ impl LibraryRecord for Need {
     fn contact(&self) -> &Contact {
         &self.content.contact
     }
-    fn view(&self, viewer: &Principal) -> NeedResponse {
-        NeedResponse::new(self, viewer)
+    fn view(&self, viewer: &Principal, today: NaiveDate) -> NeedResponse {
+        NeedResponse::new(self, viewer, today)
     }
     fn disclose(view: &mut NeedResponse, contact: Contact) {
         view.contact = Some(contact);
@@ -96,14 +97,14 @@ impl LibraryRecord for Need {
     fn patched(&self, patch: &NeedInput, today: NaiveDate) -> Result<Need, ValidationErrors> {
         Ok(Need { meta: self.meta.clone(), content: self.content.patched(patch, today)? })
     }
-    async fn insert(&self, store: &dyn Store) -> StoreResult<()> {
-        store.insert_need(self).await
+    async fn insert(&self, tx: &mut dyn StoreTx) -> StoreResult<()> {
+        tx.insert_need(self).await
     }
     async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Need>> {
         store.get_need(id).await
     }
-    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Need> {
-        store.update_need(self, at).await
+    async fn save(&self, tx: &mut dyn StoreTx, at: DateTime<Utc>) -> StoreResult<Need> {
+        tx.update_need(self, at).await
     }
     async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Need>> {
         store.list_needs(query).await
@@ -131,7 +132,7 @@ impl LibraryRecord for Achievement {
     fn contact(&self) -> &Contact {
         &self.content.contact
     }
-    fn view(&self, viewer: &Principal) -> AchievementResponse {
+    fn view(&self, viewer: &Principal, _today: NaiveDate) -> AchievementResponse {
         AchievementResponse::new(self, viewer)
     }
     fn disclose(view: &mut AchievementResponse, contact: Contact) {
@@ -149,14 +150,14 @@ impl LibraryRecord for Achievement {
     fn patched(&self, patch: &AchievementInput, _today: NaiveDate) -> Result<Achievement, ValidationErrors> {
         Ok(Achievement { meta: self.meta.clone(), content: self.content.patched(patch)? })
     }
-    async fn insert(&self, store: &dyn Store) -> StoreResult<()> {
-        store.insert_achievement(self).await
+    async fn insert(&self, tx: &mut dyn StoreTx) -> StoreResult<()> {
+        tx.insert_achievement(self).await
     }
     async fn fetch(store: &dyn Store, id: &str) -> StoreResult<Option<Achievement>> {
         store.get_achievement(id).await
     }
-    async fn save(&self, store: &dyn Store, at: DateTime<Utc>) -> StoreResult<Achievement> {
-        store.update_achievement(self, at).await
+    async fn save(&self, tx: &mut dyn StoreTx, at: DateTime<Utc>) -> StoreResult<Achievement> {
+        tx.update_achievement(self, at).await
     }
     async fn list(store: &dyn Store, query: &ListQuery) -> StoreResult<Page<Achievement>> {
         store.list_achievements(query).await
@@ -174,11 +175,11 @@ pub struct Viewed<V> {
 }
 
 impl<V> Viewed<V> {
-    fn of<R: LibraryRecord<Response = V>>(record: &R, viewer: &Principal) -> Viewed<V> {
+    fn of<R: LibraryRecord<Response = V>>(cx: &App, record: &R, viewer: &Principal) -> Viewed<V> {
         Viewed {
             id: record.meta().id.clone(),
             version: record.meta().version,
-            view: record.view(viewer),
+            view: record.view(viewer, market_today(cx.clock.now())),
             duplicates: vec![],
         }
     }
@@ -361,11 +362,12 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
     // The organisation's own records with a nearly equal title (the same need posted twice).
     let siblings = recent_titles(cx, R::LIBRARY, &record.meta().org_id).await?;
     let duplicates = near_duplicates(record.title(), siblings.iter().map(|(id, t)| (id.as_str(), t.as_str())));
-    record.insert(cx.store.as_ref()).await?;
-    cx.writes.record_written();
+    let mut unit = cx.begin(who).await?;
+    record.insert(&mut *unit).await?;
+    unit.commit().await?;
     tracing::info!(library = R::LIBRARY.route(), id = %record.meta().id, org_id = %record.meta().org_id, duplicates = duplicates.len(), "record created");
     // Created all the same: the flag lets the poster (or a manager) withdraw one of the two.
-    Ok(Viewed { duplicates, ..Viewed::of(&record, who) })
+    Ok(Viewed { duplicates, ..Viewed::of(cx, &record, who) })
 }
 
 /// A listing's query scoped to what `who` may see: visibility is part of the query, so nothing
@@ -377,14 +379,15 @@ pub fn scoped(who: &Principal, query: &ListQuery) -> ListQuery {
 /// A page of the records the viewer may see.
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &ListQuery) -> Result<Page<R::Response>> {
     let page = R::list(cx.store.as_ref(), &scoped(who, query)).await?;
-    Ok(Page { items: page.items.iter().map(|r| r.view(who)).collect(), next_cursor: page.next_cursor })
+    let today = market_today(cx.clock.now());
+    Ok(Page { items: page.items.iter().map(|r| r.view(who, today)).collect(), next_cursor: page.next_cursor })
 }
 
 /// One record as the viewer may see it; the other party of an introduced docking reads the
 /// contact too.
 pub async fn get<R: LibraryRecord>(cx: &App, who: &Principal, id: &str) -> Result<Viewed<R::Response>> {
     let (record, introduced): (R, _) = load_checked(cx, who, id).await?;
-    let mut viewed = Viewed::of(&record, who);
+    let mut viewed = Viewed::of(cx, &record, who);
     if can_read_contact(who, &record.meta().org_id) {
         return Ok(viewed);
     }
@@ -421,9 +424,10 @@ pub async fn update<R: LibraryRecord>(
     }
     let at = cx.clock.now();
     let changed = record.patched(&patch, market_today(at))?;
-    let stored = changed.save(cx.store.as_ref(), at).await?;
-    cx.writes.record_written();
-    Ok(Viewed::of(&stored, who))
+    let mut unit = cx.begin(who).await?;
+    let stored = changed.save(&mut *unit, at).await?;
+    unit.commit().await?;
+    Ok(Viewed::of(cx, &stored, who))
 }
 
 /// The status actions, as the routes name them.
@@ -453,10 +457,12 @@ pub async fn change_status<R: LibraryRecord>(
     let mut changed = record.clone();
     changed.meta_mut().status = status;
     changed.meta_mut().version = expected;
-    let stored = changed.save(cx.store.as_ref(), cx.clock.now()).await?;
-    cx.writes.record_written();
+    let mut unit = cx.begin(who).await?;
+    let at = unit.at();
+    let stored = changed.save(&mut *unit, at).await?;
+    unit.commit().await?;
     tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, %status, "record status changed");
-    Ok(Viewed::of(&stored, who))
+    Ok(Viewed::of(cx, &stored, who))
 }
 
 /// Applies a status action, or explains which actions the current status allows.
@@ -472,10 +478,15 @@ fn transition(action: StatusAction, from: RecordStatus) -> Result<RecordStatus> 
     })
 }
 
-/// Writes records built and validated elsewhere (the demo data set) in one transaction, and
-/// tells the followers.
-pub async fn insert_prepared(cx: &App, needs: &[Need], achievements: &[Achievement]) -> Result<()> {
-    cx.store.import_records(needs, achievements, &[]).await?;
-    cx.writes.record_written();
+/// Writes records built and validated elsewhere (the demo data set) in one unit of work.
+pub async fn insert_prepared(cx: &App, actor: Actor, needs: &[Need], achievements: &[Achievement]) -> Result<()> {
+    let mut unit = cx.begin(actor).await?;
+    for need in needs {
+        unit.insert_need(need).await?;
+    }
+    for achievement in achievements {
+        unit.insert_achievement(achievement).await?;
+    }
+    unit.commit().await?;
     Ok(())
 }

@@ -319,13 +319,15 @@ fn admin_only(who: &Principal, what: &str) -> Result<()> {
 pub async fn add_term(cx: &App, who: &Principal, input: TermInput) -> Result<TermResponse> {
     admin_only(who, "changing the dictionary")?;
     let (word, freq) = dictionary::parse_term(&input)?;
-    let term = DictionaryTerm { id: new_id(), word, freq, created_by: who.user_id.clone(), created_at: cx.clock.now() };
-    cx.store.insert_dictionary_term(&term).await.map_err(|e| match e {
+    let mut unit = cx.begin(who).await?;
+    let term = DictionaryTerm { id: new_id(), word, freq, created_by: who.user_id.clone(), created_at: unit.at() };
+    unit.insert_dictionary_term(&term).await.map_err(|e| match e {
         crate::storage::StoreError::UniqueViolation { .. } => {
             Error::new(Code::AlreadyExists, format!("`{}` is already in the dictionary", term.word))
         }
         other => other.into(),
     })?;
+    unit.commit().await?;
     Ok(TermResponse { id: term.id, word: term.word, freq: term.freq, created_at: term.created_at })
 }
 
@@ -333,8 +335,10 @@ pub async fn add_term(cx: &App, who: &Principal, input: TermInput) -> Result<Ter
 pub async fn add_synonyms(cx: &App, who: &Principal, input: SynonymInput) -> Result<SynonymResponse> {
     admin_only(who, "changing the dictionary")?;
     let members = dictionary::parse_synonyms(&input)?;
-    let group = SynonymGroup { id: new_id(), members, created_by: who.user_id.clone(), created_at: cx.clock.now() };
-    cx.store.insert_synonym_group(&group).await?;
+    let mut unit = cx.begin(who).await?;
+    let group = SynonymGroup { id: new_id(), members, created_by: who.user_id.clone(), created_at: unit.at() };
+    unit.insert_synonym_group(&group).await?;
+    unit.commit().await?;
     Ok(SynonymResponse { id: group.id, members: group.members, created_at: group.created_at })
 }
 

@@ -14,7 +14,6 @@ use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TRL_LABELS, TechField,
     Visibility,
 };
-use crate::domain::{market_today, now};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgRef {
@@ -103,7 +102,8 @@ pub struct NeedResponse {
 }
 
 impl NeedResponse {
-    pub fn new(need: &Need, viewer: &Principal) -> NeedResponse {
+    /// The need as `viewer` sees it on the market day `today` (from the context's clock).
+    pub fn new(need: &Need, viewer: &Principal, today: chrono::NaiveDate) -> NeedResponse {
         let c = &need.content;
         let m = &need.meta;
         NeedResponse {
@@ -121,7 +121,7 @@ impl NeedResponse {
             budget_max: c.budget_max.map(Wan::as_f64),
             budget_negotiable: c.budget_min.is_none() && c.budget_max.is_none(),
             deadline: c.deadline,
-            expired: c.deadline.is_some_and(|d| d < market_today(now())),
+            expired: c.deadline.is_some_and(|d| d < today),
             region: c.region.clone(),
             contact: visible_contact(viewer, m, &c.contact),
             visibility: c.visibility,

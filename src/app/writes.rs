@@ -1,5 +1,5 @@
-//! The write notifier: how an operation that wrote tells the background followers, without
-//! knowing them. A record write wakes the indexer (which then tells the suggester the change-log
+//! The write notifier: how a committed unit of work tells the background followers, without
+//! knowing them. A commit wakes the indexer (which then tells the suggester the change-log
 //! position it has committed); a rejected suggestion asks the suggester to refill both sides'
 //! queues. With no followers listening (a command-line run), the signals go nowhere: the change
 //! log and `techmarket match --all` catch up later.
@@ -34,8 +34,8 @@ impl Writes {
         (Writes { wake: wake.clone(), refill: tx }, WriteSignals { wake, refill: rx })
     }
 
-    /// A need or achievement was written (its change-log entry is committed).
-    pub fn record_written(&self) {
+    /// A unit of work committed (its changes are in the feed). Only `UnitOfWork::commit` calls it.
+    pub(super) fn committed(&self) {
         self.wake.notify_one();
     }
 

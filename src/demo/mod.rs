@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::app::accounts;
+use crate::app::{Actor, accounts};
 use crate::config::Config;
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use crate::domain::need::{Need, NeedContent, NeedInput};
@@ -17,8 +17,11 @@ use crate::domain::org::{NewOrganisation, NewUser, Organisation, User};
 use crate::domain::record::RecordMeta;
 use crate::domain::validate::{Contact, ValidationErrors};
 use crate::domain::vocab::{OrgKind, Role};
-use crate::domain::{market_today, new_id, now};
+use crate::domain::{market_today, new_id};
 use crate::storage::StoreError;
+
+/// The actor of the demo data set's writes.
+const DEMO: &str = "demo";
 
 const ORGANISATIONS: &str = include_str!("organisations.json");
 const NEEDS: &str = include_str!("needs.json");
@@ -117,7 +120,7 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
             None => {
                 created = true;
                 let new = NewOrganisation { name: demo.name.clone(), kind: demo.kind, region: demo.region.clone() };
-                accounts::create_organisation(store, new).await?
+                accounts::create_organisation(cx, Actor::System(DEMO), new).await?
             }
         };
         orgs.insert(demo.key.clone(), org);
@@ -139,14 +142,15 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
                     email: demo.email.clone(),
                     phone: demo.phone.clone(),
                 };
-                accounts::create_user(store, new).await?
+                accounts::create_user(cx, Actor::System(DEMO), new).await?
             }
         };
         users.insert(demo.org.clone(), user.clone());
         users.insert(format!("user:{}", demo.key), user);
     }
-    let needs = build_needs(&orgs, &users)?;
-    let achievements = build_achievements(&orgs, &users)?;
+    let at = cx.clock.now();
+    let needs = build_needs(&orgs, &users, at)?;
+    let achievements = build_achievements(&orgs, &users, at)?;
     // Records are loaded when the first demo enterprise has none yet, so an interrupted seed
     // completes on the next run instead of being taken for done.
     let first = &orgs[&file.organisations[1].key];
@@ -159,7 +163,7 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
     };
     let created = created || store.list_needs(&probe).await?.items.is_empty();
     if created {
-        crate::app::records::insert_prepared(cx, &needs, &achievements)
+        crate::app::records::insert_prepared(cx, Actor::System(DEMO), &needs, &achievements)
             .await
             .map_err(|e| DemoError::Data(e.to_string()))?;
         tracing::info!(needs = needs.len(), achievements = achievements.len(), "demo data loaded");
@@ -171,7 +175,7 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
             continue;
         };
         let user = &users[&format!("user:{}", demo.key)];
-        let (secret, _) = accounts::issue_token(store, user, "demo", None).await?;
+        let (secret, _) = accounts::issue_token(cx, Actor::System(DEMO), user, "demo", None).await?;
         tokens.push(DemoToken {
             variable: variable.clone(),
             user: user.name.clone(),
@@ -210,9 +214,13 @@ fn fields_of<'a>(
     Ok((org, user, fields))
 }
 
-fn build_needs(orgs: &HashMap<String, Organisation>, users: &HashMap<String, User>) -> Result<Vec<Need>, DemoError> {
+fn build_needs(
+    orgs: &HashMap<String, Organisation>,
+    users: &HashMap<String, User>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Need>, DemoError> {
     let records: Vec<DemoRecord> = parse("needs.json", NEEDS)?;
-    let today = market_today(now());
+    let today = market_today(at);
     let mut out = Vec::new();
     for record in &records {
         let (org, user, mut fields) = fields_of(record, orgs, users)?;
@@ -223,7 +231,6 @@ fn build_needs(orgs: &HashMap<String, Organisation>, users: &HashMap<String, Use
         let input: NeedInput =
             serde_json::from_value(Value::Object(fields)).map_err(|e| DemoError::Data(format!("need: {e}")))?;
         let content = NeedContent::parse(&input, today)?;
-        let at = now();
         let need =
             Need { meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), user.id.clone(), at), content };
         out.push(need);
@@ -234,6 +241,7 @@ fn build_needs(orgs: &HashMap<String, Organisation>, users: &HashMap<String, Use
 fn build_achievements(
     orgs: &HashMap<String, Organisation>,
     users: &HashMap<String, User>,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Achievement>, DemoError> {
     let records: Vec<DemoRecord> = parse("achievements.json", ACHIEVEMENTS)?;
     let mut out = Vec::new();
@@ -242,7 +250,6 @@ fn build_achievements(
         let input: AchievementInput =
             serde_json::from_value(Value::Object(fields)).map_err(|e| DemoError::Data(format!("achievement: {e}")))?;
         let content = AchievementContent::parse(&input)?;
-        let at = now();
         let achievement = Achievement {
             meta: RecordMeta::new(new_id(), org.id.clone(), org.name.clone(), user.id.clone(), at),
             content,

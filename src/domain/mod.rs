@@ -33,9 +33,3 @@ pub fn market_offset() -> FixedOffset {
 pub fn market_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&market_offset()).date_naive()
 }
-
-/// The current time, truncated to microseconds (what both databases store).
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}

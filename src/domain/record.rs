@@ -13,6 +13,16 @@ pub struct Principal {
     pub org_id: String,
     pub role: Role,
     pub token_id: String,
+    /// Where the request came from, for the record of who did what.
+    pub origin: Origin,
+}
+
+/// Where an action came from: the request id and client address of an HTTP request; empty for
+/// the command line and the background followers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub client: Option<String>,
 }
 
 /// Which library a record belongs to.
@@ -159,7 +169,14 @@ mod tests {
     use super::*;
 
     fn user(role: Role, org: &str) -> Principal {
-        Principal { user_id: "u".into(), user_name: "张三".into(), org_id: org.into(), role, token_id: "t".into() }
+        Principal {
+            user_id: "u".into(),
+            user_name: "张三".into(),
+            org_id: org.into(),
+            role,
+            token_id: "t".into(),
+            origin: Default::default(),
+        }
     }
 
     #[test]

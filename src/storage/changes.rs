@@ -1,16 +1,16 @@
-//! The change log part of the store: what the followers read, and the suggester's checkpoint.
+//! The feed of changes: what the followers read, in commit order, and each follower's checkpoint.
 
 use async_trait::async_trait;
 
-use super::dialect::{Dialect, Sql};
+use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::ChangeRow;
-use super::sql::{SqlStore, all};
-use super::{Change, ChangeLog, StoreResult};
+use super::sql::{SqlStore, SqlTx, all};
+use super::{Change, ChangeLog, FeedWrites, StoreResult};
 
 #[async_trait]
 impl<D: Dialect> ChangeLog for SqlStore<D> {
     async fn changes_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Change>> {
-        let sql = Sql::new("SELECT seq, library, record_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let sql = Sql::new("SELECT seq, kind, record_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(seq)
             .bind(i64::from(limit));
         all::<D, ChangeRow>(&self.db, sql).await
@@ -27,18 +27,22 @@ impl<D: Dialect> ChangeLog for SqlStore<D> {
         row.map(|r| r.0).ok_or(super::StoreError::NotFound)
     }
 
-    async fn matcher_checkpoint(&self) -> StoreResult<i64> {
+    async fn checkpoint(&self, follower: &str) -> StoreResult<i64> {
         let row: Option<(i64,)> =
-            self.db.fetch_optional(Sql::new("SELECT seq FROM matcher_checkpoint WHERE name = 'suggest'")).await?;
+            self.db.fetch_optional(Sql::new("SELECT seq FROM checkpoints WHERE name = $1").bind(follower)).await?;
         Ok(row.map(|r| r.0).unwrap_or(0))
     }
+}
 
-    async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()> {
+#[async_trait]
+impl<T: WriteTx + 'static> FeedWrites for SqlTx<T> {
+    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<()> {
         let sql = Sql::new(
-            "INSERT INTO matcher_checkpoint (name, seq) VALUES ('suggest', $1) \
-             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq WHERE matcher_checkpoint.seq < excluded.seq",
+            "INSERT INTO checkpoints (name, seq) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq WHERE checkpoints.seq < excluded.seq",
         )
+        .bind(follower)
         .bind(seq);
-        self.write(sql).await.map(|_| ())
+        self.0.execute(sql).await.map(|_| ())
     }
 }

@@ -207,7 +207,7 @@ pub trait WriteTx: Send {
 /// A backend: its pools and the few things it does its own way.
 #[async_trait]
 pub trait Dialect: Send + Sync + 'static {
-    type Tx: WriteTx;
+    type Tx: WriteTx + 'static;
 
     fn backend(&self) -> Backend;
     /// The market-calendar month (UTC+8) of a microsecond timestamp column, as `YYYY-MM`.

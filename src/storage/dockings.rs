@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{code, from_micros, micros};
-use super::sql::{IntoDomain, SqlStore, all, offset_page, one, stale_or_missing};
-use super::{DockingStore, Page, StoreError, StoreResult};
+use super::sql::{IntoDomain, SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::{ChangeKind, DockingStore, DockingWrites, Page, StoreError, StoreResult};
 use crate::domain::docking::{Docking, DockingAction, DockingEvent, DockingState, EventKind};
 use crate::domain::vocab::TechField;
 
@@ -174,11 +174,7 @@ pub(super) async fn insert_event(tx: &mut impl WriteTx, e: &DockingEvent) -> Sto
 
 /// Writes a docking's new state and its event inside a write transaction; returns it as stored,
 /// or why nothing changed (a stale version, a missing docking).
-pub(super) async fn write_docking_update(
-    tx: &mut impl WriteTx,
-    d: &Docking,
-    event: &DockingEvent,
-) -> StoreResult<Docking> {
+async fn write_docking_update(tx: &mut impl WriteTx, d: &Docking, event: &DockingEvent) -> StoreResult<Docking> {
     let sql = Sql::new(DOCKING_UPDATE)
         .bind(d.state.code())
         .bind(d.manager_id.clone())
@@ -198,6 +194,7 @@ pub(super) async fn write_docking_update(
     if tx.execute(sql).await? == 0 {
         return Err(stale_or_missing(tx, "dockings", &d.id).await?);
     }
+    log_change(tx, ChangeKind::Docking, &d.id, event.at).await?;
     insert_event(tx, event).await?;
     let mut stored = d.clone();
     stored.version += 1;
@@ -207,13 +204,68 @@ pub(super) async fn write_docking_update(
 
 #[async_trait]
 impl<D: Dialect> DockingStore for SqlStore<D> {
+    async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>> {
+        one::<D, DockingRow>(&self.db, Sql::new("SELECT * FROM dockings WHERE id = $1").bind(id)).await
+    }
+
+    async fn list_dockings(&self, q: &DockingQuery) -> StoreResult<Page<Docking>> {
+        let mut sql = Sql::new("SELECT * FROM dockings d WHERE 1 = 1");
+        if let Some(org) = &q.party_org {
+            sql.push(" AND (d.need_org_id = ").push_bind(org.clone());
+            sql.push(" OR d.achievement_org_id = ").push_bind(org.clone());
+            sql.push(") AND d.state NOT IN ('suggested', 'rejected')");
+        }
+        if !q.states.is_empty() {
+            sql.push(" AND d.state IN ").push_list(q.states.iter().map(|s| s.code()));
+        }
+        if let Some(id) = &q.need_id {
+            sql.push(" AND d.need_id = ").push_bind(id.clone());
+        }
+        if q.open_records_only {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM needs n WHERE n.id = d.need_id AND n.status = 'open') \
+                 AND EXISTS (SELECT 1 FROM achievements a WHERE a.id = d.achievement_id AND a.status = 'open')",
+            );
+        }
+        if let Some(id) = &q.achievement_id {
+            sql.push(" AND d.achievement_id = ").push_bind(id.clone());
+        }
+        if let Some(org) = &q.org_id {
+            sql.push(" AND (d.need_org_id = ").push_bind(org.clone());
+            sql.push(" OR d.achievement_org_id = ").push_bind(org.clone()).push(")");
+        }
+        if let Some(manager) = &q.manager_id {
+            sql.push(" AND d.manager_id = ").push_bind(manager.clone());
+        }
+        if let Some(field) = q.field {
+            sql.push(" AND d.field = ").push_bind(field.code());
+        }
+        if let Some(prefix) = &q.region_prefix {
+            sql.push(" AND d.region LIKE ").push_bind(format!("{prefix}%"));
+        }
+        sql.push(if q.by_score { " ORDER BY d.score DESC, d.id" } else { " ORDER BY d.updated_at DESC, d.id DESC" });
+        offset_page::<D, DockingRow>(&self.db, sql, q.offset, q.limit).await
+    }
+
+    async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>> {
+        let sql = Sql::new(
+            "SELECT docking_id, at, actor_id, actor_role, kind, from_state, to_state, reason, note \
+             FROM docking_events WHERE docking_id = $1 ORDER BY seq",
+        )
+        .bind(docking_id);
+        all::<D, EventRow>(&self.db, sql).await
+    }
+}
+
+#[async_trait]
+impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
     async fn create_docking(
-        &self,
+        &mut self,
         d: &Docking,
         event: &DockingEvent,
         respect_history: bool,
     ) -> StoreResult<Option<Docking>> {
-        let mut tx = self.db.begin().await?;
+        let tx = &mut self.0;
         let open: Option<DockingRow> =
             tx.fetch_optional(Sql::new(OPEN_DOCKING_OF_PAIR).bind(&d.need_id).bind(&d.achievement_id)).await?;
         if let Some(open) = open {
@@ -271,67 +323,12 @@ impl<D: Dialect> DockingStore for SqlStore<D> {
             }
             Err(e) => return Err(e),
         }
-        insert_event(&mut tx, event).await?;
-        tx.commit().await?;
+        log_change(tx, ChangeKind::Docking, &d.id, d.created_at).await?;
+        insert_event(tx, event).await?;
         Ok(None)
     }
 
-    async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>> {
-        one::<D, DockingRow>(&self.db, Sql::new("SELECT * FROM dockings WHERE id = $1").bind(id)).await
-    }
-
-    async fn update_docking(&self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking> {
-        let mut tx = self.db.begin().await?;
-        let stored = write_docking_update(&mut tx, docking, event).await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
-    async fn list_dockings(&self, q: &DockingQuery) -> StoreResult<Page<Docking>> {
-        let mut sql = Sql::new("SELECT * FROM dockings d WHERE 1 = 1");
-        if let Some(org) = &q.party_org {
-            sql.push(" AND (d.need_org_id = ").push_bind(org.clone());
-            sql.push(" OR d.achievement_org_id = ").push_bind(org.clone());
-            sql.push(") AND d.state NOT IN ('suggested', 'rejected')");
-        }
-        if !q.states.is_empty() {
-            sql.push(" AND d.state IN ").push_list(q.states.iter().map(|s| s.code()));
-        }
-        if let Some(id) = &q.need_id {
-            sql.push(" AND d.need_id = ").push_bind(id.clone());
-        }
-        if q.open_records_only {
-            sql.push(
-                " AND EXISTS (SELECT 1 FROM needs n WHERE n.id = d.need_id AND n.status = 'open') \
-                 AND EXISTS (SELECT 1 FROM achievements a WHERE a.id = d.achievement_id AND a.status = 'open')",
-            );
-        }
-        if let Some(id) = &q.achievement_id {
-            sql.push(" AND d.achievement_id = ").push_bind(id.clone());
-        }
-        if let Some(org) = &q.org_id {
-            sql.push(" AND (d.need_org_id = ").push_bind(org.clone());
-            sql.push(" OR d.achievement_org_id = ").push_bind(org.clone()).push(")");
-        }
-        if let Some(manager) = &q.manager_id {
-            sql.push(" AND d.manager_id = ").push_bind(manager.clone());
-        }
-        if let Some(field) = q.field {
-            sql.push(" AND d.field = ").push_bind(field.code());
-        }
-        if let Some(prefix) = &q.region_prefix {
-            sql.push(" AND d.region LIKE ").push_bind(format!("{prefix}%"));
-        }
-        sql.push(if q.by_score { " ORDER BY d.score DESC, d.id" } else { " ORDER BY d.updated_at DESC, d.id DESC" });
-        offset_page::<D, DockingRow>(&self.db, sql, q.offset, q.limit).await
-    }
-
-    async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>> {
-        let sql = Sql::new(
-            "SELECT docking_id, at, actor_id, actor_role, kind, from_state, to_state, reason, note \
-             FROM docking_events WHERE docking_id = $1 ORDER BY seq",
-        )
-        .bind(docking_id);
-        all::<D, EventRow>(&self.db, sql).await
+    async fn update_docking(&mut self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking> {
+        write_docking_update(&mut self.0, docking, event).await
     }
 }

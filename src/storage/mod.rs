@@ -31,6 +31,7 @@ pub use dialect::{Dialect, Rows, Sql, Value, WriteTx};
 pub use dockings::DockingQuery;
 pub use postgres::{PgDialect, PgStore};
 pub use sql::SqlStore;
+pub use sql::SqlTx;
 pub use sqlite::{SqliteDialect, SqliteStore};
 pub use transfers::TransferQuery;
 
@@ -151,12 +152,77 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// One write to a need or achievement, as the change log (outbox) records it.
+/// What a change in the feed is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    Need,
+    Achievement,
+    /// A docking, with the event appended to it.
+    Docking,
+    /// A transfer, with its milestones.
+    Transfer,
+    /// A dictionary term or a synonym group.
+    Dictionary,
+    Organisation,
+    User,
+    Token,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 8] = [
+        ChangeKind::Need,
+        ChangeKind::Achievement,
+        ChangeKind::Docking,
+        ChangeKind::Transfer,
+        ChangeKind::Dictionary,
+        ChangeKind::Organisation,
+        ChangeKind::User,
+        ChangeKind::Token,
+    ];
+
+    /// The stored name (the table the changed row lives in).
+    pub fn code(self) -> &'static str {
+        match self {
+            ChangeKind::Need => "needs",
+            ChangeKind::Achievement => "achievements",
+            ChangeKind::Docking => "dockings",
+            ChangeKind::Transfer => "transfers",
+            ChangeKind::Dictionary => "dictionary",
+            ChangeKind::Organisation => "organisations",
+            ChangeKind::User => "users",
+            ChangeKind::Token => "api_tokens",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ChangeKind> {
+        ChangeKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The library of a need's or achievement's change.
+    pub fn library(self) -> Option<Library> {
+        match self {
+            ChangeKind::Need => Some(Library::Needs),
+            ChangeKind::Achievement => Some(Library::Achievements),
+            _ => None,
+        }
+    }
+}
+
+/// One committed change, as the ordered feed (the `changes` table) records it: every write a
+/// follower may need, numbered in commit order on both backends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub seq: i64,
-    pub library: Library,
-    pub record_id: String,
+    pub kind: ChangeKind,
+    /// The id of the row that changed (for the dictionary: the term's or group's id).
+    pub id: String,
+}
+
+impl Change {
+    /// The library and id of a need's or achievement's change.
+    pub fn record(&self) -> Option<(Library, &str)> {
+        self.kind.library().map(|library| (library, self.id.as_str()))
+    }
 }
 
 /// Everything the service keeps, in one part per library: accounts, records (needs and
@@ -165,6 +231,9 @@ pub struct Change {
 #[async_trait]
 pub trait Store: AccountStore + RecordStore + ChangeLog + DockingStore + TransferStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
+    /// Begins a write transaction: the only way to write. The application layer's unit of work
+    /// holds it (`app::unit`); dropped without `commit`, it rolls back.
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pools, waiting for connections to finish.
@@ -174,38 +243,26 @@ pub trait Store: AccountStore + RecordStore + ChangeLog + DockingStore + Transfe
 /// Organisations, users and API tokens.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    async fn insert_organisation(&self, org: &Organisation) -> StoreResult<()>;
     async fn get_organisation(&self, id: &str) -> StoreResult<Option<Organisation>>;
     async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
     async fn list_organisations(&self) -> StoreResult<Vec<Organisation>>;
 
-    async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self, org_id: Option<&str>) -> StoreResult<Vec<User>>;
 
-    async fn insert_token(&self, token: &ApiToken, hash: &str) -> StoreResult<()>;
     async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
     async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>>;
-    /// Marks a token revoked; false when it does not exist or was already revoked.
-    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenLookup>>;
-    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// The needs and achievements libraries, imports, and the search dictionary. Every insert and
 /// update of a record adds its change-log entry in the same transaction.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
-    async fn insert_need(&self, need: &Need) -> StoreResult<()>;
     async fn get_need(&self, id: &str) -> StoreResult<Option<Need>>;
-    /// Writes `need` if the stored version is still `need.meta.version`; returns the record as
-    /// stored (version + 1, `updated_at` = `at`).
-    async fn update_need(&self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need>;
     async fn list_needs(&self, query: &ListQuery) -> StoreResult<Page<Need>>;
 
-    async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()>;
     async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>>;
-    async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
     async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>>;
 
     /// How many records a listing would return over all its pages from its cursor on,
@@ -221,20 +278,14 @@ pub trait RecordStore: Send + Sync + 'static {
     /// (id, version) of every record of a library, for the index drift check.
     async fn record_versions(&self, library: Library) -> StoreResult<Vec<(String, i64)>>;
 
-    /// Inserts every record of an import and its external-id keys in one transaction: all of
-    /// them or, on any failure, none. Each record adds its change-log entry, as single writes do.
-    async fn import_records(&self, needs: &[Need], achievements: &[Achievement], keys: &[ImportKey])
-    -> StoreResult<()>;
     /// (external id, record id) of everything imported into `library` for `org_id`.
     async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>>;
 
-    async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()>;
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;
-    async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()>;
     async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;
 }
 
-/// The change log the followers read, and the suggester's place in it.
+/// The ordered feed of changes the followers read, and each follower's checkpoint in it.
 #[async_trait]
 pub trait ChangeLog: Send + Sync + 'static {
     /// Changes with a sequence number above `seq`, in order, at most `limit`.
@@ -244,31 +295,14 @@ pub trait ChangeLog: Send + Sync + 'static {
     /// The database's identity, made once with its schema: what the search index and the demo
     /// tokens record as the database they belong to.
     async fn database_id(&self) -> StoreResult<String>;
-    /// The change-log position up to which the background matcher has suggested.
-    async fn matcher_checkpoint(&self) -> StoreResult<i64>;
-    /// Moves the checkpoint forward (never back).
-    async fn set_matcher_checkpoint(&self, seq: i64) -> StoreResult<()>;
+    /// The position a named follower has reached in the feed (0 before its first pass).
+    async fn checkpoint(&self, follower: &str) -> StoreResult<i64>;
 }
 
 /// The docking library's part of the store.
 #[async_trait]
 pub trait DockingStore: Send + Sync + 'static {
-    /// Creates a docking with its `created` event, unless the pair already has an open docking,
-    /// or (with `respect_history`, as the matcher asks) a docking that went further than a
-    /// rejection or withdrawal (signed or failed: never suggested again), or a rejected or
-    /// withdrawn one made when both records had the fingerprints they have now. Returns the
-    /// docking that stood in the way, if any.
-    async fn create_docking(
-        &self,
-        docking: &Docking,
-        event: &DockingEvent,
-        respect_history: bool,
-    ) -> StoreResult<Option<Docking>>;
     async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>>;
-    /// Writes the docking's state, manager, flags and matcher fields (score, explanation,
-    /// versions, fingerprints) if the stored version is still
-    /// `docking.version`, and appends `event`, in one transaction; returns it as stored.
-    async fn update_docking(&self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking>;
     async fn list_dockings(&self, query: &DockingQuery) -> StoreResult<Page<Docking>>;
     /// A docking's events, oldest first.
     async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>>;
@@ -277,12 +311,7 @@ pub trait DockingStore: Send + Sync + 'static {
 /// The transfer library's part of the store, and the statistics queries.
 #[async_trait]
 pub trait TransferStore: Send + Sync + 'static {
-    /// Moves the docking to `signed` (as `update_docking` does) and creates its transfer, in one
-    /// transaction: a signed docking always has its transfer.
-    async fn sign_docking(&self, docking: &Docking, event: &DockingEvent, transfer: &Transfer) -> StoreResult<Docking>;
     async fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>>;
-    /// Writes the transfer's content if the stored version is still `transfer.version`.
-    async fn update_transfer(&self, transfer: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer>;
     /// Transfers by signing date, newest first.
     async fn list_transfers(&self, query: &TransferQuery) -> StoreResult<Page<Transfer>>;
     /// (key, count) of a library's records in the filter, grouped by `by` (or one `all` row).
@@ -298,6 +327,77 @@ pub trait TransferStore: Send + Sync + 'static {
     async fn docking_facts(&self, filter: &StatsFilter) -> StoreResult<Vec<DockingFacts>>;
     /// (manager id, events recorded, distinct dockings acted on) in the filter's period.
     async fn manager_events(&self, filter: &StatsFilter) -> StoreResult<Vec<(String, i64, i64)>>;
+}
+
+/// A write transaction: every write the store makes, and nothing else. It is begun by
+/// `Store::begin` and held by the application layer's unit of work; each write that a follower
+/// may need appends its change to the feed, in this transaction. Dropped without `commit`, it
+/// rolls back and leaves nothing behind.
+#[async_trait]
+pub trait StoreTx: AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Writes of organisations, users and API tokens.
+#[async_trait]
+pub trait AccountWrites: Send {
+    async fn insert_organisation(&mut self, org: &Organisation) -> StoreResult<()>;
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    async fn insert_token(&mut self, token: &ApiToken, hash: &str) -> StoreResult<()>;
+    /// Marks a token revoked; false when it does not exist or was already revoked.
+    async fn revoke_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records a token's last use: bookkeeping, not a change in the feed.
+    async fn touch_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Writes of needs, achievements, import keys and the dictionary.
+#[async_trait]
+pub trait RecordWrites: Send {
+    async fn insert_need(&mut self, need: &Need) -> StoreResult<()>;
+    /// Writes `need` if the stored version is still `need.meta.version`; returns the record as
+    /// stored (version + 1, `updated_at` = `at`).
+    async fn update_need(&mut self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need>;
+    async fn insert_achievement(&mut self, achievement: &Achievement) -> StoreResult<()>;
+    async fn update_achievement(&mut self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
+    /// The external ids an import gave its records.
+    async fn insert_import_keys(&mut self, keys: &[ImportKey]) -> StoreResult<()>;
+    async fn insert_dictionary_term(&mut self, term: &DictionaryTerm) -> StoreResult<()>;
+    async fn insert_synonym_group(&mut self, group: &SynonymGroup) -> StoreResult<()>;
+}
+
+/// The followers' checkpoints.
+#[async_trait]
+pub trait FeedWrites: Send {
+    /// Moves a named follower's checkpoint forward (never back).
+    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<()>;
+}
+
+/// Writes of dockings and their events.
+#[async_trait]
+pub trait DockingWrites: Send {
+    /// Creates a docking with its `created` event, unless the pair already has an open docking,
+    /// or (with `respect_history`, as the matcher asks) a docking that went further than a
+    /// rejection or withdrawal (signed or failed: never suggested again), or a rejected or
+    /// withdrawn one made when both records had the fingerprints they have now. Returns the
+    /// docking that stood in the way, if any.
+    async fn create_docking(
+        &mut self,
+        docking: &Docking,
+        event: &DockingEvent,
+        respect_history: bool,
+    ) -> StoreResult<Option<Docking>>;
+    /// Writes the docking's state, manager, flags and matcher fields (score, explanation,
+    /// versions, fingerprints) if the stored version is still
+    /// `docking.version`, and appends `event`, in one transaction; returns it as stored.
+    async fn update_docking(&mut self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking>;
+}
+
+/// Writes of transfers.
+#[async_trait]
+pub trait TransferWrites: Send {
+    async fn insert_transfer(&mut self, transfer: &Transfer) -> StoreResult<()>;
+    /// Writes the transfer's content if the stored version is still `transfer.version`.
+    async fn update_transfer(&mut self, transfer: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer>;
 }
 
 /// Database settings the stores need.

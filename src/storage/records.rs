@@ -7,46 +7,30 @@ use chrono::{DateTime, Utc};
 use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{AchievementRow, DictionaryTermRow, NeedRow, SynonymGroupRow, json_list, micros};
 use super::sql::{
-    ACHIEVEMENT_BY_ID, ACHIEVEMENT_SCAN, ACHIEVEMENT_SELECT, NEED_BY_ID, NEED_SCAN, NEED_SELECT, SqlStore,
+    ACHIEVEMENT_BY_ID, ACHIEVEMENT_SCAN, ACHIEVEMENT_SELECT, NEED_BY_ID, NEED_SCAN, NEED_SELECT, SqlStore, SqlTx,
     achievement_update, all, by_ids, id_page, insert_achievement_row, insert_need_row, log_change, need_update, one,
     push_list_filters, stale_or_missing,
 };
-use super::{ImportKey, ListQuery, Page, RecordStore, StoreResult};
+use super::{ChangeKind, ImportKey, ListQuery, Page, RecordStore, RecordWrites, StoreResult};
 use crate::domain::achievement::Achievement;
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::Need;
 use crate::domain::record::Library;
 
-impl<D: Dialect> SqlStore<D> {
+impl<T: WriteTx> SqlTx<T> {
     /// Applies a versioned update of a record and logs the change, or says why it changed nothing.
-    async fn update_record(&self, update: Sql, table: &str, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        if tx.execute(update).await? == 0 {
-            return Err(stale_or_missing(&mut tx, table, id).await?);
+    async fn update_record(&mut self, update: Sql, kind: ChangeKind, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        if self.0.execute(update).await? == 0 {
+            return Err(stale_or_missing(&mut self.0, kind.code(), id).await?);
         }
-        log_change(&mut tx, table, id, at).await?;
-        tx.commit().await
+        log_change(&mut self.0, kind, id, at).await
     }
 }
 
 #[async_trait]
 impl<D: Dialect> RecordStore for SqlStore<D> {
-    async fn insert_need(&self, need: &Need) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        insert_need_row(&mut tx, need).await?;
-        tx.commit().await
-    }
-
     async fn get_need(&self, id: &str) -> StoreResult<Option<Need>> {
         one::<D, NeedRow>(&self.db, Sql::new(NEED_BY_ID).bind(id)).await
-    }
-
-    async fn update_need(&self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need> {
-        self.update_record(need_update(need, at), "needs", &need.meta.id, at).await?;
-        let mut stored = need.clone();
-        stored.meta.version += 1;
-        stored.meta.updated_at = at;
-        Ok(stored)
     }
 
     async fn list_needs(&self, query: &ListQuery) -> StoreResult<Page<Need>> {
@@ -58,22 +42,8 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
         id_page::<D, NeedRow>(&self.db, sql, query.limit, |n| n.meta.id.clone()).await
     }
 
-    async fn insert_achievement(&self, achievement: &Achievement) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        insert_achievement_row(&mut tx, achievement).await?;
-        tx.commit().await
-    }
-
     async fn get_achievement(&self, id: &str) -> StoreResult<Option<Achievement>> {
         one::<D, AchievementRow>(&self.db, Sql::new(ACHIEVEMENT_BY_ID).bind(id)).await
-    }
-
-    async fn update_achievement(&self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement> {
-        self.update_record(achievement_update(achievement, at), "achievements", &achievement.meta.id, at).await?;
-        let mut stored = achievement.clone();
-        stored.meta.version += 1;
-        stored.meta.updated_at = at;
-        Ok(stored)
     }
 
     async fn list_achievements(&self, query: &ListQuery) -> StoreResult<Page<Achievement>> {
@@ -126,19 +96,50 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
         self.db.fetch_all(Sql::new(sql)).await
     }
 
-    async fn import_records(
-        &self,
-        needs: &[Need],
-        achievements: &[Achievement],
-        keys: &[ImportKey],
-    ) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        for need in needs {
-            insert_need_row(&mut tx, need).await?;
-        }
-        for achievement in achievements {
-            insert_achievement_row(&mut tx, achievement).await?;
-        }
+    async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>> {
+        let sql = Sql::new("SELECT external_id, record_id FROM import_keys WHERE library = $1 AND org_id = $2")
+            .bind(library.route())
+            .bind(org_id);
+        self.db.fetch_all(sql).await
+    }
+
+    async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>> {
+        all::<D, DictionaryTermRow>(&self.db, Sql::new("SELECT * FROM dictionary_terms ORDER BY id")).await
+    }
+
+    async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>> {
+        all::<D, SynonymGroupRow>(&self.db, Sql::new("SELECT * FROM synonym_groups ORDER BY id")).await
+    }
+}
+
+#[async_trait]
+impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
+    async fn insert_need(&mut self, need: &Need) -> StoreResult<()> {
+        insert_need_row(&mut self.0, need).await
+    }
+
+    async fn update_need(&mut self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need> {
+        self.update_record(need_update(need, at), ChangeKind::Need, &need.meta.id, at).await?;
+        let mut stored = need.clone();
+        stored.meta.version += 1;
+        stored.meta.updated_at = at;
+        Ok(stored)
+    }
+
+    async fn insert_achievement(&mut self, achievement: &Achievement) -> StoreResult<()> {
+        insert_achievement_row(&mut self.0, achievement).await
+    }
+
+    async fn update_achievement(&mut self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement> {
+        self.update_record(achievement_update(achievement, at), ChangeKind::Achievement, &achievement.meta.id, at)
+            .await?;
+        let mut stored = achievement.clone();
+        stored.meta.version += 1;
+        stored.meta.updated_at = at;
+        Ok(stored)
+    }
+
+    async fn insert_import_keys(&mut self, keys: &[ImportKey]) -> StoreResult<()> {
         for key in keys {
             let sql = Sql::new(
                 "INSERT INTO import_keys (library, org_id, external_id, record_id, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -148,19 +149,12 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
             .bind(&key.external_id)
             .bind(&key.record_id)
             .bind(micros(key.at));
-            tx.execute(sql).await?;
+            self.0.execute(sql).await?;
         }
-        tx.commit().await
+        Ok(())
     }
 
-    async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>> {
-        let sql = Sql::new("SELECT external_id, record_id FROM import_keys WHERE library = $1 AND org_id = $2")
-            .bind(library.route())
-            .bind(org_id);
-        self.db.fetch_all(sql).await
-    }
-
-    async fn insert_dictionary_term(&self, term: &DictionaryTerm) -> StoreResult<()> {
+    async fn insert_dictionary_term(&mut self, term: &DictionaryTerm) -> StoreResult<()> {
         let sql = Sql::new(
             "INSERT INTO dictionary_terms (id, word, freq, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -169,23 +163,17 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
         .bind(term.freq)
         .bind(&term.created_by)
         .bind(micros(term.created_at));
-        self.write(sql).await.map(|_| ())
+        self.0.execute(sql).await?;
+        log_change(&mut self.0, ChangeKind::Dictionary, &term.id, term.created_at).await
     }
 
-    async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>> {
-        all::<D, DictionaryTermRow>(&self.db, Sql::new("SELECT * FROM dictionary_terms ORDER BY id")).await
-    }
-
-    async fn insert_synonym_group(&self, group: &SynonymGroup) -> StoreResult<()> {
+    async fn insert_synonym_group(&mut self, group: &SynonymGroup) -> StoreResult<()> {
         let sql = Sql::new("INSERT INTO synonym_groups (id, members, created_by, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&group.id)
             .bind(json_list(&group.members))
             .bind(&group.created_by)
             .bind(micros(group.created_at));
-        self.write(sql).await.map(|_| ())
-    }
-
-    async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>> {
-        all::<D, SynonymGroupRow>(&self.db, Sql::new("SELECT * FROM synonym_groups ORDER BY id")).await
+        self.0.execute(sql).await?;
+        log_change(&mut self.0, ChangeKind::Dictionary, &group.id, group.created_at).await
     }
 }

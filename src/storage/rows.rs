@@ -9,7 +9,6 @@ use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::{Need, NeedContent};
 use crate::domain::org::{ApiToken, Organisation, User};
-use crate::domain::record::Library;
 use crate::domain::record::RecordMeta;
 use crate::domain::validate::{Contact, Wan};
 
@@ -289,7 +288,7 @@ impl IntoDomain for AchievementRow {
 #[derive(sqlx::FromRow)]
 pub struct ChangeRow {
     pub seq: i64,
-    pub library: String,
+    pub kind: String,
     pub record_id: String,
 }
 
@@ -297,12 +296,9 @@ impl IntoDomain for ChangeRow {
     type Domain = Change;
 
     fn into_domain(self) -> StoreResult<Change> {
-        let library = match self.library.as_str() {
-            "needs" => Library::Needs,
-            "achievements" => Library::Achievements,
-            other => return Err(StoreError::Corrupt(format!("change log library `{other}`"))),
-        };
-        Ok(Change { seq: self.seq, library, record_id: self.record_id })
+        let kind = super::ChangeKind::parse(&self.kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("change of unknown kind `{}`", self.kind)))?;
+        Ok(Change { seq: self.seq, kind, id: self.record_id })
     }
 }
 

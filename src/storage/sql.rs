@@ -4,7 +4,7 @@
 
 use super::dialect::{Dialect, Rows, Sql, Value, WriteTx};
 use super::rows::{json_list, micros};
-use super::{ListQuery, Page, StoreError, StoreResult};
+use super::{ChangeKind, ListQuery, Page, StoreError, StoreResult};
 use crate::domain::achievement::Achievement;
 use crate::domain::need::Need;
 
@@ -17,13 +17,15 @@ impl<D: Dialect> SqlStore<D> {
     pub fn new(db: D) -> SqlStore<D> {
         SqlStore { db }
     }
+}
 
-    /// Runs one statement in its own write transaction; how many rows it changed.
-    pub(super) async fn write(&self, sql: Sql) -> StoreResult<u64> {
-        let mut tx = self.db.begin().await?;
-        let changed = tx.execute(sql).await?;
-        tx.commit().await?;
-        Ok(changed)
+/// A write transaction on one backend: the store's writes, each library's in its own module.
+pub struct SqlTx<T: WriteTx>(pub(super) T);
+
+#[async_trait::async_trait]
+impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.0.commit().await
     }
 }
 
@@ -31,6 +33,10 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> super::Store for SqlStore<D> {
     fn backend(&self) -> super::Backend {
         self.db.backend()
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn super::StoreTx>> {
+        Ok(Box::new(SqlTx(self.db.begin().await?)))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -76,7 +82,7 @@ pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summar
     asking_price = $11, team_lead = $12, region = $13, contact_name = $14, contact_phone = $15, contact_email = $16, \
     visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
 
-pub const CHANGE_INSERT: &str = "INSERT INTO changes (library, record_id, changed_at) VALUES ($1, $2, $3)";
+pub const CHANGE_INSERT: &str = "INSERT INTO changes (kind, record_id, changed_at) VALUES ($1, $2, $3)";
 
 pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \
     u.id AS user_id, u.name AS user_name, u.role, u.org_id \
@@ -136,15 +142,17 @@ fn with_args(text: &str, args: Vec<Value>) -> Sql {
     Sql { text: text.to_string(), args }
 }
 
-/// Records a write of a need or achievement in the change log, inside the write's transaction.
+/// Appends a change to the feed inside the write's transaction. The feed's lock is taken first
+/// and held to the commit (PostgreSQL), so positions, and any serial number drawn after this in
+/// the same transaction (a docking event's), become visible in the order they were drawn.
 pub(super) async fn log_change(
     tx: &mut impl WriteTx,
-    library: &str,
+    kind: ChangeKind,
     id: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<()> {
     tx.lock_change_log().await?;
-    tx.execute(Sql::new(CHANGE_INSERT).bind(library).bind(id).bind(micros(at))).await?;
+    tx.execute(Sql::new(CHANGE_INSERT).bind(kind.code()).bind(id).bind(micros(at))).await?;
     Ok(())
 }
 
@@ -153,7 +161,7 @@ pub(super) async fn log_change(
 async fn insert_record_row(
     tx: &mut impl WriteTx,
     insert: &str,
-    library: &str,
+    kind: ChangeKind,
     mut args: Vec<Value>,
     m: &crate::domain::record::RecordMeta,
 ) -> StoreResult<()> {
@@ -166,17 +174,24 @@ async fn insert_record_row(
         m.version.into(),
     ]);
     tx.execute(with_args(insert, args)).await?;
-    log_change(tx, library, &m.id, m.updated_at).await
+    log_change(tx, kind, &m.id, m.updated_at).await
 }
 
 /// Inserts a need and its change-log entry inside a write transaction.
 pub(super) async fn insert_need_row(tx: &mut impl WriteTx, need: &Need) -> StoreResult<()> {
-    insert_record_row(tx, NEED_INSERT, "needs", need_values(need), &need.meta).await
+    insert_record_row(tx, NEED_INSERT, ChangeKind::Need, need_values(need), &need.meta).await
 }
 
 /// Inserts an achievement and its change-log entry inside a write transaction.
 pub(super) async fn insert_achievement_row(tx: &mut impl WriteTx, achievement: &Achievement) -> StoreResult<()> {
-    insert_record_row(tx, ACHIEVEMENT_INSERT, "achievements", achievement_values(achievement), &achievement.meta).await
+    insert_record_row(
+        tx,
+        ACHIEVEMENT_INSERT,
+        ChangeKind::Achievement,
+        achievement_values(achievement),
+        &achievement.meta,
+    )
+    .await
 }
 
 /// The update of a need's content at `at`, if the stored version is still the need's.

@@ -1,16 +1,14 @@
 //! The transfer library's part of the store, and the statistics queries. Signing writes the
-//! docking's new state, its event and the transfer in one transaction. The backend supplies only
+//! docking's new state, its event and the transfer in one unit of work. The backend supplies only
 //! how it names the month of a stored timestamp.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::dialect::{Dialect, Sql, Value, WriteTx};
-use super::dockings::write_docking_update;
 use super::rows::{code, from_micros, micros};
-use super::sql::{IntoDomain, SqlStore, all, offset_page, one, stale_or_missing};
-use super::{Page, StoreError, StoreResult, TransferStore};
-use crate::domain::docking::{Docking, DockingEvent};
+use super::sql::{IntoDomain, SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::{ChangeKind, Page, StoreError, StoreResult, TransferStore, TransferWrites};
 use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
 use crate::domain::transfer::{Milestone, Outcomes, Transfer, TransferContent};
 use crate::domain::validate::Wan;
@@ -201,47 +199,8 @@ fn push_field_and_region(sql: &mut Sql, f: &StatsFilter, field: &str, region: &s
 
 #[async_trait]
 impl<D: Dialect> TransferStore for SqlStore<D> {
-    async fn sign_docking(&self, docking: &Docking, event: &DockingEvent, t: &Transfer) -> StoreResult<Docking> {
-        let mut tx = self.db.begin().await?;
-        let stored = write_docking_update(&mut tx, docking, event).await?;
-        let mut args: Vec<Value> = vec![
-            t.id.clone().into(),
-            t.docking_id.clone().into(),
-            t.need_id.clone().into(),
-            t.achievement_id.clone().into(),
-            t.need_org_id.clone().into(),
-            t.achievement_org_id.clone().into(),
-            t.manager_id.clone().into(),
-            t.field.code().into(),
-        ];
-        args.extend(content_values(&t.content));
-        args.extend([
-            t.created_by.clone().into(),
-            micros(t.created_at).into(),
-            micros(t.updated_at).into(),
-            t.version.into(),
-        ]);
-        tx.execute(Sql { text: TRANSFER_INSERT.to_string(), args }).await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
     async fn get_transfer(&self, id: &str) -> StoreResult<Option<Transfer>> {
         one::<D, TransferRow>(&self.db, Sql::new("SELECT * FROM transfers WHERE id = $1").bind(id)).await
-    }
-
-    async fn update_transfer(&self, t: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer> {
-        let mut args = content_values(&t.content);
-        args.extend([micros(at).into(), t.id.clone().into(), t.version.into()]);
-        let mut tx = self.db.begin().await?;
-        if tx.execute(Sql { text: TRANSFER_UPDATE.to_string(), args }).await? == 0 {
-            return Err(stale_or_missing(&mut tx, "transfers", &t.id).await?);
-        }
-        tx.commit().await?;
-        let mut stored = t.clone();
-        stored.version += 1;
-        stored.updated_at = at;
-        Ok(stored)
     }
 
     async fn list_transfers(&self, q: &TransferQuery) -> StoreResult<Page<Transfer>> {
@@ -327,5 +286,43 @@ impl<D: Dialect> TransferStore for SqlStore<D> {
         push_stats_filter(&mut sql, filter, "e.at", "d.field", "d.region");
         sql.push(" GROUP BY e.actor_id");
         self.db.fetch_all(sql).await
+    }
+}
+
+#[async_trait]
+impl<T: WriteTx + 'static> TransferWrites for SqlTx<T> {
+    async fn insert_transfer(&mut self, t: &Transfer) -> StoreResult<()> {
+        log_change(&mut self.0, ChangeKind::Transfer, &t.id, t.created_at).await?;
+        let mut args: Vec<Value> = vec![
+            t.id.clone().into(),
+            t.docking_id.clone().into(),
+            t.need_id.clone().into(),
+            t.achievement_id.clone().into(),
+            t.need_org_id.clone().into(),
+            t.achievement_org_id.clone().into(),
+            t.manager_id.clone().into(),
+            t.field.code().into(),
+        ];
+        args.extend(content_values(&t.content));
+        args.extend([
+            t.created_by.clone().into(),
+            micros(t.created_at).into(),
+            micros(t.updated_at).into(),
+            t.version.into(),
+        ]);
+        self.0.execute(Sql { text: TRANSFER_INSERT.to_string(), args }).await.map(|_| ())
+    }
+
+    async fn update_transfer(&mut self, t: &Transfer, at: DateTime<Utc>) -> StoreResult<Transfer> {
+        let mut args = content_values(&t.content);
+        args.extend([micros(at).into(), t.id.clone().into(), t.version.into()]);
+        if self.0.execute(Sql { text: TRANSFER_UPDATE.to_string(), args }).await? == 0 {
+            return Err(stale_or_missing(&mut self.0, "transfers", &t.id).await?);
+        }
+        log_change(&mut self.0, ChangeKind::Transfer, &t.id, at).await?;
+        let mut stored = t.clone();
+        stored.version += 1;
+        stored.updated_at = at;
+        Ok(stored)
     }
 }

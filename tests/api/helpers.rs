@@ -134,6 +134,24 @@ pub fn test_config_with(dir: &TempDir, url: &str, extra: &[(&str, &str)]) -> Con
     Config::load(None, env).expect("test configuration")
 }
 
+/// Now on the system clock, truncated to microseconds as the databases store it (for records
+/// the storage tests build themselves; the service reads its context's clock).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    techmarket::app::Clock::default().now()
+}
+
+/// Runs `f` in one write transaction of `store` and commits it (the storage conformance tests
+/// write directly; the service writes through the application layer's unit of work).
+pub async fn write<T>(
+    store: &dyn Store,
+    f: impl AsyncFnOnce(&mut (dyn storage::StoreTx + 'static)) -> storage::StoreResult<T>,
+) -> storage::StoreResult<T> {
+    let mut tx = store.begin().await?;
+    let out = f(tx.as_mut()).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// Opens a store on a fresh database (for the storage conformance tests).
 pub async fn spawn_store() -> (Arc<dyn Store>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -162,7 +180,7 @@ pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> 
     let running = tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
-        None => accounts::bootstrap_admin(store.as_ref(), "tests").await.expect("bootstrap admin").1,
+        None => accounts::bootstrap_admin(&context, "tests").await.expect("bootstrap admin").1,
     };
     TestApp {
         address,

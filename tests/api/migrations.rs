@@ -16,7 +16,8 @@ const EXPECTED: [(&str, &str); 14] = [
         "id org_id title summary keywords field achievement_type trl? stage? ip_form patent_numbers cooperation_modes asking_price? team_lead region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
     ),
     ("api_tokens", "id user_id name token_hash prefix created_at expires_at? revoked_at? last_used_at?"),
-    ("changes", "seq library record_id changed_at"),
+    ("changes", "seq kind record_id changed_at"),
+    ("checkpoints", "name seq"),
     ("database_identity", "id created_at"),
     ("dictionary_terms", "id word freq? created_by created_at"),
     ("docking_events", "seq docking_id at actor_id? actor_role kind from_state? to_state? reason? note"),
@@ -25,7 +26,6 @@ const EXPECTED: [(&str, &str); 14] = [
         "id need_id achievement_id need_org_id achievement_org_id state reason? source score? explanation matcher_version? dictionary_version? need_fingerprint achievement_fingerprint manager_id? field region was_introduced need_interest achievement_interest created_by? created_at updated_at version",
     ),
     ("import_keys", "library org_id external_id record_id created_at"),
-    ("matcher_checkpoint", "name seq"),
     (
         "needs",
         "id org_id title description targets tried keywords field need_type cooperation_modes budget_min? budget_max? deadline? region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",

@@ -1,6 +1,7 @@
 //! Organisations, users and tokens.
 
-use techmarket::domain::now;
+use crate::helpers::now;
+use crate::helpers::write;
 use techmarket::domain::vocab::{OrgKind, Role};
 use techmarket::storage::StoreError;
 
@@ -14,7 +15,7 @@ async fn organisations_are_unique_by_name_and_listed_and_found() {
     let u = org(store.as_ref(), "东营石油工程大学", OrgKind::University).await;
     let mut same_name = e.clone();
     same_name.id = techmarket::domain::new_id();
-    let err = store.insert_organisation(&same_name).await.unwrap_err();
+    let err = write(store.as_ref(), async |tx| tx.insert_organisation(&same_name).await).await.unwrap_err();
     assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
     let listed = store.list_organisations().await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -45,11 +46,10 @@ async fn a_token_records_its_last_use_and_reads_back_whole() {
     let e = org(store.as_ref(), "东营国瓷功能材料有限公司", OrgKind::Enterprise).await;
     let u = user(store.as_ref(), &e, Role::Enterprise).await;
     let expires = chrono::DateTime::from_timestamp_micros(now().timestamp_micros() + 86_400_000_000).unwrap();
-    let (secret, token) =
-        techmarket::app::accounts::issue_token(store.as_ref(), &u, "导入脚本", Some(expires)).await.unwrap();
+    let (secret, token) = super::token(store.as_ref(), &u, "导入脚本", Some(expires)).await;
     assert_eq!(store.get_token(&token.id).await.unwrap().unwrap(), token);
     let at = now();
-    store.touch_token(&token.id, at).await.unwrap();
+    write(store.as_ref(), async |tx| tx.touch_token(&token.id, at).await).await.unwrap();
     let read = store.get_token(&token.id).await.unwrap().unwrap();
     assert_eq!((read.last_used_at, read.expires_at, read.name.as_str()), (Some(at), Some(expires), "导入脚本"));
     let found = store.find_token_by_hash(&techmarket::domain::org::hash_token(&secret)).await.unwrap().unwrap();
@@ -57,5 +57,8 @@ async fn a_token_records_its_last_use_and_reads_back_whole() {
         (found.token_id.as_str(), found.last_used_at, found.expires_at),
         (token.id.as_str(), Some(at), Some(expires))
     );
-    assert!(!store.revoke_token(&techmarket::domain::new_id(), at).await.unwrap(), "no such token");
+    assert!(
+        !write(store.as_ref(), async |tx| tx.revoke_token(&techmarket::domain::new_id(), at).await).await.unwrap(),
+        "no such token"
+    );
 }

@@ -1,6 +1,8 @@
-//! The change log (outbox): one entry per record write, in the write's transaction, in order.
+//! The feed of changes: one entry per write a follower needs, in the write's transaction, in
+//! commit order; each follower's named checkpoint.
 
-use techmarket::domain::now;
+use crate::helpers::now;
+use crate::helpers::write;
 use techmarket::domain::record::Library;
 use techmarket::domain::vocab::{OrgKind, Role};
 
@@ -10,24 +12,26 @@ use crate::helpers::spawn_store;
 #[tokio::test]
 async fn every_record_write_adds_one_change_in_order() {
     let (store, _dir) = spawn_store().await;
-    assert_eq!(store.last_change_seq().await.unwrap(), 0, "an empty log");
+    assert_eq!(store.last_change_seq().await.unwrap(), 0, "an empty feed");
     assert!(store.changes_after(0, 10).await.unwrap().is_empty());
     let e = org(store.as_ref(), "东营港化工有限公司", OrgKind::Enterprise).await;
     let u = org(store.as_ref(), "山东石油化工学院", OrgKind::University).await;
     let author = user(store.as_ref(), &e, Role::Enterprise).await;
     let professor = user(store.as_ref(), &u, Role::University).await;
+    let start = store.last_change_seq().await.unwrap();
+    assert_eq!(start, 4, "the organisations and users are in the feed too");
     let n = need(&e, &author, serde_json::json!({}));
-    store.insert_need(&n).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
     let a = achievement(&u, &professor);
-    store.insert_achievement(&a).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
     let mut changed = n.clone();
     changed.content.title = "炼化污水深度处理".into();
-    store.update_need(&changed, now()).await.unwrap();
+    write(store.as_ref(), async |tx| tx.update_need(&changed, now()).await).await.unwrap();
     // A failed write (a stale version) adds nothing.
-    assert!(store.update_need(&changed, now()).await.is_err());
+    assert!(write(store.as_ref(), async |tx| tx.update_need(&changed, now()).await).await.is_err());
 
-    let log = store.changes_after(0, 10).await.unwrap();
-    let entries: Vec<(Library, &str)> = log.iter().map(|c| (c.library, c.record_id.as_str())).collect();
+    let log = store.changes_after(start, 10).await.unwrap();
+    let entries: Vec<(Library, &str)> = log.iter().map(|c| (c.kind.library().unwrap(), c.id.as_str())).collect();
     assert_eq!(
         entries,
         [
@@ -39,7 +43,143 @@ async fn every_record_write_adds_one_change_in_order() {
     assert!(log.windows(2).all(|w| w[0].seq < w[1].seq), "increasing sequence numbers");
     assert_eq!(store.last_change_seq().await.unwrap(), log[2].seq);
     let after_first = store.changes_after(log[0].seq, 1).await.unwrap();
+    assert_eq!(store.changes_after(0, 2).await.unwrap().len(), 2, "at most `limit` from the start");
     assert_eq!(after_first.len(), 1, "at most `limit`");
     assert_eq!(after_first[0], log[1]);
     assert!(store.changes_after(log[2].seq, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn every_change_a_follower_needs_enters_the_feed_in_commit_order() {
+    use techmarket::domain::dictionary::{DictionaryTerm, SynonymGroup};
+    use techmarket::domain::docking::{DockingState, EventKind};
+    use techmarket::storage::ChangeKind;
+
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营港化工有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let (_, token) = super::token(store.as_ref(), &author, "脚本", None).await;
+    let n = need(&e, &author, serde_json::json!({}));
+    let a = achievement(&e, &author);
+    write(store.as_ref(), async |tx| {
+        tx.insert_need(&n).await?;
+        tx.insert_achievement(&a).await
+    })
+    .await
+    .unwrap();
+    let d = super::dockings::docking(&n, &a, DockingState::Negotiating, 0.7);
+    let created = super::dockings::event(&d, EventKind::Created, None, "");
+    write(store.as_ref(), async |tx| tx.create_docking(&d, &created, false).await).await.unwrap();
+    let mut signed = d.clone();
+    signed.state = DockingState::Signed;
+    let t = super::transfers::transfer(&d, "66", "2026-11-20", None);
+    let signing = super::dockings::event(&d, EventKind::Transition, Some(DockingState::Signed), "签约");
+    write(store.as_ref(), async |tx| {
+        tx.update_docking(&signed, &signing).await?;
+        tx.insert_transfer(&t).await
+    })
+    .await
+    .unwrap();
+    let term = DictionaryTerm {
+        id: techmarket::domain::new_id(),
+        word: "稠油降黏".into(),
+        freq: None,
+        created_by: author.id.clone(),
+        created_at: now(),
+    };
+    let group = SynonymGroup {
+        id: techmarket::domain::new_id(),
+        members: vec!["CCUS".into(), "碳捕集利用与封存".into()],
+        created_by: author.id.clone(),
+        created_at: now(),
+    };
+    write(store.as_ref(), async |tx| {
+        tx.insert_dictionary_term(&term).await?;
+        tx.insert_synonym_group(&group).await
+    })
+    .await
+    .unwrap();
+    // Bookkeeping is not a change: a token's last use, a follower's checkpoint.
+    write(store.as_ref(), async |tx| {
+        tx.touch_token(&token.id, now()).await?;
+        tx.set_checkpoint("测试", 1).await
+    })
+    .await
+    .unwrap();
+    assert!(write(store.as_ref(), async |tx| tx.revoke_token(&token.id, now()).await).await.unwrap());
+
+    let feed = store.changes_after(0, 100).await.unwrap();
+    let got: Vec<(ChangeKind, &str)> = feed.iter().map(|c| (c.kind, c.id.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (ChangeKind::Organisation, e.id.as_str()),
+            (ChangeKind::User, author.id.as_str()),
+            (ChangeKind::Token, token.id.as_str()),
+            (ChangeKind::Need, n.meta.id.as_str()),
+            (ChangeKind::Achievement, a.meta.id.as_str()),
+            (ChangeKind::Docking, d.id.as_str()),
+            (ChangeKind::Docking, d.id.as_str()),
+            (ChangeKind::Transfer, t.id.as_str()),
+            (ChangeKind::Dictionary, term.id.as_str()),
+            (ChangeKind::Dictionary, group.id.as_str()),
+            (ChangeKind::Token, token.id.as_str()),
+        ]
+    );
+    assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(store.checkpoint("测试").await.unwrap(), 1, "each follower's checkpoint by name");
+    assert_eq!(store.checkpoint("suggest").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_without_commit_leaves_nothing() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营港化工有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let before = store.last_change_seq().await.unwrap();
+    let n = need(&e, &author, serde_json::json!({}));
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_need(&n).await.unwrap();
+        tx.set_checkpoint("suggest", 99).await.unwrap();
+    }
+    assert!(store.get_need(&n.meta.id).await.unwrap().is_none());
+    assert_eq!(store.last_change_seq().await.unwrap(), before);
+    assert_eq!(store.checkpoint("suggest").await.unwrap(), 0);
+    // The connection came back clean: the next write succeeds.
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
+    assert!(store.get_need(&n.meta.id).await.unwrap().is_some());
+}
+
+/// Two writers: the first draws its position and holds its transaction open while the second
+/// writes and commits. A follower reading meanwhile must not see the second alone (it would move
+/// its checkpoint past the first, which commits late, and never see it); once both commit it
+/// sees both, in order. On PostgreSQL the feed's lock makes the second wait; on SQLite the
+/// single writer does.
+#[tokio::test]
+async fn a_follower_never_passes_a_change_that_commits_late() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "东营港化工有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let from = store.last_change_seq().await.unwrap();
+    let first = need(&e, &author, serde_json::json!({"title": "先开始的需求"}));
+    let second = achievement(&e, &author);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_need(&first).await.unwrap();
+    let other = store.clone();
+    let late = second.clone();
+    let writer = tokio::spawn(async move {
+        let mut tx = other.begin().await?;
+        tx.insert_achievement(&late).await?;
+        tx.commit().await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let seen = store.changes_after(from, 10).await.unwrap();
+    assert!(seen.is_empty(), "nothing is visible before the first commits: {seen:?}");
+    tx.commit().await.unwrap();
+    writer.await.unwrap().unwrap();
+    let seen = store.changes_after(from, 10).await.unwrap();
+    let ids: Vec<&str> = seen.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [first.meta.id.as_str(), second.meta.id.as_str()]);
+    assert!(seen[0].seq < seen[1].seq);
 }

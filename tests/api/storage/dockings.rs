@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use crate::helpers::now;
+use crate::helpers::write;
 use techmarket::domain::achievement::Achievement;
 use techmarket::domain::docking::{Docking, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode};
 use techmarket::domain::need::Need;
+use techmarket::domain::new_id;
 use techmarket::domain::vocab::{OrgKind, RecordStatus, Role};
-use techmarket::domain::{new_id, now};
 use techmarket::storage::{DockingQuery, Store, StoreError};
 
 use super::{achievement, need, org, user};
@@ -66,8 +68,8 @@ pub(crate) async fn pair(store: &Arc<dyn Store>, tag: &str) -> (Need, Achievemen
     let professor = user(store.as_ref(), &u, Role::University).await;
     let n = need(&e, &author, serde_json::json!({}));
     let a = achievement(&u, &professor);
-    store.insert_need(&n).await.unwrap();
-    store.insert_achievement(&a).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
     (n, a)
 }
 
@@ -77,13 +79,17 @@ async fn a_pair_has_one_open_docking_and_history_is_respected_only_when_asked() 
     let (n, a) = pair(&store, "甲").await;
     let first = docking(&n, &a, DockingState::Suggested, 0.8);
     let created = event(&first, EventKind::Created, Some(DockingState::Suggested), "score 0.80");
-    assert_eq!(store.create_docking(&first, &created, true).await.unwrap(), None);
+    assert_eq!(write(store.as_ref(), async |tx| tx.create_docking(&first, &created, true).await).await.unwrap(), None);
     assert_eq!(store.get_docking(&first.id).await.unwrap().unwrap(), first);
     assert_eq!(store.docking_events(&first.id).await.unwrap(), [created]);
 
     // The pair is open: a second docking is refused with the one in the way.
     let second = docking(&n, &a, DockingState::Accepted, 0.8);
-    let blocking = store.create_docking(&second, &event(&second, EventKind::Created, None, ""), false).await.unwrap();
+    let blocking = write(store.as_ref(), async |tx| {
+        tx.create_docking(&second, &event(&second, EventKind::Created, None, ""), false).await
+    })
+    .await
+    .unwrap();
     assert_eq!(blocking.map(|d| d.id), Some(first.id.clone()));
     assert!(store.get_docking(&second.id).await.unwrap().is_none());
 
@@ -92,17 +98,23 @@ async fn a_pair_has_one_open_docking_and_history_is_respected_only_when_asked() 
     let mut rejected = first.clone();
     rejected.state = DockingState::Rejected;
     rejected.reason = Some(ReasonCode::BudgetGap);
-    store
-        .update_docking(&rejected, &event(&first, EventKind::Transition, Some(DockingState::Rejected), ""))
-        .await
-        .unwrap();
+    let rejecting = event(&first, EventKind::Transition, Some(DockingState::Rejected), "");
+    write(store.as_ref(), async |tx| tx.update_docking(&rejected, &rejecting).await).await.unwrap();
     let again = docking(&n, &a, DockingState::Suggested, 0.8);
-    let stood = store.create_docking(&again, &event(&again, EventKind::Created, None, ""), true).await.unwrap();
+    let stood = write(store.as_ref(), async |tx| {
+        tx.create_docking(&again, &event(&again, EventKind::Created, None, ""), true).await
+    })
+    .await
+    .unwrap();
     assert_eq!(stood.map(|d| d.id), Some(first.id.clone()), "the matcher respects the rejection");
     let mut changed = docking(&n, &a, DockingState::Suggested, 0.9);
     changed.need_fingerprint = "need-fp-2".into();
     assert_eq!(
-        store.create_docking(&changed, &event(&changed, EventKind::Created, None, ""), true).await.unwrap(),
+        write(store.as_ref(), async |tx| tx
+            .create_docking(&changed, &event(&changed, EventKind::Created, None, ""), true)
+            .await)
+        .await
+        .unwrap(),
         None
     );
 }
@@ -112,7 +124,9 @@ async fn an_update_applies_on_its_version_and_appends_its_event() {
     let (store, _dir) = spawn_store().await;
     let (n, a) = pair(&store, "乙").await;
     let d = docking(&n, &a, DockingState::Suggested, 0.7);
-    store.create_docking(&d, &event(&d, EventKind::Created, None, "建议"), false).await.unwrap();
+    write(store.as_ref(), async |tx| tx.create_docking(&d, &event(&d, EventKind::Created, None, "建议"), false).await)
+        .await
+        .unwrap();
     let operator = org(store.as_ref(), "东营市科技大市场运营中心", OrgKind::Operator).await;
     let manager = user(store.as_ref(), &operator, Role::Manager).await;
     let mut accepted = d.clone();
@@ -121,11 +135,13 @@ async fn an_update_applies_on_its_version_and_appends_its_event() {
     accepted.need_interest = true;
     let mut by_manager = event(&d, EventKind::Transition, Some(DockingState::Accepted), "接受");
     by_manager.actor_id = Some(manager.id.clone());
-    let stored = store.update_docking(&accepted, &by_manager).await.unwrap();
+    let stored = write(store.as_ref(), async |tx| tx.update_docking(&accepted, &by_manager).await).await.unwrap();
     assert_eq!((stored.version, stored.state, stored.need_interest), (2, DockingState::Accepted, true));
     assert_eq!(stored.manager_id, accepted.manager_id);
     assert_eq!(store.get_docking(&d.id).await.unwrap().unwrap(), stored);
-    let stale = store.update_docking(&accepted, &event(&d, EventKind::Note, None, "过期")).await;
+    let stale =
+        write(store.as_ref(), async |tx| tx.update_docking(&accepted, &event(&d, EventKind::Note, None, "过期")).await)
+            .await;
     assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
     let notes: Vec<String> = store.docking_events(&d.id).await.unwrap().into_iter().map(|e| e.note).collect();
     assert_eq!(notes, ["建议", "接受"], "oldest first; the refused write added nothing");
@@ -142,7 +158,9 @@ async fn listings_filter_order_and_page_and_parties_see_theirs_from_acceptance_o
     let d2 = docking(&n1, &a2, DockingState::Suggested, 0.9);
     let d3 = docking(&n2, &a1, DockingState::Accepted, 0.7);
     for d in [&d1, &d2, &d3] {
-        store.create_docking(d, &event(d, EventKind::Created, None, ""), false).await.unwrap();
+        write(store.as_ref(), async |tx| tx.create_docking(d, &event(d, EventKind::Created, None, ""), false).await)
+            .await
+            .unwrap();
     }
     let ids = |page: techmarket::storage::Page<Docking>| page.items.into_iter().map(|d| d.id).collect::<Vec<_>>();
     let queue = DockingQuery { states: vec![DockingState::Suggested], by_score: true, limit: 10, ..Default::default() };
@@ -164,7 +182,7 @@ async fn listings_filter_order_and_page_and_parties_see_theirs_from_acceptance_o
     // Dockings of a closed record leave the queue.
     let mut closed = n1.clone();
     closed.meta.status = RecordStatus::Closed;
-    store.update_need(&closed, now()).await.unwrap();
+    write(store.as_ref(), async |tx| tx.update_need(&closed, now()).await).await.unwrap();
     let open_only = DockingQuery { open_records_only: true, ..queue };
     assert!(store.list_dockings(&open_only).await.unwrap().items.is_empty());
 }
@@ -172,10 +190,10 @@ async fn listings_filter_order_and_page_and_parties_see_theirs_from_acceptance_o
 #[tokio::test]
 async fn the_matcher_checkpoint_only_moves_forward() {
     let (store, _dir) = spawn_store().await;
-    assert_eq!(store.matcher_checkpoint().await.unwrap(), 0);
-    store.set_matcher_checkpoint(7).await.unwrap();
-    store.set_matcher_checkpoint(3).await.unwrap();
-    assert_eq!(store.matcher_checkpoint().await.unwrap(), 7);
-    store.set_matcher_checkpoint(9).await.unwrap();
-    assert_eq!(store.matcher_checkpoint().await.unwrap(), 9);
+    assert_eq!(store.checkpoint("suggest").await.unwrap(), 0);
+    write(store.as_ref(), async |tx| tx.set_checkpoint("suggest", 7).await).await.unwrap();
+    write(store.as_ref(), async |tx| tx.set_checkpoint("suggest", 3).await).await.unwrap();
+    assert_eq!(store.checkpoint("suggest").await.unwrap(), 7);
+    write(store.as_ref(), async |tx| tx.set_checkpoint("suggest", 9).await).await.unwrap();
+    assert_eq!(store.checkpoint("suggest").await.unwrap(), 9);
 }

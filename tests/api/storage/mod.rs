@@ -8,28 +8,58 @@ mod dockings;
 mod records;
 mod transfers;
 
+use crate::helpers::now;
 use chrono::NaiveDate;
 use techmarket::domain::achievement::{Achievement, AchievementContent, AchievementInput};
 use techmarket::domain::need::{Need, NeedContent, NeedInput};
-use techmarket::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenSecret, User};
+use techmarket::domain::new_id;
+use techmarket::domain::org::{ApiToken, Organisation, TokenSecret, User};
 use techmarket::domain::record::RecordMeta;
 use techmarket::domain::vocab::{OrgKind, RecordStatus, Role, TechField};
-use techmarket::domain::{new_id, now};
 use techmarket::storage::{ListQuery, Store, StoreError};
 
-use crate::helpers::{achievement_body, need_body, spawn_store};
+use crate::helpers::{achievement_body, need_body, spawn_store, write};
 
 pub(crate) async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
-    let new = NewOrganisation { name: name.into(), kind, region: "370502".into() };
-    techmarket::app::accounts::create_organisation(store, new).await.unwrap()
+    let org = Organisation { id: new_id(), name: name.into(), kind, region: "370502".into(), created_at: now() };
+    write(store, async |tx| tx.insert_organisation(&org).await).await.unwrap();
+    org
 }
 
 pub(crate) async fn user(store: &dyn Store, org: &Organisation, role: Role) -> User {
-    let new =
-        NewUser {
-            org_id: org.id.clone(), name: "测试用户".into(), role, email: String::new(), phone: String::new()
-        };
-    techmarket::app::accounts::create_user(store, new).await.unwrap()
+    let user = User {
+        id: new_id(),
+        org_id: org.id.clone(),
+        name: "测试用户".into(),
+        role,
+        email: String::new(),
+        phone: String::new(),
+        created_at: now(),
+    };
+    write(store, async |tx| tx.insert_user(&user).await).await.unwrap();
+    user
+}
+
+/// Issues a token as the application does; the secret and the stored token.
+pub(crate) async fn token(
+    store: &dyn Store,
+    user: &User,
+    name: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> (String, ApiToken) {
+    let secret = TokenSecret::generate();
+    let token = ApiToken {
+        id: new_id(),
+        user_id: user.id.clone(),
+        name: name.into(),
+        prefix: secret.prefix.clone(),
+        created_at: now(),
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    write(store, async |tx| tx.insert_token(&token, &secret.hash).await).await.unwrap();
+    (secret.secret, token)
 }
 
 pub(crate) fn need(org: &Organisation, author: &User, overrides: serde_json::Value) -> Need {
@@ -53,11 +83,11 @@ async fn records_round_trip_exactly() {
     let professor = user(store.as_ref(), &u, Role::University).await;
 
     let n = need(&e, &author, serde_json::json!({"budget_min": 0.01, "budget_max": 99999.99}));
-    store.insert_need(&n).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
     assert_eq!(store.get_need(&n.meta.id).await.unwrap().unwrap(), n);
 
     let a = achievement(&u, &professor);
-    store.insert_achievement(&a).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
     assert_eq!(store.get_achievement(&a.meta.id).await.unwrap().unwrap(), a);
 
     assert!(store.get_need(&new_id()).await.unwrap().is_none());
@@ -72,27 +102,33 @@ async fn an_update_applies_only_on_the_expected_version() {
     let e = org(store.as_ref(), "垦利稀土橡胶有限公司", OrgKind::Enterprise).await;
     let author = user(store.as_ref(), &e, Role::Enterprise).await;
     let n = need(&e, &author, serde_json::json!({}));
-    store.insert_need(&n).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
 
     let mut changed = n.clone();
     changed.content.title = "窄分布稀土顺丁橡胶".into();
     changed.meta.status = RecordStatus::Closed;
-    let stored = store.update_need(&changed, now()).await.unwrap();
+    let stored = write(store.as_ref(), async |tx| tx.update_need(&changed, now()).await).await.unwrap();
     assert_eq!(stored.meta.version, 2);
     assert_eq!(store.get_need(&n.meta.id).await.unwrap().unwrap(), stored);
 
-    let stale = store.update_need(&changed, now()).await;
+    let stale = write(store.as_ref(), async |tx| tx.update_need(&changed, now()).await).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "{stale:?}");
     let mut gone = changed.clone();
     gone.meta.id = new_id();
-    assert!(matches!(store.update_need(&gone, now()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        write(store.as_ref(), async |tx| tx.update_need(&gone, now()).await).await,
+        Err(StoreError::NotFound)
+    ));
 
     let a = achievement(&e, &author);
-    store.insert_achievement(&a).await.unwrap();
+    write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
     let mut changed = a.clone();
     changed.content.trl = Some(9);
-    store.update_achievement(&changed, now()).await.unwrap();
-    assert!(matches!(store.update_achievement(&changed, now()).await, Err(StoreError::VersionConflict { current: 2 })));
+    write(store.as_ref(), async |tx| tx.update_achievement(&changed, now()).await).await.unwrap();
+    assert!(matches!(
+        write(store.as_ref(), async |tx| tx.update_achievement(&changed, now()).await).await,
+        Err(StoreError::VersionConflict { current: 2 })
+    ));
 }
 
 #[tokio::test]
@@ -104,10 +140,8 @@ async fn listings_apply_visibility_filters_and_cursor_inside_the_query() {
     for (visibility, field) in
         [("public", "ccus"), ("managers", "ccus"), ("private", "new_energy"), ("public", "new_energy")]
     {
-        store
-            .insert_need(&need(&e1, &a1, serde_json::json!({"visibility": visibility, "field": field})))
-            .await
-            .unwrap();
+        let n = need(&e1, &a1, serde_json::json!({"visibility": visibility, "field": field}));
+        write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
     }
     let q = |org: &Organisation, staff: bool| ListQuery {
         viewer_org: org.id.clone(),
@@ -135,15 +169,15 @@ async fn tokens_are_found_by_hash_and_revoked_once() {
     let (store, _dir) = spawn_store().await;
     let e = org(store.as_ref(), "东营华锆纳米材料有限公司", OrgKind::Enterprise).await;
     let u = user(store.as_ref(), &e, Role::Enterprise).await;
-    let (secret, token) = techmarket::app::accounts::issue_token(store.as_ref(), &u, "测试", None).await.unwrap();
+    let (secret, token) = token(store.as_ref(), &u, "测试", None).await;
     let found = store.find_token_by_hash(&techmarket::domain::org::hash_token(&secret)).await.unwrap().unwrap();
     assert_eq!(
         (found.user_id.as_str(), found.role, found.org_id.as_str()),
         (u.id.as_str(), Role::Enterprise, e.id.as_str())
     );
     assert!(store.find_token_by_hash("0".repeat(64).as_str()).await.unwrap().is_none());
-    assert!(store.revoke_token(&token.id, now()).await.unwrap());
-    assert!(!store.revoke_token(&token.id, now()).await.unwrap());
+    assert!(write(store.as_ref(), async |tx| tx.revoke_token(&token.id, now()).await).await.unwrap());
+    assert!(!write(store.as_ref(), async |tx| tx.revoke_token(&token.id, now()).await).await.unwrap());
     let listed: Vec<ApiToken> = store.list_tokens(&u.id).await.unwrap();
     assert!(listed[0].revoked_at.is_some());
 
@@ -154,7 +188,7 @@ async fn tokens_are_found_by_hash_and_revoked_once() {
     };
     let mut again = token.clone();
     again.id = new_id();
-    let err = store.insert_token(&again, &duplicate.hash).await.unwrap_err();
+    let err = write(store.as_ref(), async |tx| tx.insert_token(&again, &duplicate.hash).await).await.unwrap_err();
     assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
 }
 
@@ -166,7 +200,11 @@ async fn concurrent_writers_all_succeed() {
     let writes = (0..40).map(|i| {
         let store = store.clone();
         let n = need(&e, &u, serde_json::json!({"title": format!("焊接机器人需求{i}")}));
-        tokio::spawn(async move { store.insert_need(&n).await })
+        tokio::spawn(async move {
+            let mut tx = store.begin().await?;
+            tx.insert_need(&n).await?;
+            tx.commit().await
+        })
     });
     for result in futures_util::future::join_all(writes).await {
         result.unwrap().unwrap();

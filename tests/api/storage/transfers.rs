@@ -1,17 +1,19 @@
 //! The transfer library: signing moves the docking and creates its transfer in one write;
 //! registration numbers are unique; versioned updates; listings and the statistics queries.
 
+use crate::helpers::now;
+use crate::helpers::write;
 use chrono::NaiveDate;
 use techmarket::domain::docking::{DockingState, EventKind};
+use techmarket::domain::new_id;
 use techmarket::domain::stats::{Dimension, StatsFilter, StatsLibrary};
 use techmarket::domain::transfer::{Defaults, Transfer, TransferContent, TransferInput};
-use techmarket::domain::{new_id, now};
 use techmarket::storage::{StoreError, TransferQuery};
 
 use super::dockings::{docking, event, pair};
 use crate::helpers::spawn_store;
 
-fn transfer(
+pub(crate) fn transfer(
     d: &techmarket::domain::docking::Docking,
     amount: &str,
     signed_on: &str,
@@ -52,15 +54,17 @@ async fn signing_writes_the_docking_and_its_transfer_together_or_neither() {
     let d = docking(&n, &a, DockingState::Negotiating, 0.8);
     let d2 = docking(&n2, &a2, DockingState::Negotiating, 0.8);
     for x in [&d, &d2] {
-        store.create_docking(x, &event(x, EventKind::Created, None, ""), false).await.unwrap();
+        write(store.as_ref(), async |tx| tx.create_docking(x, &event(x, EventKind::Created, None, ""), false).await)
+            .await
+            .unwrap();
     }
     let mut signed = d.clone();
     signed.state = DockingState::Signed;
     let t = transfer(&d, "120.50", "2026-11-20", Some("2026370502000123"));
-    let stored = store
-        .sign_docking(&signed, &event(&d, EventKind::Transition, Some(DockingState::Signed), "签约"), &t)
-        .await
-        .unwrap();
+    let stored =
+        sign(store.as_ref(), &signed, &event(&d, EventKind::Transition, Some(DockingState::Signed), "签约"), &t)
+            .await
+            .unwrap();
     assert_eq!((stored.state, stored.version), (DockingState::Signed, 2));
     assert_eq!(store.get_transfer(&t.id).await.unwrap().unwrap(), t);
 
@@ -69,7 +73,7 @@ async fn signing_writes_the_docking_and_its_transfer_together_or_neither() {
     let mut signed2 = d2.clone();
     signed2.state = DockingState::Signed;
     let t2 = transfer(&d2, "80", "2026-11-21", Some("2026370502000123"));
-    let err = store.sign_docking(&signed2, &event(&d2, EventKind::Transition, None, ""), &t2).await.unwrap_err();
+    let err = sign(store.as_ref(), &signed2, &event(&d2, EventKind::Transition, None, ""), &t2).await.unwrap_err();
     assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
     assert!(store.get_transfer(&t2.id).await.unwrap().is_none());
     assert_eq!(store.get_docking(&d2.id).await.unwrap().unwrap().state, DockingState::Negotiating);
@@ -85,21 +89,25 @@ async fn transfers_update_on_their_version_and_list_by_signing_date() {
     {
         let (n, a) = pair(&store, tag).await;
         let d = docking(&n, &a, DockingState::Negotiating, 0.8);
-        store.create_docking(&d, &event(&d, EventKind::Created, None, ""), false).await.unwrap();
+        write(store.as_ref(), async |tx| tx.create_docking(&d, &event(&d, EventKind::Created, None, ""), false).await)
+            .await
+            .unwrap();
         let mut signed = d.clone();
         signed.state = DockingState::Signed;
         let t = transfer(&d, amount, signed_on, None);
-        store
-            .sign_docking(&signed, &event(&d, EventKind::Transition, Some(DockingState::Signed), ""), &t)
+        sign(store.as_ref(), &signed, &event(&d, EventKind::Transition, Some(DockingState::Signed), ""), &t)
             .await
             .unwrap();
         transfers.push(t);
     }
     let mut changed = transfers[0].clone();
     changed.content.landing_enterprise = "东营另一家企业".into();
-    let stored = store.update_transfer(&changed, now()).await.unwrap();
+    let stored = write(store.as_ref(), async |tx| tx.update_transfer(&changed, now()).await).await.unwrap();
     assert_eq!((stored.version, stored.content.landing_enterprise.as_str()), (2, "东营另一家企业"));
-    assert!(matches!(store.update_transfer(&changed, now()).await, Err(StoreError::VersionConflict { current: 2 })));
+    assert!(matches!(
+        write(store.as_ref(), async |tx| tx.update_transfer(&changed, now()).await).await,
+        Err(StoreError::VersionConflict { current: 2 })
+    ));
 
     let ids = |q: TransferQuery| {
         let store = store.clone();
@@ -132,4 +140,20 @@ async fn transfers_update_on_their_version_and_list_by_signing_date() {
     assert_eq!(facts.iter().filter(|f| f.signed_on.is_some()).count(), 3);
     let needs = store.count_records(StatsLibrary::Needs, None, &StatsFilter::default()).await.unwrap();
     assert_eq!(needs[0].1, 3);
+}
+
+/// Signs a docking as the application does: its new state, its event and its transfer in one
+/// transaction.
+async fn sign(
+    store: &dyn techmarket::storage::Store,
+    docking: &techmarket::domain::docking::Docking,
+    event: &techmarket::domain::docking::DockingEvent,
+    transfer: &techmarket::domain::transfer::Transfer,
+) -> techmarket::storage::StoreResult<techmarket::domain::docking::Docking> {
+    write(store, async |tx| {
+        let stored = tx.update_docking(docking, event).await?;
+        tx.insert_transfer(transfer).await?;
+        Ok(stored)
+    })
+    .await
 }

@@ -1,0 +1,181 @@
+//! The unit of work: the one write path. An operation that writes opens one with the acting
+//! principal (`App::begin`), makes every write of the operation in it (the store's write methods
+//! belong to its transaction, `storage::StoreTx`, and to nothing else), and commits it. Each
+//! write a follower needs appends its change to the ordered feed in the same transaction;
+//! committing is what wakes the followers. Dropped without `commit` (an error, a rule refused,
+//! a panic), the transaction rolls back: nothing is written and nothing is woken.
+//!
+//! The seam for what must be written *with* a change: an audit entry of who did what (the
+//! actor, its request id and client address are here) and an outbox event for notifications
+//! are added in `commit`, before the transaction's own commit, so they land with the change or
+//! not at all.
+
+use std::ops::{Deref, DerefMut};
+
+use chrono::{DateTime, Utc};
+
+use super::{App, Writes};
+use crate::domain::record::{Origin, Principal};
+use crate::storage::{StoreError, StoreTx};
+
+/// Who makes a unit of work's writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    /// A signed-in user (over HTTP, or named on the command line with `--as`).
+    User(Principal),
+    /// The service itself: `matcher` (the suggester), `command line` (set-up and imports by the
+    /// operator), `demo` (the demo data set).
+    System(&'static str),
+}
+
+impl Actor {
+    /// The acting user's id, if a user acts.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User(p) => Some(&p.user_id),
+            Actor::System(_) => None,
+        }
+    }
+
+    /// Where the action came from (empty for the service itself).
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            Actor::User(p) => Some(&p.origin),
+            Actor::System(_) => None,
+        }
+    }
+}
+
+impl From<&Principal> for Actor {
+    fn from(who: &Principal) -> Actor {
+        Actor::User(who.clone())
+    }
+}
+
+/// One operation's writes, in one database transaction, made by one actor at one moment.
+pub struct UnitOfWork<'a> {
+    tx: Box<dyn StoreTx>,
+    actor: Actor,
+    at: DateTime<Utc>,
+    writes: &'a Writes,
+}
+
+impl App {
+    /// Opens a unit of work for `actor`, at the context clock's now.
+    pub(crate) async fn begin(&self, actor: impl Into<Actor>) -> Result<UnitOfWork<'_>, StoreError> {
+        let tx = self.store.begin().await?;
+        Ok(UnitOfWork { tx, actor: actor.into(), at: self.clock.now(), writes: &self.writes })
+    }
+}
+
+impl UnitOfWork<'_> {
+    /// The moment of the unit of work (the context's clock when it began): every timestamp it
+    /// writes.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Commits every write of the unit, then wakes the followers.
+    ///
+    /// Seam: the audit entry of the operation and its outbox events are written here, in `tx`,
+    /// before `tx.commit()`.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        self.writes.committed();
+        Ok(())
+    }
+}
+
+impl Deref for UnitOfWork<'_> {
+    type Target = dyn StoreTx;
+    fn deref(&self) -> &(dyn StoreTx + 'static) {
+        self.tx.as_ref()
+    }
+}
+
+impl DerefMut for UnitOfWork<'_> {
+    fn deref_mut(&mut self) -> &mut (dyn StoreTx + 'static) {
+        self.tx.as_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Actor;
+    use crate::config::Config;
+    use crate::domain::org::Organisation;
+    use crate::domain::vocab::OrgKind;
+
+    fn organisation(name: &str) -> Organisation {
+        Organisation {
+            id: crate::domain::new_id(),
+            name: name.into(),
+            kind: OrgKind::Enterprise,
+            region: "370502".into(),
+            created_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
+        }
+    }
+
+    /// A context on a fresh SQLite database in a temporary directory.
+    async fn context() -> (std::sync::Arc<crate::app::App>, crate::app::WriteSignals, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = [
+            ("TECHMARKET__DATA__DIR".to_string(), dir.path().display().to_string()),
+            ("TECHMARKET__DATABASE__URL".to_string(), format!("sqlite://{}/t.db", dir.path().display())),
+        ];
+        let config = Config::load(None, env).expect("configuration");
+        let (cx, signals) = crate::startup::open_context(&config).await.expect("context");
+        (cx, signals, dir)
+    }
+
+    /// Whether the followers were woken (a wake is kept until taken, so none is missed).
+    async fn woken(wake: &tokio::sync::Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(100), wake.notified()).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_unit_of_work_wakes_the_followers_when_it_commits_and_never_when_it_rolls_back() {
+        let (cx, signals, _dir) = context().await;
+        let before = cx.store.last_change_seq().await.unwrap();
+
+        let dropped = organisation("东营回滚测试有限公司");
+        {
+            let mut unit = cx.begin(Actor::System("test")).await.unwrap();
+            unit.insert_organisation(&dropped).await.unwrap();
+            // An error, a refused rule or a panic: the unit is dropped without commit.
+        }
+        assert!(cx.store.get_organisation(&dropped.id).await.unwrap().is_none(), "nothing written");
+        assert_eq!(cx.store.last_change_seq().await.unwrap(), before, "nothing in the feed");
+        assert!(!woken(&signals.wake).await, "nothing woken");
+
+        let kept = organisation("东营提交测试有限公司");
+        let mut unit = cx.begin(Actor::System("test")).await.unwrap();
+        assert_eq!(unit.actor().user_id(), None);
+        unit.insert_organisation(&kept).await.unwrap();
+        assert!(!woken(&signals.wake).await, "not before the commit");
+        unit.commit().await.unwrap();
+        assert!(woken(&signals.wake).await, "the commit wakes the followers");
+        assert!(cx.store.get_organisation(&kept.id).await.unwrap().is_some());
+        assert!(cx.store.last_change_seq().await.unwrap() > before);
+        cx.search.close().await;
+        cx.store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_unit_of_work_reads_the_context_clock() {
+        let (cx, _signals, _dir) = context().await;
+        let moved = chrono::DateTime::parse_from_rfc3339("2031-03-02T08:00:00+08:00").unwrap().to_utc();
+        cx.clock.travel_to(moved);
+        let unit = cx.begin(Actor::System("test")).await.unwrap();
+        assert!((unit.at() - moved).num_seconds().abs() < 5, "{} is not {moved}", unit.at());
+        drop(unit);
+        cx.search.close().await;
+        cx.store.close().await;
+    }
+}
