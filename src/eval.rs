@@ -14,8 +14,10 @@ use crate::domain::new_id;
 use crate::domain::record::{Library, RecordMeta};
 use crate::domain::vocab::{AchievementType, IpForm, TechField, Visibility};
 use crate::matching::{self, Feedback, MatchInput, MatchParams};
-use crate::search::analyzer::{Analyzer, Segmentation};
-use crate::search::index::{FieldWeights, IndexError, SearchIndex, SearchRequest};
+use crate::search::analyzer::Analyzer;
+pub use crate::search::analyzer::Segmentation;
+pub use crate::search::index::FieldWeights;
+use crate::search::index::{IndexError, SearchIndex, SearchRequest};
 use crate::search::schema::IndexRecord;
 
 /// One line of an evaluation file. Achievements have an abstract; needs a description (or

@@ -600,3 +600,72 @@ mod tests {
         );
     }
 }
+
+/// Loads generated files into the database through the application layer (`gen --into-db`): the
+/// organisations that are missing, then the records in imports of 20,000 rows as the operator's
+/// admin, so every rule of an import applies. Returns what to report, a line per batch refused
+/// and per file.
+pub async fn load_into(
+    cx: &crate::app::App,
+    dir: &Path,
+    limits: crate::tabular::Limits,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    use crate::app::{accounts, imports};
+    use crate::domain::org::{NewOrganisation, OrganisationInput};
+    use crate::domain::record::Library;
+    use std::io::BufRead;
+
+    if accounts::acting_user(cx, None).await.is_err() {
+        accounts::bootstrap_admin(cx, "generated data").await?;
+    }
+    let who = accounts::acting_user(cx, None).await?;
+    let mut organisations = Vec::new();
+    for line in std::fs::read_to_string(dir.join("organisations.jsonl"))?.lines() {
+        let v: Value = serde_json::from_str(line)?;
+        organisations.push(NewOrganisation::parse(&OrganisationInput {
+            name: v["name"].as_str().map(str::to_string),
+            kind: v["kind"].as_str().map(str::to_string),
+            region: v["region"].as_str().map(str::to_string),
+        })?);
+    }
+    accounts::ensure_organisations(cx, &who, organisations).await?;
+    const BATCH: usize = 20_000;
+    let mut report = Vec::new();
+    for (file, library) in [("achievements.jsonl", Library::Achievements), ("needs.jsonl", Library::Needs)] {
+        let mut lines = std::io::BufReader::new(std::fs::File::open(dir.join(file))?).lines();
+        let (mut created, mut batches) = (0, 0);
+        let started = std::time::Instant::now();
+        loop {
+            let mut bytes = Vec::new();
+            for line in lines.by_ref().take(BATCH) {
+                bytes.extend_from_slice(line?.as_bytes());
+                bytes.push(b'\n');
+            }
+            if bytes.is_empty() {
+                break;
+            }
+            let options = imports::Options {
+                library,
+                format: crate::tabular::Format::JsonLines,
+                encoding: None,
+                dry_run: false,
+                skip_invalid: true,
+                default_org: None,
+                limits,
+            };
+            let imported = imports::run(cx, &who, bytes, &options).await?;
+            created += imported.created;
+            batches += 1;
+            if !imported.errors.is_empty() {
+                let first = imported.errors.first();
+                report.push(format!("{file}: batch {batches}: {} rows refused, e.g. {first:?}", imported.errors.len()));
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        report.push(format!(
+            "{file}: {created} created in {batches} imports, {seconds:.1} s ({:.0} rows/s)",
+            created as f64 / seconds
+        ));
+    }
+    Ok(report)
+}

@@ -16,10 +16,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::queries::SearchQuery;
 use crate::app::{self, App};
 use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::TechField;
-use crate::search::index::SearchRequest;
 
 /// The judged set shipped with the repository.
 pub const SHIPPED: &str = include_str!("../benches/search-judged.jsonl");
@@ -54,14 +54,14 @@ pub fn parse(text: &str) -> Result<Vec<JudgedQuery>, String> {
 
 impl JudgedQuery {
     /// The search request of this query (scoped to the viewer by `app::search`).
-    pub fn request(&self, limit: usize) -> Result<SearchRequest, String> {
+    pub fn request(&self, limit: usize) -> Result<SearchQuery, String> {
         let library = match self.library.as_deref() {
             None => None,
             Some("needs") => Some(Library::Needs),
             Some("achievements") => Some(Library::Achievements),
             Some(other) => return Err(format!("`{}`: library `{other}` is not needs or achievements", self.q)),
         };
-        Ok(SearchRequest {
+        Ok(SearchQuery {
             text: self.q.clone(),
             library,
             field: self.field,
@@ -69,7 +69,7 @@ impl JudgedQuery {
             trl_min: self.trl_min,
             trl_max: self.trl_max,
             limit,
-            ..SearchRequest::default()
+            ..SearchQuery::default()
         })
     }
 }
@@ -173,7 +173,7 @@ pub struct CatalogueRecord {
 pub async fn catalogue(cx: &App, who: &Principal) -> Result<Vec<CatalogueRecord>, String> {
     let mut ids: Vec<(Library, String)> = Vec::new();
     for page in 1..=20 {
-        let request = SearchRequest { limit: 50, offset: (page as usize - 1) * 50, ..SearchRequest::default() };
+        let request = SearchQuery { limit: 50, offset: (page as usize - 1) * 50, ..SearchQuery::default() };
         let response = app::search::search(cx, who, request, page, 50).await.map_err(|e| e.to_string())?;
         let done = response.items.len() < 50;
         for hit in response.items {

@@ -5,13 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use techmarket::app::queries::{DockingFilter, RecordQuery};
 use techmarket::app::{self, accounts, indexing};
 use techmarket::config::Config;
 use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
-use techmarket::domain::record::{Library, Principal};
+use techmarket::domain::record::Library;
 use techmarket::i18n::Language;
-use techmarket::startup::{Application, open_context};
-use techmarket::{demo, storage, telemetry};
+use techmarket::startup::{self, Application, open_context};
+use techmarket::tabular::Format;
+use techmarket::{demo, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -49,31 +51,7 @@ enum Command {
     /// Import needs or achievements from a file (CSV in UTF-8 or GBK, XLSX, JSON Lines), as
     /// `POST /api/v1/imports` does: all rows or none (unless --skip-invalid), idempotent on
     /// 外部编号. Prints the report as JSON; a running service indexes and matches the records.
-    Import {
-        /// The file.
-        file: PathBuf,
-        /// needs or achievements.
-        #[arg(long)]
-        library: String,
-        /// The owner of rows whose 单位 column is empty: an organisation's id or name.
-        #[arg(long)]
-        org: Option<String>,
-        /// Report only; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Import the valid rows even if some are invalid.
-        #[arg(long)]
-        skip_invalid: bool,
-        /// csv, xlsx or jsonl (default: from the file name, else the bytes).
-        #[arg(long)]
-        format: Option<String>,
-        /// A CSV's encoding, utf-8 or gbk (default: detected).
-        #[arg(long)]
-        encoding: Option<String>,
-        /// The user the records are created by (default: the operator's admin).
-        #[arg(long = "as")]
-        as_user: Option<String>,
-    },
+    Import(ImportArgs),
     /// Export a library to a file, as `GET /api/v1/exports/...` does: needs or achievements (what
     /// the user may see, in the import columns, so a file can be edited and imported again),
     /// dockings or transfers (managers).
@@ -101,41 +79,7 @@ enum Command {
     },
     /// Rank achievements for needs from JSON Lines files with the production search path and
     /// write a TREC run (the formats are in README.md, "Matching quality"). Nothing is written to the database.
-    Eval {
-        /// Achievements (JSON Lines: id, title, abstract, keywords, field); repeatable.
-        #[arg(long, required = true)]
-        achievements: Vec<PathBuf>,
-        /// Needs (JSON Lines: id, title, optional description).
-        #[arg(long)]
-        needs: PathBuf,
-        /// Where to write the run.
-        #[arg(long)]
-        run: PathBuf,
-        /// The run's tag column.
-        #[arg(long, default_value = "techmarket")]
-        tag: String,
-        /// Field weights title,keywords,body (for tuning on the dev split).
-        #[arg(long, value_parser = parse_weights)]
-        weights: Option<techmarket::search::index::FieldWeights>,
-        /// words-and-subwords (the service's), words, search-mode or bigrams (to compare).
-        #[arg(long, default_value = "words-and-subwords")]
-        segmentation: techmarket::search::analyzer::Segmentation,
-        /// search (the search API's ranking) or match (the matcher's re-ranking).
-        #[arg(long, default_value = "match")]
-        method: techmarket::eval::Method,
-        /// Matcher knobs for tuning on the dev split, as name=value pairs separated by commas
-        /// (candidates, field_voters, keyword_field_vote, field_floor, keyword_weight,
-        /// feedback_depth, feedback_weight).
-        #[arg(long, value_parser = parse_match_params)]
-        match_params: Option<techmarket::matching::MatchParams>,
-        /// Measure manager feedback: a simulated manager reviews each need's first five
-        /// matches using these qrels (accepting the related ones, rejecting the others as
-        /// field mismatches when their discipline differs), then the need is matched again with
-        /// that feedback. The run holds what the manager has not reviewed yet; RUN.baseline the
-        /// same without feedback, for comparison.
-        #[arg(long)]
-        simulate_feedback: Option<PathBuf>,
-    },
+    Eval(EvalArgs),
     /// Show how the search reads a text: its tokens (sub-words marked) and the concepts a query
     /// of it is read as, with their synonyms, narrower terms and parts (for keeping the
     /// dictionary; no database needed).
@@ -271,218 +215,297 @@ fn cli_language() -> Language {
     }
 }
 
-async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// Each subcommand parses its arguments, opens the context through `startup`, calls `app` and
+/// prints.
+async fn run(command: Command, config: Config) -> CliResult {
     match command {
-        Command::Serve { demo: with_demo } => {
-            let service = Application::build(&config).await?;
-            if with_demo {
-                let seeded = demo::seed(&service.context()).await?;
-                demo::print_tokens(&seeded, &config, service.port())?;
-            } else if service.context().store().list_users(None).await?.is_empty() {
-                println!(
-                    "数据库中还没有任何用户：另开一个终端运行 `cargo run -- admin create-token`（或 `techmarket admin create-token`）\n\
-                     创建第一个管理员令牌，再用它创建机构、用户和令牌；想先看演示数据，用 `serve --demo` 启动。\n\
-                     The database has no users yet: run `techmarket admin create-token` for the first admin token, \
-                     or start with `serve --demo` for the demo data."
-                );
-            }
-            print_where(&config, service.port());
-            tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
-            service.run_until_stopped().await?;
-        }
+        Command::Serve { demo: with_demo } => serve(&config, with_demo).await,
         Command::Migrate => {
-            let store = storage::connect(&config.database_options()).await?;
-            store.close().await;
+            startup::migrate(&config).await?;
             println!("migrations applied to {}", redact(&config.database_url()));
+            Ok(())
         }
         Command::SeedDemo => {
             let (cx, _) = open_context(&config).await?;
             let seeded = demo::seed(&cx).await;
-            close(&cx).await;
-            demo::print_tokens(&seeded?, &config, config.server.port)?;
+            startup::close(&cx).await;
+            Ok(demo::print_tokens(&seeded?, &config, config.server.port)?)
         }
-        Command::Reindex => {
-            let store = storage::connect(&config.database_options()).await?;
-            let search = indexing::open(store.as_ref(), config.search_settings()).await?;
-            let started = std::time::Instant::now();
-            let version = indexing::rebuild(store.as_ref(), &search).await?;
-            let report = indexing::check(store.as_ref(), &search).await?;
-            search.close().await;
-            store.close().await;
-            let counts: Vec<String> =
-                report.libraries.iter().map(|l| format!("{} {}", l.in_index, l.library)).collect();
-            println!(
-                "index rebuilt with analyzer {version} in {:.1} s: {}",
-                started.elapsed().as_secs_f64(),
-                counts.join(", ")
-            );
-        }
-        Command::Import { file, library, org, dry_run, skip_invalid, format, encoding, as_user } => {
-            let library = record_library(&library)?;
-            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let format = match format {
-                Some(f) => techmarket::tabular::Format::parse(&f)?,
-                None => techmarket::tabular::Format::from_name(&file.to_string_lossy())
-                    .unwrap_or_else(|| techmarket::tabular::Format::sniff(&bytes)),
-            };
-            let encoding = encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
-            let options = app::imports::Options {
-                library,
-                format,
-                encoding,
-                dry_run,
-                skip_invalid,
-                default_org: org,
-                limits: config.import_limits(),
-            };
-            let (cx, _) = open_context(&config).await?;
-            let result = async {
-                let who = acting_user(&cx, as_user).await?;
-                Ok::<_, Box<dyn std::error::Error>>(app::imports::run(&cx, &who, bytes, &options).await?)
-            }
-            .await;
-            close(&cx).await;
-            let report = result?;
-            let language = cli_language();
-            let mut shown = serde_json::to_value(&report)?;
-            techmarket::i18n::localize(&mut shown, language);
-            println!("{}", serde_json::to_string_pretty(&shown)?);
-            if let Some(refused) = app::imports::refusal(&report, &options) {
-                return Err(match language {
-                    Language::Zh => format!("{}（加 --skip-invalid 可只导入有效的行）", refused.message_zh()),
-                    Language::En => format!("{} (run with --skip-invalid to import the valid rows)", refused.message),
-                }
-                .into());
-            }
-        }
+        Command::Reindex => reindex(&config).await,
+        Command::Index(IndexCommand::Check) => index_check(&config).await,
+        Command::Import(args) => import(&config, args).await,
         Command::Gen { needs, achievements, out, seed, from, into_db } => {
-            let csl = from.or_else(|| {
-                let default = std::env::var_os("EVAL")
-                    .map(|e| PathBuf::from(e).join("csl"))
-                    .unwrap_or_else(|| PathBuf::from("../shared/eval/csl"));
-                default.join("achievements.jsonl").exists().then_some(default)
-            });
-            let started = std::time::Instant::now();
-            let sources = techmarket::generate::Sources::load(csl.as_deref())?;
-            let written = techmarket::generate::generate(&out, needs, achievements, seed, &sources)
-                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-            eprintln!(
-                "{} needs and {} achievements written to {} in {:.1} s ({} source texts and {} further sentences{}; {:.1} % distinct titles)",
-                written.needs,
-                written.achievements,
-                out.display(),
-                started.elapsed().as_secs_f64(),
-                written.sources,
-                written.extra_sentences,
-                if csl.is_some() { ", CSL and demo" } else { ", demo only" },
-                written.distinct_titles * 100.0
-            );
-            if into_db {
-                let (cx, _) = open_context(&config).await?;
-                let result = load_generated(&cx, &out, &config).await;
-                close(&cx).await;
-                result?;
-            }
+            generate(&config, needs, achievements, &out, seed, from, into_db).await
         }
-        Command::Analyze { text } => analyze(&text),
-        Command::SearchEval { queries, peer_dir, verbose } => search_eval(queries, peer_dir, verbose).await?,
-        Command::Export { library, out, format, as_user } => {
-            let format = match format {
-                Some(f) => techmarket::tabular::Format::parse(&f)?,
-                None => techmarket::tabular::Format::from_name(&out.to_string_lossy())
-                    .unwrap_or(techmarket::tabular::Format::Csv),
-            };
-            let (cx, _) = open_context(&config).await?;
-            let result = export(&cx, &library, as_user, format, &out).await;
-            close(&cx).await;
-            let rows = result?;
-            eprintln!("{rows} rows written to {}", out.display());
+        Command::Analyze { text } => {
+            analyze(&text);
+            Ok(())
         }
-        Command::Match { all } => {
-            if !all {
-                return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
-            }
-            let (cx, _) = open_context(&config).await?;
-            let started = std::time::Instant::now();
-            let result = app::matches::match_all(&cx).await;
-            close(&cx).await;
-            let (records, created) = result?;
-            println!(
-                "matched {records} records in {:.1} s: {created} new suggestions (threshold {})",
-                started.elapsed().as_secs_f64(),
-                config.matching.threshold
-            );
-        }
-        Command::Index(IndexCommand::Check) => {
-            let store = storage::connect(&config.database_options()).await?;
-            let search = indexing::open(store.as_ref(), config.search_settings()).await?;
-            let report = indexing::check(store.as_ref(), &search).await;
-            search.close().await;
-            store.close().await;
-            let report = report?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            if !report.consistent {
-                return Err("the index differs from the database: run `techmarket reindex`, or start the service, which catches up".into());
-            }
-        }
-        Command::Eval {
-            achievements,
-            needs,
-            run,
-            tag,
-            weights,
-            segmentation,
-            method,
-            match_params,
-            simulate_feedback,
-        } => {
-            let started = std::time::Instant::now();
-            let catalogue =
-                techmarket::eval::catalogue_from_files(&achievements, weights.unwrap_or_default(), segmentation)?;
-            let needs = techmarket::eval::load(&needs)?;
-            let loaded = started.elapsed();
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&run)?);
-            let params = match_params.unwrap_or_default();
-            match simulate_feedback {
-                None => techmarket::eval::run(&catalogue, &needs, &mut out, &tag, method, &params)?,
-                Some(qrels) => {
-                    let qrels = techmarket::eval::load_qrels(&qrels)?;
-                    let mut baseline_path = run.clone().into_os_string();
-                    baseline_path.push(".baseline");
-                    let mut baseline = std::io::BufWriter::new(std::fs::File::create(&baseline_path)?);
-                    techmarket::eval::run_with_feedback(
-                        &catalogue,
-                        &needs,
-                        &qrels,
-                        &mut out,
-                        &mut baseline,
-                        &tag,
-                        &params,
-                    )?;
-                    std::io::Write::flush(&mut baseline)?;
-                }
-            }
-            std::io::Write::flush(&mut out)?;
-            eprintln!(
-                "ranked {} needs in {:.1} s (catalogue loaded in {:.1} s); run written to {}",
-                needs.len(),
-                (started.elapsed() - loaded).as_secs_f64(),
-                loaded.as_secs_f64(),
-                run.display()
-            );
-        }
+        Command::SearchEval { queries, peer_dir, verbose } => search_eval(queries, peer_dir, verbose).await,
+        Command::Export { library, out, format, as_user } => export(&config, &library, &out, format, as_user).await,
+        Command::Match { all } => match_all(&config, all).await,
+        Command::Eval(args) => eval(args),
         Command::Admin(admin) => {
             let (cx, _) = open_context(&config).await?;
             let result = run_admin(admin, &cx).await;
-            close(&cx).await;
-            result?;
+            startup::close(&cx).await;
+            result
+        }
+    }
+}
+
+/// `techmarket serve`: the service, with the demo data set if asked.
+async fn serve(config: &Config, with_demo: bool) -> CliResult {
+    let service = Application::build(config).await?;
+    if with_demo {
+        let seeded = demo::seed(&service.context()).await?;
+        demo::print_tokens(&seeded, config, service.port())?;
+    } else if !accounts::has_users(&service.context()).await? {
+        println!(
+            "数据库中还没有任何用户：另开一个终端运行 `cargo run -- admin create-token`（或 `techmarket admin create-token`）\n\
+             创建第一个管理员令牌，再用它创建机构、用户和令牌；想先看演示数据，用 `serve --demo` 启动。\n\
+             The database has no users yet: run `techmarket admin create-token` for the first admin token, \
+             or start with `serve --demo` for the demo data."
+        );
+    }
+    print_where(config, service.port());
+    tracing::info!(host = %config.server.host, port = service.port(), database = %redact(&config.database_url()), "techmarket listening");
+    service.run_until_stopped().await?;
+    Ok(())
+}
+
+/// `techmarket reindex`: rebuilds the index and says what it holds.
+async fn reindex(config: &Config) -> CliResult {
+    let (cx, _) = open_context(config).await?;
+    let started = std::time::Instant::now();
+    let result = indexing::reindex(&cx).await;
+    startup::close(&cx).await;
+    let (version, report) = result?;
+    let counts: Vec<String> = report.libraries.iter().map(|l| format!("{} {}", l.in_index, l.library)).collect();
+    println!(
+        "index rebuilt with analyzer {version} in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        counts.join(", ")
+    );
+    Ok(())
+}
+
+/// `techmarket index check`: compares the index as found with the database.
+async fn index_check(config: &Config) -> CliResult {
+    let cx = startup::open_context_as_found(config).await?;
+    let report = indexing::drift(&cx).await;
+    startup::close_as_found(&cx).await;
+    let report = report?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report.consistent {
+        return Err(
+            "the index differs from the database: run `techmarket reindex`, or start the service, which catches up"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The arguments of `techmarket import`.
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The file.
+    file: PathBuf,
+    /// needs or achievements.
+    #[arg(long)]
+    library: String,
+    /// The owner of rows whose 单位 column is empty: an organisation's id or name.
+    #[arg(long)]
+    org: Option<String>,
+    /// Report only; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Import the valid rows even if some are invalid.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// csv, xlsx or jsonl (default: from the file name, else the bytes).
+    #[arg(long)]
+    format: Option<String>,
+    /// A CSV's encoding, utf-8 or gbk (default: detected).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// The user the records are created by (default: the operator's admin).
+    #[arg(long = "as")]
+    as_user: Option<String>,
+}
+
+/// `techmarket import`: one file through the import, its report printed.
+async fn import(config: &Config, a: ImportArgs) -> CliResult {
+    let library = record_library(&a.library)?;
+    let bytes = std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    let format = match a.format {
+        Some(f) => Format::parse(&f)?,
+        None => Format::from_name(&a.file.to_string_lossy()).unwrap_or_else(|| Format::sniff(&bytes)),
+    };
+    let encoding = a.encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
+    let options = app::imports::Options {
+        library,
+        format,
+        encoding,
+        dry_run: a.dry_run,
+        skip_invalid: a.skip_invalid,
+        default_org: a.org,
+        limits: config.import_limits(),
+    };
+    let (cx, _) = open_context(config).await?;
+    let result = async {
+        let who = accounts::acting_user(&cx, a.as_user.as_deref()).await?;
+        Ok::<_, app::Error>(app::imports::run(&cx, &who, bytes, &options).await?)
+    }
+    .await;
+    startup::close(&cx).await;
+    let report = result?;
+    let language = cli_language();
+    let mut shown = serde_json::to_value(&report)?;
+    techmarket::i18n::localize(&mut shown, language);
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    if let Some(refused) = app::imports::refusal(&report, &options) {
+        return Err(match language {
+            Language::Zh => format!("{}（加 --skip-invalid 可只导入有效的行）", refused.message_zh()),
+            Language::En => format!("{} (run with --skip-invalid to import the valid rows)", refused.message),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `techmarket gen`: generated records into files, and with `--into-db` through the import.
+async fn generate(
+    config: &Config,
+    needs: usize,
+    achievements: usize,
+    out: &std::path::Path,
+    seed: u64,
+    from: Option<PathBuf>,
+    into_db: bool,
+) -> CliResult {
+    let csl = from.or_else(|| {
+        let default = std::env::var_os("EVAL")
+            .map(|e| PathBuf::from(e).join("csl"))
+            .unwrap_or_else(|| PathBuf::from("../shared/eval/csl"));
+        default.join("achievements.jsonl").exists().then_some(default)
+    });
+    let started = std::time::Instant::now();
+    let sources = techmarket::generate::Sources::load(csl.as_deref())?;
+    let written = techmarket::generate::generate(out, needs, achievements, seed, &sources)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!(
+        "{} needs and {} achievements written to {} in {:.1} s ({} source texts and {} further sentences{}; {:.1} % distinct titles)",
+        written.needs,
+        written.achievements,
+        out.display(),
+        started.elapsed().as_secs_f64(),
+        written.sources,
+        written.extra_sentences,
+        if csl.is_some() { ", CSL and demo" } else { ", demo only" },
+        written.distinct_titles * 100.0
+    );
+    if into_db {
+        let (cx, _) = open_context(config).await?;
+        let result = techmarket::generate::load_into(&cx, out, config.import_limits()).await;
+        startup::close(&cx).await;
+        for line in result? {
+            eprintln!("{line}");
         }
     }
     Ok(())
 }
 
-/// Closes a command's context: brings the index up to date with what the command wrote (a
-/// running service's indexer would do it too), then closes the index writer and the database.
+/// `techmarket match --all`.
+async fn match_all(config: &Config, all: bool) -> CliResult {
+    if !all {
+        return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
+    }
+    let (cx, _) = open_context(config).await?;
+    let started = std::time::Instant::now();
+    let result = app::matches::match_all(&cx).await;
+    startup::close(&cx).await;
+    let (records, created) = result?;
+    println!(
+        "matched {records} records in {:.1} s: {created} new suggestions (threshold {})",
+        started.elapsed().as_secs_f64(),
+        config.matching.threshold
+    );
+    Ok(())
+}
+
+/// The arguments of `techmarket eval`.
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Achievements (JSON Lines: id, title, abstract, keywords, field); repeatable.
+    #[arg(long, required = true)]
+    achievements: Vec<PathBuf>,
+    /// Needs (JSON Lines: id, title, optional description).
+    #[arg(long)]
+    needs: PathBuf,
+    /// Where to write the run.
+    #[arg(long)]
+    run: PathBuf,
+    /// The run's tag column.
+    #[arg(long, default_value = "techmarket")]
+    tag: String,
+    /// Field weights title,keywords,body (for tuning on the dev split).
+    #[arg(long, value_parser = parse_weights)]
+    weights: Option<techmarket::eval::FieldWeights>,
+    /// words-and-subwords (the service's), words, search-mode or bigrams (to compare).
+    #[arg(long, default_value = "words-and-subwords")]
+    segmentation: techmarket::eval::Segmentation,
+    /// search (the search API's ranking) or match (the matcher's re-ranking).
+    #[arg(long, default_value = "match")]
+    method: techmarket::eval::Method,
+    /// Matcher knobs for tuning on the dev split, as name=value pairs separated by commas
+    /// (candidates, field_voters, keyword_field_vote, field_floor, keyword_weight,
+    /// feedback_depth, feedback_weight).
+    #[arg(long, value_parser = parse_match_params)]
+    match_params: Option<techmarket::matching::MatchParams>,
+    /// Measure manager feedback: a simulated manager reviews each need's first five
+    /// matches using these qrels (accepting the related ones, rejecting the others as
+    /// field mismatches when their discipline differs), then the need is matched again with
+    /// that feedback. The run holds what the manager has not reviewed yet; RUN.baseline the
+    /// same without feedback, for comparison.
+    #[arg(long)]
+    simulate_feedback: Option<PathBuf>,
+}
+
+/// `techmarket eval`: a TREC run of the files' needs over the files' achievements (an offline
+/// measurement: no database, an index in memory).
+fn eval(a: EvalArgs) -> CliResult {
+    let started = std::time::Instant::now();
+    let catalogue =
+        techmarket::eval::catalogue_from_files(&a.achievements, a.weights.unwrap_or_default(), a.segmentation)?;
+    let needs = techmarket::eval::load(&a.needs)?;
+    let loaded = started.elapsed();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&a.run)?);
+    let params = a.match_params.unwrap_or_default();
+    match a.simulate_feedback {
+        None => techmarket::eval::run(&catalogue, &needs, &mut out, &a.tag, a.method, &params)?,
+        Some(qrels) => {
+            let qrels = techmarket::eval::load_qrels(&qrels)?;
+            let mut baseline_path = a.run.clone().into_os_string();
+            baseline_path.push(".baseline");
+            let mut baseline = std::io::BufWriter::new(std::fs::File::create(&baseline_path)?);
+            techmarket::eval::run_with_feedback(&catalogue, &needs, &qrels, &mut out, &mut baseline, &a.tag, &params)?;
+            std::io::Write::flush(&mut baseline)?;
+        }
+    }
+    std::io::Write::flush(&mut out)?;
+    eprintln!(
+        "ranked {} needs in {:.1} s (catalogue loaded in {:.1} s); run written to {}",
+        needs.len(),
+        (started.elapsed() - loaded).as_secs_f64(),
+        loaded.as_secs_f64(),
+        a.run.display()
+    );
+    Ok(())
+}
+
 /// Where the service keeps its data and where to reach it, printed at start.
 fn print_where(config: &Config, port: u16) {
     let data = techmarket::startup::absolute(&config.data.dir);
@@ -499,28 +522,15 @@ fn print_where(config: &Config, port: u16) {
 
 /// `techmarket analyze`: the tokens of a text and the concepts a search reads in it.
 fn analyze(text: &str) {
-    let analyzer = techmarket::search::analyzer::Analyzer::shipped();
-    let tokens: Vec<String> =
-        analyzer.analyze(text).into_iter().map(|t| if t.subword { format!("({})", t.text) } else { t.text }).collect();
-    println!("tokens: {}", tokens.join(" "));
-    for concept in techmarket::search::query::ParsedQuery::parse(&analyzer, text).concepts {
-        let whole: Vec<String> = concept.whole.iter().map(|(t, w)| format!("{t}×{w}")).collect();
-        println!(
-            "concept {}{}: {} | parts (all needed): {}",
-            concept.text,
-            if concept.generic { " (generic, optional)" } else { "" },
-            whole.join(" "),
-            concept.parts.join(" + ")
-        );
+    let reading = app::search::analyze(text);
+    println!("tokens: {}", reading.tokens.join(" "));
+    for concept in reading.concepts {
+        println!("{concept}");
     }
 }
 
 /// `techmarket search-eval`: the judged set over the demo catalogue, its misses and figures.
-async fn search_eval(
-    queries: Option<PathBuf>,
-    peer_dir: Option<PathBuf>,
-    verbose: bool,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn search_eval(queries: Option<PathBuf>, peer_dir: Option<PathBuf>, verbose: bool) -> CliResult {
     let text = match &queries {
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         None => techmarket::judged::SHIPPED.to_string(),
@@ -558,14 +568,6 @@ async fn search_eval(
     Ok(())
 }
 
-async fn close(cx: &app::App) {
-    if let Err(error) = indexing::catch_up(cx.store().as_ref(), cx.search()).await {
-        tracing::warn!(%error, "the index could not catch up; the service does when it starts");
-    }
-    cx.search().close().await;
-    cx.store().close().await;
-}
-
 fn record_library(text: &str) -> Result<Library, String> {
     match text {
         "needs" => Ok(Library::Needs),
@@ -574,123 +576,42 @@ fn record_library(text: &str) -> Result<Library, String> {
     }
 }
 
-/// Creates the generated organisations that are missing, then imports the generated records
-/// in batches as the operator's admin (every rule of an import applies).
-async fn load_generated(
-    cx: &app::App,
-    dir: &std::path::Path,
+/// `techmarket export`: a library to a file as `as_user` may see it.
+async fn export(
     config: &Config,
-) -> Result<(), Box<dyn std::error::Error>> {
-    use std::io::BufRead;
-    let store = cx.store();
-    if store.find_organisation_by_name(accounts::OPERATOR_NAME).await?.is_none() {
-        accounts::bootstrap_admin(cx, "generated data").await?;
-    }
-    let who = acting_user(cx, None).await?;
-    let known: std::collections::HashSet<String> =
-        store.list_organisations().await?.into_iter().map(|o| o.name).collect();
-    let orgs = std::fs::read_to_string(dir.join("organisations.jsonl"))?;
-    for line in orgs.lines() {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let name = v["name"].as_str().unwrap_or_default().to_string();
-        if known.contains(&name) {
-            continue;
-        }
-        let new = NewOrganisation::parse(&OrganisationInput {
-            name: Some(name),
-            kind: v["kind"].as_str().map(str::to_string),
-            region: v["region"].as_str().map(str::to_string),
-        })?;
-        accounts::create_organisation(cx, app::Actor::System(accounts::COMMAND_LINE), new).await?;
-    }
-    const BATCH: usize = 20_000;
-    for (file, library) in [("achievements.jsonl", Library::Achievements), ("needs.jsonl", Library::Needs)] {
-        let reader = std::io::BufReader::new(std::fs::File::open(dir.join(file))?);
-        let mut lines = reader.lines();
-        let (mut created, mut batches) = (0, 0);
-        let started = std::time::Instant::now();
-        loop {
-            let mut bytes = Vec::new();
-            for line in lines.by_ref().take(BATCH) {
-                bytes.extend_from_slice(line?.as_bytes());
-                bytes.push(b'\n');
-            }
-            if bytes.is_empty() {
-                break;
-            }
-            let options = app::imports::Options {
-                library,
-                format: techmarket::tabular::Format::JsonLines,
-                encoding: None,
-                dry_run: false,
-                skip_invalid: true,
-                default_org: None,
-                limits: config.import_limits(),
-            };
-            let report = app::imports::run(cx, &who, bytes, &options).await?;
-            created += report.created;
-            batches += 1;
-            if !report.errors.is_empty() {
-                eprintln!(
-                    "{file}: batch {batches}: {} rows refused, e.g. {:?}",
-                    report.errors.len(),
-                    report.errors.first()
-                );
-            }
-        }
-        eprintln!(
-            "{file}: {created} created in {batches} imports, {:.1} s ({:.0} rows/s)",
-            started.elapsed().as_secs_f64(),
-            created as f64 / started.elapsed().as_secs_f64()
-        );
-    }
+    library: &str,
+    out: &std::path::Path,
+    format: Option<String>,
+    as_user: Option<String>,
+) -> CliResult {
+    let format = match format {
+        Some(f) => Format::parse(&f)?,
+        None => Format::from_name(&out.to_string_lossy()).unwrap_or(Format::Csv),
+    };
+    let (cx, _) = open_context(config).await?;
+    let result = write_export(&cx, library, as_user.as_deref(), format, out).await;
+    startup::close(&cx).await;
+    let rows = result?;
+    eprintln!("{rows} rows written to {}", out.display());
     Ok(())
 }
 
-/// The user a command acts as: `as_user`, or the operator's admin.
-async fn acting_user(cx: &app::App, as_user: Option<String>) -> Result<Principal, Box<dyn std::error::Error>> {
-    let store = cx.store();
-    let user = match as_user {
-        Some(id) => store.get_user(&id).await?.ok_or_else(|| format!("no user with id `{id}`"))?,
-        None => {
-            let operator = store.find_organisation_by_name(accounts::OPERATOR_NAME).await?.ok_or(
-                "no operator organisation yet: run `techmarket admin create-token` once, or pass --as USER_ID",
-            )?;
-            store
-                .list_users(Some(&operator.id))
-                .await?
-                .into_iter()
-                .find(|u| u.role == techmarket::domain::vocab::Role::Admin)
-                .ok_or("no admin user yet: run `techmarket admin create-token` once, or pass --as USER_ID")?
-        }
-    };
-    Ok(Principal {
-        user_id: user.id.clone(),
-        user_name: user.name.clone(),
-        org_id: user.org_id.clone(),
-        role: user.role,
-        token_id: String::new(),
-        origin: Default::default(),
-    })
-}
-
 /// Writes an export of `library` as `as_user` may see it; returns the rows written.
-async fn export(
+async fn write_export(
     cx: &app::App,
     library: &str,
-    as_user: Option<String>,
-    format: techmarket::tabular::Format,
+    as_user: Option<&str>,
+    format: Format,
     out: &std::path::Path,
-) -> Result<usize, Box<dyn std::error::Error>> {
+) -> CliResult<usize> {
     use app::exports;
-    let who = acting_user(cx, as_user).await?;
+    let who = accounts::acting_user(cx, as_user).await?;
     let mut file = std::io::BufWriter::new(
         std::fs::File::create(out).map_err(|e| format!("cannot write {}: {e}", out.display()))?,
     );
     let rows = match library {
         "dockings" => {
-            let query = techmarket::storage::DockingQuery::default();
-            exports::write(exports::dockings(cx, &who, query).await?, format, &mut file).await?
+            exports::write(exports::dockings(cx, &who, DockingFilter::default()).await?, format, &mut file).await?
         }
         "transfers" => {
             let filter = techmarket::domain::stats::StatsFilter::default();
@@ -699,7 +620,7 @@ async fn export(
         other => {
             let library = record_library(other)
                 .map_err(|_| format!("--library must be needs, achievements, dockings or transfers (got `{other}`)"))?;
-            let query = techmarket::storage::ListQuery { limit: 500, ..Default::default() };
+            let query = RecordQuery { limit: 500, ..Default::default() };
             exports::write(exports::library(cx, &who, library, query).await?, format, &mut file).await?
         }
     };
@@ -707,7 +628,7 @@ async fn export(
     Ok(rows)
 }
 
-async fn run_admin(command: AdminCommand, cx: &app::App) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_admin(command: AdminCommand, cx: &app::App) -> CliResult {
     let operator = app::Actor::System(accounts::COMMAND_LINE);
     match command {
         AdminCommand::CreateToken { user, name, expires_in_days } => {
@@ -738,11 +659,11 @@ async fn run_admin(command: AdminCommand, cx: &app::App) -> Result<(), Box<dyn s
     Ok(())
 }
 
-fn parse_weights(text: &str) -> Result<techmarket::search::index::FieldWeights, String> {
+fn parse_weights(text: &str) -> Result<techmarket::eval::FieldWeights, String> {
     let parts: Vec<f32> =
         text.split(',').map(|p| p.trim().parse::<f32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     match parts[..] {
-        [title, keywords, body] => Ok(techmarket::search::index::FieldWeights { title, keywords, body }),
+        [title, keywords, body] => Ok(techmarket::eval::FieldWeights { title, keywords, body }),
         _ => Err("give three numbers: title,keywords,body".into()),
     }
 }

@@ -57,9 +57,47 @@ fn data_dir_in_use(dir: &std::path::Path) -> StartupError {
     }
 }
 
+/// Applies the database's migrations (`techmarket migrate`).
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    storage::connect(&config.database_options()).await?.close().await;
+    Ok(())
+}
+
+/// Closes a command's context: brings the index up to date with what the command wrote (a
+/// running service's indexer would do it too), then closes the index writer and the database.
+pub async fn close(cx: &Context) {
+    if let Err(error) = indexing::catch_up(cx.store().as_ref(), cx.search()).await {
+        tracing::warn!(%error, "the index could not catch up; the service does when it starts");
+    }
+    close_as_found(cx).await;
+}
+
+/// Closes a context without touching its index (`index check` leaves it as it found it).
+pub async fn close_as_found(cx: &Context) {
+    cx.search().close().await;
+    cx.store().close().await;
+}
+
+/// The context of a configuration with its index as found (not caught up), to inspect it.
+pub async fn open_context_as_found(config: &Config) -> Result<Arc<Context>, StartupError> {
+    let (store, search) = open_parts(config).await?;
+    let (writes, _signals) = Writes::channel();
+    Ok(Arc::new(Context::new(store, search, writes, config.match_settings(), config.limits.clone())))
+}
+
 /// The application context of a configuration: the store (migrations applied), the search index
 /// (built, or caught up with the change log), and the write signals for followers to take.
 pub async fn open_context(config: &Config) -> Result<(Arc<Context>, crate::app::WriteSignals), StartupError> {
+    let (store, search) = open_parts(config).await?;
+    indexing::catch_up(store.as_ref(), &search).await?;
+    let (writes, signals) = Writes::channel();
+    let cx = Context::new(store, search, writes, config.match_settings(), config.limits.clone());
+    Ok((Arc::new(cx), signals))
+}
+
+/// The store and the index of a configuration, the data directory made private and marked as
+/// this process's.
+async fn open_parts(config: &Config) -> Result<(Arc<dyn Store>, Arc<Search>), StartupError> {
     crate::files::private_by_default();
     let dir = &config.data.dir;
     crate::files::make_private(dir)
@@ -77,10 +115,7 @@ pub async fn open_context(config: &Config) -> Result<(Arc<Context>, crate::app::
     if let Err(error) = std::fs::write(dir.join(PID_FILE), std::process::id().to_string()) {
         tracing::warn!(%error, "cannot write the process id into the data directory");
     }
-    indexing::catch_up(store.as_ref(), &search).await?;
-    let (writes, signals) = Writes::channel();
-    let cx = Context::new(store, search, writes, config.match_settings(), config.limits.clone());
-    Ok((Arc::new(cx), signals))
+    Ok((store, search))
 }
 
 /// A bound, not yet running, service.

@@ -132,3 +132,15 @@ fn every_now_comes_from_the_context_clock() {
         assert!(found.is_empty(), "read the time from the context's clock:\n{}", found.join("\n"));
     }
 }
+
+#[test]
+fn the_ways_in_import_nothing_from_the_store_or_the_index() {
+    let found = offending("http", &["crate::storage", "crate::search"]);
+    assert!(found.is_empty(), "a handler builds app's queries (app::queries) and calls app:\n{}", found.join("\n"));
+    let needles: Vec<String> = ["techmarket::storage", "techmarket::search", "storage::connect", "indexing::open"]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let found = offending_file("main.rs", &needles);
+    assert!(found.is_empty(), "a subcommand opens the context through startup and calls app:\n{}", found.join("\n"));
+}

@@ -100,6 +100,58 @@ pub async fn issue_token_for(
     Ok((user, secret))
 }
 
+/// Creates, in one unit of work, the organisations of `wanted` whose names are not registered yet
+/// (a generated data set loaded again adds only what is new); how many it created.
+pub async fn ensure_organisations(cx: &App, who: &Principal, wanted: Vec<NewOrganisation>) -> Result<usize> {
+    let known: std::collections::HashSet<String> =
+        cx.store.list_organisations().await?.into_iter().map(|o| o.name).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut unit = cx.begin(who).await?;
+    let mut created = 0;
+    for new in wanted.into_iter().filter(|n| !known.contains(&n.name) && seen.insert(n.name.clone())) {
+        let org =
+            Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: unit.at() };
+        unit.insert_organisation(&org).await?;
+        created += 1;
+    }
+    unit.commit().await?;
+    Ok(created)
+}
+
+/// Whether anyone can sign in yet (a fresh install has no user until the first admin's token).
+pub async fn has_users(cx: &App) -> Result<bool> {
+    Ok(!cx.store.list_users(None).await?.is_empty())
+}
+
+/// The user a command of the command line acts as: `as_user` (a user id), or the operator's
+/// admin.
+pub async fn acting_user(cx: &App, as_user: Option<&str>) -> Result<Principal> {
+    let first_run = |english: &str, chinese: &str| {
+        Error::new(Code::NotFound, format!("{english}: run `techmarket admin create-token` once, or pass --as USER_ID"))
+            .zh(format!("还没有{chinese}：先运行一次 `techmarket admin create-token`，或用 --as 指定用户编号"))
+    };
+    let user = match as_user {
+        Some(id) => cx.store.get_user(id).await?.ok_or_else(|| Error::not_found("user", id))?,
+        None => {
+            let operator = cx
+                .store
+                .find_organisation_by_name(OPERATOR_NAME)
+                .await?
+                .ok_or_else(|| first_run("no operator organisation yet", "运营机构"))?;
+            let users = cx.store.list_users(Some(&operator.id)).await?;
+            users.into_iter().find(|u| u.role == Role::Admin).ok_or_else(|| first_run("no admin user yet", "管理员"))?
+        }
+    };
+    Ok(Principal {
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        org_id: user.org_id.clone(),
+        role: user.role,
+        token_id: String::new(),
+        origin: Default::default(),
+    })
+}
+
 /// The actor of what the operator does on the command line without naming a user.
 pub const COMMAND_LINE: &str = "command line";
 

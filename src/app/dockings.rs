@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::queries::DockingFilter;
 use super::views::OrgRef;
 use super::{App, Code, Error, Result};
 use crate::domain::achievement::Achievement;
@@ -221,27 +222,28 @@ pub async fn get(cx: &App, viewer: &Principal, id: &str) -> Result<DockingRespon
 
 /// A page of dockings as the viewer may see them. Parties see only their own (the query says
 /// so); managers see all.
-pub async fn list(cx: &App, viewer: &Principal, query: &DockingQuery) -> Result<Page<DockingResponse>> {
-    let mut query = query.clone();
-    if !viewer.role.is_staff() {
-        query.party_org = Some(viewer.org_id.clone());
-    }
-    let page = cx.store.list_dockings(&query).await?;
+pub async fn list(cx: &App, viewer: &Principal, filter: &DockingFilter) -> Result<Page<DockingResponse>> {
+    listed(cx, viewer, &filter.seen_by(viewer)).await
+}
+
+/// A page of a store query already scoped to the viewer.
+async fn listed(cx: &App, viewer: &Principal, query: &DockingQuery) -> Result<Page<DockingResponse>> {
+    let page = cx.store.list_dockings(query).await?;
     let items = views(cx, viewer, &page.items, false).await?;
     Ok(Page { items, next_cursor: page.next_cursor })
 }
 
 /// The review queue: suggested dockings of open records, best first (managers only).
-pub async fn queue(cx: &App, viewer: &Principal, query: &DockingQuery) -> Result<Page<DockingResponse>> {
+pub async fn queue(cx: &App, viewer: &Principal, filter: &DockingFilter) -> Result<Page<DockingResponse>> {
     if !viewer.role.is_staff() {
         return Err(Error::forbidden("the review queue is for technology managers"));
     }
-    let mut query = query.clone();
+    let mut query = filter.seen_by(viewer);
     query.states = vec![DockingState::Suggested];
     query.by_score = true;
     // A suggestion whose need or achievement was closed or withdrawn is not worth reviewing.
     query.open_records_only = true;
-    list(cx, viewer, &query).await
+    listed(cx, viewer, &query).await
 }
 
 /// A manual docking.

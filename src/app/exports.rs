@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::imports::{Column, Kind, columns};
+use super::queries::{DockingFilter, RecordQuery};
 use super::views::{AchievementResponse, NeedResponse};
 use super::{App, Code, Error, Result};
 use crate::domain::achievement::Achievement;
@@ -14,7 +15,7 @@ use crate::domain::need::Need;
 use crate::domain::record::{Library, Principal};
 use crate::domain::stats::StatsFilter;
 use crate::domain::vocab::RecordStatus;
-use crate::storage::{DockingQuery, ListQuery, Store, TransferQuery};
+use crate::storage::{ListQuery, Store, TransferQuery};
 use crate::tabular::{Cell, ExportWriter, Format};
 
 /// An export ready to be written: its file name, header and rows, and the heavy-work permit it
@@ -154,8 +155,13 @@ fn check_export_size(cx: &App, rows: u64) -> Result<()> {
 
 /// Needs or achievements the viewer may see (the listing's filters apply; contacts only where
 /// the viewer may read them), refused past the row cap before anything is written.
-pub async fn library(cx: &App, viewer: &Principal, library: Library, query: ListQuery) -> Result<Export<LibraryPages>> {
-    let query = super::records::scoped(viewer, &query);
+pub async fn library(
+    cx: &App,
+    viewer: &Principal,
+    library: Library,
+    query: RecordQuery,
+) -> Result<Export<LibraryPages>> {
+    let query = query.seen_by(viewer);
     let permit = cx.heavy_permit("imports and exports")?;
     let rows = cx.store.count_listing(library, &query).await?;
     check_export_size(cx, rows)?;
@@ -240,10 +246,11 @@ pub async fn transfers(cx: &App, viewer: &Principal, filter: StatsFilter) -> Res
 
 /// The docking library (managers): each pairing with its state, source, score, manager and both
 /// records' titles (a private record's by id only).
-pub async fn dockings(cx: &App, viewer: &Principal, mut query: DockingQuery) -> Result<Export<Loaded>> {
+pub async fn dockings(cx: &App, viewer: &Principal, filter: DockingFilter) -> Result<Export<Loaded>> {
     if !viewer.role.is_staff() {
         return Err(Error::forbidden("the docking library is exported by technology managers"));
     }
+    let mut query = filter.seen_by(viewer);
     query.limit = 1000;
     let permit = cx.heavy_permit("imports and exports")?;
     let mut dockings = Vec::new();

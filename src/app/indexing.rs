@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use crate::domain::record::Library;
 use crate::search::analyzer::{Analyzer, ExtraTerm};
-use crate::search::engine::{
-    DriftReport, LibraryDrift, Search, SearchError, SearchSettings, add_to_build, commit_build,
-};
+use crate::search::engine::{Search, SearchError, SearchSettings, add_to_build, commit_build};
 use crate::search::index::SearchIndex;
 use crate::storage::{Store, StoreError};
 
@@ -175,6 +173,19 @@ pub async fn rebuild(store: &dyn Store, search: &Search) -> Result<String, Index
     Ok(version)
 }
 
+/// Rebuilds the context's index (`techmarket reindex`); the analyzer's version and how the new
+/// index compares with the database.
+pub async fn reindex(cx: &crate::app::App) -> Result<(String, DriftReport), IndexingError> {
+    let version = rebuild(cx.store.as_ref(), &cx.search).await?;
+    let report = check(cx.store.as_ref(), &cx.search).await?;
+    Ok((version, report))
+}
+
+/// How the context's index compares with the database (`techmarket index check`).
+pub async fn drift(cx: &crate::app::App) -> Result<DriftReport, IndexingError> {
+    check(cx.store.as_ref(), &cx.search).await
+}
+
 /// Compares the index with the database: counts, and every record's version.
 pub async fn check(store: &dyn Store, search: &Search) -> Result<DriftReport, IndexingError> {
     let index = search.current();
@@ -206,4 +217,28 @@ pub async fn check(store: &dyn Store, search: &Search) -> Result<DriftReport, In
         libraries,
         consistent,
     })
+}
+
+/// How the index compares with the database.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DriftReport {
+    pub analyzer: String,
+    pub checkpoint: i64,
+    pub last_change: i64,
+    pub libraries: Vec<LibraryDrift>,
+    /// True when every record is in the index at its current version and nothing else is.
+    pub consistent: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LibraryDrift {
+    pub library: String,
+    pub in_database: usize,
+    pub in_index: usize,
+    /// Ids in the database but not in the index (first 20).
+    pub missing: Vec<String>,
+    /// Ids whose indexed version is not the stored one (first 20).
+    pub stale: Vec<String>,
+    /// Ids in the index but not in the database (first 20).
+    pub extra: Vec<String>,
 }

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod indexing;
 pub mod matches;
+pub mod queries;
 pub mod records;
 pub mod reports;
 pub mod search;

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::queries::RecordQuery;
 use super::views::{AchievementResponse, NeedResponse};
 use super::{Actor, App, Code, Error, Result};
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
@@ -370,15 +371,10 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
     Ok(Viewed { duplicates, ..Viewed::of(cx, &record, who) })
 }
 
-/// A listing's query scoped to what `who` may see: visibility is part of the query, so nothing
-/// hidden is ever fetched.
-pub fn scoped(who: &Principal, query: &ListQuery) -> ListQuery {
-    ListQuery { viewer_org: who.org_id.clone(), viewer_is_staff: who.role.is_staff(), ..query.clone() }
-}
-
-/// A page of the records the viewer may see.
-pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &ListQuery) -> Result<Page<R::Response>> {
-    let page = R::list(cx.store.as_ref(), &scoped(who, query)).await?;
+/// A page of the records the viewer may see: visibility is part of the query, so nothing hidden
+/// is ever fetched.
+pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &RecordQuery) -> Result<Page<R::Response>> {
+    let page = R::list(cx.store.as_ref(), &query.seen_by(who)).await?;
     let today = market_today(cx.clock.now());
     Ok(Page { items: page.items.iter().map(|r| r.view(who, today)).collect(), next_cursor: page.next_cursor })
 }

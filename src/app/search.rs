@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::indexing::DriftReport;
+use super::queries::SearchQuery;
 use super::views::OrgRef;
 use super::{App, Code, Error, Result};
 use crate::domain::dictionary::{self, DictionaryTerm, SynonymGroup, SynonymInput, TermInput};
@@ -13,8 +15,7 @@ use crate::domain::new_id;
 use crate::domain::record::{Library, Principal, can_view};
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{CooperationMode, RecordStatus, TRL_LABELS, TechField};
-use crate::search::engine::{DriftReport, SearchError};
-use crate::search::index::SearchRequest;
+use crate::search::engine::SearchError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchHit {
@@ -167,15 +168,8 @@ pub struct DictionaryResponse {
 
 /// A search over the records the viewer may see: hits re-checked against the database (the
 /// source of truth), highlighted, with facet counts.
-pub async fn search(
-    cx: &App,
-    who: &Principal,
-    mut request: SearchRequest,
-    page: u32,
-    limit: u32,
-) -> Result<SearchResponse> {
-    request.viewer_org = who.org_id.clone();
-    request.viewer_is_staff = who.role.is_staff();
+pub async fn search(cx: &App, who: &Principal, query: SearchQuery, page: u32, limit: u32) -> Result<SearchResponse> {
+    let request = query.seen_by(who);
     let text = request.text.clone();
     let outcome = cx.search.search(request).await.map_err(search_failed)?;
 
@@ -363,4 +357,35 @@ pub async fn rebuild_index(cx: &App, who: &Principal) -> Result<RebuildResponse>
     let version = super::indexing::rebuild(cx.store.as_ref(), &cx.search).await.map_err(indexing_failed)?;
     let report = super::indexing::check(cx.store.as_ref(), &cx.search).await.map_err(indexing_failed)?;
     Ok(RebuildResponse { version, report })
+}
+
+/// How the search reads a text (`techmarket analyze`, for keeping the dictionary).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// The analyzer's tokens, sub-words in brackets.
+    pub tokens: Vec<String>,
+    /// Each concept a query of the text is read as, described on one line.
+    pub concepts: Vec<String>,
+}
+
+/// Reads `text` with the shipped dictionary as a search would.
+pub fn analyze(text: &str) -> Reading {
+    let analyzer = crate::search::analyzer::Analyzer::shipped();
+    let tokens =
+        analyzer.analyze(text).into_iter().map(|t| if t.subword { format!("({})", t.text) } else { t.text }).collect();
+    let concepts = crate::search::query::ParsedQuery::parse(&analyzer, text)
+        .concepts
+        .into_iter()
+        .map(|concept| {
+            let whole: Vec<String> = concept.whole.iter().map(|(t, w)| format!("{t}×{w}")).collect();
+            format!(
+                "concept {}{}: {} | parts (all needed): {}",
+                concept.text,
+                if concept.generic { " (generic, optional)" } else { "" },
+                whole.join(" "),
+                concept.parts.join(" + ")
+            )
+        })
+        .collect();
+    Reading { tokens, concepts }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::queries::TransferFilter;
 use super::views::OrgRef;
 use super::{App, Code, Error, Result};
 use crate::domain::docking::{Docking, DockingState};
@@ -15,7 +16,7 @@ use crate::domain::transfer::{ContractType, Defaults, Milestone, Outcomes, Trans
 use crate::domain::validate::ValidationErrors;
 use crate::domain::validate::region_name;
 use crate::domain::vocab::{TechField, Visibility};
-use crate::storage::{Page, StoreError, TransferQuery};
+use crate::storage::{Page, StoreError};
 
 /// The transfer a signing creates, from the contract sent with it and the docking's records.
 pub(super) async fn new_transfer(
@@ -215,12 +216,8 @@ async fn views(cx: &App, viewer: &Principal, transfers: Vec<Transfer>) -> Result
 }
 
 /// A page of transfers, most recently signed first: managers see all, a party its own.
-pub async fn list(cx: &App, viewer: &Principal, query: &TransferQuery) -> Result<Page<TransferResponse>> {
-    let mut query = query.clone();
-    if !viewer.role.is_staff() {
-        query.party_org = Some(viewer.org_id.clone());
-    }
-    let page = cx.store.list_transfers(&query).await?;
+pub async fn list(cx: &App, viewer: &Principal, filter: &TransferFilter) -> Result<Page<TransferResponse>> {
+    let page = cx.store.list_transfers(&filter.seen_by(viewer)).await?;
     let items = views(cx, viewer, page.items).await?;
     Ok(Page { items, next_cursor: page.next_cursor })
 }

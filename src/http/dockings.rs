@@ -10,14 +10,13 @@ use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, optional_json, optional_version, parse_body, parse_id};
 use crate::app::dockings::{self, AssignInput, BulkInput, DockingResponse, NewDocking, NoteInput, TransitionInput};
+use crate::app::queries::{DockingFilter, Manager};
 use crate::app::views::PageResponse;
 use crate::app::{App, Code, Error};
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
-use crate::domain::record::Principal;
 use crate::domain::transfer::TransferInput;
 use crate::domain::validate::region_prefix;
 use crate::domain::vocab::TechField;
-use crate::storage::DockingQuery;
 
 /// A docking's JSON with its version as `ETag`.
 fn respond(status: StatusCode, view: DockingResponse) -> Result<HttpResponse, ApiError> {
@@ -48,7 +47,7 @@ pub struct DockingListParams {
 }
 
 impl DockingListParams {
-    fn into_query(self, viewer: &Principal) -> Result<DockingQuery, Error> {
+    fn into_filter(self) -> Result<DockingFilter, Error> {
         let bad = |message: String| Error::new(Code::InvalidQuery, message);
         let states = match &self.state {
             None => Vec::new(),
@@ -60,9 +59,9 @@ impl DockingListParams {
         let id = |what: &str, v: Option<String>| -> Result<Option<String>, Error> {
             v.map(|v| parse_id(what, &v).map(str::to_string)).transpose()
         };
-        let manager_id = match self.manager_id.as_deref() {
-            Some("me") => Some(viewer.user_id.clone()),
-            other => id("user", other.map(str::to_string))?,
+        let manager = match self.manager_id {
+            Some(me) if me == "me" => Some(Manager::Me),
+            other => id("user", other)?.map(Manager::User),
         };
         let region_prefix = self
             .region
@@ -84,18 +83,15 @@ impl DockingListParams {
             Some(n @ 1..=MAX_PAGE_SIZE) => n,
             Some(n) => return Err(bad(format!("`limit` must be 1 to {MAX_PAGE_SIZE} (got {n})"))),
         };
-        Ok(DockingQuery {
+        Ok(DockingFilter {
             states,
             need_id: id("need", self.need_id)?,
             achievement_id: id("achievement", self.achievement_id)?,
             org_id: id("organisation", self.org_id)?,
-            manager_id,
+            manager,
             field: self.field,
             region_prefix,
-            // Scoped to the viewer by the application layer.
-            party_org: None,
             by_score,
-            open_records_only: false,
             offset,
             limit,
         })
@@ -116,7 +112,7 @@ pub async fn list_dockings(
     auth: Auth<AnyUser>,
     params: web::Query<DockingListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = params.into_inner().into_query(&auth)?;
+    let query = params.into_inner().into_filter()?;
     let page = dockings::list(&cx, &auth, &query).await?;
     Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }
@@ -145,7 +141,7 @@ pub async fn review_queue(
     }
     params.state = Some("suggested".into());
     params.order = Some("score".into());
-    let query = params.into_query(&auth)?;
+    let query = params.into_filter()?;
     let page = dockings::queue(&cx, &auth, &query).await?;
     Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }

@@ -13,9 +13,9 @@ use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use crate::app::exports::{self, Export, ExportPages};
 use crate::app::imports::{self, Column, Kind, Options};
+use crate::app::queries::DockingFilter;
 use crate::app::{App, Code, Error};
 use crate::domain::record::Library;
-use crate::storage::DockingQuery;
 use crate::tabular::{self, Cell, Encoding, ExportWriter, Format, Sheet, XLSX_TYPE};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -452,6 +452,6 @@ pub async fn export_dockings(
             crate::domain::validate::region_prefix(r).map(str::to_string).map_err(|m| Error::new(Code::InvalidQuery, m))
         })
         .transpose()?;
-    let query = DockingQuery { states, field: p.field, region_prefix, ..DockingQuery::default() };
+    let query = DockingFilter { states, field: p.field, region_prefix, ..DockingFilter::default() };
     stream_export(exports::dockings(&cx, &auth, query).await?, format)
 }

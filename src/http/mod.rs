@@ -31,9 +31,9 @@ use crate::domain::vocab::{NeedType, RecordStatus, TechField};
 use crate::domain::{is_valid_id, validate};
 use chrono::NaiveDate;
 
+use crate::app::queries::RecordQuery;
 use crate::app::{Code, Error};
 use crate::domain::stats::StatsFilter;
-use crate::storage::ListQuery;
 
 /// Largest page a listing returns.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -239,8 +239,8 @@ fn number_from_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
 }
 
 impl ListParams {
-    /// Validates the parameters into a store query (the application layer scopes it to the viewer).
-    pub fn into_query(self, library: Library) -> Result<ListQuery, Error> {
+    /// Validates the parameters into a listing query (the application layer scopes it to the viewer).
+    pub fn into_query(self, library: Library) -> Result<RecordQuery, Error> {
         let bad = |message: String| Err(Error::new(Code::InvalidQuery, message));
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE as i64);
         if !(1..=MAX_PAGE_SIZE as i64).contains(&limit) {
@@ -277,9 +277,7 @@ impl ListParams {
         if self.need_type.is_some() && library == Library::Achievements {
             return bad("`need_type` applies to needs only".into());
         }
-        Ok(ListQuery {
-            viewer_org: String::new(),
-            viewer_is_staff: false,
+        Ok(RecordQuery {
             field: self.field,
             region_prefix,
             status: self.status,

@@ -8,6 +8,8 @@ use utoipa::IntoParams;
 use super::auth::{AdminOnly, AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::parse_body;
+use crate::app::indexing::DriftReport;
+use crate::app::queries::{SearchQuery, SortOrder};
 use crate::app::search::{
     self as searching, DictionaryResponse, RebuildResponse, SearchResponse, SynonymResponse, TermResponse,
 };
@@ -16,8 +18,6 @@ use crate::domain::dictionary::{SynonymInput, TermInput};
 use crate::domain::record::Library;
 use crate::domain::validate as v;
 use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
-use crate::search::engine::DriftReport;
-use crate::search::index::{SearchRequest, SortOrder};
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
@@ -70,7 +70,7 @@ fn number(name: &str, value: &Option<String>, range: std::ops::RangeInclusive<u3
 }
 
 impl SearchParams {
-    fn into_request(self) -> Result<(SearchRequest, u32, u32), Error> {
+    fn into_request(self) -> Result<(SearchQuery, u32, u32), Error> {
         let text = self.q.unwrap_or_default();
         let chars = text.chars().count();
         if chars > MAX_QUERY_CHARS {
@@ -114,12 +114,9 @@ impl SearchParams {
                 ),
             ));
         }
-        let request = SearchRequest {
+        let request = SearchQuery {
             text,
             library,
-            // Scoped to the viewer by the application layer.
-            viewer_org: String::new(),
-            viewer_is_staff: false,
             field: self.field,
             region_prefix,
             trl_min: trl_min.map(|n| n as u8),

@@ -9,13 +9,13 @@ use utoipa::IntoParams;
 use super::auth::{AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PeriodParams, expected_version, parse_body, parse_id};
+use crate::app::queries::{Manager, TransferFilter};
 use crate::app::transfers::{self, TransferResponse};
 use crate::app::views::PageResponse;
 use crate::app::{App, Code, Error};
 use crate::domain::is_valid_id;
 use crate::domain::transfer::TransferInput;
 use crate::domain::vocab::TechField;
-use crate::storage::TransferQuery;
 
 /// A transfer's JSON with its version as `ETag`.
 fn respond(view: TransferResponse) -> Result<HttpResponse, ApiError> {
@@ -66,9 +66,9 @@ pub async fn list_transfers(
             return Err(bad(format!("`{name}` `{id}` is not an id")).into());
         }
     }
-    let manager_id = match p.manager_id.as_deref() {
-        Some("me") => Some(auth.user_id.clone()),
-        Some(id) if is_valid_id(id) => Some(id.to_string()),
+    let manager = match p.manager_id.as_deref() {
+        Some("me") => Some(Manager::Me),
+        Some(id) if is_valid_id(id) => Some(Manager::User(id.to_string())),
         Some(id) => return Err(bad(format!("`manager_id` `{id}` is not a user id (or `me`)")).into()),
         None => None,
     };
@@ -80,16 +80,7 @@ pub async fn list_transfers(
         Some(c) => c.parse::<u32>().map_err(|_| bad(format!("`cursor` `{c}` is not a cursor from a previous page")))?,
         None => 0,
     };
-    let query = TransferQuery {
-        // Scoped to the viewer by the application layer.
-        party_org: None,
-        org_id: p.org_id,
-        manager_id,
-        docking_id: p.docking_id,
-        filter,
-        offset,
-        limit,
-    };
+    let query = TransferFilter { org_id: p.org_id, manager, docking_id: p.docking_id, period: filter, offset, limit };
     let page = transfers::list(&cx, &auth, &query).await?;
     Ok(HttpResponse::Ok().json(PageResponse::from(page)))
 }

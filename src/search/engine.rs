@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
-use utoipa::ToSchema;
 
 use super::analyzer::Analyzer;
 use super::index::{IndexError, SearchIndex, SearchOutcome, SearchRequest};
@@ -48,30 +46,6 @@ pub enum SearchError {
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + '_ {
     move |source| SearchError::Io { path: path.display().to_string(), source }
-}
-
-/// How the index compares with the database.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DriftReport {
-    pub analyzer: String,
-    pub checkpoint: i64,
-    pub last_change: i64,
-    pub libraries: Vec<LibraryDrift>,
-    /// True when every record is in the index at its current version and nothing else is.
-    pub consistent: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LibraryDrift {
-    pub library: String,
-    pub in_database: usize,
-    pub in_index: usize,
-    /// Ids in the database but not in the index (first 20).
-    pub missing: Vec<String>,
-    /// Ids whose indexed version is not the stored one (first 20).
-    pub stale: Vec<String>,
-    /// Ids in the index but not in the database (first 20).
-    pub extra: Vec<String>,
 }
 
 pub struct Search {

@@ -54,7 +54,7 @@ impl Indexer {
     /// Compares the index with the database.
     pub async fn check(
         &self,
-    ) -> Result<techmarket::search::engine::DriftReport, techmarket::app::indexing::IndexingError> {
+    ) -> Result<techmarket::app::indexing::DriftReport, techmarket::app::indexing::IndexingError> {
         techmarket::app::indexing::check(self.0.store().as_ref(), self.0.search()).await
     }
 
