@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -418,182 +419,24 @@ impl Owners {
 }
 
 /// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
-/// writes a file of records for `viewer`.
+/// writes a file of records for `viewer`: a pipeline of named steps.
 pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
     let library = options.library;
-    check_role(viewer.role, library)?;
-    // An owner's import may not name another organisation for its rows, as a single post may not.
-    if !viewer.role.is_staff()
-        && let Some(named) = options.default_org.as_deref()
-    {
-        owner_named(viewer, library, Some(named))?;
-    }
-    // Parsing a large workbook is CPU work: off the async workers.
-    let (format, encoding, limits) = (options.format, options.encoding, options.limits);
-    let table: Table = tokio::task::spawn_blocking(move || tabular::read_limited(&bytes, format, encoding, &limits))
-        .await
-        .map_err(|e| Error::from(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))??;
-    let cols = columns(library);
-    let ignored_columns: Vec<String> =
-        table.headers.iter().filter(|h| !h.is_empty() && column_of(cols, h).is_none()).cloned().collect();
-    for c in cols.iter().filter(|c| c.required) {
-        if !table.headers.iter().any(|h| column_of(cols, h).is_some_and(|x| x.key == c.key)) {
-            let known = cols.iter().map(|c| format!("{} ({})", c.header, c.key)).collect::<Vec<_>>().join(", ");
-            return Err(Error::new(
-                Code::MissingColumn,
-                format!("the file has no `{}` column ({}); the columns are: {known}", c.header, c.key),
-            ));
-        }
-    }
-
-    let organisations = cx.store.list_organisations().await?;
-    let owners = Owners {
-        by_id: organisations.iter().map(|o| (o.id.clone(), o.clone())).collect(),
-        by_name: organisations.iter().map(|o| (o.name.clone(), o.clone())).collect(),
-    };
-    let at = cx.clock.now();
-    let today = market_today(at);
-    let mut errors: Vec<RowError> = Vec::new();
-    let mut items: Vec<RowResult> = Vec::new();
-    let mut valid: Vec<(usize, Valid, Option<String>)> = Vec::new();
-    let mut seen_external: HashSet<(String, String)> = HashSet::new();
-    let mut imported: HashMap<String, HashMap<String, String>> = HashMap::new();
-
-    // Each row is dropped once it is validated, so the file's cells and its records are not
-    // held whole at the same time.
+    check_allowed(viewer, options)?;
+    let table = read_table(bytes, options).await?;
+    let ignored_columns = check_columns(columns(library), &table.headers)?;
     let (format, encoding, row_count) = (table.format, table.encoding, table.rows.len());
+    let mut checker = RowChecker::new(cx, viewer, options).await?;
+    // Each row is dropped once it is checked, so the file's cells and its records are not held
+    // whole at the same time.
     for (i, row) in table.rows.into_iter().enumerate() {
         // Validation of thousands of rows must not hold up the other requests of the worker.
         if i % 200 == 199 {
             tokio::task::yield_now().await;
         }
-        let before = errors.len();
-        let (mut input, headers) = row_input(cols, &row, &mut errors);
-        let column_name = |key: &str| -> String {
-            let top = key.split(['.', '[']).next().unwrap_or(key);
-            headers
-                .get(key)
-                .or_else(|| headers.iter().find(|(k, _)| k.split('.').next() == Some(top)).map(|(_, h)| h))
-                .cloned()
-                .unwrap_or_else(|| {
-                    cols.iter()
-                        .find(|c| c.key == key || c.key == top)
-                        .map(|c| c.header.to_string())
-                        .unwrap_or(key.to_string())
-                })
-        };
-        let mut fail = |key: &str, code: &str, message_zh: String, message: String| {
-            errors.push(RowError {
-                row: row.number,
-                column: column_name(key),
-                code: code.to_string(),
-                message,
-                message_zh,
-            });
-        };
-        let external_id = input.remove(EXTERNAL_ID).map(|v| match v {
-            Value::String(s) => s,
-            other => other.to_string(),
-        });
-        if let Some(ext) = &external_id {
-            use crate::domain::validate::{Lines, forbidden_control};
-            if forbidden_control(ext, Lines::One).is_some() || ext.chars().count() > 100 {
-                fail(
-                    EXTERNAL_ID,
-                    "invalid_value",
-                    "外部编号应为一行、至多 100 个字符，不含控制字符".into(),
-                    "外部编号 must be one line of at most 100 characters without control characters".into(),
-                );
-            }
-        }
-        let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
-        // The owner, by the rules of a single post: the viewer's own organisation (naming another
-        // is refused), or (managers) the row's or the import's, which must be of the library's kind.
-        let named: Option<String> = if viewer.role.is_staff() {
-            named_org.or_else(|| options.default_org.clone())
-        } else {
-            // An owner may name its own organisation, by name or by id.
-            named_org.map(|text| match owners.find(&text) {
-                Some(o) if o.id == viewer.org_id => o.id.clone(),
-                _ => text,
-            })
-        };
-        let named = named.as_deref();
-        let owner = match owner_named(viewer, library, named) {
-            Err(e) => {
-                let (zh, en) = owner_message(&e, named.unwrap_or_default());
-                fail(ORGANISATION, e.code.as_str(), zh, en);
-                None
-            }
-            Ok(target) => match owners.find(target) {
-                None => {
-                    fail(
-                        ORGANISATION,
-                        Code::UnknownOrganisation.as_str(),
-                        format!("没有名称或编号为 `{target}` 的机构"),
-                        format!("no organisation named or with id `{target}`"),
-                    );
-                    None
-                }
-                Some(o) => match check_owner_kind(o, library) {
-                    Ok(()) => Some(o.clone()),
-                    Err(e) => {
-                        fail(ORGANISATION, e.code.as_str(), e.message_zh(), e.message);
-                        None
-                    }
-                },
-            },
-        };
-        let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
-
-        let body = Value::Object(input);
-        let meta =
-            |o: &Organisation| RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at);
-        let record = match library {
-            Library::Needs => validated::<NeedInput, _>(body, |i| NeedContent::parse(i, today), &mut fail)
-                .and_then(|content| owner.as_ref().map(|o| Valid::Need(Need { meta: meta(o), content }))),
-            Library::Achievements => validated::<AchievementInput, _>(body, AchievementContent::parse, &mut fail)
-                .and_then(|content| owner.as_ref().map(|o| Valid::Achievement(Achievement { meta: meta(o), content }))),
-        };
-        // Idempotency: an external id imported before (or earlier in this file).
-        let mut existing_id = None;
-        if let (Some(ext), Some(o)) = (&external_id, &owner) {
-            if !imported.contains_key(&o.id) {
-                let known: HashMap<String, String> = cx.store.imported_ids(library, &o.id).await?.into_iter().collect();
-                imported.insert(o.id.clone(), known);
-            }
-            existing_id = imported[&o.id].get(ext).cloned();
-            if existing_id.is_none() && !seen_external.insert((o.id.clone(), ext.clone())) {
-                errors.push(RowError {
-                    row: row.number,
-                    column: column_name(EXTERNAL_ID),
-                    code: "repeated_external_id".into(),
-                    message: format!("外部编号 `{ext}` appears on an earlier row of this file"),
-                    message_zh: format!("外部编号 `{ext}` 与本文件前面某行重复"),
-                });
-            }
-        }
-        let invalid = errors.len() > before;
-        let action = match (&existing_id, invalid) {
-            (Some(_), _) => RowAction::Existing,
-            (None, true) => RowAction::Invalid,
-            (None, false) => RowAction::Create,
-        };
-        let id = existing_id
-            .clone()
-            .or_else(|| record.as_ref().filter(|_| action == RowAction::Create).map(|r| r.meta().id.clone()));
-        if existing_id.is_some() {
-            // An existing row's own errors do not count: nothing is written for it.
-            errors.truncate(before);
-        }
-        items.push(RowResult { row: row.number, action, id, title, external_id: external_id.clone() });
-        if action == RowAction::Create
-            && let Some(r) = record
-        {
-            valid.push((row.number, r, external_id));
-        }
+        checker.check(row).await?;
     }
-
+    let RowChecker { at, errors, mut items, valid, .. } = checker;
     let duplicates = duplicates(cx, library, &valid).await?;
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
@@ -601,8 +444,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
     if write {
         write_valid(cx, viewer, library, &valid, at).await?;
         tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
-    }
-    if !write {
+    } else {
         // Nothing was written (or it is a dry run): an id would point nowhere.
         for item in items.iter_mut().filter(|i| i.action == RowAction::Create) {
             item.id = None;
@@ -625,6 +467,255 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
     })
 }
 
+/// Step 1: who may import into the library, and (an owner) for whom.
+fn check_allowed(viewer: &Principal, options: &Options) -> Result<()> {
+    check_role(viewer.role, options.library)?;
+    // An owner's import may not name another organisation for its rows, as a single post may not.
+    if !viewer.role.is_staff()
+        && let Some(named) = options.default_org.as_deref()
+    {
+        owner_named(viewer, options.library, Some(named))?;
+    }
+    Ok(())
+}
+
+/// Step 2: the file's table. Parsing a large workbook is CPU work: off the async workers.
+async fn read_table(bytes: Vec<u8>, options: &Options) -> Result<Table> {
+    let (format, encoding, limits) = (options.format, options.encoding, options.limits);
+    let read = tokio::task::spawn_blocking(move || tabular::read_limited(&bytes, format, encoding, &limits))
+        .await
+        .map_err(|e| Error::from(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))?;
+    Ok(read?)
+}
+
+/// Step 3: every required column is there; the headers no column reads (reported, not refused).
+fn check_columns(cols: &[Column], headers: &[String]) -> Result<Vec<String>> {
+    for c in cols.iter().filter(|c| c.required) {
+        if !headers.iter().any(|h| column_of(cols, h).is_some_and(|x| x.key == c.key)) {
+            let known = cols.iter().map(|c| format!("{} ({})", c.header, c.key)).collect::<Vec<_>>().join(", ");
+            return Err(Error::new(
+                Code::MissingColumn,
+                format!("the file has no `{}` column ({}); the columns are: {known}", c.header, c.key),
+            ));
+        }
+    }
+    Ok(headers.iter().filter(|h| !h.is_empty() && column_of(cols, h).is_none()).cloned().collect())
+}
+
+/// Step 4: each row checked as a single post would be (owner, content), and against the
+/// external ids imported before or earlier in the file.
+struct RowChecker<'a> {
+    cx: &'a App,
+    viewer: &'a Principal,
+    options: &'a Options,
+    cols: &'static [Column],
+    owners: Owners,
+    at: DateTime<Utc>,
+    errors: Vec<RowError>,
+    items: Vec<RowResult>,
+    valid: Vec<(usize, Valid, Option<String>)>,
+    seen_external: HashSet<(String, String)>,
+    /// External id → record id, per owner, read from the database when first needed.
+    imported: HashMap<String, HashMap<String, String>>,
+}
+
+/// The errors of one row, each named by the column the file gives it.
+struct RowErrors<'a> {
+    row: usize,
+    cols: &'static [Column],
+    headers: HashMap<&'static str, String>,
+    errors: &'a mut Vec<RowError>,
+}
+
+impl RowErrors<'_> {
+    /// The column of a field as the file names it (or the field's own header).
+    fn column(&self, key: &str) -> String {
+        let top = key.split(['.', '[']).next().unwrap_or(key);
+        self.headers
+            .get(key)
+            .or_else(|| self.headers.iter().find(|(k, _)| k.split('.').next() == Some(top)).map(|(_, h)| h))
+            .cloned()
+            .unwrap_or_else(|| {
+                let col = self.cols.iter().find(|c| c.key == key || c.key == top);
+                col.map(|c| c.header.to_string()).unwrap_or(key.to_string())
+            })
+    }
+
+    fn fail(&mut self, key: &str, code: &str, message_zh: String, message: String) {
+        let column = self.column(key);
+        self.errors.push(RowError { row: self.row, column, code: code.to_string(), message, message_zh });
+    }
+}
+
+impl<'a> RowChecker<'a> {
+    async fn new(cx: &'a App, viewer: &'a Principal, options: &'a Options) -> Result<RowChecker<'a>> {
+        let organisations = cx.store.list_organisations().await?;
+        let owners = Owners {
+            by_id: organisations.iter().map(|o| (o.id.clone(), o.clone())).collect(),
+            by_name: organisations.iter().map(|o| (o.name.clone(), o.clone())).collect(),
+        };
+        Ok(RowChecker {
+            cx,
+            viewer,
+            options,
+            cols: columns(options.library),
+            owners,
+            at: cx.clock.now(),
+            errors: Vec::new(),
+            items: Vec::new(),
+            valid: Vec::new(),
+            seen_external: HashSet::new(),
+            imported: HashMap::new(),
+        })
+    }
+
+    /// Checks one row; records its outcome (create, existing, invalid) and its errors.
+    async fn check(&mut self, row: tabular::Row) -> Result<()> {
+        let before = self.errors.len();
+        let (mut input, headers) = row_input(self.cols, &row, &mut self.errors);
+        let (owners, viewer, options, cols, at) = (&self.owners, self.viewer, self.options, self.cols, self.at);
+        let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut self.errors };
+        let external_id = external_id(&mut input, &mut errors);
+        let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
+        let owner = row_owner(owners, viewer, options, named_org, &mut errors);
+        let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+        let record = row_record(options.library, input, owner.as_ref(), viewer, at, &mut errors);
+        let headers = std::mem::take(&mut errors.headers);
+        let existing_id = match (&external_id, &owner) {
+            (Some(ext), Some(o)) => {
+                let (existing, repeated) = self.known_external(ext, o).await?;
+                if repeated {
+                    let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut self.errors };
+                    errors.fail(
+                        EXTERNAL_ID,
+                        "repeated_external_id",
+                        format!("外部编号 `{ext}` 与本文件前面某行重复"),
+                        format!("外部编号 `{ext}` appears on an earlier row of this file"),
+                    );
+                }
+                existing
+            }
+            _ => None,
+        };
+        let invalid = self.errors.len() > before;
+        let action = match (&existing_id, invalid) {
+            (Some(_), _) => RowAction::Existing,
+            (None, true) => RowAction::Invalid,
+            (None, false) => RowAction::Create,
+        };
+        let id = existing_id
+            .clone()
+            .or_else(|| record.as_ref().filter(|_| action == RowAction::Create).map(|r| r.meta().id.clone()));
+        if existing_id.is_some() {
+            // An existing row's own errors do not count: nothing is written for it.
+            self.errors.truncate(before);
+        }
+        self.items.push(RowResult { row: row.number, action, id, title, external_id: external_id.clone() });
+        if action == RowAction::Create
+            && let Some(r) = record
+        {
+            self.valid.push((row.number, r, external_id));
+        }
+        Ok(())
+    }
+
+    /// Idempotency: the record an external id was imported as before, if any, and whether the id
+    /// is new but repeated within the file (an error of the later row).
+    async fn known_external(&mut self, ext: &str, owner: &Organisation) -> Result<(Option<String>, bool)> {
+        if !self.imported.contains_key(&owner.id) {
+            let known = self.cx.store.imported_ids(self.options.library, &owner.id).await?;
+            self.imported.insert(owner.id.clone(), known.into_iter().collect());
+        }
+        let existing = self.imported[&owner.id].get(ext).cloned();
+        let repeated = existing.is_none() && !self.seen_external.insert((owner.id.clone(), ext.to_string()));
+        Ok((existing, repeated))
+    }
+}
+
+/// A row's external id (外部编号), checked: one line of at most 100 characters.
+fn external_id(input: &mut Map<String, Value>, errors: &mut RowErrors) -> Option<String> {
+    let ext = input.remove(EXTERNAL_ID).map(|v| match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    })?;
+    use crate::domain::validate::{Lines, forbidden_control};
+    if forbidden_control(&ext, Lines::One).is_some() || ext.chars().count() > 100 {
+        errors.fail(
+            EXTERNAL_ID,
+            "invalid_value",
+            "外部编号应为一行、至多 100 个字符，不含控制字符".into(),
+            "外部编号 must be one line of at most 100 characters without control characters".into(),
+        );
+    }
+    Some(ext)
+}
+
+/// A row's owner, by the rules of a single post: the viewer's own organisation (naming another
+/// is refused), or (managers) the row's or the import's, which must be of the library's kind.
+fn row_owner(
+    owners: &Owners,
+    viewer: &Principal,
+    options: &Options,
+    named_org: Option<String>,
+    errors: &mut RowErrors,
+) -> Option<Organisation> {
+    let named: Option<String> = if viewer.role.is_staff() {
+        named_org.or_else(|| options.default_org.clone())
+    } else {
+        // An owner may name its own organisation, by name or by id.
+        named_org.map(|text| match owners.find(&text) {
+            Some(o) if o.id == viewer.org_id => o.id.clone(),
+            _ => text,
+        })
+    };
+    let named = named.as_deref();
+    let target = match owner_named(viewer, options.library, named) {
+        Ok(target) => target,
+        Err(e) => {
+            let (zh, en) = owner_message(&e, named.unwrap_or_default());
+            errors.fail(ORGANISATION, e.code.as_str(), zh, en);
+            return None;
+        }
+    };
+    let Some(o) = owners.find(target) else {
+        errors.fail(
+            ORGANISATION,
+            Code::UnknownOrganisation.as_str(),
+            format!("没有名称或编号为 `{target}` 的机构"),
+            format!("no organisation named or with id `{target}`"),
+        );
+        return None;
+    };
+    match check_owner_kind(o, options.library) {
+        Ok(()) => Some(o.clone()),
+        Err(e) => {
+            errors.fail(ORGANISATION, e.code.as_str(), e.message_zh(), e.message);
+            None
+        }
+    }
+}
+
+/// A row's record, validated as the API validates a post (also when its owner is refused, so
+/// that every problem of the row is reported at once).
+fn row_record(
+    library: Library,
+    input: Map<String, Value>,
+    owner: Option<&Organisation>,
+    viewer: &Principal,
+    at: DateTime<Utc>,
+    errors: &mut RowErrors,
+) -> Option<Valid> {
+    let meta = |o: &Organisation| RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at);
+    let body = Value::Object(input);
+    let mut fail = |key: &str, code: &str, zh: String, en: String| errors.fail(key, code, zh, en);
+    match library {
+        Library::Needs => validated::<NeedInput, _>(body, |i| NeedContent::parse(i, market_today(at)), &mut fail)
+            .and_then(|content| owner.map(|o| Valid::Need(Need { meta: meta(o), content }))),
+        Library::Achievements => validated::<AchievementInput, _>(body, AchievementContent::parse, &mut fail)
+            .and_then(|content| owner.map(|o| Valid::Achievement(Achievement { meta: meta(o), content }))),
+    }
+}
+
 /// Writes an import's valid records and their external ids in one unit of work: all of them
 /// or, on any failure, none.
 async fn write_valid(
@@ -632,7 +723,7 @@ async fn write_valid(
     viewer: &Principal,
     library: Library,
     valid: &[(usize, Valid, Option<String>)],
-    at: chrono::DateTime<chrono::Utc>,
+    at: DateTime<Utc>,
 ) -> Result<()> {
     let mut unit = cx.begin(viewer).await?;
     let mut keys = Vec::new();

@@ -168,6 +168,50 @@ const FEEDBACK_MAX_SHARE: f64 = 0.025;
 /// Keyword evidence and feedback are each capped, so no single part dominates.
 const EVIDENCE_CAP: f32 = 2.0;
 
+/// How specific each keyword is in the catalogue, looked up once per ranking.
+struct Specificity<'a> {
+    index: &'a SearchIndex,
+    catalogue: u64,
+    known: HashMap<String, (f32, u64)>,
+}
+
+impl Specificity<'_> {
+    /// (specificity weight, document frequency) of a keyword.
+    fn of(&mut self, keyword: &str) -> (f32, u64) {
+        let (index, catalogue) = (self.index, self.catalogue);
+        *self.known.entry(normalize_text(keyword)).or_insert_with(|| {
+            let (df, _) = index.keyword_frequency(keyword);
+            (specific(df, catalogue), df)
+        })
+    }
+}
+
+/// Keyword feedback: the weight each keyword is lent by the first pass's best candidates and
+/// the accepted counterparts, and what each candidate lent itself (which it may not use).
+#[derive(Default)]
+struct Lent {
+    total: HashMap<String, f32>,
+    by: HashMap<(usize, String), f32>,
+}
+
+impl Lent {
+    /// The feedback a candidate receives from the others: (lift, the keywords that lift it).
+    fn received(&self, i: usize, r: &Retrieved) -> (f32, Vec<String>) {
+        let mut keywords = Vec::new();
+        let mut lift = 0.0;
+        for k in own_keywords(r) {
+            if let Some(w) = self.total.get(&k) {
+                let own = self.by.get(&(i, k.clone())).copied().unwrap_or(0.0);
+                if w - own > 1e-6 {
+                    lift += w - own;
+                    keywords.push(k);
+                }
+            }
+        }
+        (lift, keywords)
+    }
+}
+
 /// Ranks the candidates of `request`'s library for `input`. `request` carries the viewer,
 /// filters and how many results to return; its text is replaced by the input's.
 pub fn rank(
@@ -190,86 +234,25 @@ pub fn rank(
         });
     };
     let catalogue = index.num_docs().max(1);
-    let text = normalize_text(&input.text);
-    let mut specificity: HashMap<String, (f32, u64)> = HashMap::new();
-    let mut lookup = |keyword: &str| -> (f32, u64) {
-        *specificity.entry(normalize_text(keyword)).or_insert_with(|| {
-            let (df, _) = index.keyword_frequency(keyword);
-            (specific(df, catalogue), df)
-        })
-    };
-
-    // Keyword hits per candidate (a candidate's field name among its keywords is not one).
-    let hits: Vec<Vec<(String, f32)>> = retrieved
-        .iter()
-        .map(|r| {
-            let field = normalize_text(&r.field);
-            r.keywords
-                .iter()
-                .filter_map(|k| {
-                    let normalized = normalize_text(k);
-                    if normalized.chars().count() < 2 || normalized == field || !text.contains(&normalized) {
-                        return None;
-                    }
-                    Some((k.clone(), lookup(k).0))
-                })
-                .collect()
-        })
-        .collect();
-
+    let mut specificity = Specificity { index, catalogue, known: HashMap::new() };
+    let hits = keyword_hits(&retrieved, &normalize_text(&input.text), &mut specificity);
     let field = field_distribution(&retrieved, &hits, input, params, catalogue, best);
-    let share_of = |f: &str| field.share(f);
-    let evidence = |h: &[(String, f32)]| h.iter().map(|(_, w)| w).sum::<f32>().min(EVIDENCE_CAP);
     let first: Vec<f32> = retrieved
         .iter()
         .zip(&hits)
         .map(|(r, h)| {
-            (r.score / best + params.keyword_weight * evidence(h)) * (params.field_floor + share_of(&r.field))
+            (r.score / best + params.keyword_weight * evidence(h)) * (params.field_floor + field.share(&r.field))
         })
         .collect();
-
-    // Keyword feedback from the first pass's best candidates and the accepted counterparts.
-    let mut order: Vec<usize> = (0..retrieved.len()).collect();
-    order.sort_by(|&a, &b| first[b].total_cmp(&first[a]).then_with(|| retrieved[a].id.cmp(&retrieved[b].id)));
-    let top: Vec<usize> = order.iter().copied().take(params.feedback_depth).collect();
-    let top_score = first[order[0]].max(f32::MIN_POSITIVE);
-    let max_df = ((catalogue as f64 * FEEDBACK_MAX_SHARE) as u64).max(50);
-    let mut lent: HashMap<String, f32> = HashMap::new();
-    let mut lent_by: HashMap<(usize, String), f32> = HashMap::new();
-    for &i in &top {
-        for k in own_keywords(&retrieved[i]) {
-            let (weight, df) = lookup(&k);
-            if (2..=max_df).contains(&df) {
-                let w = first[i] / top_score * weight;
-                *lent.entry(k.clone()).or_default() += w;
-                *lent_by.entry((i, k)).or_default() += w;
-            }
-        }
-    }
-    for k in &input.feedback.accepted_keywords {
-        let normalized = normalize_text(k);
-        let (weight, _) = lookup(k);
-        *lent.entry(normalized).or_default() += weight;
-    }
-
+    let lent = feedback(&retrieved, &first, input, params, &mut specificity);
     let mut candidates: Vec<Candidate> = retrieved
         .into_iter()
         .zip(hits)
         .enumerate()
         .map(|(i, (r, keyword_hits))| {
-            let mut feedback_keywords = Vec::new();
-            let mut lift = 0.0;
-            for k in own_keywords(&r) {
-                if let Some(w) = lent.get(&k) {
-                    let own = lent_by.get(&(i, k.clone())).copied().unwrap_or(0.0);
-                    if w - own > 1e-6 {
-                        lift += w - own;
-                        feedback_keywords.push(k);
-                    }
-                }
-            }
+            let (lift, feedback_keywords) = lent.received(i, &r);
             let text_score = r.score / best;
-            let field_share = share_of(&r.field);
+            let field_share = field.share(&r.field);
             let raw = (text_score
                 + params.keyword_weight * evidence(&keyword_hits)
                 + params.feedback_weight * lift.min(EVIDENCE_CAP))
@@ -290,6 +273,63 @@ pub fn rank(
     candidates.sort_by(|a, b| b.rank_score.total_cmp(&a.rank_score).then_with(|| a.retrieved.id.cmp(&b.retrieved.id)));
     candidates.truncate(wanted);
     Ok(Ranking { field, candidates })
+}
+
+/// A candidate's keyword evidence: the sum of its hits' weights, capped.
+fn evidence(hits: &[(String, f32)]) -> f32 {
+    hits.iter().map(|(_, w)| w).sum::<f32>().min(EVIDENCE_CAP)
+}
+
+/// Each candidate's keywords that occur in the record's (normalised) text, with their
+/// specificity; a candidate's field name among its keywords is not one.
+fn keyword_hits(retrieved: &[Retrieved], text: &str, specificity: &mut Specificity) -> Vec<Vec<(String, f32)>> {
+    retrieved
+        .iter()
+        .map(|r| {
+            let field = normalize_text(&r.field);
+            r.keywords
+                .iter()
+                .filter_map(|k| {
+                    let normalized = normalize_text(k);
+                    if normalized.chars().count() < 2 || normalized == field || !text.contains(&normalized) {
+                        return None;
+                    }
+                    Some((k.clone(), specificity.of(k).0))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Keyword feedback from the first pass's best candidates (by their first-pass score `first`)
+/// and from the keywords of the counterparts a manager accepted.
+fn feedback(
+    retrieved: &[Retrieved],
+    first: &[f32],
+    input: &MatchInput,
+    params: &MatchParams,
+    specificity: &mut Specificity,
+) -> Lent {
+    let mut order: Vec<usize> = (0..retrieved.len()).collect();
+    order.sort_by(|&a, &b| first[b].total_cmp(&first[a]).then_with(|| retrieved[a].id.cmp(&retrieved[b].id)));
+    let top_score = first[order[0]].max(f32::MIN_POSITIVE);
+    let max_df = ((specificity.catalogue as f64 * FEEDBACK_MAX_SHARE) as u64).max(50);
+    let mut lent = Lent::default();
+    for &i in order.iter().take(params.feedback_depth) {
+        for k in own_keywords(&retrieved[i]) {
+            let (weight, df) = specificity.of(&k);
+            if (2..=max_df).contains(&df) {
+                let w = first[i] / top_score * weight;
+                *lent.total.entry(k.clone()).or_default() += w;
+                *lent.by.entry((i, k)).or_default() += w;
+            }
+        }
+    }
+    for k in &input.feedback.accepted_keywords {
+        let (weight, _) = specificity.of(k);
+        *lent.total.entry(normalize_text(k)).or_default() += weight;
+    }
+    lent
 }
 
 /// The evidence as a score in 0..1 that means the same for every record: 1 − e^(−evidence).
