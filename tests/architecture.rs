@@ -144,3 +144,63 @@ fn the_ways_in_import_nothing_from_the_store_or_the_index() {
     let found = offending_file("main.rs", &needles);
     assert!(found.is_empty(), "a subcommand opens the context through startup and calls app:\n{}", found.join("\n"));
 }
+
+/// The modules of `src/<part>` each file names (`super::name`), mod.rs (the part's root) aside.
+fn sibling_imports(part: &str) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(part);
+    let modules: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().to_string()))
+        .filter(|m| m != "mod")
+        .collect();
+    let mut graph = std::collections::BTreeMap::new();
+    for module in &modules {
+        let Ok(text) = std::fs::read_to_string(root.join(format!("{module}.rs"))) else { continue };
+        let code: String =
+            text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+        let named = modules
+            .iter()
+            .filter(|other| *other != module && code.contains(&format!("super::{other}::")))
+            .cloned()
+            .collect();
+        graph.insert(module.clone(), named);
+    }
+    graph
+}
+
+#[test]
+fn no_circle_between_the_store_files() {
+    let graph = sibling_imports("storage");
+    // Depth-first search for a cycle, reporting its path.
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(cycle) = visit(node, &graph, &mut Vec::new(), &mut done) {
+            panic!("src/storage files import each other in a circle: {}", cycle.join(" → "));
+        }
+    }
+    assert!(graph.get("sql").is_some_and(|s| s.contains("rows")), "the graph is read: {graph:?}");
+}

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::dialect::{Dialect, Sql, WriteTx};
-use super::rows::{code, from_micros, micros};
-use super::sql::{IntoDomain, SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::rows::{IntoDomain, code, from_micros, micros};
+use super::sql::{SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
 use super::{ChangeKind, DockingStore, DockingWrites, Page, StoreError, StoreResult};
 use crate::domain::docking::{Docking, DockingAction, DockingEvent, DockingState, EventKind};
 use crate::domain::vocab::TechField;

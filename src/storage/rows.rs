@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::sql::IntoDomain;
+use super::dialect::Rows;
 use super::{Change, StoreError, StoreResult, TokenLookup};
 use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
@@ -11,6 +11,12 @@ use crate::domain::need::{Need, NeedContent};
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::RecordMeta;
 use crate::domain::validate::{Contact, Wan};
+
+/// A row that becomes a domain record.
+pub(super) trait IntoDomain: Rows {
+    type Domain;
+    fn into_domain(self) -> StoreResult<Self::Domain>;
+}
 
 pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()

@@ -2,8 +2,8 @@
 //! steps of its parts (record rows and the change log, listing filters and pages, versioned
 //! updates). Each library's part of the `Store` is implemented in its own module.
 
-use super::dialect::{Dialect, Rows, Sql, Value, WriteTx};
-use super::rows::{json_list, micros};
+use super::dialect::{Dialect, Sql, Value, WriteTx};
+use super::rows::{IntoDomain, json_list, micros};
 use super::{ChangeKind, ListQuery, Page, StoreError, StoreResult};
 use crate::domain::achievement::Achievement;
 use crate::domain::need::Need;
@@ -246,12 +246,6 @@ pub(super) fn push_list_filters(sql: &mut Sql, q: &ListQuery) {
     if let Some(cursor) = &q.cursor {
         sql.push(" AND n.id < ").push_bind(cursor.clone());
     }
-}
-
-/// A row that becomes a domain record.
-pub(super) trait IntoDomain: Rows {
-    type Domain;
-    fn into_domain(self) -> StoreResult<Self::Domain>;
 }
 
 /// Runs a listing newest first, one more than the page to tell whether there is a next page; the

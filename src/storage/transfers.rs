@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::dialect::{Dialect, Sql, Value, WriteTx};
-use super::rows::{code, from_micros, micros};
-use super::sql::{IntoDomain, SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::rows::{IntoDomain, code, from_micros, micros};
+use super::sql::{SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
 use super::{ChangeKind, Page, StoreError, StoreResult, TransferStore, TransferWrites};
 use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
 use crate::domain::transfer::{Milestone, Outcomes, Transfer, TransferContent};
