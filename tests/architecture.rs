@@ -204,3 +204,21 @@ fn no_circle_between_the_store_files() {
     }
     assert!(graph.get("sql").is_some_and(|s| s.contains("rows")), "the graph is read: {graph:?}");
 }
+
+#[test]
+fn every_store_method_has_a_conformance_test() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/storage/mod.rs")).unwrap();
+    let methods: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("async fn").or_else(|| l.trim().strip_prefix("fn ")))
+        .filter_map(|rest| rest.trim().split('(').next().map(str::to_string))
+        .filter(|m| !m.is_empty() && !["from", "code", "parse", "library", "record"].contains(&m.as_str()))
+        .collect();
+    assert!(methods.len() > 40, "the store's methods are read: {methods:?}");
+    let suite: String = rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/storage"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let untested: Vec<&String> = methods.iter().filter(|m| !suite.contains(&format!(".{m}("))).collect();
+    assert!(untested.is_empty(), "store methods no conformance test calls (tests/api/storage): {untested:?}");
+}

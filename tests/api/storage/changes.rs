@@ -183,3 +183,24 @@ async fn a_follower_never_passes_a_change_that_commits_late() {
     assert_eq!(ids, [first.meta.id.as_str(), second.meta.id.as_str()]);
     assert!(seen[0].seq < seen[1].seq);
 }
+
+#[tokio::test]
+async fn a_store_names_its_backend_and_its_database_and_closes() {
+    use techmarket::storage::Backend;
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database_url(&dir).await;
+    let options = crate::helpers::test_config(&dir, &url).database_options();
+    let store = techmarket::storage::connect(&options).await.unwrap();
+    let expected = if url.starts_with("sqlite") { Backend::Sqlite } else { Backend::Postgres };
+    assert_eq!(store.backend(), expected);
+    let id = store.database_id().await.unwrap();
+    assert!(id.len() >= 16 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "{id}");
+    store.ping().await.unwrap();
+    store.close().await;
+    let closed = store.ping().await.unwrap_err();
+    assert!(closed.is_closed(), "{closed:?}");
+    let again = techmarket::storage::connect(&options).await.unwrap();
+    assert_eq!(again.database_id().await.unwrap(), id, "the identity is made once, with the schema");
+    let (other, _other_dir) = spawn_store().await;
+    assert_ne!(other.database_id().await.unwrap(), id, "another database, another identity");
+}
