@@ -222,3 +222,62 @@ fn every_store_method_has_a_conformance_test() {
     let untested: Vec<&String> = methods.iter().filter(|m| !suite.contains(&format!(".{m}("))).collect();
     assert!(untested.is_empty(), "store methods no conformance test calls (tests/api/storage): {untested:?}");
 }
+
+/// (lines, file, line, name) of every function in `src/`, by matching braces (outside comments).
+fn function_lengths() -> Vec<(usize, String, usize, String)> {
+    let mut out = Vec::new();
+    for file in rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (start, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or_default().trim_start();
+            let signature = [
+                "pub fn ",
+                "fn ",
+                "pub async fn ",
+                "async fn ",
+                "pub(crate) fn ",
+                "pub(super) fn ",
+                "pub(crate) async fn ",
+                "pub(super) async fn ",
+            ]
+            .iter()
+            .find_map(|p| code.strip_prefix(p));
+            let Some(name) = signature.and_then(|rest| rest.split(['(', '<']).next()) else { continue };
+            let (mut depth, mut opened) = (0i32, false);
+            for (offset, body) in lines[start..].iter().enumerate() {
+                let body = body.split("//").next().unwrap_or_default();
+                if !opened && body.trim_end().ends_with(';') {
+                    break;
+                }
+                for c in body.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if opened && depth == 0 {
+                    out.push((offset + 1, file.display().to_string(), start + 1, name.to_string()));
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_about_a_hundred_lines() {
+    let lengths = function_lengths();
+    assert!(lengths.len() > 500, "the functions are read: {}", lengths.len());
+    let long: Vec<String> = lengths
+        .iter()
+        .filter(|(n, ..)| *n > 110)
+        .map(|(n, file, line, name)| format!("{file}:{line}: {name} has {n} lines"))
+        .collect();
+    assert!(long.is_empty(), "split these into named steps:\n{}", long.join("\n"));
+}
