@@ -85,6 +85,13 @@ impl UnitOfWork<'_> {
     /// before `tx.commit()`.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        let origin = self.actor.origin();
+        tracing::debug!(
+            user = self.actor.user_id(),
+            request_id = origin.and_then(|o| o.request_id.as_deref()),
+            client = origin.and_then(|o| o.client.as_deref()),
+            "unit of work committed"
+        );
         self.writes.committed();
         Ok(())
     }

@@ -8,9 +8,9 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::error::ApiError;
+use super::error::{ApiError, RequestId};
 use crate::app::{App, Code, Error, accounts};
-use crate::domain::record::Principal;
+use crate::domain::record::{Origin, Principal};
 use crate::domain::vocab::Role;
 
 /// Which roles a route admits.
@@ -77,7 +77,20 @@ pub async fn authenticate(cx: &App, req: &HttpRequest) -> Result<Principal, Erro
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| unauthenticated("the Authorization header must read `Bearer <token>`"))?;
-    accounts::authenticate(cx, secret).await
+    let mut principal = accounts::authenticate(cx, secret).await?;
+    principal.origin = origin(req);
+    Ok(principal)
+}
+
+/// Where a request came from, for the record of who did what: its id (the one in the
+/// `x-request-id` answer header) and the address of the connection's peer (not a header a
+/// client could write).
+fn origin(req: &HttpRequest) -> Origin {
+    use actix_web::HttpMessage;
+    Origin {
+        request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+        client: req.peer_addr().map(|addr| addr.ip().to_string()),
+    }
 }
 
 impl<R: Requirement + 'static> FromRequest for Auth<R> {
@@ -99,5 +112,22 @@ impl<R: Requirement + 'static> FromRequest for Auth<R> {
             }
             Ok::<Self, ApiError>(Auth { principal, _requirement: PhantomData })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::HttpMessage;
+
+    use super::{Origin, RequestId, origin};
+
+    #[test]
+    fn a_request_names_its_id_and_the_connection_peer_not_a_forwarded_header() {
+        let req = actix_web::test::TestRequest::get()
+            .peer_addr("203.0.113.7:52100".parse().unwrap())
+            .insert_header(("x-forwarded-for", "198.51.100.1"))
+            .to_http_request();
+        req.extensions_mut().insert(RequestId("请求-42".into()));
+        assert_eq!(origin(&req), Origin { request_id: Some("请求-42".into()), client: Some("203.0.113.7".into()) });
     }
 }
