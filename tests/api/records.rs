@@ -243,3 +243,21 @@ async fn achievements_filter_by_minimum_trl() {
     let trls: Vec<i64> = r.body["items"].as_array().unwrap().iter().map(|a| a["trl"].as_i64().unwrap()).collect();
     assert_eq!(trls, [9, 6]);
 }
+
+#[tokio::test]
+async fn a_need_is_expired_by_the_service_clock_once_its_deadline_has_passed() {
+    let app = spawn_app().await;
+    let enterprise = app.enterprise("东营垦利石化装备有限公司").await;
+    app.travel_to("2031-05-01T09:00:00+08:00");
+    let created = app.create_need(&enterprise, json!({"deadline": "2031-05-31"})).await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["expired"], false);
+    app.travel_to("2031-05-31T23:59:00+08:00");
+    let read = app.get(&format!("/api/v1/needs/{id}"), &enterprise.token).await;
+    assert_eq!(read.body["expired"], false, "the deadline day itself still counts");
+    app.travel_to("2031-06-01T00:01:00+08:00");
+    let read = app.get(&format!("/api/v1/needs/{id}"), &enterprise.token).await;
+    assert_eq!(read.body["expired"], true, "the market's next day (China Standard Time)");
+    let listed = app.get("/api/v1/needs", &enterprise.token).await;
+    assert_eq!(listed.body["items"][0]["expired"], true);
+}
