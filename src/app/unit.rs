@@ -1,8 +1,8 @@
 //! The unit of work: the one write path. An operation that writes opens one with the acting
 //! principal (`App::begin`), makes every write of the operation in it (the store's write methods
 //! belong to its transaction, `storage::StoreTx`, and to nothing else), and commits it. Each
-//! write a follower needs appends its change to the ordered feed in the same transaction;
-//! committing is what wakes the followers. Dropped without `commit` (an error, a rule refused,
+//! write a follower needs appends its change to the ordered feed in the same transaction (at
+//! commit); committing is what wakes the followers. Dropped without `commit` (an error, a rule refused,
 //! a panic), the transaction rolls back: nothing is written and nothing is woken.
 //!
 //! The seam for what must be written *with* a change: an audit entry of who did what (the

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{OrganisationRow, TokenLookupRow, TokenRow, UserRow, micros};
-use super::sql::{SqlStore, SqlTx, TOKEN_LOOKUP, all, log_change, one};
+use super::sql::{SqlStore, SqlTx, TOKEN_LOOKUP, all, one};
 use super::{AccountStore, AccountWrites, ChangeKind, StoreResult, TokenLookup};
 use crate::domain::org::{ApiToken, Organisation, User};
 
@@ -60,7 +60,8 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
                 .bind(&org.region)
                 .bind(micros(org.created_at));
         self.0.execute(sql).await?;
-        log_change(&mut self.0, ChangeKind::Organisation, &org.id, org.created_at).await
+        self.log(ChangeKind::Organisation, &org.id, org.created_at);
+        Ok(())
     }
 
     async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
@@ -75,7 +76,8 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
         .bind(&user.phone)
         .bind(micros(user.created_at));
         self.0.execute(sql).await?;
-        log_change(&mut self.0, ChangeKind::User, &user.id, user.created_at).await
+        self.log(ChangeKind::User, &user.id, user.created_at);
+        Ok(())
     }
 
     async fn insert_token(&mut self, token: &ApiToken, hash: &str) -> StoreResult<()> {
@@ -91,7 +93,8 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
         .bind(micros(token.created_at))
         .bind(token.expires_at.map(micros));
         self.0.execute(sql).await?;
-        log_change(&mut self.0, ChangeKind::Token, &token.id, token.created_at).await
+        self.log(ChangeKind::Token, &token.id, token.created_at);
+        Ok(())
     }
 
     async fn revoke_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -101,7 +104,7 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
         if self.0.execute(sql).await? == 0 {
             return Ok(false);
         }
-        log_change(&mut self.0, ChangeKind::Token, id, at).await?;
+        self.log(ChangeKind::Token, id, at);
         Ok(true)
     }
 

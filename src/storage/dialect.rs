@@ -196,8 +196,8 @@ pub trait WriteTx: Send {
     /// Runs a statement; how many rows it changed.
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64>;
     async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>>;
-    /// Serialises writers from the moment they draw a change-log sequence number until they
-    /// commit, so sequence numbers become visible in order.
+    /// Serialises writers from the moment they draw feed positions until they commit, so
+    /// positions become visible in order (taken at commit, just before the feed rows).
     async fn lock_change_log(&mut self) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>
     where

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{IntoDomain, code, from_micros, micros};
-use super::sql::{SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::sql::{SqlStore, SqlTx, all, offset_page, one, stale_or_missing};
 use super::{ChangeKind, DockingStore, DockingWrites, Page, StoreError, StoreResult};
 use crate::domain::docking::{Docking, DockingAction, DockingEvent, DockingState, EventKind};
 use crate::domain::vocab::TechField;
@@ -194,7 +194,6 @@ async fn write_docking_update(tx: &mut impl WriteTx, d: &Docking, event: &Dockin
     if tx.execute(sql).await? == 0 {
         return Err(stale_or_missing(tx, "dockings", &d.id).await?);
     }
-    log_change(tx, ChangeKind::Docking, &d.id, event.at).await?;
     insert_event(tx, event).await?;
     let mut stored = d.clone();
     stored.version += 1;
@@ -323,12 +322,14 @@ impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
             }
             Err(e) => return Err(e),
         }
-        log_change(tx, ChangeKind::Docking, &d.id, d.created_at).await?;
         insert_event(tx, event).await?;
+        self.log(ChangeKind::Docking, &d.id, d.created_at);
         Ok(None)
     }
 
     async fn update_docking(&mut self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking> {
-        write_docking_update(&mut self.0, docking, event).await
+        let stored = write_docking_update(&mut self.0, docking, event).await?;
+        self.log(ChangeKind::Docking, &docking.id, event.at);
+        Ok(stored)
     }
 }

@@ -331,8 +331,9 @@ pub trait TransferStore: Send + Sync + 'static {
 
 /// A write transaction: every write the store makes, and nothing else. It is begun by
 /// `Store::begin` and held by the application layer's unit of work; each write that a follower
-/// may need appends its change to the feed, in this transaction. Dropped without `commit`, it
-/// rolls back and leaves nothing behind.
+/// may need notes its change, and `commit` appends them to the feed in this transaction, in the
+/// order written, under the feed's lock. Dropped without `commit`, it rolls back and leaves
+/// nothing behind.
 #[async_trait]
 pub trait StoreTx: AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -48,7 +48,8 @@ impl WriteTx for PgTx {
         self.1.observe(result.map_err(StoreError::from))
     }
 
-    /// An advisory lock held to the end of the transaction (see the change-log migration).
+    /// An advisory lock held to the end of the transaction (see the change-log migration),
+    /// taken when the transaction appends its changes, just before it commits.
     async fn lock_change_log(&mut self) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(727165)").execute(&mut *self.0).await?;
         Ok(())

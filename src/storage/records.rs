@@ -8,7 +8,7 @@ use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{AchievementRow, DictionaryTermRow, NeedRow, SynonymGroupRow, json_list, micros};
 use super::sql::{
     ACHIEVEMENT_BY_ID, ACHIEVEMENT_SCAN, ACHIEVEMENT_SELECT, NEED_BY_ID, NEED_SCAN, NEED_SELECT, SqlStore, SqlTx,
-    achievement_update, all, by_ids, id_page, insert_achievement_row, insert_need_row, log_change, need_update, one,
+    achievement_update, all, by_ids, id_page, insert_achievement_row, insert_need_row, need_update, one,
     push_list_filters, stale_or_missing,
 };
 use super::{ChangeKind, ImportKey, ListQuery, Page, RecordStore, RecordWrites, StoreResult};
@@ -23,7 +23,8 @@ impl<T: WriteTx> SqlTx<T> {
         if self.0.execute(update).await? == 0 {
             return Err(stale_or_missing(&mut self.0, kind.code(), id).await?);
         }
-        log_change(&mut self.0, kind, id, at).await
+        self.log(kind, id, at);
+        Ok(())
     }
 }
 
@@ -115,7 +116,9 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
 #[async_trait]
 impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
     async fn insert_need(&mut self, need: &Need) -> StoreResult<()> {
-        insert_need_row(&mut self.0, need).await
+        insert_need_row(&mut self.0, need).await?;
+        self.log(ChangeKind::Need, &need.meta.id, need.meta.updated_at);
+        Ok(())
     }
 
     async fn update_need(&mut self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need> {
@@ -127,7 +130,9 @@ impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
     }
 
     async fn insert_achievement(&mut self, achievement: &Achievement) -> StoreResult<()> {
-        insert_achievement_row(&mut self.0, achievement).await
+        insert_achievement_row(&mut self.0, achievement).await?;
+        self.log(ChangeKind::Achievement, &achievement.meta.id, achievement.meta.updated_at);
+        Ok(())
     }
 
     async fn update_achievement(&mut self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement> {
@@ -164,7 +169,8 @@ impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
         .bind(&term.created_by)
         .bind(micros(term.created_at));
         self.0.execute(sql).await?;
-        log_change(&mut self.0, ChangeKind::Dictionary, &term.id, term.created_at).await
+        self.log(ChangeKind::Dictionary, &term.id, term.created_at);
+        Ok(())
     }
 
     async fn insert_synonym_group(&mut self, group: &SynonymGroup) -> StoreResult<()> {
@@ -174,6 +180,7 @@ impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
             .bind(&group.created_by)
             .bind(micros(group.created_at));
         self.0.execute(sql).await?;
-        log_change(&mut self.0, ChangeKind::Dictionary, &group.id, group.created_at).await
+        self.log(ChangeKind::Dictionary, &group.id, group.created_at);
+        Ok(())
     }
 }

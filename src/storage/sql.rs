@@ -3,6 +3,8 @@
 //! updates). Each library's part of the `Store` is implemented in its own module.
 
 use super::dialect::{Dialect, Sql, Value, WriteTx};
+use chrono::{DateTime, Utc};
+
 use super::rows::{IntoDomain, json_list, micros};
 use super::{ChangeKind, ListQuery, Page, StoreError, StoreResult};
 use crate::domain::achievement::Achievement;
@@ -19,13 +21,43 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
-/// A write transaction on one backend: the store's writes, each library's in its own module.
-pub struct SqlTx<T: WriteTx>(pub(super) T);
+/// A write transaction on one backend: the store's writes, each library's in its own module,
+/// and the changes they make, appended to the feed when it commits.
+pub struct SqlTx<T: WriteTx>(pub(super) T, Vec<(ChangeKind, String, DateTime<Utc>)>);
+
+impl<T: WriteTx> SqlTx<T> {
+    /// Notes a change for the feed (written at commit).
+    pub(super) fn log(&mut self, kind: ChangeKind, id: &str, at: DateTime<Utc>) {
+        self.1.push((kind, id.to_string(), at));
+    }
+}
+
+/// Feed rows per insert statement (three arguments each, well under both drivers' limits).
+const FEED_ROWS_PER_STATEMENT: usize = 300;
 
 #[async_trait::async_trait]
 impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
+    /// Appends the transaction's changes to the feed, then commits. The feed's lock (PostgreSQL)
+    /// is taken only here, just before the commit, and held through it, so positions become
+    /// visible in the order they were drawn and a follower reading "after N" never passes a
+    /// change that commits late; the rest of the transaction runs beside other writers.
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.0.commit().await
+        let SqlTx(mut tx, changes) = *self;
+        if !changes.is_empty() {
+            tx.lock_change_log().await?;
+            for chunk in changes.chunks(FEED_ROWS_PER_STATEMENT) {
+                let mut sql = Sql::new("INSERT INTO changes (kind, record_id, changed_at) VALUES ");
+                for (i, (kind, id, at)) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.push("(").push_bind(kind.code()).push(", ").push_bind(id.clone());
+                    sql.push(", ").push_bind(micros(*at)).push(")");
+                }
+                tx.execute(sql).await?;
+            }
+        }
+        tx.commit().await
     }
 }
 
@@ -36,7 +68,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn super::StoreTx>> {
-        Ok(Box::new(SqlTx(self.db.begin().await?)))
+        Ok(Box::new(SqlTx(self.db.begin().await?, Vec::new())))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -81,8 +113,6 @@ pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summar
     achievement_type = $5, trl = $6, stage = $7, ip_form = $8, patent_numbers = $9, cooperation_modes = $10, \
     asking_price = $11, team_lead = $12, region = $13, contact_name = $14, contact_phone = $15, contact_email = $16, \
     visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
-
-pub const CHANGE_INSERT: &str = "INSERT INTO changes (kind, record_id, changed_at) VALUES ($1, $2, $3)";
 
 pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \
     u.id AS user_id, u.name AS user_name, u.role, u.org_id \
@@ -142,26 +172,11 @@ fn with_args(text: &str, args: Vec<Value>) -> Sql {
     Sql { text: text.to_string(), args }
 }
 
-/// Appends a change to the feed inside the write's transaction. The feed's lock is taken first
-/// and held to the commit (PostgreSQL), so positions, and any serial number drawn after this in
-/// the same transaction (a docking event's), become visible in the order they were drawn.
-pub(super) async fn log_change(
-    tx: &mut impl WriteTx,
-    kind: ChangeKind,
-    id: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> StoreResult<()> {
-    tx.lock_change_log().await?;
-    tx.execute(Sql::new(CHANGE_INSERT).bind(kind.code()).bind(id).bind(micros(at))).await?;
-    Ok(())
-}
-
 /// Inserts a record (its content values, then its meta columns, in the order of the insert
-/// statement) and its change-log entry inside a write transaction.
+/// statement) inside a write transaction.
 async fn insert_record_row(
     tx: &mut impl WriteTx,
     insert: &str,
-    kind: ChangeKind,
     mut args: Vec<Value>,
     m: &crate::domain::record::RecordMeta,
 ) -> StoreResult<()> {
@@ -173,25 +188,17 @@ async fn insert_record_row(
         micros(m.updated_at).into(),
         m.version.into(),
     ]);
-    tx.execute(with_args(insert, args)).await?;
-    log_change(tx, kind, &m.id, m.updated_at).await
+    tx.execute(with_args(insert, args)).await.map(|_| ())
 }
 
-/// Inserts a need and its change-log entry inside a write transaction.
+/// Inserts a need inside a write transaction.
 pub(super) async fn insert_need_row(tx: &mut impl WriteTx, need: &Need) -> StoreResult<()> {
-    insert_record_row(tx, NEED_INSERT, ChangeKind::Need, need_values(need), &need.meta).await
+    insert_record_row(tx, NEED_INSERT, need_values(need), &need.meta).await
 }
 
-/// Inserts an achievement and its change-log entry inside a write transaction.
+/// Inserts an achievement inside a write transaction.
 pub(super) async fn insert_achievement_row(tx: &mut impl WriteTx, achievement: &Achievement) -> StoreResult<()> {
-    insert_record_row(
-        tx,
-        ACHIEVEMENT_INSERT,
-        ChangeKind::Achievement,
-        achievement_values(achievement),
-        &achievement.meta,
-    )
-    .await
+    insert_record_row(tx, ACHIEVEMENT_INSERT, achievement_values(achievement), &achievement.meta).await
 }
 
 /// The update of a need's content at `at`, if the stored version is still the need's.

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::dialect::{Dialect, Sql, Value, WriteTx};
 use super::rows::{IntoDomain, code, from_micros, micros};
-use super::sql::{SqlStore, SqlTx, all, log_change, offset_page, one, stale_or_missing};
+use super::sql::{SqlStore, SqlTx, all, offset_page, one, stale_or_missing};
 use super::{ChangeKind, Page, StoreError, StoreResult, TransferStore, TransferWrites};
 use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
 use crate::domain::transfer::{Milestone, Outcomes, Transfer, TransferContent};
@@ -292,7 +292,7 @@ impl<D: Dialect> TransferStore for SqlStore<D> {
 #[async_trait]
 impl<T: WriteTx + 'static> TransferWrites for SqlTx<T> {
     async fn insert_transfer(&mut self, t: &Transfer) -> StoreResult<()> {
-        log_change(&mut self.0, ChangeKind::Transfer, &t.id, t.created_at).await?;
+        self.log(ChangeKind::Transfer, &t.id, t.created_at);
         let mut args: Vec<Value> = vec![
             t.id.clone().into(),
             t.docking_id.clone().into(),
@@ -319,7 +319,7 @@ impl<T: WriteTx + 'static> TransferWrites for SqlTx<T> {
         if self.0.execute(Sql { text: TRANSFER_UPDATE.to_string(), args }).await? == 0 {
             return Err(stale_or_missing(&mut self.0, "transfers", &t.id).await?);
         }
-        log_change(&mut self.0, ChangeKind::Transfer, &t.id, at).await?;
+        self.log(ChangeKind::Transfer, &t.id, at);
         let mut stored = t.clone();
         stored.version += 1;
         stored.updated_at = at;
