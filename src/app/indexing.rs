@@ -143,6 +143,11 @@ pub async fn catch_up(store: &dyn Store, search: &Search) -> Result<(usize, i64)
                 ids.push(id.to_string());
             }
         }
+        if need_ids.is_empty() && achievement_ids.is_empty() {
+            // Nothing the index holds changed: no commit (an index commit is a disk sync).
+            search.current().pass(last);
+            continue;
+        }
         let needs = store.needs_by_ids(&need_ids).await?;
         let achievements = store.achievements_by_ids(&achievement_ids).await?;
         let deleted: Vec<String> = need_ids

@@ -213,6 +213,13 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Moves the position on past changes the index does not hold (dockings, accounts …)
+    /// without a commit: the position committed with the last batch stays the durable one, and
+    /// a restart reads those changes again, finding nothing to apply.
+    pub fn pass(&self, seq: i64) {
+        self.last_seq.fetch_max(seq, Ordering::AcqRel);
+    }
+
     /// (id → version) of every document of a library, for the drift check.
     pub fn versions(&self, library: Library) -> Result<BTreeMap<String, i64>, IndexError> {
         let searcher = self.reader.searcher();
