@@ -13,51 +13,23 @@ one note's answer time.
 """
 
 import argparse
-import json
-import os
 import socket
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 
-
-def call(base, token, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
+from demo_service import call, start_demo
 
 
 def start(binary, data, port, database):
-    env = dict(os.environ, TECHMARKET__DATA__DIR=data, TECHMARKET__SERVER__PORT=str(port), TECHMARKET__LOG__LEVEL="warn")
+    settings = {}
     if database:
         name = "tm_bench_" + uuid.uuid4().hex[:12]
         subprocess.run(["psql", database + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
-        env["TECHMARKET__DATABASE__URL"] = f"{database}/{name}"
-    service = subprocess.Popen([binary, "serve", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tokens_file = os.path.join(data, "demo-tokens.env")
-    for _ in range(600):
-        if service.poll() is not None:
-            raise SystemExit(f"the service exited with {service.returncode}")
-        if os.path.exists(tokens_file):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1)
-                break
-            except OSError:
-                pass
-        time.sleep(0.05)
-    tokens = {}
-    for line in open(tokens_file, encoding="utf-8"):
-        line = line.strip().removeprefix("export ")
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            tokens[key] = value.strip("'\"")
+        settings["database__url"] = f"{database}/{name}"
+    service, tokens = start_demo(binary, data, port, **settings)
     return service, tokens["TM_MANAGER"]
 
 
@@ -94,7 +66,7 @@ def main():
                 while time.monotonic() < deadline:
                     started = time.monotonic()
                     try:
-                        call(base, manager, "POST", f"/dockings/{mine[i % len(mine)]}/notes", {"note": f"第{i}次跟进：已电话联系双方"})
+                        call(base, manager, "POST", f"/dockings/{mine[i % len(mine)]}/notes", {"note": f"第{i}次跟进：已电话联系双方"}, timeout=30)
                         with lock:
                             times.append(time.monotonic() - started)
                     except Exception as e:  # noqa: BLE001 - counted and reported

@@ -16,25 +16,13 @@ suggested.
 """
 
 import argparse
-import json
-import os
 import socket
 import statistics
-import subprocess
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 
-
-def call(base, token, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+from demo_service import call, start_demo
 
 
 def main():
@@ -46,32 +34,8 @@ def main():
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}/api/v1"
     with tempfile.TemporaryDirectory() as data:
-        env = dict(
-            os.environ,
-            TECHMARKET__DATA__DIR=data,
-            TECHMARKET__SERVER__PORT=str(port),
-            TECHMARKET__LOG__LEVEL="warn",
-            TECHMARKET__MATCHING__MAX_SUGGESTIONS="50",
-        )
-        service = subprocess.Popen([args.bin, "serve", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        service, tokens = start_demo(args.bin, data, port, matching__max_suggestions=50)
         try:
-            tokens_file = os.path.join(data, "demo-tokens.env")
-            for _ in range(300):
-                if service.poll() is not None:
-                    raise SystemExit(f"the service exited with {service.returncode}")
-                if os.path.exists(tokens_file):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1)
-                        break
-                    except OSError:
-                        pass
-                time.sleep(0.05)
-            tokens = {}
-            for line in open(tokens_file, encoding="utf-8"):
-                line = line.strip().removeprefix("export ")
-                if "=" in line and not line.startswith("#"):
-                    key, value = line.split("=", 1)
-                    tokens[key] = value.strip("'\"")
             enterprise, manager = tokens["TM_ENTERPRISE"], tokens["TM_MANAGER"]
             # Let the first start's suggestions for the demo data settle.
             time.sleep(2)

@@ -615,7 +615,7 @@ pub async fn load_into(
     use crate::domain::record::Library;
     use std::io::BufRead;
 
-    if accounts::acting_user(cx, None).await.is_err() {
+    if !accounts::has_operator_admin(cx).await? {
         accounts::bootstrap_admin(cx, "generated data").await?;
     }
     let who = accounts::acting_user(cx, None).await?;

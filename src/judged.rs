@@ -270,9 +270,3 @@ pub async fn demo_catalogue() -> Result<(tempfile::TempDir, std::sync::Arc<App>,
     let who = app::accounts::authenticate(&cx, &manager.secret).await.map_err(|e| e.to_string())?;
     Ok((dir, cx, who))
 }
-
-/// Closes what `demo_catalogue` opened.
-pub async fn close(cx: &App) {
-    cx.search().close().await;
-    cx.store().close().await;
-}

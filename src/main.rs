@@ -544,7 +544,7 @@ async fn search_eval(queries: Option<PathBuf>, peer_dir: Option<PathBuf>, verbos
         techmarket::judged::run(&cx, &who, &set).await
     }
     .await;
-    techmarket::judged::close(&cx).await;
+    startup::close_as_found(&cx).await;
     let results = result?;
     for (r, _) in &results {
         if verbose || !r.missed.is_empty() || r.total == 0 {

@@ -19,11 +19,16 @@ pub async fn create_organisation(
     new: NewOrganisation,
 ) -> Result<Organisation, StoreError> {
     let mut unit = cx.begin(actor).await?;
-    let org = Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: unit.at() };
+    let org = registered(new, unit.at());
     unit.insert_organisation(&org).await?;
     unit.commit().await?;
     tracing::info!(org_id = %org.id, kind = %org.kind, "organisation created");
     Ok(org)
+}
+
+/// A new organisation as it is stored, registered at `at`.
+fn registered(new: NewOrganisation, at: DateTime<Utc>) -> Organisation {
+    Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: at }
 }
 
 /// Creates a user after checking the organisation exists and suits the role.
@@ -109,9 +114,8 @@ pub async fn ensure_organisations(cx: &App, who: &Principal, wanted: Vec<NewOrga
     let mut unit = cx.begin(who).await?;
     let mut created = 0;
     for new in wanted.into_iter().filter(|n| !known.contains(&n.name) && seen.insert(n.name.clone())) {
-        let org =
-            Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: unit.at() };
-        unit.insert_organisation(&org).await?;
+        let at = unit.at();
+        unit.insert_organisation(&registered(new, at)).await?;
         created += 1;
     }
     unit.commit().await?;
@@ -132,15 +136,11 @@ pub async fn acting_user(cx: &App, as_user: Option<&str>) -> Result<Principal> {
     };
     let user = match as_user {
         Some(id) => cx.store.get_user(id).await?.ok_or_else(|| Error::not_found("user", id))?,
-        None => {
-            let operator = cx
-                .store
-                .find_organisation_by_name(OPERATOR_NAME)
-                .await?
-                .ok_or_else(|| first_run("no operator organisation yet", "运营机构"))?;
-            let users = cx.store.list_users(Some(&operator.id)).await?;
-            users.into_iter().find(|u| u.role == Role::Admin).ok_or_else(|| first_run("no admin user yet", "管理员"))?
-        }
+        None => match operator_admin(cx).await? {
+            None => return Err(first_run("no operator organisation yet", "运营机构")),
+            Some((_, None)) => return Err(first_run("no admin user yet", "管理员")),
+            Some((_, Some(admin))) => admin,
+        },
     };
     Ok(Principal {
         user_id: user.id.clone(),
@@ -150,6 +150,19 @@ pub async fn acting_user(cx: &App, as_user: Option<&str>) -> Result<Principal> {
         token_id: String::new(),
         origin: Default::default(),
     })
+}
+
+/// The operator organisation, if there is one yet, and its admin user, if it has one.
+async fn operator_admin(cx: &App) -> Result<Option<(Organisation, Option<User>)>> {
+    let Some(operator) = cx.store.find_organisation_by_name(OPERATOR_NAME).await? else { return Ok(None) };
+    let users = cx.store.list_users(Some(&operator.id)).await?;
+    let admin = users.into_iter().find(|u| u.role == Role::Admin);
+    Ok(Some((operator, admin)))
+}
+
+/// Whether a fresh install has its operator's admin (`bootstrap_admin` creates it).
+pub async fn has_operator_admin(cx: &App) -> Result<bool> {
+    Ok(matches!(operator_admin(cx).await?, Some((_, Some(_)))))
 }
 
 /// The actor of what the operator does on the command line without naming a user.
@@ -164,18 +177,14 @@ const OPERATOR_REGION: &str = "370500";
 /// Used by `techmarket admin create-token` on a fresh install.
 pub async fn bootstrap_admin(cx: &App, token_name: &str) -> Result<(User, String)> {
     let actor = Actor::System(COMMAND_LINE);
-    let org = match cx.store.find_organisation_by_name(OPERATOR_NAME).await? {
-        Some(org) => org,
+    let (org, existing) = match operator_admin(cx).await? {
+        Some(found) => found,
         None => {
-            create_organisation(
-                cx,
-                actor.clone(),
-                NewOrganisation { name: OPERATOR_NAME.into(), kind: OrgKind::Operator, region: OPERATOR_REGION.into() },
-            )
-            .await?
+            let new =
+                NewOrganisation { name: OPERATOR_NAME.into(), kind: OrgKind::Operator, region: OPERATOR_REGION.into() };
+            (create_organisation(cx, actor.clone(), new).await?, None)
         }
     };
-    let existing = cx.store.list_users(Some(&org.id)).await?.into_iter().find(|u| u.role == Role::Admin);
     let admin = match existing {
         Some(user) => user,
         None => {

@@ -100,7 +100,7 @@ impl App {
         App { store, search, writes, clock: Clock::default(), matching, limits, heavy }
     }
 
-    /// The store, for the followers and the command line's reads.
+    /// The store, for the followers, start-up and the measurements' reads.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

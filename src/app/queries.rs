@@ -6,10 +6,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::docking::DockingState;
-use crate::domain::record::{Library, Principal};
+use crate::domain::record::{Library, Principal, SortOrder};
 use crate::domain::stats::StatsFilter;
 use crate::domain::vocab::{CooperationMode, NeedType, RecordStatus, TechField};
-use crate::search::index::{SearchRequest, SortOrder as IndexOrder};
+use crate::search::index::SearchRequest;
 use crate::storage::{DockingQuery, ListQuery, TransferQuery};
 
 /// Filters and page of a needs or achievements listing.
@@ -130,14 +130,6 @@ impl TransferFilter {
     }
 }
 
-/// How search results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortOrder {
-    #[default]
-    Relevance,
-    Newest,
-}
-
 /// A search: its text, filters, order and page.
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
@@ -168,10 +160,7 @@ impl SearchQuery {
             trl_max: self.trl_max,
             cooperation: self.cooperation,
             status: self.status,
-            sort: match self.sort {
-                SortOrder::Relevance => IndexOrder::Relevance,
-                SortOrder::Newest => IndexOrder::Newest,
-            },
+            sort: self.sort,
             offset: self.offset,
             limit: self.limit,
         }

@@ -25,6 +25,14 @@ pub struct Origin {
     pub client: Option<String>,
 }
 
+/// How search results are ordered: by relevance, or newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    #[default]
+    Relevance,
+    Newest,
+}
+
 /// Which library a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Library {

@@ -9,13 +9,14 @@ use super::auth::{AdminOnly, AnyUser, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::parse_body;
 use crate::app::indexing::DriftReport;
-use crate::app::queries::{SearchQuery, SortOrder};
+use crate::app::queries::SearchQuery;
 use crate::app::search::{
     self as searching, DictionaryResponse, RebuildResponse, SearchResponse, SynonymResponse, TermResponse,
 };
 use crate::app::{App, Code, Error};
 use crate::domain::dictionary::{SynonymInput, TermInput};
 use crate::domain::record::Library;
+use crate::domain::record::SortOrder;
 use crate::domain::validate as v;
 use crate::domain::vocab::{CooperationMode, RecordStatus, TechField};
 

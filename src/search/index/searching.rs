@@ -2,14 +2,7 @@
 //! within), with visibility, filters and facet counts inside the query.
 
 use super::*;
-
-/// How results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortOrder {
-    #[default]
-    Relevance,
-    Newest,
-}
+pub use crate::domain::record::SortOrder;
 
 /// A search as the index runs it. Visibility is part of the query: what the viewer may not
 /// see is neither returned nor counted.
