@@ -23,7 +23,38 @@ pub struct Config {
     pub search: SearchConfig,
     pub matching: MatchingConfig,
     pub limits: LimitsConfig,
+    pub accounts: AccountsConfig,
     pub log: LogConfig,
+}
+
+/// Signing in, sessions, API tokens and the audit log (SECURITY.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// A session ends this many hours after sign-in, however it is used.
+    pub session_max_hours: i64,
+    /// `auto`: the session cookie is `Secure` unless the service listens on a loopback address
+    /// over plain HTTP; `always`; `never` (plain HTTP on a trusted network only).
+    pub cookie_secure: CookieSecure,
+    /// An API token issued without an expiry ends after this many days.
+    pub token_days: i64,
+    /// Failed sign-ins allowed per login, and per client address, in the window; past either the
+    /// next attempt is refused (429, Retry-After) until the oldest failure leaves the window.
+    pub max_failures_per_login: i64,
+    pub max_failures_per_client: i64,
+    pub failure_window_minutes: i64,
+    /// Audit entries are kept this many days.
+    pub audit_retention_days: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Caps on the work one request may cause (SECURITY.md).
@@ -178,6 +209,20 @@ impl Config {
                 return bad(key, "must be at least 1".into());
             }
         }
+        let a = &self.accounts;
+        for (key, value) in [
+            ("accounts.session_idle_minutes", a.session_idle_minutes),
+            ("accounts.session_max_hours", a.session_max_hours),
+            ("accounts.token_days", a.token_days),
+            ("accounts.max_failures_per_login", a.max_failures_per_login),
+            ("accounts.max_failures_per_client", a.max_failures_per_client),
+            ("accounts.failure_window_minutes", a.failure_window_minutes),
+            ("accounts.audit_retention_days", a.audit_retention_days),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return bad(key, format!("{value} is out of range: give 1 to 100000"));
+            }
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return bad("log.level", format!("`{}` is not a log filter: {e}", self.log.level));
         }
@@ -207,6 +252,29 @@ impl Config {
             max_rows: self.limits.import_max_rows,
             max_cells: self.limits.import_max_cells,
             max_unpacked_bytes: self.limits.xlsx_max_unpacked_bytes,
+        }
+    }
+
+    /// What the application layer is configured with.
+    pub fn settings(&self) -> crate::app::Settings {
+        crate::app::Settings {
+            matching: self.match_settings(),
+            limits: self.limits.clone(),
+            accounts: self.accounts.clone(),
+            secure_cookies: self.secure_cookies(),
+        }
+    }
+
+    /// Whether session cookies carry `Secure`: always, unless the operator says never, or (auto)
+    /// the service listens on a loopback address, where browsers reach it over plain HTTP.
+    pub fn secure_cookies(&self) -> bool {
+        match self.accounts.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => {
+                let host = self.server.host.trim_start_matches('[').trim_end_matches(']');
+                !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+            }
         }
     }
 

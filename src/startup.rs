@@ -1,6 +1,7 @@
 //! Builds the running service from a `Config`: store, HTTP server, middleware. Used by `main` and
 //! by the tests, which bind port 0 and read back the real port.
 
+use crate::domain::record::Principal;
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -72,6 +73,27 @@ pub async fn close(cx: &Context) {
     close_as_found(cx).await;
 }
 
+/// Audits a refused request of a signed-in user: every 401, 403 and 404 (the 404s that hide a
+/// record), and every failed write. Requests without a credential are only logged, so that
+/// nobody outside can fill the audit log.
+async fn audit_refusal<B>(
+    response: &actix_web::dev::ServiceResponse<B>,
+    who: Option<&Principal>,
+    method: &actix_web::http::Method,
+    status: u16,
+) {
+    let write = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    // A failure of the service's own (a full disk, a lost database) is not the client's doing,
+    // and an entry could not be written then anyway.
+    if status >= 500 || !(matches!(status, 401 | 403 | 404) || write) {
+        return;
+    }
+    let Some(cx) = response.request().app_data::<web::Data<Context>>() else { return };
+    let code = response.response().extensions().get::<crate::http::error::ApiError>().map(|e| e.code).unwrap_or("");
+    let route = who.and_then(|p| p.origin.operation.clone()).unwrap_or_else(|| format!("{method} {}", response.request().path()));
+    crate::app::audit::record_refusal(cx, who, &route, status, code).await;
+}
+
 /// Closes a context without touching its index (`index check` leaves it as it found it).
 pub async fn close_as_found(cx: &Context) {
     cx.search().close().await;
@@ -82,7 +104,7 @@ pub async fn close_as_found(cx: &Context) {
 pub async fn open_context_as_found(config: &Config) -> Result<Arc<Context>, StartupError> {
     let (store, search) = open_parts(config).await?;
     let (writes, _signals) = Writes::channel();
-    Ok(Arc::new(Context::new(store, search, writes, config.match_settings(), config.limits.clone())))
+    Ok(Arc::new(Context::new(store, search, writes, config.settings())))
 }
 
 /// The application context of a configuration: the store (migrations applied), the search index
@@ -91,7 +113,7 @@ pub async fn open_context(config: &Config) -> Result<(Arc<Context>, crate::app::
     let (store, search) = open_parts(config).await?;
     indexing::catch_up(store.as_ref(), &search).await?;
     let (writes, signals) = Writes::channel();
-    let cx = Context::new(store, search, writes, config.match_settings(), config.limits.clone());
+    let cx = Context::new(store, search, writes, config.settings());
     Ok((Arc::new(cx), signals))
 }
 
@@ -190,13 +212,22 @@ impl Application {
                     let response = srv.call(req);
                     async move {
                         let response = response.await?;
+                        let status = response.status().as_u16();
+                        let who = response.request().extensions().get::<Principal>().cloned();
+                        if status >= 400 {
+                            audit_refusal(&response, who.as_ref(), &method, status).await;
+                        }
+                        let client = response.request().peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
                         let mut response = envelope_errors(response, &request_id);
                         if let Ok(value) = HeaderValue::from_str(&request_id) {
                             response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
                         }
-                        let status = response.status().as_u16();
                         let elapsed_us = started.elapsed().as_micros() as u64;
-                        tracing::info!(request_id, method = %method, path, status, elapsed_us, "request");
+                        let (user, org, credential) = who
+                            .as_ref()
+                            .map(|p| (p.user_id.as_str(), p.org_id.as_str(), p.credential.prefix()))
+                            .unwrap_or_default();
+                        tracing::info!(request_id, method = %method, path, status, elapsed_us, user, org, credential, client, "request");
                         Ok(response)
                     }
                 })

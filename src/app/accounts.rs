@@ -8,7 +8,7 @@ use super::views::{CreatedTokenResponse, MeResponse, OrganisationResponse, PageR
 use super::{Actor, App, Code, Error, Result};
 use crate::domain::new_id;
 use crate::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenInput, TokenSecret, User, hash_token};
-use crate::domain::record::Principal;
+use crate::domain::record::{Credential, Principal};
 use crate::domain::validate::ValidationErrors;
 use crate::domain::vocab::{OrgKind, Role};
 use crate::storage::StoreError;
@@ -64,7 +64,8 @@ pub async fn create_user(cx: &App, actor: impl Into<Actor>, new: NewUser) -> Res
     Ok(user)
 }
 
-/// Issues a token for `user`; returns the secret (shown once) and the stored metadata.
+/// Issues a token for `user`; returns the secret (shown once) and the stored metadata. Without
+/// `expires_at` it ends after the configured `accounts.token_days`: no token lasts for ever.
 pub async fn issue_token(
     cx: &App,
     actor: impl Into<Actor>,
@@ -74,6 +75,7 @@ pub async fn issue_token(
 ) -> Result<(String, ApiToken), StoreError> {
     let secret = TokenSecret::generate();
     let mut unit = cx.begin(actor).await?;
+    let expires_at = Some(expires_at.unwrap_or_else(|| unit.at() + chrono::Duration::days(cx.accounts.token_days)));
     let token = ApiToken {
         id: new_id(),
         user_id: user.id.clone(),
@@ -91,7 +93,7 @@ pub async fn issue_token(
 }
 
 /// Issues a token for the user `user_id` from the command line, valid for `days` days from the
-/// context clock's now (or without expiry); the user and the secret (shown once).
+/// context clock's now (or the configured default); the user and the secret (shown once).
 pub async fn issue_token_for(
     cx: &App,
     actor: Actor,
@@ -147,7 +149,8 @@ pub async fn acting_user(cx: &App, as_user: Option<&str>) -> Result<Principal> {
         user_name: user.name.clone(),
         org_id: user.org_id.clone(),
         role: user.role,
-        token_id: String::new(),
+        credential: Credential::None,
+        must_change_password: false,
         origin: Default::default(),
     })
 }
@@ -173,9 +176,18 @@ pub const OPERATOR_NAME: &str = "东营市科技大市场运营中心";
 pub const ADMIN_NAME: &str = "系统管理员";
 const OPERATOR_REGION: &str = "370500";
 
-/// Makes sure the operator organisation and an admin user exist, and issues the admin a token.
-/// Used by `techmarket admin create-token` on a fresh install.
+/// Makes sure the operator organisation and an admin user exist, and issues the admin a token
+/// (valid for the configured `accounts.token_days`). Used by `techmarket admin create-token` on a
+/// fresh install.
 pub async fn bootstrap_admin(cx: &App, token_name: &str) -> Result<(User, String)> {
+    let (admin, _) = bootstrap_admin_user(cx).await?;
+    let (secret, _) = issue_token(cx, Actor::System(COMMAND_LINE), &admin, token_name, None).await?;
+    Ok((admin, secret))
+}
+
+/// The operator organisation's admin, with the organisation and the user created if the
+/// install has none yet; whether it was created.
+pub async fn bootstrap_admin_user(cx: &App) -> Result<(User, bool)> {
     let actor = Actor::System(COMMAND_LINE);
     let (org, existing) = match operator_admin(cx).await? {
         Some(found) => found,
@@ -185,21 +197,17 @@ pub async fn bootstrap_admin(cx: &App, token_name: &str) -> Result<(User, String
             (create_organisation(cx, actor.clone(), new).await?, None)
         }
     };
-    let admin = match existing {
-        Some(user) => user,
-        None => {
-            let new = NewUser {
-                org_id: org.id.clone(),
-                name: ADMIN_NAME.into(),
-                role: Role::Admin,
-                email: String::new(),
-                phone: String::new(),
-            };
-            create_user(cx, actor.clone(), new).await?
-        }
+    if let Some(user) = existing {
+        return Ok((user, false));
+    }
+    let new = NewUser {
+        org_id: org.id.clone(),
+        name: ADMIN_NAME.into(),
+        role: Role::Admin,
+        email: String::new(),
+        phone: String::new(),
     };
-    let (secret, _) = issue_token(cx, actor, &admin, token_name, None).await?;
-    Ok((admin, secret))
+    Ok((create_user(cx, actor, new).await?, true))
 }
 
 // ---- the operations of the API -------------------------------------------------------------
@@ -238,7 +246,8 @@ pub async fn authenticate(cx: &App, secret: &str) -> Result<Principal> {
         user_name: token.user_name,
         org_id: token.org_id,
         role: token.role,
-        token_id: token.token_id,
+        credential: Credential::Token { id: token.token_id, prefix: token.prefix },
+        must_change_password: false,
         origin: Default::default(),
     })
 }

@@ -67,7 +67,11 @@ catalogue! {
     Unauthenticated => ("unauthenticated", 401, "No valid bearer token was sent.", "未提供有效的访问令牌：请在 Authorization 头中带上 Bearer 令牌。"),
     TokenExpired => ("token_expired", 401, "The token has expired: ask an administrator for a new one.", "访问令牌已过期，请向管理员申请新令牌。"),
     TokenRevoked => ("token_revoked", 401, "The token was revoked: ask an administrator for a new one.", "访问令牌已被吊销，请向管理员申请新令牌。"),
+    InvalidCredentials => ("invalid_credentials", 401, "The login or the password is wrong (which one is not said).", "登录名或密码不正确。"),
+    SessionExpired => ("session_expired", 401, "The session has ended (signed out, idle too long, past its limit, or ended by a password change): sign in again.", "登录已失效（已退出、长时间未操作、超过时限或密码已修改），请重新登录。"),
     Forbidden => ("forbidden", 403, "Your role or organisation may not do this.", "您的角色或所在机构无权执行此操作。"),
+    CsrfRejected => ("csrf_rejected", 403, "A write signed in by the session cookie needs the header `X-CSRF-Token` with the session's CSRF token.", "通过会话 Cookie 提交的修改需要在 X-CSRF-Token 头中带上登录时返回的 CSRF 令牌。"),
+    PasswordChangeRequired => ("password_change_required", 403, "The password was reset by an admin: change it (PUT /api/v1/me/password) before anything else.", "密码已被管理员重置：请先修改密码（PUT /api/v1/me/password），再进行其他操作。"),
     // What is asked for: 404, 405.
     NotFound => ("not_found", 404, "No such record, or not one you may see.", "没有这条记录，或您无权查看。"),
     RouteNotFound => ("route_not_found", 404, "No route has this path (or this action).", "没有这个接口路径（或这个操作），请对照接口文档 /docs。"),
@@ -77,6 +81,7 @@ catalogue! {
     VersionConflict => ("version_conflict", 409, "The record changed since you read it: read it again and resend with the new version.", "记录已被他人修改：请重新读取，在新版本上修改后带上新版本号提交。"),
     AlreadyExists => ("already_exists", 409, "A record with the same unique value exists.", "已有相同唯一值的记录。"),
     AlreadyRevoked => ("already_revoked", 409, "The token was revoked before.", "该令牌此前已被吊销。"),
+    LoginTaken => ("login_taken", 409, "Another user has this login.", "该手机号或邮箱已被其他用户使用。"),
     InvalidStatusTransition => ("invalid_status_transition", 409, "The record's status does not allow this action; `details.allowed` lists what does.", "记录当前的状态不允许此操作，details.allowed 列出了可做的操作。"),
     InvalidDockingTransition => ("invalid_docking_transition", 409, "The docking's state does not allow this action; `details.allowed` lists what does.", "对接当前的状态不允许此操作，details.allowed 列出了可做的操作。"),
     DockingClosed => ("docking_closed", 409, "The docking is closed (signed, rejected, failed or withdrawn).", "该对接已结束（已签约、已拒绝、已失败或已撤回）。"),
@@ -109,6 +114,8 @@ catalogue! {
     MissingColumn => ("missing_column", 422, "The import file lacks a required column.", "导入文件缺少必需的列。"),
     ImportInvalid => ("import_invalid", 422, "Rows of the import are invalid; nothing was written; `details` is the report.", "导入文件中有无效的行，未写入任何数据；details 是逐行报告。"),
     ExportTooLarge => ("export_too_large", 422, "The export would have more rows than allowed: narrow the filter.", "导出的行数超过上限，请用筛选条件缩小范围。"),
+    // Too many attempts: 429.
+    TooManyAttempts => ("too_many_attempts", 429, "Too many failed sign-ins for this login or from this address: try again after `Retry-After` seconds.", "该账号或该地址登录失败次数过多，请在 Retry-After 秒后再试。"),
     // The version the write expects: 428.
     VersionRequired => ("version_required", 428, "Send the version you read, as If-Match or `version`.", "请带上您读取到的版本号：If-Match 头或 version 字段。"),
     // The service: 500, 503.

@@ -18,6 +18,8 @@ pub mod queries;
 pub mod records;
 pub mod reports;
 pub mod search;
+pub mod sessions;
+pub mod audit;
 pub mod transfers;
 pub mod unit;
 pub mod views;
@@ -31,7 +33,7 @@ pub use error::{Code, Error, Result};
 pub use unit::{Actor, UnitOfWork};
 pub use writes::{WriteSignals, Writes};
 
-use crate::config::LimitsConfig;
+use crate::config::{AccountsConfig, LimitsConfig};
 use crate::search::engine::Search;
 use crate::storage::Store;
 
@@ -76,6 +78,14 @@ fn system_now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// What the application layer is configured with (`Config::settings`).
+pub struct Settings {
+    pub matching: crate::matching::service::MatchSettings,
+    pub limits: LimitsConfig,
+    pub accounts: AccountsConfig,
+    pub secure_cookies: bool,
+}
+
 /// The context every operation runs in.
 pub struct App {
     pub(crate) store: Arc<dyn Store>,
@@ -84,20 +94,18 @@ pub struct App {
     pub clock: Clock,
     pub(crate) matching: crate::matching::service::MatchSettings,
     pub limits: LimitsConfig,
+    pub accounts: AccountsConfig,
+    /// Whether session cookies carry `Secure` (`Config::secure_cookies`).
+    pub secure_cookies: bool,
     /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
     heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
-    pub fn new(
-        store: Arc<dyn Store>,
-        search: Arc<Search>,
-        writes: Writes,
-        matching: crate::matching::service::MatchSettings,
-        limits: LimitsConfig,
-    ) -> App {
+    pub fn new(store: Arc<dyn Store>, search: Arc<Search>, writes: Writes, settings: Settings) -> App {
+        let Settings { matching, limits, accounts, secure_cookies } = settings;
         let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
-        App { store, search, writes, clock: Clock::default(), matching, limits, heavy }
+        App { store, search, writes, clock: Clock::default(), matching, limits, accounts, secure_cookies, heavy }
     }
 
     /// The store, for the followers, start-up and the measurements' reads.

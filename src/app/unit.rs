@@ -5,16 +5,17 @@
 //! commit); committing is what wakes the followers. Dropped without `commit` (an error, a rule refused,
 //! a panic), the transaction rolls back: nothing is written and nothing is woken.
 //!
-//! The seam for what must be written *with* a change: an audit entry of who did what (the
-//! actor, its request id and client address are here) and an outbox event for notifications
-//! are added in `commit`, before the transaction's own commit, so they land with the change or
-//! not at all.
+//! What must be written *with* a change is written in `commit`, before the transaction's own
+//! commit, so it lands with the change or not at all: the audit entry of who did what (the
+//! actor, its credential, request id and client address are here; the records are the rows the
+//! unit changed), and, next, the outbox events for notifications.
 
 use std::ops::{Deref, DerefMut};
 
 use chrono::{DateTime, Utc};
 
 use super::{App, Writes};
+use crate::domain::audit::{AuditEntry, MAX_RECORDS_PER_ENTRY, Outcome};
 use crate::domain::record::{Origin, Principal};
 use crate::storage::{StoreError, StoreTx};
 
@@ -26,6 +27,9 @@ pub enum Actor {
     /// The service itself: `matcher` (the suggester), `command line` (set-up and imports by the
     /// operator), `demo` (the demo data set).
     System(&'static str),
+    /// Someone not signed in (a sign-in attempt, an application to join), from `Origin`; the
+    /// user id when the login named one.
+    Anonymous(Origin, Option<String>),
 }
 
 impl Actor {
@@ -33,7 +37,7 @@ impl Actor {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Actor::User(p) => Some(&p.user_id),
-            Actor::System(_) => None,
+            Actor::System(_) | Actor::Anonymous(..) => None,
         }
     }
 
@@ -41,7 +45,39 @@ impl Actor {
     pub fn origin(&self) -> Option<&Origin> {
         match self {
             Actor::User(p) => Some(&p.origin),
+            Actor::Anonymous(origin, _) => Some(origin),
             Actor::System(_) => None,
+        }
+    }
+
+    /// An audit entry of this actor at `at`, for `operation` (or, when none is given, what its
+    /// origin names: the route of the request, or the service's own name).
+    pub fn entry(&self, at: DateTime<Utc>, operation: Option<&str>, outcome: Outcome) -> AuditEntry {
+        let (actor, actor_org, credential) = match self {
+            Actor::User(p) => (p.user_id.clone(), p.org_id.clone(), p.credential.prefix().to_string()),
+            Actor::System(name) => (format!("system:{name}"), String::new(), String::new()),
+            Actor::Anonymous(_, user) => (user.clone().unwrap_or_else(|| "anonymous".into()), String::new(), String::new()),
+        };
+        let origin = self.origin();
+        let operation = operation
+            .map(str::to_string)
+            .or_else(|| origin.and_then(|o| o.operation.clone()))
+            .unwrap_or_else(|| match self {
+                Actor::System(name) => name.to_string(),
+                _ => "write".into(),
+            });
+        AuditEntry {
+            seq: 0,
+            at,
+            actor,
+            actor_org,
+            credential,
+            operation,
+            records: Vec::new(),
+            outcome,
+            detail: String::new(),
+            client: origin.and_then(|o| o.client.clone()).unwrap_or_default(),
+            request_id: origin.and_then(|o| o.request_id.clone()).unwrap_or_default(),
         }
     }
 }
@@ -58,13 +94,16 @@ pub struct UnitOfWork<'a> {
     actor: Actor,
     at: DateTime<Utc>,
     writes: &'a Writes,
+    /// The audit entry, when the operation describes itself (`audit`); otherwise one is made
+    /// at commit from the actor and the rows changed.
+    entry: Option<AuditEntry>,
 }
 
 impl App {
     /// Opens a unit of work for `actor`, at the context clock's now.
     pub(crate) async fn begin(&self, actor: impl Into<Actor>) -> Result<UnitOfWork<'_>, StoreError> {
         let tx = self.store.begin().await?;
-        Ok(UnitOfWork { tx, actor: actor.into(), at: self.clock.now(), writes: &self.writes })
+        Ok(UnitOfWork { tx, actor: actor.into(), at: self.clock.now(), writes: &self.writes, entry: None })
     }
 }
 
@@ -79,11 +118,44 @@ impl UnitOfWork<'_> {
         &self.actor
     }
 
-    /// Commits every write of the unit, then wakes the followers.
-    ///
-    /// Seam: the audit entry of the operation and its outbox events are written here, in `tx`,
-    /// before `tx.commit()`.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Describes the operation for the audit log, in place of the request's route: what was
+    /// done, to which records, how it ended and why (an error code). A unit that describes
+    /// itself is audited even when it changed no row (a denied access, a read of contacts).
+    pub fn audit(&mut self, operation: &str, records: Vec<String>, outcome: Outcome, detail: &str) {
+        let mut entry = self.actor.entry(self.at, Some(operation), outcome);
+        entry.records = records;
+        entry.detail = detail.to_string();
+        self.entry = Some(entry);
+    }
+
+    /// Commits every write of the unit with its audit entry, then wakes the followers. A unit
+    /// that changed rows is audited with their ids (the first `MAX_RECORDS_PER_ENTRY`, and how
+    /// many more); one that changed none and did not describe itself (bookkeeping such as a
+    /// token's last use) is not.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let changed = self.tx.changed();
+        let entry = match self.entry.take() {
+            Some(mut entry) => {
+                if entry.records.is_empty() {
+                    entry.records = changed;
+                }
+                Some(entry)
+            }
+            None if changed.is_empty() => None,
+            None => {
+                let mut entry = self.actor.entry(self.at, None, Outcome::Ok);
+                entry.records = changed;
+                Some(entry)
+            }
+        };
+        if let Some(mut entry) = entry {
+            if entry.records.len() > MAX_RECORDS_PER_ENTRY {
+                let more = entry.records.len() - MAX_RECORDS_PER_ENTRY;
+                entry.records.truncate(MAX_RECORDS_PER_ENTRY);
+                entry.detail = format!("{} (+{more} more records)", entry.detail).trim().to_string();
+            }
+            self.tx.insert_audit(&entry).await?;
+        }
         self.tx.commit().await?;
         let origin = self.actor.origin();
         tracing::debug!(

@@ -339,3 +339,85 @@ pub struct MeResponse {
     pub role_label: &'static str,
     pub organisation: OrganisationResponse,
 }
+
+/// A session's metadata; never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: DateTime<Utc>,
+    /// When it ends if unused (the configured idle time after the last request).
+    #[schema(value_type = String, format = DateTime)]
+    pub idle_expires_at: DateTime<Utc>,
+    /// When it ends whatever the use.
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The address it was opened from.
+    pub client: String,
+    /// The session of this request.
+    pub current: bool,
+}
+
+/// A new session: its secret and CSRF token appear here once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedInResponse {
+    /// For API clients: send as `Authorization: Bearer <token>`. Browsers get it as the
+    /// HttpOnly cookie `tm_session` instead.
+    pub token: String,
+    /// Send as the header `X-CSRF-Token` with every write authenticated by the cookie (also in
+    /// the readable cookie `tm_csrf`).
+    pub csrf_token: String,
+    pub session: SessionResponse,
+    pub user: MeResponse,
+    /// An admin reset the password: change it (PUT /api/v1/me/password) before anything else.
+    pub must_change_password: bool,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryResponse {
+    /// Its position in the log (the cursor of the next page is the last one's).
+    pub seq: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// The acting user's id, `system:<name>` for the service, or `anonymous`.
+    pub actor: String,
+    /// The organisation the actor acted for.
+    pub actor_org: String,
+    /// The prefix of the API token or session used.
+    pub credential: String,
+    /// What was done: the route (`POST /api/v1/needs`) or a named action (`sign_in`).
+    pub operation: String,
+    /// Ids of the records concerned.
+    pub records: Vec<String>,
+    /// ok, denied or failed.
+    pub outcome: &'static str,
+    /// The error code of a denied or failed action, or a note.
+    pub detail: String,
+    pub client: String,
+    pub request_id: String,
+}
+
+impl From<&crate::domain::audit::AuditEntry> for AuditEntryResponse {
+    fn from(e: &crate::domain::audit::AuditEntry) -> Self {
+        AuditEntryResponse {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor.clone(),
+            actor_org: e.actor_org.clone(),
+            credential: e.credential.clone(),
+            operation: e.operation.clone(),
+            records: e.records.clone(),
+            outcome: e.outcome.code(),
+            detail: e.detail.clone(),
+            client: e.client.clone(),
+            request_id: e.request_id.clone(),
+        }
+    }
+}

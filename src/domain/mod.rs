@@ -1,6 +1,8 @@
 //! The records of the market and their rules: vocabularies, validation, access. No I/O.
 
+pub mod account;
 pub mod achievement;
+pub mod audit;
 pub mod dictionary;
 pub mod docking;
 pub mod need;

@@ -160,9 +160,7 @@ pub const TOKEN_PREFIX: &str = "tm_";
 impl TokenSecret {
     /// 32 random bytes from the operating system, hex encoded behind `tm_`.
     pub fn generate() -> TokenSecret {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-        let secret = format!("{TOKEN_PREFIX}{}", hex(&bytes));
+        let secret = format!("{TOKEN_PREFIX}{}", hex_random());
         TokenSecret { hash: hash_token(&secret), prefix: secret[..TOKEN_PREFIX.len() + 8].to_string(), secret }
     }
 }
@@ -170,6 +168,13 @@ impl TokenSecret {
 /// Tokens carry 256 random bits, so a fast hash is enough: nothing to brute-force.
 pub fn hash_token(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// 32 random bytes from the operating system, hex encoded.
+pub fn hex_random() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    hex(&bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -12,9 +12,35 @@ pub struct Principal {
     pub user_name: String,
     pub org_id: String,
     pub role: Role,
-    pub token_id: String,
+    /// What the user signed in with.
+    pub credential: Credential,
+    /// An admin reset the password: nothing but changing it (and signing out) is allowed.
+    pub must_change_password: bool,
     /// Where the request came from, for the record of who did what.
     pub origin: Origin,
+}
+
+/// What a principal signed in with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Credential {
+    /// The command line, acting as a named user.
+    #[default]
+    None,
+    /// An API token (for integrations).
+    Token { id: String, prefix: String },
+    /// A session opened with a login and a password; `cookie` when the browser's cookie
+    /// carried it (its writes need the CSRF token).
+    Session { id: String, prefix: String, cookie: bool },
+}
+
+impl Credential {
+    /// The credential's prefix, as the audit log names it (empty for none).
+    pub fn prefix(&self) -> &str {
+        match self {
+            Credential::None => "",
+            Credential::Token { prefix, .. } | Credential::Session { prefix, .. } => prefix,
+        }
+    }
 }
 
 /// Where an action came from: the request id and client address of an HTTP request; empty for
@@ -23,6 +49,8 @@ pub struct Principal {
 pub struct Origin {
     pub request_id: Option<String>,
     pub client: Option<String>,
+    /// What was asked: the method and route (`POST /api/v1/needs/{id}/close`).
+    pub operation: Option<String>,
 }
 
 /// How search results are ordered: by relevance, or newest first.
@@ -182,7 +210,8 @@ mod tests {
             user_name: "张三".into(),
             org_id: org.into(),
             role,
-            token_id: "t".into(),
+            credential: Credential::None,
+            must_change_password: false,
             origin: Default::default(),
         }
     }

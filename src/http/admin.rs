@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use super::auth::{AdminOnly, AnyUser, Auth, Staff};
+use super::auth::{AdminOnly, AnyUser, Auth, SignedIn, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_body, parse_id};
 use crate::app::views::{
@@ -175,6 +175,6 @@ pub async fn revoke_token(
 /// Who am I: the signed-in user and organisation.
 #[utoipa::path(tag = "admin", responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 #[get("/me")]
-pub async fn get_me(cx: web::Data<App>, auth: Auth<AnyUser>) -> Result<HttpResponse, ApiError> {
+pub async fn get_me(cx: web::Data<App>, auth: Auth<SignedIn>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(accounts::me(&cx, &auth).await?))
 }

@@ -1,5 +1,8 @@
-//! Authentication by bearer token, as an extractor whose type names the roles a route admits:
-//! `Auth<AnyUser>`, `Auth<Staff>`, `Auth<AdminOnly>`.
+//! Authentication, as an extractor whose type names the roles a route admits: `Auth<AnyUser>`,
+//! `Auth<Staff>`, `Auth<AdminOnly>`, and `Auth<SignedIn>` for the few routes a user whose
+//! password was reset may use before changing it. A request is signed in by an API token or a
+//! session secret in `Authorization: Bearer …`, or by the session cookie `tm_session`, whose
+//! writes must carry the session's CSRF token in `X-CSRF-Token`.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -9,15 +12,37 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::error::{ApiError, RequestId};
-use crate::app::{App, Code, Error, accounts};
+use crate::app::{App, Code, Error, accounts, sessions};
+use crate::domain::account::SESSION_PREFIX;
 use crate::domain::record::{Origin, Principal};
 use crate::domain::vocab::Role;
+
+/// The cookie a browser's session travels in (HttpOnly).
+pub const SESSION_COOKIE: &str = "tm_session";
+/// The cookie that hands the CSRF token to the browser's script (readable, not HttpOnly).
+pub const CSRF_COOKIE: &str = "tm_csrf";
+/// The header a cookie-signed write carries the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Which roles a route admits.
 pub trait Requirement {
     fn admits(role: Role) -> bool;
     /// Who may use the route, for the error message.
     const WHO: &'static str;
+    /// Whether a user whose password an admin reset may use the route before changing it.
+    const DURING_RESET: bool = false;
+}
+
+/// Any signed-in user, even one who must change the password first (who am I, change my
+/// password, sign out).
+pub struct SignedIn;
+
+impl Requirement for SignedIn {
+    fn admits(_: Role) -> bool {
+        true
+    }
+    const WHO: &'static str = "any signed-in user";
+    const DURING_RESET: bool = true;
 }
 
 /// Any signed-in user.
@@ -65,19 +90,39 @@ fn unauthenticated(message: &str) -> Error {
     Error::new(Code::Unauthenticated, message)
 }
 
-/// Resolves the bearer token of a request to the user it acts for.
+/// Resolves the credential of a request (bearer token or session, else the session cookie) to
+/// the user it acts for.
 pub async fn authenticate(cx: &App, req: &HttpRequest) -> Result<Principal, Error> {
-    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(|| {
-        unauthenticated("send an API token in the header `Authorization: Bearer tm_...`; an admin issues tokens")
-    })?;
-    let value = header.to_str().map_err(|_| unauthenticated("the Authorization header is not readable text"))?;
-    let secret = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| unauthenticated("the Authorization header must read `Bearer <token>`"))?;
-    let mut principal = accounts::authenticate(cx, secret).await?;
+    let mut principal = match req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        Some(header) => {
+            let value =
+                header.to_str().map_err(|_| unauthenticated("the Authorization header is not readable text"))?;
+            let secret = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| unauthenticated("the Authorization header must read `Bearer <token>`"))?;
+            if secret.starts_with(SESSION_PREFIX) {
+                sessions::authenticate(cx, secret, false, false, None).await?
+            } else {
+                accounts::authenticate(cx, secret).await?
+            }
+        }
+        None => match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => {
+                let write = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+                let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                sessions::authenticate(cx, cookie.value(), true, write, csrf).await?
+            }
+            None => {
+                return Err(unauthenticated(
+                    "sign in (POST /api/v1/sessions), or send an API token in the header `Authorization: Bearer tm_...`",
+                )
+                .zh("请先登录（POST /api/v1/sessions），或在 Authorization 头中带上访问令牌 `Bearer tm_...`"));
+            }
+        },
+    };
     principal.origin = origin(req);
     Ok(principal)
 }
@@ -90,7 +135,13 @@ fn origin(req: &HttpRequest) -> Origin {
     Origin {
         request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
         client: req.peer_addr().map(|addr| addr.ip().to_string()),
+        operation: req.match_pattern().map(|pattern| format!("{} {pattern}", req.method())),
     }
+}
+
+/// Where an unauthenticated request came from (a sign-in attempt).
+pub fn anonymous_origin(req: &HttpRequest) -> Origin {
+    origin(req)
 }
 
 impl<R: Requirement + 'static> FromRequest for Auth<R> {
@@ -102,6 +153,19 @@ impl<R: Requirement + 'static> FromRequest for Auth<R> {
         Box::pin(async move {
             let cx = req.app_data::<web::Data<App>>().ok_or_else(Error::internal)?.clone();
             let principal = authenticate(&cx, &req).await?;
+            {
+                use actix_web::HttpMessage;
+                // The middleware names the actor in the request's log line and audits a refusal.
+                req.extensions_mut().insert(principal.clone());
+            }
+            if principal.must_change_password && !R::DURING_RESET {
+                return Err(Error::new(
+                    Code::PasswordChangeRequired,
+                    "an admin reset your password: change it first (PUT /api/v1/me/password)",
+                )
+                .zh("管理员已重置您的密码：请先修改密码（PUT /api/v1/me/password）")
+                .into());
+            }
             if !R::admits(principal.role) {
                 return Err(Error::forbidden(format!(
                     "this route is for {}; you are signed in as `{}`",
@@ -128,6 +192,9 @@ mod tests {
             .insert_header(("x-forwarded-for", "198.51.100.1"))
             .to_http_request();
         req.extensions_mut().insert(RequestId("请求-42".into()));
-        assert_eq!(origin(&req), Origin { request_id: Some("请求-42".into()), client: Some("203.0.113.7".into()) });
+        assert_eq!(
+            origin(&req),
+            Origin { request_id: Some("请求-42".into()), client: Some("203.0.113.7".into()), operation: None }
+        );
     }
 }

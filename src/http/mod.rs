@@ -15,6 +15,7 @@ pub mod needs;
 pub mod openapi;
 pub mod records;
 pub mod search;
+pub mod sessions;
 pub mod stats;
 pub mod transfers;
 
@@ -60,6 +61,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list_tokens)
         .service(admin::revoke_token)
         .service(admin::get_me)
+        .service(sessions::sign_in)
+        .service(sessions::sign_out)
+        .service(sessions::list_sessions)
+        .service(sessions::change_password)
+        .service(sessions::reset_password)
+        .service(sessions::end_sessions)
+        .service(sessions::list_audit)
+        .service(sessions::export_audit)
         .service(meta::get_vocabularies)
         .service(search::search)
         .service(search::get_dictionary)
@@ -292,7 +301,7 @@ impl ListParams {
 }
 
 /// RFC 3339, or a date taken as midnight China Standard Time.
-fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
         return Some(t.with_timezone(&chrono::Utc));
     }

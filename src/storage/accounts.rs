@@ -4,10 +4,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, Sql, WriteTx};
-use super::rows::{OrganisationRow, TokenLookupRow, TokenRow, UserRow, micros};
-use super::sql::{SqlStore, SqlTx, TOKEN_LOOKUP, all, one};
-use super::{AccountStore, AccountWrites, ChangeKind, StoreResult, TokenLookup};
+use super::rows::{
+    CredentialsRow, OrganisationRow, SessionLookupRow, SessionRow, TokenLookupRow, TokenRow, UserRow, from_micros, micros,
+};
+use super::sql::{SESSION_LOOKUP, SqlStore, SqlTx, TOKEN_LOOKUP, all, one};
+use super::{AccountStore, AccountWrites, ChangeKind, Credentials, SessionLookup, StoreResult, TokenLookup};
+use crate::domain::account::Session;
 use crate::domain::org::{ApiToken, Organisation, User};
+
+const CREDENTIALS: &str = "SELECT id, login, password_hash, must_change_password FROM users";
+const SESSION_COLUMNS: &str = "SELECT id, user_id, prefix, created_at, last_seen_at, expires_at, ended_at, client FROM sessions";
 
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
@@ -46,6 +52,31 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
 
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenLookup>> {
         one::<D, TokenLookupRow>(&self.db, Sql::new(TOKEN_LOOKUP).bind(hash)).await
+    }
+
+    async fn find_login(&self, login: &str) -> StoreResult<Option<Credentials>> {
+        one::<D, CredentialsRow>(&self.db, Sql::new(format!("{CREDENTIALS} WHERE login = $1")).bind(login)).await
+    }
+
+    async fn get_credentials(&self, user_id: &str) -> StoreResult<Option<Credentials>> {
+        one::<D, CredentialsRow>(&self.db, Sql::new(format!("{CREDENTIALS} WHERE id = $1")).bind(user_id)).await
+    }
+
+    async fn find_session_by_hash(&self, hash: &str) -> StoreResult<Option<SessionLookup>> {
+        one::<D, SessionLookupRow>(&self.db, Sql::new(SESSION_LOOKUP).bind(hash)).await
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> StoreResult<Vec<Session>> {
+        let sql = Sql::new(format!("{SESSION_COLUMNS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC")).bind(user_id);
+        all::<D, SessionRow>(&self.db, sql).await
+    }
+
+    async fn sign_in_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
+        let sql = Sql::new("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at >= $2")
+            .bind(key)
+            .bind(micros(since));
+        let (count, earliest): (i64, Option<i64>) = self.db.fetch_optional(sql).await?.unwrap_or((0, None));
+        Ok((count, earliest.map(from_micros).transpose()?))
     }
 }
 
@@ -111,5 +142,84 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
     async fn touch_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let sql = Sql::new("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(micros(at)).bind(id);
         self.0.execute(sql).await.map(|_| ())
+    }
+
+    async fn set_login(&mut self, user_id: &str, login: Option<&str>, at: DateTime<Utc>) -> StoreResult<()> {
+        let sql = Sql::new("UPDATE users SET login = $1 WHERE id = $2").bind(login.map(str::to_string)).bind(user_id);
+        if self.0.execute(sql).await? == 0 {
+            return Err(super::StoreError::NotFound);
+        }
+        self.log(ChangeKind::User, user_id, at);
+        Ok(())
+    }
+
+    async fn set_password(&mut self, user_id: &str, hash: &str, must_change: bool, at: DateTime<Utc>) -> StoreResult<()> {
+        let sql = Sql::new("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(must_change)
+            .bind(user_id);
+        if self.0.execute(sql).await? == 0 {
+            return Err(super::StoreError::NotFound);
+        }
+        self.log(ChangeKind::User, user_id, at);
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, session: &Session, hash: &str, csrf_hash: &str) -> StoreResult<()> {
+        let sql = Sql::new(
+            "INSERT INTO sessions (id, user_id, token_hash, csrf_hash, prefix, created_at, last_seen_at, expires_at, ended_at, client) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(hash)
+        .bind(csrf_hash)
+        .bind(&session.prefix)
+        .bind(micros(session.created_at))
+        .bind(micros(session.last_seen_at))
+        .bind(micros(session.expires_at))
+        .bind(&session.client);
+        self.0.execute(sql).await?;
+        self.log(ChangeKind::Session, &session.id, session.created_at);
+        Ok(())
+    }
+
+    async fn touch_session(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let sql = Sql::new("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(micros(at)).bind(id);
+        self.0.execute(sql).await.map(|_| ())
+    }
+
+    async fn end_session(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let sql =
+            Sql::new("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL").bind(micros(at)).bind(id);
+        if self.0.execute(sql).await? == 0 {
+            return Ok(false);
+        }
+        self.log(ChangeKind::Session, id, at);
+        Ok(true)
+    }
+
+    async fn end_sessions(&mut self, user_id: &str, keep: Option<&str>, at: DateTime<Utc>) -> StoreResult<u64> {
+        let open: Vec<(String,)> = self
+            .0
+            .fetch_all(
+                Sql::new("SELECT id FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND id <> $2")
+                    .bind(user_id)
+                    .bind(keep.unwrap_or_default()),
+            )
+            .await?;
+        for (id,) in &open {
+            self.end_session(id, at).await?;
+        }
+        Ok(open.len() as u64)
+    }
+
+    async fn add_sign_in_failure(&mut self, key: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let sql = Sql::new("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)").bind(key).bind(micros(at));
+        self.0.execute(sql).await.map(|_| ())
+    }
+
+    async fn clear_sign_in_failures(&mut self, key: &str) -> StoreResult<()> {
+        self.0.execute(Sql::new("DELETE FROM sign_in_failures WHERE key = $1").bind(key)).await.map(|_| ())
     }
 }

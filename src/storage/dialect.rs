@@ -196,6 +196,7 @@ pub trait WriteTx: Send {
     /// Runs a statement; how many rows it changed.
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64>;
     async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>>;
+    async fn fetch_all<T: Rows>(&mut self, sql: Sql) -> StoreResult<Vec<T>>;
     /// Serialises writers from the moment they draw feed positions until they commit, so
     /// positions become visible in order (taken at commit, just before the feed rows).
     async fn lock_change_log(&mut self) -> StoreResult<()>;

@@ -2,6 +2,7 @@
 //! default) and PostgreSQL (production) implementations, chosen by the URL scheme.
 
 mod accounts;
+mod audit;
 mod changes;
 mod dialect;
 pub mod dockings;
@@ -17,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::account::Session;
 use crate::domain::achievement::Achievement;
+use crate::domain::audit::{AuditEntry, AuditQuery};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::docking::{Docking, DockingEvent};
 use crate::domain::need::Need;
@@ -117,6 +120,7 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct TokenLookup {
     pub token_id: String,
+    pub prefix: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -124,6 +128,27 @@ pub struct TokenLookup {
     pub user_name: String,
     pub role: Role,
     pub org_id: String,
+}
+
+/// A user's sign-in credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub user_id: String,
+    pub login: Option<String>,
+    /// argon2id in its PHC string form; none for users who only hold API tokens.
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+}
+
+/// What a session lookup finds: the session and the user it acts for.
+#[derive(Debug, Clone)]
+pub struct SessionLookup {
+    pub session: Session,
+    pub csrf_hash: String,
+    pub user_name: String,
+    pub role: Role,
+    pub org_id: String,
+    pub must_change_password: bool,
 }
 
 /// Filters and page of a library listing. Visibility is part of the query, never applied after.
@@ -166,10 +191,12 @@ pub enum ChangeKind {
     Organisation,
     User,
     Token,
+    /// A session opened or ended.
+    Session,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 9] = [
         ChangeKind::Need,
         ChangeKind::Achievement,
         ChangeKind::Docking,
@@ -178,6 +205,7 @@ impl ChangeKind {
         ChangeKind::Organisation,
         ChangeKind::User,
         ChangeKind::Token,
+        ChangeKind::Session,
     ];
 
     /// The stored name (the table the changed row lives in).
@@ -191,6 +219,7 @@ impl ChangeKind {
             ChangeKind::Organisation => "organisations",
             ChangeKind::User => "users",
             ChangeKind::Token => "api_tokens",
+            ChangeKind::Session => "sessions",
         }
     }
 
@@ -229,7 +258,9 @@ impl Change {
 /// achievements, imports, the dictionary), the change log, dockings, transfers and statistics.
 /// Both implementations pass one conformance suite per part (tests/api/storage/).
 #[async_trait]
-pub trait Store: AccountStore + RecordStore + ChangeLog + DockingStore + TransferStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + RecordStore + ChangeLog + DockingStore + TransferStore + AuditStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Begins a write transaction: the only way to write. The application layer's unit of work
     /// holds it (`app::unit`); dropped without `commit`, it rolls back.
@@ -253,6 +284,22 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
     async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>>;
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenLookup>>;
+
+    /// The credentials of the user whose login is `login` (normalised).
+    async fn find_login(&self, login: &str) -> StoreResult<Option<Credentials>>;
+    async fn get_credentials(&self, user_id: &str) -> StoreResult<Option<Credentials>>;
+    async fn find_session_by_hash(&self, hash: &str) -> StoreResult<Option<SessionLookup>>;
+    /// A user's sessions, newest first.
+    async fn list_sessions(&self, user_id: &str) -> StoreResult<Vec<Session>>;
+    /// How many failed sign-ins `key` has had since `since`, and when the earliest of them was.
+    async fn sign_in_failures(&self, key: &str, since: DateTime<Utc>) -> StoreResult<(i64, Option<DateTime<Utc>>)>;
+}
+
+/// The audit log, read by admins.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Entries matching the query, newest first; the cursor is the last entry's position.
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditEntry>>;
 }
 
 /// The needs and achievements libraries, imports, and the search dictionary. Every insert and
@@ -335,7 +382,9 @@ pub trait TransferStore: Send + Sync + 'static {
 /// order written, under the feed's lock. Dropped without `commit`, it rolls back and leaves
 /// nothing behind.
 #[async_trait]
-pub trait StoreTx: AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + Send {
+pub trait StoreTx: AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + AuditWrites + Send {
+    /// The ids of the rows this transaction changed so far (what its audit entry names).
+    fn changed(&self) -> Vec<String>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
@@ -349,6 +398,28 @@ pub trait AccountWrites: Send {
     async fn revoke_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Records a token's last use: bookkeeping, not a change in the feed.
     async fn touch_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets (or clears, with None) a user's login; a login already taken is a unique violation.
+    async fn set_login(&mut self, user_id: &str, login: Option<&str>, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_password(&mut self, user_id: &str, hash: &str, must_change: bool, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_session(&mut self, session: &Session, hash: &str, csrf_hash: &str) -> StoreResult<()>;
+    /// Records a session's use (bookkeeping, at most once a minute).
+    async fn touch_session(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Ends one session; false when it had already ended.
+    async fn end_session(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Ends every open session of a user but `keep`; how many.
+    async fn end_sessions(&mut self, user_id: &str, keep: Option<&str>, at: DateTime<Utc>) -> StoreResult<u64>;
+    async fn add_sign_in_failure(&mut self, key: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Forgets the failed sign-ins of `key` (after a successful one).
+    async fn clear_sign_in_failures(&mut self, key: &str) -> StoreResult<()>;
+}
+
+/// The audit log's writes: entries appended, and entries past the retention pruned.
+#[async_trait]
+pub trait AuditWrites: Send {
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Deletes audit entries older than `audit_before` and failed sign-ins older than
+    /// `failures_before`; how many audit entries.
+    async fn prune_audit(&mut self, audit_before: DateTime<Utc>, failures_before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Writes of needs, achievements, import keys and the dictionary.

@@ -48,6 +48,12 @@ impl WriteTx for PgTx {
         self.1.observe(result.map_err(StoreError::from))
     }
 
+    async fn fetch_all<T: Rows>(&mut self, sql: Sql) -> StoreResult<Vec<T>> {
+        let args = arguments::<Postgres>(sql.args)?;
+        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&mut *self.0).await;
+        self.1.observe(result.map_err(StoreError::from))
+    }
+
     /// An advisory lock held to the end of the transaction (see the change-log migration),
     /// taken when the transaction appends its changes, just before it commits.
     async fn lock_change_log(&mut self) -> StoreResult<()> {

@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::dialect::Rows;
-use super::{Change, StoreError, StoreResult, TokenLookup};
+use super::{Change, Credentials, SessionLookup, StoreError, StoreResult, TokenLookup};
+use crate::domain::account::Session;
+use crate::domain::audit::{AuditEntry, Outcome};
 use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::need::{Need, NeedContent};
@@ -130,6 +132,7 @@ impl IntoDomain for TokenRow {
 #[derive(sqlx::FromRow)]
 pub struct TokenLookupRow {
     pub token_id: String,
+    pub prefix: String,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -145,6 +148,7 @@ impl IntoDomain for TokenLookupRow {
     fn into_domain(self) -> StoreResult<TokenLookup> {
         Ok(TokenLookup {
             token_id: self.token_id,
+            prefix: self.prefix,
             expires_at: opt_micros(self.expires_at)?,
             revoked_at: opt_micros(self.revoked_at)?,
             last_used_at: opt_micros(self.last_used_at)?,
@@ -152,6 +156,118 @@ impl IntoDomain for TokenLookupRow {
             user_name: self.user_name,
             role: code(&self.role)?,
             org_id: self.org_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CredentialsRow {
+    pub id: String,
+    pub login: Option<String>,
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+}
+
+impl IntoDomain for CredentialsRow {
+    type Domain = Credentials;
+
+    fn into_domain(self) -> StoreResult<Credentials> {
+        Ok(Credentials {
+            user_id: self.id,
+            login: self.login,
+            password_hash: self.password_hash,
+            must_change_password: self.must_change_password,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub client: String,
+}
+
+impl IntoDomain for SessionRow {
+    type Domain = Session;
+
+    fn into_domain(self) -> StoreResult<Session> {
+        Ok(Session {
+            id: self.id,
+            user_id: self.user_id,
+            prefix: self.prefix,
+            created_at: from_micros(self.created_at)?,
+            last_seen_at: from_micros(self.last_seen_at)?,
+            expires_at: from_micros(self.expires_at)?,
+            ended_at: opt_micros(self.ended_at)?,
+            client: self.client,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SessionLookupRow {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    pub csrf_hash: String,
+    pub user_name: String,
+    pub role: String,
+    pub org_id: String,
+    pub must_change_password: bool,
+}
+
+impl IntoDomain for SessionLookupRow {
+    type Domain = SessionLookup;
+
+    fn into_domain(self) -> StoreResult<SessionLookup> {
+        Ok(SessionLookup {
+            session: self.session.into_domain()?,
+            csrf_hash: self.csrf_hash,
+            user_name: self.user_name,
+            role: code(&self.role)?,
+            org_id: self.org_id,
+            must_change_password: self.must_change_password,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub actor_org: String,
+    pub credential: String,
+    pub operation: String,
+    pub records: String,
+    pub outcome: String,
+    pub detail: String,
+    pub client: String,
+    pub request_id: String,
+}
+
+impl IntoDomain for AuditRow {
+    type Domain = AuditEntry;
+
+    fn into_domain(self) -> StoreResult<AuditEntry> {
+        Ok(AuditEntry {
+            seq: self.seq,
+            at: from_micros(self.at)?,
+            actor: self.actor,
+            actor_org: self.actor_org,
+            credential: self.credential,
+            operation: self.operation,
+            records: strings(&self.records)?,
+            outcome: Outcome::parse(&self.outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("audit outcome `{}`", self.outcome)))?,
+            detail: self.detail,
+            client: self.client,
+            request_id: self.request_id,
         })
     }
 }

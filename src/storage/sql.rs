@@ -37,6 +37,11 @@ const FEED_ROWS_PER_STATEMENT: usize = 300;
 
 #[async_trait::async_trait]
 impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
+    fn changed(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.1.iter().filter(|(_, id, _)| seen.insert(id.as_str())).map(|(_, id, _)| id.clone()).collect()
+    }
+
     /// Appends the transaction's changes to the feed, then commits. The feed's lock (PostgreSQL)
     /// is taken only here, just before the commit, and held through it, so positions become
     /// visible in the order they were drawn and a follower reading "after N" never passes a
@@ -114,7 +119,11 @@ pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summar
     asking_price = $11, team_lead = $12, region = $13, contact_name = $14, contact_phone = $15, contact_email = $16, \
     visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
 
-pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.expires_at, t.revoked_at, t.last_used_at, \
+pub const SESSION_LOOKUP: &str = "SELECT s.id, s.user_id, s.prefix, s.created_at, s.last_seen_at, s.expires_at, \
+    s.ended_at, s.client, s.csrf_hash, u.name AS user_name, u.role, u.org_id, u.must_change_password \
+    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
+
+pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.prefix, t.expires_at, t.revoked_at, t.last_used_at, \
     u.id AS user_id, u.name AS user_name, u.role, u.org_id \
     FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
 

@@ -77,6 +77,12 @@ impl WriteTx for SqliteTx {
         self.1.observe(result.map_err(StoreError::from))
     }
 
+    async fn fetch_all<T: Rows>(&mut self, sql: Sql) -> StoreResult<Vec<T>> {
+        let args = arguments::<Sqlite>(sql.args)?;
+        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&mut *self.0).await;
+        self.1.observe(result.map_err(StoreError::from))
+    }
+
     /// Writes are serialised by the single writer connection: nothing to lock.
     async fn lock_change_log(&mut self) -> StoreResult<()> {
         Ok(())

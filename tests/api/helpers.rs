@@ -129,6 +129,9 @@ pub fn test_config_with(dir: &TempDir, url: &str, extra: &[(&str, &str)]) -> Con
         ("TECHMARKET__MATCHING__POLL_INTERVAL_MS".to_string(), "100".to_string()),
         // A handful of records make every keyword common, so scores run lower than in a market.
         ("TECHMARKET__MATCHING__THRESHOLD".to_string(), "0.1".to_string()),
+        // Tests move the service's clock years ahead: their tokens (issued without an expiry)
+        // last a century, so that only the tests of expiry see one end.
+        ("TECHMARKET__ACCOUNTS__TOKEN_DAYS".to_string(), "36500".to_string()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(None, env).expect("test configuration")

@@ -346,6 +346,28 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
             empty,
             [401, 403, 403, 403, 403, 403, 201],
         ),
+        // Signing in and sessions: a sign-in without fields is refused before any attempt
+        // counts; a token cannot sign out (it is revoked instead).
+        row(M::POST, "/api/v1/sessions", "/api/v1/sessions", Some(json!({})), [422, 422, 422, 422, 422, 422, 422]),
+        row(M::GET, "/api/v1/sessions", "/api/v1/sessions", None, [401, 200, 200, 200, 200, 200, 200]),
+        row(M::DELETE, "/api/v1/sessions/current", "/api/v1/sessions/current", None, [401, 422, 422, 422, 422, 422, 422]),
+        row(M::PUT, "/api/v1/me/password", "/api/v1/me/password", Some(json!({})), [401, 422, 422, 422, 422, 422, 422]),
+        row(
+            M::POST,
+            "/api/v1/users/{id}/password",
+            format!("/api/v1/users/{}/password", w.e_b.user_id),
+            Some(json!({})),
+            [401, 403, 403, 403, 403, 403, 422],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/users/{id}/sessions",
+            format!("/api/v1/users/{}/sessions", w.e_b.user_id),
+            None,
+            [401, 403, 403, 403, 403, 403, 200],
+        ),
+        row(M::GET, "/api/v1/audit", "/api/v1/audit", None, [401, 403, 403, 403, 403, 403, 200]),
+        row(M::GET, "/api/v1/audit/export", "/api/v1/audit/export", None, [401, 403, 403, 403, 403, 403, 200]),
         // Another user's token: only an admin revokes it (the admin's cell comes last).
         row(
             M::DELETE,

@@ -10,12 +10,13 @@ use sqlx::{Connection, Row};
 use crate::helpers::{fresh_database_url, test_config};
 
 /// Every table the store uses, with its columns (`?`: nullable), as the code expects them.
-const EXPECTED: [(&str, &str); 14] = [
+const EXPECTED: [(&str, &str); 17] = [
     (
         "achievements",
         "id org_id title summary keywords field achievement_type trl? stage? ip_form patent_numbers cooperation_modes asking_price? team_lead region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
     ),
     ("api_tokens", "id user_id name token_hash prefix created_at expires_at? revoked_at? last_used_at?"),
+    ("audit_log", "seq at actor actor_org credential operation records outcome detail client request_id"),
     ("changes", "seq kind record_id changed_at"),
     ("checkpoints", "name seq"),
     ("database_identity", "id created_at"),
@@ -31,12 +32,14 @@ const EXPECTED: [(&str, &str); 14] = [
         "id org_id title description targets tried keywords field need_type cooperation_modes budget_min? budget_max? deadline? region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
     ),
     ("organisations", "id name kind region created_at"),
+    ("sessions", "id user_id token_hash csrf_hash prefix created_at last_seen_at expires_at ended_at? client"),
+    ("sign_in_failures", "key at"),
     ("synonym_groups", "id members created_by created_at"),
     (
         "transfers",
         "id docking_id need_id achievement_id need_org_id achievement_org_id manager_id? field contract_type amount signed_on registration_number? landing_enterprise landing_region milestones outcomes landed_on? created_by? created_at updated_at version",
     ),
-    ("users", "id org_id name role email phone created_at"),
+    ("users", "id org_id name role email phone created_at login? password_hash? must_change_password"),
 ];
 
 fn migrations_dir() -> std::path::PathBuf {

@@ -6,6 +6,7 @@ mod accounts;
 mod changes;
 mod dockings;
 mod records;
+mod sessions;
 mod transfers;
 
 use crate::helpers::now;
