@@ -616,7 +616,7 @@ pub async fn load_into(
     use std::io::BufRead;
 
     if !accounts::has_operator_admin(cx).await? {
-        accounts::bootstrap_admin(cx, "generated data").await?;
+        accounts::bootstrap_admin(cx, "generated data", None).await?;
     }
     let who = accounts::acting_user(cx, None).await?;
     let mut organisations = Vec::new();

@@ -148,9 +148,22 @@ enum AdminCommand {
         /// What the token is for.
         #[arg(long, default_value = "command line")]
         name: String,
-        /// Days until the token expires (no expiry when absent).
+        /// Days until the token expires (default: the configured accounts.token_days, 365).
         #[arg(long)]
         expires_in_days: Option<u32>,
+    },
+    /// Give the operator's admin (created on a fresh install) a login and a password, to sign in
+    /// with: the first admin of a new market, or a new password for an admin who lost it (every
+    /// session of the admin ends). The password is read from the terminal (asked twice, not
+    /// shown), from standard input when it is not a terminal, or from the first line of a file;
+    /// never from an argument, which other users of the machine could read.
+    SetAdminPassword {
+        /// The admin's login: a mobile number or an e-mail address.
+        #[arg(long)]
+        login: String,
+        /// Read the password from the first line of this file (make it readable by you alone).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
     },
     /// Create an organisation.
     CreateOrg {
@@ -628,17 +641,43 @@ async fn write_export(
     Ok(rows)
 }
 
+/// A password from the first line of `file`, else from the terminal (asked twice, without
+/// echo), else from the first line of standard input.
+fn read_password(file: Option<&std::path::Path>) -> CliResult<String> {
+    use std::io::IsTerminal;
+    let first_line = |text: String| text.lines().next().unwrap_or_default().to_string();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return Ok(first_line(text));
+    }
+    if std::io::stdin().is_terminal() {
+        let once = rpassword::prompt_password("新密码 (new password): ")?;
+        let twice = rpassword::prompt_password("再输入一次 (again): ")?;
+        if once != twice {
+            return Err("the two passwords differ; nothing was changed".into());
+        }
+        return Ok(once);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(first_line(line))
+}
+
 async fn run_admin(command: AdminCommand, cx: &app::App) -> CliResult {
     let operator = app::Actor::System(accounts::COMMAND_LINE);
     match command {
         AdminCommand::CreateToken { user, name, expires_in_days } => {
             let (user, secret) = match user {
-                None if expires_in_days.is_none() => accounts::bootstrap_admin(cx, &name).await?,
-                None => return Err("--expires-in-days needs --user (the bootstrap admin token never expires)".into()),
+                None => accounts::bootstrap_admin(cx, &name, expires_in_days).await?,
                 Some(id) => accounts::issue_token_for(cx, operator, &id, &name, expires_in_days).await?,
             };
             eprintln!("token for {} ({}), shown once:", user.name, user.role);
             println!("{secret}");
+        }
+        AdminCommand::SetAdminPassword { login, password_file } => {
+            let password = read_password(password_file.as_deref())?;
+            let (admin, login) = app::sessions::set_admin_password(cx, &login, password).await?;
+            eprintln!("{} ({}) signs in as `{login}` (POST /api/v1/sessions)", admin.name, admin.id);
         }
         AdminCommand::CreateOrg { name, kind, region } => {
             let new = NewOrganisation::parse(&OrganisationInput {

@@ -76,7 +76,7 @@ pub async fn close(cx: &Context) {
 /// Audits a refused request of a signed-in user: every 401, 403 and 404 (the 404s that hide a
 /// record), and every failed write. Requests without a credential are only logged, so that
 /// nobody outside can fill the audit log.
-async fn audit_refusal<B>(
+fn audit_refusal<B>(
     response: &actix_web::dev::ServiceResponse<B>,
     who: Option<&Principal>,
     method: &actix_web::http::Method,
@@ -88,10 +88,12 @@ async fn audit_refusal<B>(
     if status >= 500 || !(matches!(status, 401 | 403 | 404) || write) {
         return;
     }
-    let Some(cx) = response.request().app_data::<web::Data<Context>>() else { return };
+    let Some(cx) = response.request().app_data::<web::Data<Context>>().cloned() else { return };
     let code = response.response().extensions().get::<crate::http::error::ApiError>().map(|e| e.code).unwrap_or("");
     let route = who.and_then(|p| p.origin.operation.clone()).unwrap_or_else(|| format!("{method} {}", response.request().path()));
-    crate::app::audit::record_refusal(cx, who, &route, status, code).await;
+    let who = who.cloned();
+    // Written beside the answer, not before it: a refusal does not wait for its entry.
+    actix_web::rt::spawn(async move { crate::app::audit::record_refusal(&cx, who.as_ref(), &route, status, code).await });
 }
 
 /// Closes a context without touching its index (`index check` leaves it as it found it).
@@ -215,7 +217,7 @@ impl Application {
                         let status = response.status().as_u16();
                         let who = response.request().extensions().get::<Principal>().cloned();
                         if status >= 400 {
-                            audit_refusal(&response, who.as_ref(), &method, status).await;
+                            audit_refusal(&response, who.as_ref(), &method, status);
                         }
                         let client = response.request().peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
                         let mut response = envelope_errors(response, &request_id);

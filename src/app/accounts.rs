@@ -179,9 +179,10 @@ const OPERATOR_REGION: &str = "370500";
 /// Makes sure the operator organisation and an admin user exist, and issues the admin a token
 /// (valid for the configured `accounts.token_days`). Used by `techmarket admin create-token` on a
 /// fresh install.
-pub async fn bootstrap_admin(cx: &App, token_name: &str) -> Result<(User, String)> {
+pub async fn bootstrap_admin(cx: &App, token_name: &str, days: Option<u32>) -> Result<(User, String)> {
     let (admin, _) = bootstrap_admin_user(cx).await?;
-    let (secret, _) = issue_token(cx, Actor::System(COMMAND_LINE), &admin, token_name, None).await?;
+    let expires_at = days.map(|d| cx.clock.now() + chrono::Duration::days(i64::from(d)));
+    let (secret, _) = issue_token(cx, Actor::System(COMMAND_LINE), &admin, token_name, expires_at).await?;
     Ok((admin, secret))
 }
 

@@ -153,6 +153,12 @@ fn check_export_size(cx: &App, rows: u64) -> Result<()> {
     Ok(())
 }
 
+/// Records an export in the audit log before its rows go out.
+async fn audited(cx: &App, viewer: &Principal, what: &str, rows: u64) -> Result<()> {
+    let detail = format!("{what}: {rows} rows");
+    super::audit::record(cx, viewer, &format!("export_{what}"), Vec::new(), crate::domain::audit::Outcome::Ok, &detail).await
+}
+
 /// Needs or achievements the viewer may see (the listing's filters apply; contacts only where
 /// the viewer may read them), refused past the row cap before anything is written.
 pub async fn library(
@@ -165,6 +171,7 @@ pub async fn library(
     let permit = cx.heavy_permit("imports and exports")?;
     let rows = cx.store.count_listing(library, &query).await?;
     check_export_size(cx, rows)?;
+    audited(cx, viewer, library.route(), rows).await?;
     let cols = columns(library);
     let mut header = vec!["ID".to_string()];
     header.extend(cols.iter().map(|c| c.header.to_string()));
@@ -184,6 +191,7 @@ pub async fn transfers(cx: &App, viewer: &Principal, filter: StatsFilter) -> Res
     let limit = cx.limits.export_max_rows as u32 + 1;
     let page = cx.store.list_transfers(&TransferQuery { filter, limit, ..TransferQuery::default() }).await?;
     check_export_size(cx, page.items.len() as u64)?;
+    audited(cx, viewer, "transfers", page.items.len() as u64).await?;
     let header: Vec<String> = [
         "ID",
         "对接ID",
@@ -263,6 +271,7 @@ pub async fn dockings(cx: &App, viewer: &Principal, filter: DockingFilter) -> Re
             None => break,
         }
     }
+    audited(cx, viewer, "dockings", dockings.len() as u64).await?;
     let need_ids: Vec<String> = dockings.iter().map(|d| d.need_id.clone()).collect();
     let achievement_ids: Vec<String> = dockings.iter().map(|d| d.achievement_id.clone()).collect();
     let titles: std::collections::HashMap<String, String> = cx

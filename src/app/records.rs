@@ -8,10 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::audit;
 use super::queries::RecordQuery;
 use super::views::{AchievementResponse, NeedResponse};
 use super::{Actor, App, Code, Error, Result};
 use crate::domain::achievement::{Achievement, AchievementContent, AchievementInput};
+use crate::domain::audit::Outcome;
 use crate::domain::docking::discloses_contacts;
 use crate::domain::need::{Need, NeedContent, NeedInput};
 use crate::domain::org::Organisation;
@@ -375,8 +377,21 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
 /// is ever fetched.
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &RecordQuery) -> Result<Page<R::Response>> {
     let page = R::list(cx.store.as_ref(), &query.seen_by(who)).await?;
+    let confidential: Vec<String> = page.items.iter().filter(|r| is_confidential_to(who, *r)).map(|r| r.meta().id.clone()).collect();
+    if !confidential.is_empty() {
+        audit::record(cx, who, &format!("read_{}", R::LIBRARY.route()), confidential, Outcome::Ok, "list").await?;
+    }
     let today = market_today(cx.clock.now());
     Ok(Page { items: page.items.iter().map(|r| r.view(who, today)).collect(), next_cursor: page.next_cursor })
+}
+
+/// Whether showing `record` to `who` reveals a confidential part of another organisation's:
+/// its contact (to staff), or a record not public. What an organisation reads of its own is not
+/// recorded.
+fn is_confidential_to<R: LibraryRecord>(who: &Principal, record: &R) -> bool {
+    who.org_id != record.meta().org_id
+        && (record.visibility() != Visibility::Public
+            || (can_read_contact(who, &record.meta().org_id) && !record.contact().is_empty()))
 }
 
 /// One record as the viewer may see it; the other party of an introduced docking reads the
@@ -384,7 +399,11 @@ pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &RecordQue
 pub async fn get<R: LibraryRecord>(cx: &App, who: &Principal, id: &str) -> Result<Viewed<R::Response>> {
     let (record, introduced): (R, _) = load_checked(cx, who, id).await?;
     let mut viewed = Viewed::of(cx, &record, who);
+    let operation = format!("read_{}", R::LIBRARY.route());
     if can_read_contact(who, &record.meta().org_id) {
+        if is_confidential_to(who, &record) {
+            audit::record(cx, who, &operation, vec![record.meta().id.clone()], Outcome::Ok, "").await?;
+        }
         return Ok(viewed);
     }
     let introduced = match introduced {
@@ -392,7 +411,10 @@ pub async fn get<R: LibraryRecord>(cx: &App, who: &Principal, id: &str) -> Resul
         None => introduced_to(cx, who, &record).await?,
     };
     if introduced {
+        audit::record(cx, who, &operation, vec![record.meta().id.clone()], Outcome::Ok, "contact").await?;
         R::disclose(&mut viewed.view, record.contact().clone());
+    } else if record.visibility() != Visibility::Public {
+        audit::record(cx, who, &operation, vec![record.meta().id.clone()], Outcome::Ok, "").await?;
     }
     Ok(viewed)
 }

@@ -21,13 +21,17 @@ use tokio::task::JoinHandle;
 use crate::app::{App, WriteSignals, indexing, matches};
 
 /// The running followers.
+/// How often audit entries past their retention (and old failed sign-ins) are deleted.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
 pub struct Followers {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Followers {
-    /// Starts the indexer, then the suggester, on the context's store and index.
+    /// Starts the indexer, then the suggester, on the context's store and index, and the hourly
+    /// pruning of the audit log.
     pub fn start(app: Arc<App>, signals: WriteSignals) -> Followers {
         let (stop, _) = watch::channel(false);
         let (indexed_tx, indexed_rx) = watch::channel(app.search().current().last_seq());
@@ -62,6 +66,7 @@ impl Followers {
             })
         };
         let suggester = {
+            let app = app.clone();
             let mut stop = stop.subscribe();
             let mut indexed = indexed_rx;
             let mut refill = refill;
@@ -93,7 +98,24 @@ impl Followers {
                 }
             })
         };
-        Followers { stop, tasks: vec![indexer, suggester] }
+        let retention = {
+            let mut stop = stop.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(error) = crate::app::audit::prune(&app).await {
+                        tracing::warn!(%error, "pruning the audit log failed; retrying in an hour");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETENTION_INTERVAL) => {}
+                        _ = stop.changed() => break,
+                    }
+                    if *stop.borrow() {
+                        break;
+                    }
+                }
+            })
+        };
+        Followers { stop, tasks: vec![indexer, suggester, retention] }
     }
 
     /// Stops both, letting a pass in progress finish.

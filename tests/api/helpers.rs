@@ -183,7 +183,7 @@ pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> 
     let running = tokio::spawn(app.run_until_stopped());
     let admin = match admin {
         Some(token) => token,
-        None => accounts::bootstrap_admin(&context, "tests").await.expect("bootstrap admin").1,
+        None => accounts::bootstrap_admin(&context, "tests", None).await.expect("bootstrap admin").1,
     };
     TestApp {
         address,

@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod audit;
 mod dockings;
 mod errors;
 mod faults;
@@ -15,6 +16,7 @@ mod migrations;
 mod process;
 mod records;
 mod search;
+mod sessions;
 mod storage;
 mod transfers;
 mod validation;
