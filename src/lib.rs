@@ -3,6 +3,8 @@
 
 /// The application layer: every rule and every write, for every way in.
 pub mod app;
+/// Backup and restore of the embedded database (`techmarket backup DIR`, `techmarket restore DIR`).
+pub mod backup;
 /// Typed configuration: built-in defaults, an optional file, then environment variables.
 pub mod config;
 /// Chinese demo data of the city's industries, for a first look at the service.

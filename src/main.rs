@@ -40,6 +40,19 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy the database (SQLite) into a new folder while the service runs and takes writes:
+    /// every write acknowledged before the copy began is in it. The search index is rebuilt
+    /// from the database on restore. PostgreSQL: use pg_dump (README, "Backup and restore").
+    Backup {
+        /// The folder to write the backup into (new, or empty).
+        dir: std::path::PathBuf,
+    },
+    /// Bring a backup into an empty data folder (the configured one); `techmarket serve` then
+    /// starts on it and rebuilds the search index.
+    Restore {
+        /// The backup folder `techmarket backup` wrote.
+        dir: std::path::PathBuf,
+    },
     /// Load the demo data set into the database and print its tokens.
     SeedDemo,
     /// Rebuild the search index from the database with the current dictionary (run it while
@@ -238,6 +251,26 @@ async fn run(command: Command, config: Config) -> CliResult {
         Command::Migrate => {
             startup::migrate(&config).await?;
             println!("migrations applied to {}", redact(&config.database_url()));
+            Ok(())
+        }
+        Command::Backup { dir } => {
+            let manifest = techmarket::backup::backup(&config, &dir).await?;
+            println!(
+                "backed up database {} (feed position {}) into {}",
+                manifest.database_id,
+                manifest.last_change_seq,
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let manifest = techmarket::backup::restore(&config, &dir).await?;
+            println!(
+                "restored database {} (taken {}) into {}; `techmarket serve` rebuilds the search index as it starts",
+                manifest.database_id,
+                manifest.taken_at,
+                config.data.dir.display()
+            );
             Ok(())
         }
         Command::SeedDemo => {

@@ -383,3 +383,17 @@ pub async fn set_admin_password(cx: &App, login: &str, password: String) -> Resu
     unit.commit().await?;
     Ok((admin, login))
 }
+
+/// Gives users logins and one password (the demo's users, whom a newcomer signs in as); a login
+/// another user holds is refused.
+pub async fn give_logins(cx: &App, actor: Actor, logins: &[(String, String)], password: String) -> Result<()> {
+    let hash = hash_password(password).await?;
+    let mut unit = cx.begin(actor).await?;
+    let at = unit.at();
+    for (user_id, login) in logins {
+        unit.set_login(user_id, Some(login), at).await.map_err(login_taken)?;
+        unit.set_password(user_id, &hash, false, at).await?;
+    }
+    unit.commit().await?;
+    Ok(())
+}

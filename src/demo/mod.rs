@@ -88,6 +88,8 @@ struct DemoRecord {
 /// A demo user's fresh token.
 pub struct DemoToken {
     pub variable: String,
+    /// The login the user signs in with (the demo password is the same for all).
+    pub login: String,
     pub user: String,
     pub role: Role,
     pub organisation: String,
@@ -100,6 +102,8 @@ pub struct Seeded {
     pub needs: usize,
     pub achievements: usize,
     pub tokens: Vec<DemoToken>,
+    /// The password of the demo users, new at each start (printed and written beside the tokens).
+    pub password: String,
     /// The id of the database the tokens belong to.
     pub database: String,
 }
@@ -170,22 +174,39 @@ pub async fn seed(cx: &crate::app::App) -> Result<Seeded, DemoError> {
     }
     let (needs, achievements) = if created { (needs.len(), achievements.len()) } else { (0, 0) };
     let mut tokens = Vec::new();
+    let mut logins = Vec::new();
     for demo in &file.users {
         let Some(variable) = &demo.print else {
             continue;
         };
         let user = &users[&format!("user:{}", demo.key)];
         let (secret, _) = accounts::issue_token(cx, Actor::System(DEMO), user, "demo", None).await?;
+        let login = demo_login(demo);
+        logins.push((user.id.clone(), login.clone()));
         tokens.push(DemoToken {
             variable: variable.clone(),
+            login,
             user: user.name.clone(),
             role: user.role,
             organisation: orgs[&demo.org].name.clone(),
             secret,
         });
     }
+    let password = format!("demo-{}", &crate::domain::org::hex_random()[..16]);
+    crate::app::sessions::give_logins(cx, Actor::System(DEMO), &logins, password.clone())
+        .await
+        .map_err(|e| DemoError::Data(e.to_string()))?;
     let database = store.database_id().await?;
-    Ok(Seeded { created, needs, achievements, tokens, database })
+    Ok(Seeded { created, needs, achievements, tokens, password, database })
+}
+
+/// A printed demo user's login: its e-mail address, else its mobile number, else the operator's
+/// admin address.
+fn demo_login(user: &DemoUser) -> String {
+    [user.email.as_str(), user.phone.as_str()]
+        .into_iter()
+        .find_map(|text| crate::domain::account::normalise_login("login", text).ok())
+        .unwrap_or_else(|| format!("{}@dytm.example.cn", user.key))
 }
 
 /// The organisation and author of a demo record, and the contact it carries.
@@ -283,14 +304,17 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
     let mut env = format!("# techmarket demo tokens; load with: source {}\n", path.display());
     env.push_str(&format!("{DATABASE_LINE}{}\n", seeded.database));
     env.push_str(&format!("export TM=http://{}:{port}\n", config.server.host));
+    env.push_str(&format!("# the password of every demo user below, with its login\nexport TM_DEMO_PASSWORD={}\n", seeded.password));
     for t in &seeded.tokens {
         env.push_str(&format!(
-            "# {} ({}, {})\nexport {}={}\n",
+            "# {} ({}, {})\nexport {}={}\nexport {}_LOGIN={}\n",
             t.user,
             t.role.label(),
             t.organisation,
             t.variable,
-            t.secret
+            t.secret,
+            t.variable,
+            t.login
         ));
     }
     std::fs::create_dir_all(&config.data.dir).map_err(|source| DemoError::Write { path: path.clone(), source })?;
@@ -306,8 +330,9 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
     }
     println!("demo tokens (also in {}):", path.display());
     for t in &seeded.tokens {
-        println!("  {:<15} {} · {} · {}", t.variable, t.user, t.role.label(), t.organisation);
+        println!("  {:<15} {} · {} · {} · 登录名 login {}", t.variable, t.user, t.role.label(), t.organisation, t.login);
     }
+    println!("demo password (every demo user; new at each start): {}", seeded.password);
     println!("try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs", path.display());
     Ok(())
 }

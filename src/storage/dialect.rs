@@ -220,6 +220,9 @@ pub trait Dialect: Send + Sync + 'static {
     async fn fetch_optional<T: Rows>(&self, sql: Sql) -> StoreResult<Option<T>>;
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
+    /// Writes a consistent copy of the database, as of one moment, to a new file at `path`
+    /// (SQLite's `VACUUM INTO`, beside the writers). PostgreSQL is backed up by `pg_dump`.
+    async fn backup_into(&self, path: &str) -> StoreResult<()>;
     /// Closes the pools, waiting for connections to finish.
     async fn close(&self);
 }

@@ -267,6 +267,9 @@ pub trait Store:
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>>;
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// Writes a consistent copy of the whole database, as of one moment, to a new file (SQLite;
+    /// PostgreSQL answers that `pg_dump` does this).
+    async fn backup_into(&self, path: &std::path::Path) -> StoreResult<()>;
     /// Closes the pools, waiting for connections to finish.
     async fn close(&self);
 }

@@ -95,6 +95,13 @@ impl Dialect for PgDialect {
         Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&self.pool).await?)
     }
 
+    async fn backup_into(&self, _path: &str) -> StoreResult<()> {
+        Err(StoreError::UnsupportedUrl(
+            "a PostgreSQL database is backed up with pg_dump and restored with pg_restore (README, \"Backup and restore\")"
+                .into(),
+        ))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.full.check()?;
         sqlx::query("SELECT 1").execute(&self.pool).await?;

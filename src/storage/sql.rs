@@ -80,6 +80,10 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         self.db.ping().await
     }
 
+    async fn backup_into(&self, path: &std::path::Path) -> StoreResult<()> {
+        self.db.backup_into(&path.display().to_string()).await
+    }
+
     async fn close(&self) {
         self.db.close().await;
     }

@@ -133,6 +133,13 @@ impl Dialect for SqliteDialect {
         Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&self.reader).await?)
     }
 
+    async fn backup_into(&self, path: &str) -> StoreResult<()> {
+        // A read transaction on a reader connection: the writers go on meanwhile (WAL), and the
+        // copy holds every transaction committed before it began.
+        sqlx::query("VACUUM INTO ?").bind(path).execute(&self.reader).await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.full.check()?;
         sqlx::query("SELECT 1").execute(&self.reader).await?;

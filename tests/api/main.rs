@@ -4,6 +4,7 @@
 mod access;
 mod admin;
 mod audit;
+mod backup;
 mod dockings;
 mod errors;
 mod faults;

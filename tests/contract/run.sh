@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Contract test: the service's OpenAPI document is its contract. Schemathesis (from PyPI, in a
 # virtual environment under target/) generates requests from the document and runs every check
-# against the real service with the demo data, once per role token and once without a token.
+# against the real service with the demo data, once per role token, once signed in by session
+# (the manager's), and once without a token.
 # Bounded: TECHMARKET_CONTRACT_SECONDS per role (default 45). Exits non-zero on any failure.
 #
 #   bash tests/contract/run.sh            # all roles
@@ -18,9 +19,15 @@ source tests/contract/demo_service.sh
 venv_with "$VENV" st "schemathesis==$SCHEMATHESIS_VERSION"
 start_demo_service
 
+# The manager once more, signed in by login and password: the session's secret as the bearer.
+TM_MANAGER_SESSION=$(curl -sf -X POST -H 'Content-Type: application/json' \
+  -d "{\"login\": \"$TM_MANAGER_LOGIN\", \"password\": \"$TM_DEMO_PASSWORD\"}" \
+  "http://127.0.0.1:$PORT/api/v1/sessions" | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+export TM_MANAGER_SESSION
+
 status=0
 summary=""
-for role in anonymous TM_ENTERPRISE TM_UNIVERSITY TM_MANAGER TM_ADMIN; do
+for role in anonymous TM_ENTERPRISE TM_UNIVERSITY TM_MANAGER TM_ADMIN TM_MANAGER_SESSION; do
   header=()
   if [ "$role" != anonymous ]; then header=(-H "Authorization: Bearer ${!role}"); fi
   echo "== schemathesis as $role ($SECONDS_PER_ROLE s)"
