@@ -117,6 +117,10 @@ fn parameter_schema(path: &str, p: &Parameter) -> Option<RefOr<Schema>> {
         {
             text(Some("^[0-9]{1,9}$"), None)
         }
+        (ParameterIn::Query, "cursor") if path.starts_with("/api/v1/audit") => text(Some("^[1-9][0-9]{0,17}$"), None),
+        (ParameterIn::Query, "outcome") => one_of(&["ok", "denied", "failed"]),
+        (ParameterIn::Query, "record") => id(),
+        (ParameterIn::Query, "actor") => text(None, Some(100)),
         (ParameterIn::Query, "cursor") => id(),
         (ParameterIn::Query, "region") => text(Some(REGION_PATTERN), None),
         (ParameterIn::Query, "library") if path == "/api/v1/stats/counts" => return None,

@@ -20,5 +20,6 @@ mod search;
 mod sessions;
 mod storage;
 mod transfers;
+mod upgrade;
 mod validation;
 mod ways_in;

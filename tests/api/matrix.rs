@@ -32,11 +32,11 @@ fn row(method: Method, route: &'static str, path: impl Into<String>, body: Optio
     Row { method, route, path: path.into(), body, expected }
 }
 
-struct World {
+pub(crate) struct World {
     tokens: [Option<String>; 7],
     e_a: Actor,
     e_b: Actor,
-    u_a: Actor,
+    pub(crate) u_a: Actor,
     u_b: Actor,
     m: Actor,
     need_public: String,
@@ -49,7 +49,7 @@ struct World {
     spare_token: String,
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let e_a = app.enterprise("东营甲石化有限公司").await;
     let e_b = app.enterprise("东营乙装备有限公司").await;
     let u_a = app.university("中国石油大学(华东)").await;
