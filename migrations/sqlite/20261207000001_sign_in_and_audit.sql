@@ -1,4 +1,14 @@
--- Signing in with a login and a password, sessions, the limit on guessing, and the audit log.
+-- Signing in with a login and a password, sessions, the limit on guessing, the audit log, and
+-- organisations that apply to join the market.
+
+-- An organisation that applied by itself is `pending` until a manager approves or rejects it
+-- (with a reason); those an admin created are `approved`. Its 统一社会信用代码 is unique.
+ALTER TABLE organisations ADD COLUMN credit_code TEXT;
+ALTER TABLE organisations ADD COLUMN status TEXT NOT NULL DEFAULT 'approved';
+ALTER TABLE organisations ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE organisations ADD COLUMN reviewed_by TEXT;
+ALTER TABLE organisations ADD COLUMN reviewed_at BIGINT;
+CREATE UNIQUE INDEX organisations_credit_code_key ON organisations (credit_code);
 
 -- A user's login (a mobile number or an e-mail address, normalised; unique) and password hash
 -- (argon2id, PHC string). Users an admin created for tokens only have neither.

@@ -10,7 +10,7 @@ use crate::domain::new_id;
 use crate::domain::org::{ApiToken, NewOrganisation, NewUser, Organisation, TokenInput, TokenSecret, User, hash_token};
 use crate::domain::record::{Credential, Principal};
 use crate::domain::validate::ValidationErrors;
-use crate::domain::vocab::{OrgKind, Role};
+use crate::domain::vocab::{OrgKind, OrgStatus, Role};
 use crate::storage::StoreError;
 
 pub async fn create_organisation(
@@ -26,9 +26,9 @@ pub async fn create_organisation(
     Ok(org)
 }
 
-/// A new organisation as it is stored, registered at `at`.
+/// A new organisation as it is stored, registered by an admin at `at`.
 fn registered(new: NewOrganisation, at: DateTime<Utc>) -> Organisation {
-    Organisation { id: new_id(), name: new.name, kind: new.kind, region: new.region, created_at: at }
+    Organisation::registered(new, at)
 }
 
 /// Creates a user after checking the organisation exists and suits the role.
@@ -151,8 +151,15 @@ pub async fn acting_user(cx: &App, as_user: Option<&str>) -> Result<Principal> {
         role: user.role,
         credential: Credential::None,
         must_change_password: false,
+        org_pending: !org_approved(cx, &user.org_id).await?,
         origin: Default::default(),
     })
+}
+
+/// Whether an organisation is approved (one an admin created, or whose application a manager
+/// approved).
+pub async fn org_approved(cx: &App, org_id: &str) -> Result<bool> {
+    Ok(cx.store.get_organisation(org_id).await?.is_some_and(|o| o.status == OrgStatus::Approved))
 }
 
 /// The operator organisation, if there is one yet, and its admin user, if it has one.
@@ -249,6 +256,7 @@ pub async fn authenticate(cx: &App, secret: &str) -> Result<Principal> {
         role: token.role,
         credential: Credential::Token { id: token.token_id, prefix: token.prefix },
         must_change_password: false,
+        org_pending: !token.org_approved,
         origin: Default::default(),
     })
 }
@@ -289,8 +297,11 @@ pub async fn organisations(cx: &App, who: &Principal) -> Result<Vec<Organisation
     Ok(cx.store.list_organisations().await?.iter().map(OrganisationResponse::from).collect())
 }
 
-/// One organisation (anyone signed in).
-pub async fn organisation(cx: &App, id: &str) -> Result<OrganisationResponse> {
+/// One organisation (anyone signed in; one whose application is not approved reads its own only).
+pub async fn organisation(cx: &App, who: &Principal, id: &str) -> Result<OrganisationResponse> {
+    if who.org_pending && who.org_id != id {
+        return Err(Error::not_found("organisation", id));
+    }
     let org = cx.store.get_organisation(id).await?.ok_or_else(|| Error::not_found("organisation", id))?;
     Ok(OrganisationResponse::from(&org))
 }

@@ -70,6 +70,7 @@ catalogue! {
     InvalidCredentials => ("invalid_credentials", 401, "The login or the password is wrong (which one is not said).", "登录名或密码不正确。"),
     SessionExpired => ("session_expired", 401, "The session has ended (signed out, idle too long, past its limit, or ended by a password change): sign in again.", "登录已失效（已退出、长时间未操作、超过时限或密码已修改），请重新登录。"),
     Forbidden => ("forbidden", 403, "Your role or organisation may not do this.", "您的角色或所在机构无权执行此操作。"),
+    OrganisationPending => ("organisation_pending", 403, "The organisation's application to join is not approved yet: its records stay private drafts, it imports nothing and sees only its own.", "贵单位的入驻申请尚未通过审核：在此之前只能保存为不公开的草稿（visibility 为 private），不能导入，也只能看到本单位的记录。"),
     CsrfRejected => ("csrf_rejected", 403, "A write signed in by the session cookie needs the header `X-CSRF-Token` with the session's CSRF token.", "通过会话 Cookie 提交的修改需要在 X-CSRF-Token 头中带上登录时返回的 CSRF 令牌。"),
     PasswordChangeRequired => ("password_change_required", 403, "The password was reset by an admin: change it (PUT /api/v1/me/password) before anything else.", "密码已被管理员重置：请先修改密码（PUT /api/v1/me/password），再进行其他操作。"),
     // What is asked for: 404, 405.

@@ -470,6 +470,13 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
 /// Step 1: who may import into the library, and (an owner) for whom.
 fn check_allowed(viewer: &Principal, options: &Options) -> Result<()> {
     check_role(viewer.role, options.library)?;
+    if viewer.org_pending {
+        return Err(Error::new(
+            Code::OrganisationPending,
+            "an organisation imports once its application to join is approved; until then, post drafts one by one",
+        )
+        .zh("入驻申请通过审核后才能批量导入；在此之前请逐条保存草稿"));
+    }
     // An owner's import may not name another organisation for its rows, as a single post may not.
     if !viewer.role.is_staff()
         && let Some(named) = options.default_org.as_deref()

@@ -13,6 +13,7 @@ pub mod error;
 pub mod exports;
 pub mod imports;
 pub mod indexing;
+pub mod joining;
 pub mod matches;
 pub mod queries;
 pub mod records;

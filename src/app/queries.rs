@@ -38,7 +38,8 @@ impl RecordQuery {
             field: self.field,
             region_prefix: self.region_prefix.clone(),
             status: self.status,
-            org_id: self.org_id.clone(),
+            // An organisation not yet approved sees its own records only.
+            org_id: if who.org_pending { Some(who.org_id.clone()) } else { self.org_id.clone() },
             updated_since: self.updated_since,
             need_type: self.need_type,
             trl_min: self.trl_min,
@@ -154,6 +155,7 @@ impl SearchQuery {
             library: self.library,
             viewer_org: who.org_id.clone(),
             viewer_is_staff: who.role.is_staff(),
+            own_only: who.org_pending,
             field: self.field,
             region_prefix: self.region_prefix.clone(),
             trl_min: self.trl_min,

@@ -353,6 +353,19 @@ async fn introduced_to<R: LibraryRecord>(cx: &App, viewer: &Principal, record: &
 
 // ---- operations ------------------------------------------------------------------------------
 
+/// Refuses anything but a private draft from an organisation whose application to join is not
+/// approved: it publishes nothing until a manager approves it.
+pub(crate) fn check_publishable(who: &Principal, visibility: Visibility) -> Result<()> {
+    if who.org_pending && visibility != Visibility::Private {
+        return Err(Error::new(
+            Code::OrganisationPending,
+            "your organisation's application to join is not approved yet: save the record as a draft with \"visibility\": \"private\", and publish it once a manager approves",
+        )
+        .zh("贵单位的入驻申请尚未通过审核：请先把记录保存为草稿（\"visibility\": \"private\"），审核通过后再公开"));
+    }
+    Ok(())
+}
+
 /// Posts a record: owner rules, validation, the near-duplicate check (reported, not refused).
 pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input) -> Result<Viewed<R::Response>> {
     if R::input_version(&input).is_some() {
@@ -362,6 +375,7 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
     let at = cx.clock.now();
     let meta = RecordMeta::new(new_id(), org.id, org.name, who.user_id.clone(), at);
     let record = R::build(&input, meta, market_today(at))?;
+    check_publishable(who, record.visibility())?;
     // The organisation's own records with a nearly equal title (the same need posted twice).
     let siblings = recent_titles(cx, R::LIBRARY, &record.meta().org_id).await?;
     let duplicates = near_duplicates(record.title(), siblings.iter().map(|(id, t)| (id.as_str(), t.as_str())));
@@ -442,6 +456,7 @@ pub async fn update<R: LibraryRecord>(
     }
     let at = cx.clock.now();
     let changed = record.patched(&patch, market_today(at))?;
+    check_publishable(who, changed.visibility())?;
     let mut unit = cx.begin(who).await?;
     let stored = changed.save(&mut *unit, at).await?;
     unit.commit().await?;

@@ -151,7 +151,8 @@ pub async fn sign_in(cx: &App, input: SignInInput, origin: Origin) -> Result<Sig
         client: origin.client.clone().unwrap_or_default(),
     };
     let credential = Credential::Session { id: session.id.clone(), prefix: session.prefix.clone(), cookie: false };
-    let principal = principal(&user, credential, credentials.must_change_password, origin);
+    let mut principal = principal(&user, credential, credentials.must_change_password, origin);
+    principal.org_pending = !accounts::org_approved(cx, &user.org_id).await?;
     let mut unit = cx.begin(&principal).await?;
     unit.insert_session(&session, &secret.hash, &secret.csrf_hash).await?;
     unit.clear_sign_in_failures(&keys[0]).await?;
@@ -180,6 +181,7 @@ fn principal(user: &User, credential: Credential, must_change_password: bool, or
         role: user.role,
         credential,
         must_change_password,
+        org_pending: false,
         origin,
     }
 }
@@ -245,6 +247,7 @@ pub async fn authenticate(cx: &App, secret: &str, cookie: bool, write: bool, csr
         role: found.role,
         credential: Credential::Session { id: s.id.clone(), prefix: s.prefix.clone(), cookie },
         must_change_password: found.must_change_password,
+        org_pending: !found.org_approved,
         origin: Origin::default(),
     })
 }

@@ -192,13 +192,8 @@ mod tests {
     use crate::domain::vocab::OrgKind;
 
     fn organisation(name: &str) -> Organisation {
-        Organisation {
-            id: crate::domain::new_id(),
-            name: name.into(),
-            kind: OrgKind::Enterprise,
-            region: "370502".into(),
-            created_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
-        }
+        let new = crate::domain::org::NewOrganisation { name: name.into(), kind: OrgKind::Enterprise, region: "370502".into() };
+        Organisation::registered(new, chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default())
     }
 
     /// A context on a fresh SQLite database in a temporary directory.

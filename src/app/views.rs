@@ -10,7 +10,7 @@ use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::{Principal, RecordMeta, can_read_contact};
 use crate::domain::validate::{Contact, Wan, region_name};
-use crate::domain::vocab::{
+use crate::domain::vocab::{OrgStatus, 
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TRL_LABELS, TechField,
     Visibility,
 };
@@ -245,6 +245,15 @@ pub struct OrganisationResponse {
     pub region: String,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
+    /// pending (applied, not reviewed yet), approved, rejected.
+    pub status: OrgStatus,
+    pub status_label: &'static str,
+    /// 统一社会信用代码, for organisations that applied by themselves.
+    pub credit_code: Option<String>,
+    /// Why the application was rejected (or a note on approving it).
+    pub review_reason: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub reviewed_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Organisation> for OrganisationResponse {
@@ -256,8 +265,24 @@ impl From<&Organisation> for OrganisationResponse {
             kind_label: o.kind.label(),
             region: o.region.clone(),
             created_at: o.created_at,
+            status: o.status,
+            status_label: o.status.label(),
+            credit_code: o.credit_code.clone(),
+            review_reason: o.review_reason.clone(),
+            reviewed_at: o.reviewed_at,
         }
     }
+}
+
+/// An application to join, as filed: the organisation (pending) and its applicant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationResponse {
+    pub organisation: OrganisationResponse,
+    pub user_id: String,
+    /// The normalised login the applicant signs in with.
+    pub login: String,
+    /// What happens next.
+    pub next: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

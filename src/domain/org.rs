@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::validate::{self as v, ValidationErrors};
-use super::vocab::{OrgKind, Role};
+use super::vocab::{OrgKind, OrgStatus, Role};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Organisation {
@@ -15,6 +15,155 @@ pub struct Organisation {
     pub kind: OrgKind,
     pub region: String,
     pub created_at: DateTime<Utc>,
+    /// 统一社会信用代码, given when the organisation applied by itself.
+    pub credit_code: Option<String>,
+    pub status: OrgStatus,
+    /// Why a manager rejected (or a note on approving) the application.
+    pub review_reason: String,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl Organisation {
+    /// An organisation as an admin registers it (approved at once), at `at`.
+    pub fn registered(new: NewOrganisation, at: DateTime<Utc>) -> Organisation {
+        Organisation {
+            id: super::new_id(),
+            name: new.name,
+            kind: new.kind,
+            region: new.region,
+            created_at: at,
+            credit_code: None,
+            status: OrgStatus::Approved,
+            review_reason: String::new(),
+            reviewed_by: None,
+            reviewed_at: None,
+        }
+    }
+}
+
+/// The characters of a 统一社会信用代码 (GB 32100-2015): digits and capital letters but I, O, S,
+/// V and Z; each stands for its position in this list.
+const CREDIT_CODE_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// The weight of each of the first 17 characters: 3^(i-1) mod 31.
+const CREDIT_CODE_WEIGHTS: [usize; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+/// The check character (the 18th) of the first 17 characters of a 统一社会信用代码, if they are
+/// all of its alphabet.
+pub fn credit_code_check(first17: &str) -> Option<char> {
+    let values: Vec<usize> = first17.chars().map(|c| CREDIT_CODE_CHARS.find(c)).collect::<Option<_>>()?;
+    if values.len() != 17 {
+        return None;
+    }
+    let sum: usize = values.iter().zip(CREDIT_CODE_WEIGHTS).map(|(v, w)| v * w).sum();
+    CREDIT_CODE_CHARS.chars().nth((31 - sum % 31) % 31)
+}
+
+/// A 统一社会信用代码 as stored (upper case, no spaces), if it is 18 characters of its alphabet
+/// whose last is the check character of the others.
+pub fn normalise_credit_code(text: &str) -> Result<String, String> {
+    let code: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    if code.chars().count() != 18 {
+        return Err(format!("should be 18 characters (got {})", code.chars().count()));
+    }
+    if let Some(bad) = code.chars().find(|c| !CREDIT_CODE_CHARS.contains(*c)) {
+        return Err(format!("`{bad}` is not one of its characters (digits and capitals but I, O, S, V, Z)"));
+    }
+    let (first17, last) = code.split_at(17);
+    match credit_code_check(first17) {
+        Some(check) if last.starts_with(check) => Ok(code),
+        Some(check) => Err(format!("the check character does not fit: a code beginning {first17} ends in {check}")),
+        None => Err("is not a credit code".into()),
+    }
+}
+
+/// `POST /applications`: an organisation applies to join, with the user who will act for it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationInput {
+    /// Full registered name, e.g. 东营石大科技有限公司.
+    pub name: Option<String>,
+    /// 统一社会信用代码 (18 characters, GB 32100-2015).
+    pub credit_code: Option<String>,
+    /// enterprise | university | institute
+    pub kind: Option<String>,
+    /// 6-digit administrative division code.
+    pub region: Option<String>,
+    /// The applicant's name.
+    pub applicant_name: Option<String>,
+    /// The applicant's login: a mobile number or an e-mail address.
+    pub login: Option<String>,
+    /// The applicant's password (10 characters or more, not a common one).
+    pub password: Option<String>,
+}
+
+/// A checked application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApplication {
+    pub organisation: NewOrganisation,
+    pub credit_code: String,
+    pub applicant_name: String,
+    pub login: String,
+    pub password: String,
+}
+
+impl NewApplication {
+    pub fn parse(input: &ApplicationInput) -> Result<NewApplication, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let name = v::required_text(&mut e, "name", input.name.as_deref(), 100);
+        let kind = v::vocab::<OrgKind>(&mut e, "kind", input.kind.as_deref(), true);
+        if kind == Some(OrgKind::Operator) {
+            e.add(
+                "kind",
+                "invalid_kind",
+                "只有企业、高校和科研院所可以申请入驻（kind 为 enterprise、university 或 institute）",
+                "only enterprises, universities and institutes apply to join (kind enterprise, university or institute)",
+            );
+        }
+        let region = v::region_code(&mut e, "region", input.region.as_deref(), true);
+        let applicant_name = v::required_text(&mut e, "applicant_name", input.applicant_name.as_deref(), 50);
+        let code_text = v::required_text(&mut e, "credit_code", input.credit_code.as_deref(), 40);
+        let credit_code = match normalise_credit_code(&code_text) {
+            Ok(code) => code,
+            Err(why) if !code_text.is_empty() => {
+                e.add(
+                    "credit_code",
+                    "invalid_credit_code",
+                    format!("「统一社会信用代码」不正确：{why}（收到 `{code_text}`）"),
+                    format!("`credit_code` is not a unified social credit code: {why} (got `{code_text}`)"),
+                );
+                String::new()
+            }
+            Err(_) => String::new(),
+        };
+        let login = match input.login.as_deref() {
+            Some(text) => super::account::normalise_login("login", text).unwrap_or_else(|errors| {
+                e.0.extend(errors.0);
+                String::new()
+            }),
+            None => {
+                e.add("login", "required", "请填写「login」（手机号或邮箱）", "`login` is required (a mobile number or an e-mail address)");
+                String::new()
+            }
+        };
+        let password = input.password.clone().unwrap_or_default();
+        if let Err(errors) = super::account::check_new_password("password", &password, Some(&login)) {
+            e.0.extend(errors.0);
+        }
+        let Some(kind) = kind else { return Err(e) };
+        e.finish(|| NewApplication {
+            organisation: NewOrganisation { name, kind, region },
+            credit_code,
+            applicant_name,
+            login,
+            password,
+        })
+    }
+
+    /// The role of the applicant: an enterprise's user, or a university's or institute's.
+    pub fn role(&self) -> Role {
+        if self.organisation.kind.owns_achievements() { Role::University } else { Role::Enterprise }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -184,6 +333,17 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credit_code_is_checked_by_its_check_character() {
+        // Published codes: the 18th character is the check character of the other 17.
+        assert_eq!(normalise_credit_code("91350100M000100Y43"), Ok("91350100M000100Y43".into()));
+        assert_eq!(normalise_credit_code(" 91370502ma3mq7k5xe "), Ok("91370502MA3MQ7K5XE".into()));
+        assert!(normalise_credit_code("91350100M000100Y44").unwrap_err().contains("ends in 3"));
+        assert!(normalise_credit_code("91350100M000100Y4").is_err(), "17 characters");
+        assert!(normalise_credit_code("91350100I000100Y43").unwrap_err().contains("`I`"));
+        assert_eq!(credit_code_check("12370000495571860"), Some('N'));
+    }
 
     #[test]
     fn tokens_are_random_and_only_their_hash_is_kept() {

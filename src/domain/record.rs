@@ -16,6 +16,10 @@ pub struct Principal {
     pub credential: Credential,
     /// An admin reset the password: nothing but changing it (and signing out) is allowed.
     pub must_change_password: bool,
+    /// The user's organisation applied to join and is not approved (pending or rejected): it
+    /// sees nothing beyond its own records, which stay private drafts, and is matched with
+    /// nothing.
+    pub org_pending: bool,
     /// Where the request came from, for the record of who did what.
     pub origin: Origin,
 }
@@ -135,6 +139,9 @@ impl RecordMeta {
 /// Owners always see their own records. Staff (managers, admins) see everything not private to
 /// another organisation. Everyone else sees public records that have not been withdrawn.
 pub fn can_view(viewer: &Principal, owner_org: &str, visibility: Visibility, status: RecordStatus) -> bool {
+    if viewer.org_pending {
+        return viewer.org_id == owner_org;
+    }
     if viewer.org_id == owner_org {
         return true;
     }
@@ -212,6 +219,7 @@ mod tests {
             role,
             credential: Credential::None,
             must_change_password: false,
+            org_pending: false,
             origin: Default::default(),
         }
     }

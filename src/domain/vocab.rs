@@ -211,6 +211,16 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// Where an organisation stands in the market: one that applied by itself is pending until a
+    /// manager approves or rejects it; one an admin created is approved.
+    OrgStatus {
+        Pending => ("pending", "待审核"),
+        Approved => ("approved", "已通过"),
+        Rejected => ("rejected", "未通过"),
+    }
+);
+
+vocabulary!(
     /// Role of a user; decides what the user may do and see.
     Role {
         Enterprise => ("enterprise", "企业用户"),

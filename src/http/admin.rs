@@ -51,11 +51,11 @@ pub async fn list_organisations(cx: web::Data<App>, auth: Auth<Staff>) -> Result
 #[get("/organisations/{id}")]
 pub async fn get_organisation(
     cx: web::Data<App>,
-    _auth: Auth<AnyUser>,
+    auth: Auth<AnyUser>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id("organisation", &id)?;
-    Ok(HttpResponse::Ok().json(accounts::organisation(&cx, id).await?))
+    Ok(HttpResponse::Ok().json(accounts::organisation(&cx, &auth, id).await?))
 }
 
 /// Create a user in an organisation; the role must suit the organisation's kind.

@@ -9,6 +9,7 @@ pub mod dockings;
 pub mod docs;
 pub mod error;
 pub mod imports;
+pub mod joining;
 pub mod matches;
 pub mod meta;
 pub mod needs;
@@ -61,6 +62,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list_tokens)
         .service(admin::revoke_token)
         .service(admin::get_me)
+        .service(joining::apply)
+        .service(joining::list_applications)
+        .service(joining::review_application)
         .service(sessions::sign_in)
         .service(sessions::sign_out)
         .service(sessions::list_sessions)

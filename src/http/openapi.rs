@@ -16,6 +16,9 @@ use utoipa::{Modify, OpenApi};
         (name = "achievements", description = "高校成果库"),
         (name = "search", description = "Chinese full-text search, dictionary, index health"),
         (name = "admin", description = "Organisations, users, tokens"),
+        (name = "sessions", description = "Signing in with a login and a password, sessions, passwords"),
+        (name = "joining", description = "Applications to join the market (入驻申请) and their review"),
+        (name = "audit", description = "The audit log: who did or tried what, when, from where"),
         (name = "meta", description = "Vocabularies and health"),
         (name = "dockings", description = "项目对接库"),
         (name = "transfers", description = "落地转化库"),
@@ -104,6 +107,7 @@ fn parameter_schema(path: &str, p: &Parameter) -> Option<RefOr<Schema>> {
             "notes",
             "interest",
         ]),
+        (ParameterIn::Path, "action") if path.starts_with("/api/v1/applications") => one_of(&["approve", "reject"]),
         (ParameterIn::Path, "action") => one_of(&["close", "withdraw", "reopen"]),
         (ParameterIn::Path, "file") => one_of(&["needs.xlsx", "achievements.xlsx"]),
         (ParameterIn::Path, "library") => one_of(&["needs", "achievements"]),
@@ -196,7 +200,7 @@ pub fn tighten(doc: &mut utoipa::openapi::OpenApi) {
                 }
             }
             if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                statuses.push(("401", "No valid API token: send `Authorization: Bearer tm_...`"));
+                statuses.push(("401", "Not signed in: send `Authorization: Bearer tm_...` (an API token) or `tms_...` (a session), or the session cookie"));
                 statuses.push(("403", "Your role may not do this"));
             }
             if op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query) {

@@ -11,6 +11,7 @@ use super::sql::{SESSION_LOOKUP, SqlStore, SqlTx, TOKEN_LOOKUP, all, one};
 use super::{AccountStore, AccountWrites, ChangeKind, Credentials, SessionLookup, StoreResult, TokenLookup};
 use crate::domain::account::Session;
 use crate::domain::org::{ApiToken, Organisation, User};
+use crate::domain::vocab::OrgStatus;
 
 const CREDENTIALS: &str = "SELECT id, login, password_hash, must_change_password FROM users";
 const SESSION_COLUMNS: &str = "SELECT id, user_id, prefix, created_at, last_seen_at, expires_at, ended_at, client FROM sessions";
@@ -83,13 +84,17 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
 #[async_trait]
 impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
     async fn insert_organisation(&mut self, org: &Organisation) -> StoreResult<()> {
-        let sql =
-            Sql::new("INSERT INTO organisations (id, name, kind, region, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&org.id)
-                .bind(&org.name)
-                .bind(org.kind.code())
-                .bind(&org.region)
-                .bind(micros(org.created_at));
+        let sql = Sql::new(
+            "INSERT INTO organisations (id, name, kind, region, created_at, credit_code, status, review_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '')",
+        )
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(org.kind.code())
+        .bind(&org.region)
+        .bind(micros(org.created_at))
+        .bind(org.credit_code.clone())
+        .bind(org.status.code());
         self.0.execute(sql).await?;
         self.log(ChangeKind::Organisation, &org.id, org.created_at);
         Ok(())
@@ -136,6 +141,30 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
             return Ok(false);
         }
         self.log(ChangeKind::Token, id, at);
+        Ok(true)
+    }
+
+    async fn review_organisation(
+        &mut self,
+        id: &str,
+        status: OrgStatus,
+        reason: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let sql = Sql::new(
+            "UPDATE organisations SET status = $1, review_reason = $2, reviewed_by = $3, reviewed_at = $4 \
+             WHERE id = $5 AND status = 'pending'",
+        )
+        .bind(status.code())
+        .bind(reason)
+        .bind(by)
+        .bind(micros(at))
+        .bind(id);
+        if self.0.execute(sql).await? == 0 {
+            return Ok(false);
+        }
+        self.log(ChangeKind::Organisation, id, at);
         Ok(true)
     }
 

@@ -119,6 +119,8 @@ pub enum Backend {
 /// What a token lookup finds: the token's state and the user it acts for.
 #[derive(Debug, Clone)]
 pub struct TokenLookup {
+    /// The user's organisation is approved (not pending or rejected).
+    pub org_approved: bool,
     pub token_id: String,
     pub prefix: String,
     pub expires_at: Option<DateTime<Utc>>,
@@ -143,6 +145,8 @@ pub struct Credentials {
 /// What a session lookup finds: the session and the user it acts for.
 #[derive(Debug, Clone)]
 pub struct SessionLookup {
+    /// The user's organisation is approved (not pending or rejected).
+    pub org_approved: bool,
     pub session: Session,
     pub csrf_hash: String,
     pub user_name: String,
@@ -397,6 +401,15 @@ pub trait AccountWrites: Send {
     async fn insert_organisation(&mut self, org: &Organisation) -> StoreResult<()>;
     async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
     async fn insert_token(&mut self, token: &ApiToken, hash: &str) -> StoreResult<()>;
+    /// Records a manager's decision on a pending organisation; false when it is not pending.
+    async fn review_organisation(
+        &mut self,
+        id: &str,
+        status: crate::domain::vocab::OrgStatus,
+        reason: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Marks a token revoked; false when it does not exist or was already revoked.
     async fn revoke_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Records a token's last use: bookkeeping, not a change in the feed.

@@ -57,6 +57,11 @@ pub struct OrganisationRow {
     pub kind: String,
     pub region: String,
     pub created_at: i64,
+    pub credit_code: Option<String>,
+    pub status: String,
+    pub review_reason: String,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
 }
 
 impl IntoDomain for OrganisationRow {
@@ -69,6 +74,11 @@ impl IntoDomain for OrganisationRow {
             kind: code(&self.kind)?,
             region: self.region,
             created_at: from_micros(self.created_at)?,
+            credit_code: self.credit_code,
+            status: code(&self.status)?,
+            review_reason: self.review_reason,
+            reviewed_by: self.reviewed_by,
+            reviewed_at: opt_micros(self.reviewed_at)?,
         })
     }
 }
@@ -131,6 +141,7 @@ impl IntoDomain for TokenRow {
 
 #[derive(sqlx::FromRow)]
 pub struct TokenLookupRow {
+    pub org_status: String,
     pub token_id: String,
     pub prefix: String,
     pub expires_at: Option<i64>,
@@ -147,6 +158,7 @@ impl IntoDomain for TokenLookupRow {
 
     fn into_domain(self) -> StoreResult<TokenLookup> {
         Ok(TokenLookup {
+            org_approved: self.org_status == "approved",
             token_id: self.token_id,
             prefix: self.prefix,
             expires_at: opt_micros(self.expires_at)?,
@@ -219,6 +231,7 @@ pub struct SessionLookupRow {
     pub role: String,
     pub org_id: String,
     pub must_change_password: bool,
+    pub org_status: String,
 }
 
 impl IntoDomain for SessionLookupRow {
@@ -226,6 +239,7 @@ impl IntoDomain for SessionLookupRow {
 
     fn into_domain(self) -> StoreResult<SessionLookup> {
         Ok(SessionLookup {
+            org_approved: self.org_status == "approved",
             session: self.session.into_domain()?,
             csrf_hash: self.csrf_hash,
             user_name: self.user_name,

@@ -124,12 +124,13 @@ pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summar
     visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
 
 pub const SESSION_LOOKUP: &str = "SELECT s.id, s.user_id, s.prefix, s.created_at, s.last_seen_at, s.expires_at, \
-    s.ended_at, s.client, s.csrf_hash, u.name AS user_name, u.role, u.org_id, u.must_change_password \
-    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
+    s.ended_at, s.client, s.csrf_hash, u.name AS user_name, u.role, u.org_id, u.must_change_password, \
+    o.status AS org_status FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id \
+    WHERE s.token_hash = $1";
 
 pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.prefix, t.expires_at, t.revoked_at, t.last_used_at, \
-    u.id AS user_id, u.name AS user_name, u.role, u.org_id \
-    FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
+    u.id AS user_id, u.name AS user_name, u.role, u.org_id, o.status AS org_status \
+    FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organisations o ON o.id = u.org_id WHERE t.token_hash = $1";
 
 /// The content columns of a need, in the order of `NEED_INSERT` / `NEED_UPDATE`, then status.
 fn need_values(need: &Need) -> Vec<Value> {

@@ -11,6 +11,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod imports;
+mod joining;
 mod lifecycle;
 mod matrix;
 mod migrations;

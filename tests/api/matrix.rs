@@ -354,6 +354,17 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
         // counts; a token cannot sign out (it is revoked instead).
         row(M::POST, "/api/v1/sessions", "/api/v1/sessions", Some(json!({})), [422, 422, 422, 422, 422, 422, 422]),
         row(M::GET, "/api/v1/sessions", "/api/v1/sessions", None, [401, 200, 200, 200, 200, 200, 200]),
+        // Applications to join: anyone files one (without fields: refused before anything);
+        // managers and admins review (an approved organisation has nothing to review: 409).
+        row(M::POST, "/api/v1/applications", "/api/v1/applications", Some(json!({})), [422, 422, 422, 422, 422, 422, 422]),
+        row(M::GET, "/api/v1/applications", "/api/v1/applications", None, [401, 403, 403, 403, 403, 200, 200]),
+        row(
+            M::POST,
+            "/api/v1/applications/{id}/{action}",
+            format!("/api/v1/applications/{}/approve", w.e_b.org_id),
+            None,
+            [401, 403, 403, 403, 403, 409, 409],
+        ),
         row(M::DELETE, "/api/v1/sessions/current", "/api/v1/sessions/current", None, [401, 422, 422, 422, 422, 422, 422]),
         row(M::PUT, "/api/v1/me/password", "/api/v1/me/password", Some(json!({})), [401, 422, 422, 422, 422, 422, 422]),
         row(

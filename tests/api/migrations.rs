@@ -31,7 +31,7 @@ const EXPECTED: [(&str, &str); 17] = [
         "needs",
         "id org_id title description targets tried keywords field need_type cooperation_modes budget_min? budget_max? deadline? region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
     ),
-    ("organisations", "id name kind region created_at"),
+    ("organisations", "id name kind region created_at credit_code? status review_reason reviewed_by? reviewed_at?"),
     ("sessions", "id user_id token_hash csrf_hash prefix created_at last_seen_at expires_at ended_at? client"),
     ("sign_in_failures", "key at"),
     ("synonym_groups", "id members created_by created_at"),

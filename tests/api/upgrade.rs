@@ -37,7 +37,16 @@ const TABLES: [&str; 14] = [
 /// go on from the rows).
 const NUMBERED: [&str; 2] = ["changes.seq", "docking_events.seq"];
 /// Columns later migrations added (not in the fixture's schema).
-const LATER: [&str; 3] = ["users.login", "users.password_hash", "users.must_change_password"];
+const LATER: [&str; 8] = [
+    "users.login",
+    "users.password_hash",
+    "users.must_change_password",
+    "organisations.credit_code",
+    "organisations.status",
+    "organisations.review_reason",
+    "organisations.reviewed_by",
+    "organisations.reviewed_at",
+];
 const BOOLEANS: [&str; 3] = ["was_introduced", "need_interest", "achievement_interest"];
 
 fn migrations_dir(backend: &str) -> std::path::PathBuf {

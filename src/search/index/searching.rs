@@ -12,6 +12,8 @@ pub struct SearchRequest {
     pub library: Option<Library>,
     pub viewer_org: String,
     pub viewer_is_staff: bool,
+    /// Only the viewer's own organisation's records (one not yet approved to join).
+    pub own_only: bool,
     pub field: Option<TechField>,
     pub region_prefix: Option<String>,
     pub trl_min: Option<u8>,
@@ -216,8 +218,11 @@ impl SearchIndex {
             (Occur::Must, term(f.visibility, "public")),
             (Occur::MustNot, term(f.status, RecordStatus::Withdrawn.code())),
         ]));
-        let mut visible = vec![(Occur::Should, public_open), (Occur::Should, term(f.org_id, &r.viewer_org))];
-        if r.viewer_is_staff {
+        let mut visible = vec![(Occur::Should, term(f.org_id, &r.viewer_org))];
+        if !r.own_only {
+            visible.push((Occur::Should, public_open));
+        }
+        if r.viewer_is_staff && !r.own_only {
             visible.push((Occur::Should, term(f.visibility, "managers")));
             visible.push((Occur::Should, term(f.visibility, "public")));
         }

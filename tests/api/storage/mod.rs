@@ -22,7 +22,8 @@ use techmarket::storage::{ListQuery, Store, StoreError};
 use crate::helpers::{achievement_body, need_body, spawn_store, write};
 
 pub(crate) async fn org(store: &dyn Store, name: &str, kind: OrgKind) -> Organisation {
-    let org = Organisation { id: new_id(), name: name.into(), kind, region: "370502".into(), created_at: now() };
+    let new = techmarket::domain::org::NewOrganisation { name: name.into(), kind, region: "370502".into() };
+    let org = Organisation::registered(new, now());
     write(store, async |tx| tx.insert_organisation(&org).await).await.unwrap();
     org
 }
