@@ -46,6 +46,12 @@ impl Write for LossyStderr {
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    // actix-http reports a request it cannot parse (a URL or head too large, garbage) as an
+    // error: it is the client's doing, and `http::connection` logs it as a warning instead.
+    let filter = match "actix_http::h1::dispatcher=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let builder =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| LossyStderr).log_internal_errors(false);
     let _ = match config.format {

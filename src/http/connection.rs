@@ -29,11 +29,14 @@ pub struct EnvelopeIo {
     /// URL that is too long from other malformed requests.
     request_line: usize,
     in_request_line: bool,
+    /// The client's address, for the warning a refused request leaves in the log.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl EnvelopeIo {
     pub fn new(inner: TcpStream) -> EnvelopeIo {
-        EnvelopeIo { inner, pending: Vec::new(), written: 0, request_line: 0, in_request_line: true }
+        let peer = inner.peer_addr().ok();
+        EnvelopeIo { inner, pending: Vec::new(), written: 0, request_line: 0, in_request_line: true, peer }
     }
 
     /// Writes what is owed; `Ready(Ok)` once nothing is.
@@ -144,6 +147,11 @@ impl AsyncWrite for EnvelopeIo {
             Poll::Pending => return Poll::Pending,
         }
         if let Some((start, status)) = bare_error_at(buf) {
+            // The client's doing (a URL or head too large, a malformed request): a warning, never
+            // an error, so that nobody outside can fill the error log.
+            let client = this.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let status = if this.request_line > MAX_URI_BYTES { 414 } else { status };
+            tracing::warn!(status, client, "a request the HTTP layer could not read was refused");
             this.pending.extend_from_slice(&buf[..start]);
             this.pending.extend_from_slice(&envelope(status, this.request_line > MAX_URI_BYTES));
             if let Poll::Ready(Err(e)) = this.drain(cx) {

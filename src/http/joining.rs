@@ -67,7 +67,7 @@ pub struct ReviewInput {
 #[utoipa::path(
     tag = "joining",
     params(("id" = String, Path, description = "Organisation id"), ("action" = String, Path, description = "approve | reject")),
-    request_body(content = Option<ReviewInput>, description = "`reason`: required to reject"),
+    request_body(content = ReviewInput, description = "Optional to approve; `reason` is required to reject"),
     responses((status = 200, body = OrganisationResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Not pending", body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = []))
 )]

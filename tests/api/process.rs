@@ -317,3 +317,48 @@ async fn a_log_that_cannot_be_written_never_stops_the_service() {
     let status = child.wait().unwrap();
     assert!(status.success(), "a clean stop, not a panic: {status}");
 }
+
+#[tokio::test]
+async fn requests_a_client_spoils_are_warnings_at_most_and_each_request_line_names_its_actor() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    let log = dir.path().join("service.log");
+    let mut child = techmarket(dir.path(), &url, port, &["serve", "--demo"])
+        .env("TECHMARKET__LOG__LEVEL", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/ready")).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+        assert!(Instant::now() < deadline, "the service did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tokens = std::fs::read_to_string(dir.path().join("demo-tokens.env")).unwrap();
+    let token = tokens.lines().find_map(|l| l.strip_prefix("export TM_ENTERPRISE=")).unwrap().to_string();
+    for spoiled in [
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+        "GARBAGE\r\n\r\n".to_string(),
+        format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(140_000)),
+        format!("GET /api/v1/needs/not-an-id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(spoiled.as_bytes()).unwrap();
+        let mut answer = [0u8; 64];
+        let n = s.read(&mut answer).unwrap();
+        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 4"), "{}", String::from_utf8_lossy(&answer[..n]));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("ERROR"), "a client's mistake logged as an error:\n{text}");
+    for status in ["status=414", "status=400", "status=431"] {
+        assert!(text.lines().any(|l| l.contains("WARN") && l.contains(status)), "no warning with {status}:\n{text}");
+    }
+    let line = text.lines().find(|l| l.contains("path=\"/api/v1/needs/not-an-id\"")).expect("the request's line");
+    assert!(line.contains("status=400") && line.contains("user=") && line.contains("credential=\"tm_") && line.contains("client=\"127.0.0.1\""), "{line}");
+}
