@@ -107,14 +107,16 @@ pub async fn restore(config: &Config, dir: &Path) -> Result<Manifest, BackupErro
     let Some(target) = sqlite_file(config) else { return Err(postgres_refusal("restore")) };
     let source = dir.join(DATABASE_FILE);
     let manifest_path = dir.join(MANIFEST_FILE);
-    let manifest: Manifest = std::fs::read(&manifest_path)
-        .map_err(io(&manifest_path))
-        .and_then(|bytes| {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| BackupError::Refused(format!("{} is not a techmarket backup manifest: {e}", manifest_path.display())))
-        })?;
+    let manifest: Manifest = std::fs::read(&manifest_path).map_err(io(&manifest_path)).and_then(|bytes| {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            BackupError::Refused(format!("{} is not a techmarket backup manifest: {e}", manifest_path.display()))
+        })
+    })?;
     if !source.is_file() {
-        return Err(BackupError::Refused(format!("{} holds no {DATABASE_FILE}: not a techmarket backup", dir.display())));
+        return Err(BackupError::Refused(format!(
+            "{} holds no {DATABASE_FILE}: not a techmarket backup",
+            dir.display()
+        )));
     }
     let index = config.data.dir.join("index");
     let occupied = target.exists() || std::fs::read_dir(&index).is_ok_and(|mut entries| entries.next().is_some());

@@ -90,10 +90,14 @@ fn audit_refusal<B>(
     }
     let Some(cx) = response.request().app_data::<web::Data<Context>>().cloned() else { return };
     let code = response.response().extensions().get::<crate::http::error::ApiError>().map(|e| e.code).unwrap_or("");
-    let route = who.and_then(|p| p.origin.operation.clone()).unwrap_or_else(|| format!("{method} {}", response.request().path()));
+    let route = who
+        .and_then(|p| p.origin.operation.clone())
+        .unwrap_or_else(|| format!("{method} {}", response.request().path()));
     let who = who.cloned();
     // Written beside the answer, not before it: a refusal does not wait for its entry.
-    actix_web::rt::spawn(async move { crate::app::audit::record_refusal(&cx, who.as_ref(), &route, status, code).await });
+    actix_web::rt::spawn(
+        async move { crate::app::audit::record_refusal(&cx, who.as_ref(), &route, status, code).await },
+    );
 }
 
 /// Closes a context without touching its index (`index check` leaves it as it found it).

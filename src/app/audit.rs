@@ -59,7 +59,19 @@ pub async fn entries(cx: &App, who: &Principal, query: AuditQuery) -> Result<Pag
 pub async fn export(cx: &App, who: &Principal, mut query: AuditQuery) -> Result<Vec<u8>> {
     admins_only(who)?;
     let _permit = cx.heavy_permit("exports")?;
-    let header = ["seq", "at", "actor", "actor_org", "credential", "operation", "records", "outcome", "detail", "client", "request_id"];
+    let header = [
+        "seq",
+        "at",
+        "actor",
+        "actor_org",
+        "credential",
+        "operation",
+        "records",
+        "outcome",
+        "detail",
+        "client",
+        "request_id",
+    ];
     let mut out = String::from("\u{feff}");
     out.push_str(&csv_line(&header.map(str::to_string)));
     let mut written = 0usize;

@@ -156,7 +156,8 @@ fn check_export_size(cx: &App, rows: u64) -> Result<()> {
 /// Records an export in the audit log before its rows go out.
 async fn audited(cx: &App, viewer: &Principal, what: &str, rows: u64) -> Result<()> {
     let detail = format!("{what}: {rows} rows");
-    super::audit::record(cx, viewer, &format!("export_{what}"), Vec::new(), crate::domain::audit::Outcome::Ok, &detail).await
+    super::audit::record(cx, viewer, &format!("export_{what}"), Vec::new(), crate::domain::audit::Outcome::Ok, &detail)
+        .await
 }
 
 /// Needs or achievements the viewer may see (the listing's filters apply; contacts only where

@@ -38,15 +38,18 @@ async fn check_rate(cx: &App, key: &str) -> Result<()> {
 
 fn taken(e: StoreError) -> Error {
     match e {
-        StoreError::UniqueViolation { constraint } if constraint.contains("credit_code") => {
-            Error::new(Code::AlreadyExists, "an organisation with this unified social credit code is registered already")
-                .zh("该统一社会信用代码已有机构注册：如需加入该机构，请联系其管理员或科技大市场运营中心")
-        }
+        StoreError::UniqueViolation { constraint } if constraint.contains("credit_code") => Error::new(
+            Code::AlreadyExists,
+            "an organisation with this unified social credit code is registered already",
+        )
+        .zh("该统一社会信用代码已有机构注册：如需加入该机构，请联系其管理员或科技大市场运营中心"),
         StoreError::UniqueViolation { constraint } if constraint.contains("login") => {
             Error::new(Code::LoginTaken, "another user has this login").zh("该手机号或邮箱已被其他用户使用")
         }
-        StoreError::UniqueViolation { .. } => Error::new(Code::AlreadyExists, "an organisation with this name is registered already")
-            .zh("已有同名机构注册"),
+        StoreError::UniqueViolation { .. } => {
+            Error::new(Code::AlreadyExists, "an organisation with this name is registered already")
+                .zh("已有同名机构注册")
+        }
         other => other.into(),
     }
 }
@@ -97,15 +100,26 @@ fn staff_only(who: &Principal) -> Result<()> {
 /// The applications of a status (pending by default), oldest first (staff).
 pub async fn applications(cx: &App, who: &Principal, status: OrgStatus) -> Result<Vec<OrganisationResponse>> {
     staff_only(who)?;
-    let mut orgs: Vec<Organisation> =
-        cx.store.list_organisations().await?.into_iter().filter(|o| o.credit_code.is_some() && o.status == status).collect();
+    let mut orgs: Vec<Organisation> = cx
+        .store
+        .list_organisations()
+        .await?
+        .into_iter()
+        .filter(|o| o.credit_code.is_some() && o.status == status)
+        .collect();
     orgs.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     Ok(orgs.iter().map(OrganisationResponse::from).collect())
 }
 
 /// A manager's decision on a pending application: approve (with an optional note) or reject
 /// (with the reason, which the applicant reads on its organisation).
-pub async fn review(cx: &App, who: &Principal, org_id: &str, approve: bool, reason: Option<&str>) -> Result<OrganisationResponse> {
+pub async fn review(
+    cx: &App,
+    who: &Principal,
+    org_id: &str,
+    approve: bool,
+    reason: Option<&str>,
+) -> Result<OrganisationResponse> {
     staff_only(who)?;
     let reason = reason.map(str::trim).unwrap_or_default();
     if !approve && reason.is_empty() || reason.chars().count() > 500 {
@@ -129,7 +143,12 @@ pub async fn review(cx: &App, who: &Principal, org_id: &str, approve: bool, reas
         )
         .zh(format!("该机构的状态是「{}」，没有待审核的入驻申请", org.status.label())));
     }
-    unit.audit(if approve { "approve_application" } else { "reject_application" }, vec![org_id.to_string()], Outcome::Ok, "");
+    unit.audit(
+        if approve { "approve_application" } else { "reject_application" },
+        vec![org_id.to_string()],
+        Outcome::Ok,
+        "",
+    );
     unit.commit().await?;
     let reviewed = cx.store.get_organisation(org_id).await?.ok_or_else(Error::internal)?;
     Ok(OrganisationResponse::from(&reviewed))

@@ -8,6 +8,7 @@
 //! views of them, or an `Error` from the one catalogue of codes (`error::Code`).
 
 pub mod accounts;
+pub mod audit;
 pub mod dockings;
 pub mod error;
 pub mod exports;
@@ -20,7 +21,6 @@ pub mod records;
 pub mod reports;
 pub mod search;
 pub mod sessions;
-pub mod audit;
 pub mod transfers;
 pub mod unit;
 pub mod views;

@@ -391,7 +391,8 @@ pub async fn create<R: LibraryRecord>(cx: &App, who: &Principal, input: R::Input
 /// is ever fetched.
 pub async fn list<R: LibraryRecord>(cx: &App, who: &Principal, query: &RecordQuery) -> Result<Page<R::Response>> {
     let page = R::list(cx.store.as_ref(), &query.seen_by(who)).await?;
-    let confidential: Vec<String> = page.items.iter().filter(|r| is_confidential_to(who, *r)).map(|r| r.meta().id.clone()).collect();
+    let confidential: Vec<String> =
+        page.items.iter().filter(|r| is_confidential_to(who, *r)).map(|r| r.meta().id.clone()).collect();
     if !confidential.is_empty() {
         audit::record(cx, who, &format!("read_{}", R::LIBRARY.route()), confidential, Outcome::Ok, "list").await?;
     }

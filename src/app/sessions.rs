@@ -133,8 +133,7 @@ pub async fn sign_in(cx: &App, input: SignInInput, origin: Origin) -> Result<Sig
         }
         unit.audit("sign_in", Vec::new(), Outcome::Failed, Code::InvalidCredentials.as_str());
         unit.commit().await?;
-        return Err(Error::new(Code::InvalidCredentials, "the login or the password is wrong")
-            .zh("登录名或密码不正确"));
+        return Err(Error::new(Code::InvalidCredentials, "the login or the password is wrong").zh("登录名或密码不正确"));
     }
     let credentials = found.ok_or_else(Error::internal)?;
     let user = cx.store.get_user(&credentials.user_id).await?.ok_or_else(Error::internal)?;
@@ -312,7 +311,8 @@ fn admin_only(who: &Principal) -> Result<()> {
     if who.role == Role::Admin {
         Ok(())
     } else {
-        Err(Error::forbidden("passwords and sessions of other users are for administrators").zh("只有管理员可以重置他人的密码或结束他人的会话"))
+        Err(Error::forbidden("passwords and sessions of other users are for administrators")
+            .zh("只有管理员可以重置他人的密码或结束他人的会话"))
     }
 }
 
@@ -329,7 +329,12 @@ pub async fn reset_password(cx: &App, who: &Principal, user_id: &str, input: Pas
         None if credentials.login.is_some() => None,
         None => {
             let mut e = ValidationErrors::default();
-            e.add("login", "required", "该用户还没有登录名：请填写「login」（手机号或邮箱）", "the user has no login yet: give `login` (a mobile number or an e-mail address)");
+            e.add(
+                "login",
+                "required",
+                "该用户还没有登录名：请填写「login」（手机号或邮箱）",
+                "the user has no login yet: give `login` (a mobile number or an e-mail address)",
+            );
             return Err(e.into());
         }
     };

@@ -56,7 +56,9 @@ impl Actor {
         let (actor, actor_org, credential) = match self {
             Actor::User(p) => (p.user_id.clone(), p.org_id.clone(), p.credential.prefix().to_string()),
             Actor::System(name) => (format!("system:{name}"), String::new(), String::new()),
-            Actor::Anonymous(_, user) => (user.clone().unwrap_or_else(|| "anonymous".into()), String::new(), String::new()),
+            Actor::Anonymous(_, user) => {
+                (user.clone().unwrap_or_else(|| "anonymous".into()), String::new(), String::new())
+            }
         };
         let origin = self.origin();
         let operation = operation
@@ -192,7 +194,11 @@ mod tests {
     use crate::domain::vocab::OrgKind;
 
     fn organisation(name: &str) -> Organisation {
-        let new = crate::domain::org::NewOrganisation { name: name.into(), kind: OrgKind::Enterprise, region: "370502".into() };
+        let new = crate::domain::org::NewOrganisation {
+            name: name.into(),
+            kind: OrgKind::Enterprise,
+            region: "370502".into(),
+        };
         Organisation::registered(new, chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default())
     }
 

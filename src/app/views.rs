@@ -10,9 +10,9 @@ use crate::domain::need::Need;
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::{Principal, RecordMeta, can_read_contact};
 use crate::domain::validate::{Contact, Wan, region_name};
-use crate::domain::vocab::{OrgStatus, 
-    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TRL_LABELS, TechField,
-    Visibility,
+use crate::domain::vocab::{
+    AchievementType, CooperationMode, IpForm, NeedType, OrgKind, OrgStatus, RecordStatus, Role, Stage, TRL_LABELS,
+    TechField, Visibility,
 };
 
 #[derive(Debug, Serialize, ToSchema)]

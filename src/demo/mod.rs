@@ -304,7 +304,10 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
     let mut env = format!("# techmarket demo tokens; load with: source {}\n", path.display());
     env.push_str(&format!("{DATABASE_LINE}{}\n", seeded.database));
     env.push_str(&format!("export TM=http://{}:{port}\n", config.server.host));
-    env.push_str(&format!("# the password of every demo user below, with its login\nexport TM_DEMO_PASSWORD={}\n", seeded.password));
+    env.push_str(&format!(
+        "# the password of every demo user below, with its login\nexport TM_DEMO_PASSWORD={}\n",
+        seeded.password
+    ));
     for t in &seeded.tokens {
         env.push_str(&format!(
             "# {} ({}, {})\nexport {}={}\nexport {}_LOGIN={}\n",
@@ -330,7 +333,14 @@ pub fn print_tokens(seeded: &Seeded, config: &Config, port: u16) -> Result<(), D
     }
     println!("demo tokens (also in {}):", path.display());
     for t in &seeded.tokens {
-        println!("  {:<15} {} · {} · {} · 登录名 login {}", t.variable, t.user, t.role.label(), t.organisation, t.login);
+        println!(
+            "  {:<15} {} · {} · {} · 登录名 login {}",
+            t.variable,
+            t.user,
+            t.role.label(),
+            t.organisation,
+            t.login
+        );
     }
     println!("demo password (every demo user; new at each start): {}", seeded.password);
     println!("try: source {} && curl -s -H \"Authorization: Bearer $TM_MANAGER\" $TM/api/v1/needs", path.display());

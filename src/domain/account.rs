@@ -47,7 +47,10 @@ pub fn normalise_login(field: &str, text: &str) -> Result<String, ValidationErro
     let digits: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     let digits = digits.strip_prefix("+86").or_else(|| digits.strip_prefix("0086")).unwrap_or(&digits);
     let bytes = digits.as_bytes();
-    if bytes.len() == 11 && bytes.iter().all(u8::is_ascii_digit) && bytes[0] == b'1' && (b'3'..=b'9').contains(&bytes[1])
+    if bytes.len() == 11
+        && bytes.iter().all(u8::is_ascii_digit)
+        && bytes[0] == b'1'
+        && (b'3'..=b'9').contains(&bytes[1])
     {
         return Ok(digits.to_string());
     }

@@ -142,7 +142,12 @@ impl NewApplication {
                 String::new()
             }),
             None => {
-                e.add("login", "required", "请填写「login」（手机号或邮箱）", "`login` is required (a mobile number or an e-mail address)");
+                e.add(
+                    "login",
+                    "required",
+                    "请填写「login」（手机号或邮箱）",
+                    "`login` is required (a mobile number or an e-mail address)",
+                );
                 String::new()
             }
         };

@@ -85,8 +85,11 @@ pub async fn review_application(
         "approve" => true,
         "reject" => false,
         other => {
-            return Err(Error::new(Code::RouteNotFound, format!("an application is approved or rejected, not `{other}`"))
-                .into());
+            return Err(Error::new(
+                Code::RouteNotFound,
+                format!("an application is approved or rejected, not `{other}`"),
+            )
+            .into());
         }
     };
     let input: ReviewInput = parse_body(optional_json(&req, &body)?)?;

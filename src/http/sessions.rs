@@ -161,7 +161,9 @@ impl AuditParams {
         let bad = |m: String| Error::new(Code::InvalidQuery, m);
         let time = |name: &str, text: &Option<String>| {
             text.as_deref()
-                .map(|t| parse_time(t).ok_or_else(|| bad(format!("`{name}` must be RFC 3339 or YYYY-MM-DD (got `{t}`)"))))
+                .map(|t| {
+                    parse_time(t).ok_or_else(|| bad(format!("`{name}` must be RFC 3339 or YYYY-MM-DD (got `{t}`)")))
+                })
                 .transpose()
         };
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -170,11 +172,19 @@ impl AuditParams {
         }
         let outcome = match self.outcome.as_deref() {
             None => None,
-            Some(text) => Some(Outcome::parse(text).ok_or_else(|| bad(format!("`outcome` must be ok, denied or failed (got `{text}`)")))?),
+            Some(text) => Some(
+                Outcome::parse(text)
+                    .ok_or_else(|| bad(format!("`outcome` must be ok, denied or failed (got `{text}`)")))?,
+            ),
         };
         let before = match self.cursor.as_deref() {
             None => None,
-            Some(text) => Some(text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| bad(format!("`cursor` `{text}` is not a cursor from a previous page")))?),
+            Some(text) => Some(
+                text.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad(format!("`cursor` `{text}` is not a cursor from a previous page")))?,
+            ),
         };
         if let Some(record) = &self.record {
             parse_id("record", record)?;

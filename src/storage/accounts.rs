@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, Sql, WriteTx};
 use super::rows::{
-    CredentialsRow, OrganisationRow, SessionLookupRow, SessionRow, TokenLookupRow, TokenRow, UserRow, from_micros, micros,
+    CredentialsRow, OrganisationRow, SessionLookupRow, SessionRow, TokenLookupRow, TokenRow, UserRow, from_micros,
+    micros,
 };
 use super::sql::{SESSION_LOOKUP, SqlStore, SqlTx, TOKEN_LOOKUP, all, one};
 use super::{AccountStore, AccountWrites, ChangeKind, Credentials, SessionLookup, StoreResult, TokenLookup};
@@ -14,7 +15,8 @@ use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::vocab::OrgStatus;
 
 const CREDENTIALS: &str = "SELECT id, login, password_hash, must_change_password FROM users";
-const SESSION_COLUMNS: &str = "SELECT id, user_id, prefix, created_at, last_seen_at, expires_at, ended_at, client FROM sessions";
+const SESSION_COLUMNS: &str =
+    "SELECT id, user_id, prefix, created_at, last_seen_at, expires_at, ended_at, client FROM sessions";
 
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
@@ -68,7 +70,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn list_sessions(&self, user_id: &str) -> StoreResult<Vec<Session>> {
-        let sql = Sql::new(format!("{SESSION_COLUMNS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC")).bind(user_id);
+        let sql =
+            Sql::new(format!("{SESSION_COLUMNS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC")).bind(user_id);
         all::<D, SessionRow>(&self.db, sql).await
     }
 
@@ -182,7 +185,13 @@ impl<T: WriteTx + 'static> AccountWrites for SqlTx<T> {
         Ok(())
     }
 
-    async fn set_password(&mut self, user_id: &str, hash: &str, must_change: bool, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_password(
+        &mut self,
+        user_id: &str,
+        hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let sql = Sql::new("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
             .bind(hash)
             .bind(must_change)

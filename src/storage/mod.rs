@@ -389,7 +389,9 @@ pub trait TransferStore: Send + Sync + 'static {
 /// order written, under the feed's lock. Dropped without `commit`, it rolls back and leaves
 /// nothing behind.
 #[async_trait]
-pub trait StoreTx: AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + AuditWrites + Send {
+pub trait StoreTx:
+    AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + AuditWrites + Send
+{
     /// The ids of the rows this transaction changed so far (what its audit entry names).
     fn changed(&self) -> Vec<String>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -416,7 +418,13 @@ pub trait AccountWrites: Send {
     async fn touch_token(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Sets (or clears, with None) a user's login; a login already taken is a unique violation.
     async fn set_login(&mut self, user_id: &str, login: Option<&str>, at: DateTime<Utc>) -> StoreResult<()>;
-    async fn set_password(&mut self, user_id: &str, hash: &str, must_change: bool, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_password(
+        &mut self,
+        user_id: &str,
+        hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn insert_session(&mut self, session: &Session, hash: &str, csrf_hash: &str) -> StoreResult<()>;
     /// Records a session's use (bookkeeping, at most once a minute).
     async fn touch_session(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;

@@ -54,13 +54,17 @@ async fn every_write_read_of_a_confidential_part_refusal_and_sign_in_is_on_the_r
     assert_eq!(write["request_id"], request_id.as_str());
     assert_eq!(write["client"], "127.0.0.1");
     let credential = write["credential"].as_str().unwrap();
-    assert!(credential.starts_with("tm_") && credential.len() == 11 && e.token.starts_with(credential), "a prefix only: {write}");
+    assert!(
+        credential.starts_with("tm_") && credential.len() == 11 && e.token.starts_with(credential),
+        "a prefix only: {write}"
+    );
 
     // A manager reads the confidential need and its contact: recorded. The owner reading its
     // own is not.
     assert_eq!(app.get(&format!("/api/v1/needs/{need}"), &m.token).await.status, StatusCode::OK);
     assert_eq!(app.get(&format!("/api/v1/needs/{need}"), &e.token).await.status, StatusCode::OK);
-    let reads: Vec<Value> = audit(&app, &format!("record={need}")).await.into_iter().filter(|x| x["operation"] == "read_needs").collect();
+    let reads: Vec<Value> =
+        audit(&app, &format!("record={need}")).await.into_iter().filter(|x| x["operation"] == "read_needs").collect();
     assert_eq!(reads.len(), 1, "{reads:?}");
     assert_eq!(reads[0]["actor"], m.user_id.as_str());
 
@@ -75,16 +79,26 @@ async fn every_write_read_of_a_confidential_part_refusal_and_sign_in_is_on_the_r
     let r = app.post("/api/v1/needs", &other.token, json!({"title": ""})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     let mine = audit_until(&app, &format!("actor={}", other.user_id), |m| m.len() >= 3).await;
-    let outcomes: Vec<(&str, &str)> = mine.iter().map(|x| (x["outcome"].as_str().unwrap(), x["detail"].as_str().unwrap())).collect();
-    assert!(outcomes.contains(&("denied", "forbidden")) && outcomes.contains(&("failed", "validation_failed")), "{outcomes:?}");
+    let outcomes: Vec<(&str, &str)> =
+        mine.iter().map(|x| (x["outcome"].as_str().unwrap(), x["detail"].as_str().unwrap())).collect();
+    assert!(
+        outcomes.contains(&("denied", "forbidden")) && outcomes.contains(&("failed", "validation_failed")),
+        "{outcomes:?}"
+    );
 
     // Sign-ins, failed and not, and sign-out.
     with_password(&app, &e, "wang@qirun.cn", "齐润化工的登录密码2026").await;
-    sign_in(&app, "wang@qirun.cn", "错误的密码错误的密码").await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    sign_in(&app, "wang@qirun.cn", "错误的密码错误的密码")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let s = session(&app, "wang@qirun.cn", "齐润化工的登录密码2026").await;
-    assert_eq!(app.send(Method::DELETE, "/api/v1/sessions/current", Some(&s), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.send(Method::DELETE, "/api/v1/sessions/current", Some(&s), None).await.status,
+        StatusCode::NO_CONTENT
+    );
     let mine = audit(&app, &format!("actor={}", e.user_id)).await;
-    let ops: Vec<(&str, &str)> = mine.iter().map(|x| (x["operation"].as_str().unwrap(), x["outcome"].as_str().unwrap())).collect();
+    let ops: Vec<(&str, &str)> =
+        mine.iter().map(|x| (x["operation"].as_str().unwrap(), x["outcome"].as_str().unwrap())).collect();
     for expected in [("sign_in", "failed"), ("sign_in", "ok"), ("sign_out", "ok"), ("change_password", "ok")] {
         assert!(ops.contains(&expected), "{expected:?} in {ops:?}");
     }
@@ -98,7 +112,8 @@ async fn every_write_read_of_a_confidential_part_refusal_and_sign_in_is_on_the_r
     // Nothing secret and no contact detail anywhere in the log.
     let everything = app.get("/api/v1/audit/export", &app.admin).await;
     assert_eq!(everything.status, StatusCode::OK);
-    for secret in ["13905461111", "王工", "齐润化工的登录密码2026", "错误的密码错误的密码", &e.token[3..], &s[4..]] {
+    for secret in ["13905461111", "王工", "齐润化工的登录密码2026", "错误的密码错误的密码", &e.token[3..], &s[4..]]
+    {
         assert!(!everything.text.contains(secret), "`{secret}` is in the audit log");
     }
     assert!(everything.text.contains("sign_in") && everything.text.starts_with('\u{feff}'), "CSV with a BOM");
@@ -117,11 +132,29 @@ async fn the_audit_log_pages_by_cursor_filters_by_time_and_says_what_is_wrong_wi
     let rest = app.get(&format!("/api/v1/audit?actor={}&limit=3&cursor={cursor}", e.user_id), &app.admin).await;
     assert_eq!(rest.body["items"].as_array().unwrap().len(), 2);
     assert!(rest.body["next_cursor"].is_null());
-    let seqs: Vec<i64> = first.body["items"].as_array().unwrap().iter().chain(rest.body["items"].as_array().unwrap()).map(|x| x["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.body["items"].as_array().unwrap())
+        .map(|x| x["seq"].as_i64().unwrap())
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats: {seqs:?}");
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
-    assert!(app.get(&format!("/api/v1/audit?from={tomorrow}"), &app.admin).await.body["items"].as_array().unwrap().is_empty());
-    for (query, message) in [("outcome=maybe", "outcome"), ("from=yesterday", "from"), ("cursor=abc", "cursor"), ("record=42", "record"), ("limit=0", "limit"), ("who=me", "who")] {
+    assert!(
+        app.get(&format!("/api/v1/audit?from={tomorrow}"), &app.admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for (query, message) in [
+        ("outcome=maybe", "outcome"),
+        ("from=yesterday", "from"),
+        ("cursor=abc", "cursor"),
+        ("record=42", "record"),
+        ("limit=0", "limit"),
+        ("who=me", "who"),
+    ] {
         let r = app.get(&format!("/api/v1/audit?{query}"), &app.admin).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text);
         assert!(r.text.contains(message), "{query}: {}", r.text);

@@ -12,7 +12,11 @@ use crate::helpers::{spawn_app, start, test_config};
 use crate::process::techmarket;
 
 fn run(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
-    techmarket(dir, url, 0, args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).output().unwrap()
+    techmarket(dir, url, 0, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -38,8 +42,12 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_into_an_empty_d
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let body = crate::helpers::merge(crate::helpers::need_body(), json!({"title": format!("第{n}批电解液添加剂中试需求")}));
-                let r = client.post(format!("{base}/api/v1/needs")).bearer_auth(&token).json(&body).send().await.unwrap();
+                let body = crate::helpers::merge(
+                    crate::helpers::need_body(),
+                    json!({"title": format!("第{n}批电解液添加剂中试需求")}),
+                );
+                let r =
+                    client.post(format!("{base}/api/v1/needs")).bearer_auth(&token).json(&body).send().await.unwrap();
                 if r.status() == StatusCode::CREATED {
                     let v: serde_json::Value = r.json().await.unwrap();
                     acknowledged.lock().unwrap().push(v["id"].as_str().unwrap().to_string());
@@ -59,7 +67,8 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_into_an_empty_d
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
     assert!(acknowledged.lock().unwrap().len() > during, "writes went on during and after the backup");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(into.join("backup.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(into.join("backup.json")).unwrap()).unwrap();
     assert!(manifest["last_change_seq"].as_i64().unwrap() > 20, "{manifest}");
     // A second backup into the same folder is refused: a backup is never overwritten.
     assert!(!run(&data, &url, &["backup", into.to_str().unwrap()]).status.success());
@@ -81,6 +90,10 @@ async fn a_backup_under_writes_restores_every_acknowledged_write_into_an_empty_d
     }
     let report = restored.get("/api/v1/admin/index", &restored.admin).await;
     assert_eq!(report.body["consistent"], true, "{}", report.body);
-    let hits = restored.search_until(&restored.admin, &[("q", "电解液添加剂"), ("library", "needs")], |b| b["total"].as_u64() >= Some(before.len() as u64)).await;
+    let hits = restored
+        .search_until(&restored.admin, &[("q", "电解液添加剂"), ("library", "needs")], |b| {
+            b["total"].as_u64() >= Some(before.len() as u64)
+        })
+        .await;
     assert!(hits["total"].as_u64().unwrap() >= before.len() as u64);
 }

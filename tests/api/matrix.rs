@@ -356,7 +356,13 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
         row(M::GET, "/api/v1/sessions", "/api/v1/sessions", None, [401, 200, 200, 200, 200, 200, 200]),
         // Applications to join: anyone files one (without fields: refused before anything);
         // managers and admins review (an approved organisation has nothing to review: 409).
-        row(M::POST, "/api/v1/applications", "/api/v1/applications", Some(json!({})), [422, 422, 422, 422, 422, 422, 422]),
+        row(
+            M::POST,
+            "/api/v1/applications",
+            "/api/v1/applications",
+            Some(json!({})),
+            [422, 422, 422, 422, 422, 422, 422],
+        ),
         row(M::GET, "/api/v1/applications", "/api/v1/applications", None, [401, 403, 403, 403, 403, 200, 200]),
         row(
             M::POST,
@@ -365,7 +371,13 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
             None,
             [401, 403, 403, 403, 403, 409, 409],
         ),
-        row(M::DELETE, "/api/v1/sessions/current", "/api/v1/sessions/current", None, [401, 422, 422, 422, 422, 422, 422]),
+        row(
+            M::DELETE,
+            "/api/v1/sessions/current",
+            "/api/v1/sessions/current",
+            None,
+            [401, 422, 422, 422, 422, 422, 422],
+        ),
         row(M::PUT, "/api/v1/me/password", "/api/v1/me/password", Some(json!({})), [401, 422, 422, 422, 422, 422, 422]),
         row(
             M::POST,

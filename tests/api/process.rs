@@ -342,14 +342,20 @@ async fn requests_a_client_spoils_are_warnings_at_most_and_each_request_line_nam
         format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
         "GARBAGE\r\n\r\n".to_string(),
         format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(140_000)),
-        format!("GET /api/v1/needs/not-an-id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+        format!(
+            "GET /api/v1/needs/not-an-id HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
     ] {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.write_all(spoiled.as_bytes()).unwrap();
         let mut answer = [0u8; 64];
         let n = s.read(&mut answer).unwrap();
-        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 4"), "{}", String::from_utf8_lossy(&answer[..n]));
+        assert!(
+            String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 4"),
+            "{}",
+            String::from_utf8_lossy(&answer[..n])
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -360,5 +366,11 @@ async fn requests_a_client_spoils_are_warnings_at_most_and_each_request_line_nam
         assert!(text.lines().any(|l| l.contains("WARN") && l.contains(status)), "no warning with {status}:\n{text}");
     }
     let line = text.lines().find(|l| l.contains("path=\"/api/v1/needs/not-an-id\"")).expect("the request's line");
-    assert!(line.contains("status=400") && line.contains("user=") && line.contains("credential=\"tm_") && line.contains("client=\"127.0.0.1\""), "{line}");
+    assert!(
+        line.contains("status=400")
+            && line.contains("user=")
+            && line.contains("credential=\"tm_")
+            && line.contains("client=\"127.0.0.1\""),
+        "{line}"
+    );
 }

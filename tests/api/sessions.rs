@@ -41,18 +41,21 @@ pub(crate) async fn session(app: &TestApp, login: &str, password: &str) -> Strin
 
 /// The value of the cookie `name` among a response's Set-Cookie headers, and its attributes.
 fn set_cookie<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
+    r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with(&format!("{name}=")))
 }
 
 fn cookie_value(header: &str) -> String {
     header.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
 }
 
-async fn with_cookie(app: &TestApp, method: Method, path: &str, cookie: &str, csrf: Option<&str>, body: Option<Value>) -> Response {
+async fn with_cookie(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> Response {
     let mut request = app.client.request(method, app.url(path)).header("Cookie", format!("tm_session={cookie}"));
     if let Some(csrf) = csrf {
         request = request.header("X-CSRF-Token", csrf);
@@ -86,7 +89,12 @@ async fn a_user_signs_in_by_login_and_password_and_works_by_bearer_and_by_cookie
     assert!(!csrf_cookie.contains("HttpOnly") && cookie_value(csrf_cookie) == csrf, "{csrf_cookie}");
 
     // By bearer, like a token.
-    let need = app.create_need(&Actor { token: secret.clone(), ..e.clone() }, json!({"title": "会话发布的乙烯裂解炉结焦监测需求"})).await;
+    let need = app
+        .create_need(
+            &Actor { token: secret.clone(), ..e.clone() },
+            json!({"title": "会话发布的乙烯裂解炉结焦监测需求"}),
+        )
+        .await;
     assert_eq!(need["owner"]["id"], e.org_id.as_str());
     // By cookie: reads need nothing more; a write without the CSRF token is refused and
     // changes nothing; with it, it goes through.
@@ -98,7 +106,11 @@ async fn a_user_signs_in_by_login_and_password_and_works_by_bearer_and_by_cookie
     r.assert_error(StatusCode::FORBIDDEN, "csrf_rejected");
     let r = with_cookie(&app, Method::POST, "/api/v1/needs", &secret, Some("tm_wrong"), Some(body.clone())).await;
     r.assert_error(StatusCode::FORBIDDEN, "csrf_rejected");
-    assert_eq!(app.get("/api/v1/needs", &e.token).await.body["items"].as_array().unwrap().len(), before, "nothing written");
+    assert_eq!(
+        app.get("/api/v1/needs", &e.token).await.body["items"].as_array().unwrap().len(),
+        before,
+        "nothing written"
+    );
     let r = with_cookie(&app, Method::POST, "/api/v1/needs", &secret, Some(&csrf), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
@@ -113,9 +125,13 @@ async fn a_user_signs_in_by_login_and_password_and_works_by_bearer_and_by_cookie
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert!(set_cookie(&r, "tm_session").is_some_and(|c| c.contains("Max-Age=0") || c.contains("expires=")), "cleared");
     app.get("/api/v1/me", &secret).await.assert_error(StatusCode::UNAUTHORIZED, "session_expired");
-    with_cookie(&app, Method::GET, "/api/v1/me", &secret, None, None).await.assert_error(StatusCode::UNAUTHORIZED, "session_expired");
+    with_cookie(&app, Method::GET, "/api/v1/me", &secret, None, None)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "session_expired");
     // A token cannot sign out: it is revoked instead.
-    app.send(Method::DELETE, "/api/v1/sessions/current", Some(&e.token), None).await.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "field_not_allowed");
+    app.send(Method::DELETE, "/api/v1/sessions/current", Some(&e.token), None)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "field_not_allowed");
 }
 
 #[tokio::test]
@@ -126,11 +142,17 @@ async fn a_wrong_password_and_an_unknown_login_get_the_same_answer_and_guessing_
     let wrong = sign_in(&app, "chen.gong@unitedpetro.cn", "不是这个密码不是这个").await;
     let unknown = sign_in(&app, "nobody@unitedpetro.cn", "不是这个密码不是这个").await;
     let message = wrong.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    assert_eq!(unknown.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials"), message, "nothing tells them apart");
+    assert_eq!(
+        unknown.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        message,
+        "nothing tells them apart"
+    );
     // Four more failures reach the limit of five for the login: the sixth attempt is refused
     // before the password is looked at, even the right one, until the window has passed.
     for _ in 0..4 {
-        sign_in(&app, "chen.gong@unitedpetro.cn", "还是不对还是不对还是").await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        sign_in(&app, "chen.gong@unitedpetro.cn", "还是不对还是不对还是")
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
     let r = sign_in(&app, "chen.gong@unitedpetro.cn", "东营港的风电运维2026").await;
     r.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
@@ -149,9 +171,13 @@ async fn one_address_guessing_many_logins_is_limited_too() {
     let config = test_config_with(&dir, &url, &[("TECHMARKET__ACCOUNTS__MAX_FAILURES_PER_CLIENT", "3")]);
     let app = start(config, std::sync::Arc::new(dir), None).await;
     for n in 0..3 {
-        sign_in(&app, &format!("1380546000{n}"), "随便猜一个密码随便猜").await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        sign_in(&app, &format!("1380546000{n}"), "随便猜一个密码随便猜")
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     }
-    sign_in(&app, "13805460009", "随便猜一个密码随便猜").await.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    sign_in(&app, "13805460009", "随便猜一个密码随便猜")
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 }
 
 #[tokio::test]
@@ -160,15 +186,31 @@ async fn weak_passwords_are_refused_and_a_reset_password_must_be_changed_first()
     let u = app.university("中国石油大学（华东）科技处").await;
     let reset = |password: &str| json!({"login": "kjc@upc.edu.cn", "temporary_password": password});
     let path = format!("/api/v1/users/{}/password", u.user_id);
-    for (password, code) in [("短密码", "password_too_short"), ("1qaz2wsx3edc", "password_too_common"), ("kjc@upc.edu.cn", "password_is_login")] {
+    for (password, code) in [
+        ("短密码", "password_too_short"),
+        ("1qaz2wsx3edc", "password_too_common"),
+        ("kjc@upc.edu.cn", "password_is_login"),
+    ] {
         let r = app.post(&path, &app.admin, reset(password)).await;
         r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(r.body["error"]["details"]["fields"][0]["code"], code, "{}", r.text);
     }
     // Chinese by default.
-    let r = app.client.post(app.url(&path)).bearer_auth(&app.admin).header("Accept-Language", "zh-CN").json(&reset("短密码")).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&app.admin)
+        .header("Accept-Language", "zh-CN")
+        .json(&reset("短密码"))
+        .send()
+        .await
+        .unwrap();
     let r = Response::from(r).await;
-    assert!(r.body["error"]["details"]["fields"][0]["message"].as_str().unwrap().contains("密码至少 10 个字符"), "{}", r.text);
+    assert!(
+        r.body["error"]["details"]["fields"][0]["message"].as_str().unwrap().contains("密码至少 10 个字符"),
+        "{}",
+        r.text
+    );
     // A second user cannot take the same login.
     let other = app.university("山东石油化工学院").await;
     assert_eq!(app.post(&path, &app.admin, reset("临时密码-请尽快修改-2026")).await.status, StatusCode::NO_CONTENT);
@@ -180,14 +222,37 @@ async fn weak_passwords_are_refused_and_a_reset_password_must_be_changed_first()
     app.get("/api/v1/needs", &session).await.assert_error(StatusCode::FORBIDDEN, "password_change_required");
     assert_eq!(app.get("/api/v1/me", &session).await.status, StatusCode::OK);
     let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
-    let r = app.send(Method::PUT, "/api/v1/me/password", Some(&session), Some(change("猜错了的当前密码啊", "校企合作的新密码2026"))).await;
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(&session),
+            Some(change("猜错了的当前密码啊", "校企合作的新密码2026")),
+        )
+        .await;
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    let r = app.send(Method::PUT, "/api/v1/me/password", Some(&session), Some(change("临时密码-请尽快修改-2026", "password123"))).await;
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(&session),
+            Some(change("临时密码-请尽快修改-2026", "password123")),
+        )
+        .await;
     assert_eq!(r.body["error"]["details"]["fields"][0]["code"], "password_too_common", "{}", r.text);
-    let r = app.send(Method::PUT, "/api/v1/me/password", Some(&session), Some(change("临时密码-请尽快修改-2026", "校企合作的新密码2026"))).await;
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(&session),
+            Some(change("临时密码-请尽快修改-2026", "校企合作的新密码2026")),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(app.get("/api/v1/needs", &session).await.status, StatusCode::OK, "changed: the session goes on");
-    sign_in(&app, "kjc@upc.edu.cn", "临时密码-请尽快修改-2026").await.assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    sign_in(&app, "kjc@upc.edu.cn", "临时密码-请尽快修改-2026")
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
 #[tokio::test]
@@ -255,16 +320,33 @@ async fn the_first_admin_gets_a_password_from_a_file_or_standard_input_never_an_
     let url = crate::helpers::fresh_database_url(&dir).await;
     let file = dir.path().join("admin-password.txt");
     std::fs::write(&file, "运营中心管理员的密码2026\n").unwrap();
-    let out = crate::process::techmarket(dir.path(), &url, 0, &["admin", "set-admin-password", "--login", "admin@dongying-tech.cn", "--password-file", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = crate::process::techmarket(
+        dir.path(),
+        &url,
+        0,
+        &[
+            "admin",
+            "set-admin-password",
+            "--login",
+            "admin@dongying-tech.cn",
+            "--password-file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A weak password from standard input is refused, and nothing changes.
-    let mut child = crate::process::techmarket(dir.path(), &url, 0, &["admin", "set-admin-password", "--login", "admin@dongying-tech.cn"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::process::techmarket(
+        dir.path(),
+        &url,
+        0,
+        &["admin", "set-admin-password", "--login", "admin@dongying-tech.cn"],
+    )
+    .stdin(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"admin12345\n").unwrap();
     let out = child.wait_with_output().unwrap();

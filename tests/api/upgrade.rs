@@ -57,9 +57,11 @@ fn migrations_dir(backend: &str) -> std::path::PathBuf {
 async fn migrate_to_old_schema(url: &str) {
     let backend = if url.starts_with("sqlite") { "sqlite" } else { "postgres" };
     let mut migrator = sqlx::migrate::Migrator::new(migrations_dir(backend)).await.unwrap();
-    migrator.migrations = migrator.migrations.iter().filter(|m| m.version <= FROM_VERSION).cloned().collect::<Vec<_>>().into();
+    migrator.migrations =
+        migrator.migrations.iter().filter(|m| m.version <= FROM_VERSION).cloned().collect::<Vec<_>>().into();
     if backend == "sqlite" {
-        let options: sqlx::sqlite::SqliteConnectOptions = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().create_if_missing(true);
+        let options: sqlx::sqlite::SqliteConnectOptions =
+            url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().create_if_missing(true);
         let mut c = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
         migrator.run(&mut c).await.unwrap();
         for statement in FIXTURE.split(";\n").filter(|s| !s.trim().is_empty()) {
@@ -90,11 +92,22 @@ async fn a_database_of_the_previous_schema_with_data_in_every_table_upgrades_int
     let url = fresh_database_url(&dir).await;
     migrate_to_old_schema(&url).await;
     let counts = fixture_counts();
-    assert_eq!(counts.keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(), TABLES.into_iter().collect(), "data in every table");
+    assert_eq!(
+        counts.keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
+        TABLES.into_iter().collect(),
+        "data in every table"
+    );
 
     // The current migrations, as the service applies them when it opens the store.
     let store = techmarket::storage::connect(&test_config(&dir, &url).database_options()).await.expect("upgrade");
-    let database_id = FIXTURE.lines().find(|l| l.starts_with("INSERT INTO database_identity")).unwrap().split('\'').nth(1).unwrap().to_string();
+    let database_id = FIXTURE
+        .lines()
+        .find(|l| l.starts_with("INSERT INTO database_identity"))
+        .unwrap()
+        .split('\'')
+        .nth(1)
+        .unwrap()
+        .to_string();
     assert_eq!(store.database_id().await.unwrap(), database_id);
     let orgs = store.list_organisations().await.unwrap();
     assert_eq!(orgs.len(), counts["organisations"]);
@@ -104,21 +117,26 @@ async fn a_database_of_the_previous_schema_with_data_in_every_table_upgrades_int
     for u in &users {
         tokens += store.list_tokens(&u.id).await.unwrap().len();
         let credentials = store.get_credentials(&u.id).await.unwrap().unwrap();
-        assert_eq!((credentials.login, credentials.password_hash, credentials.must_change_password), (None, None, false));
+        assert_eq!(
+            (credentials.login, credentials.password_hash, credentials.must_change_password),
+            (None, None, false)
+        );
     }
     assert_eq!(tokens, counts["api_tokens"]);
     assert_eq!(store.scan_needs("", 1000).await.unwrap().len(), counts["needs"]);
     assert_eq!(store.scan_achievements("", 1000).await.unwrap().len(), counts["achievements"]);
     assert_eq!(store.list_dictionary_terms().await.unwrap().len(), counts["dictionary_terms"]);
     assert_eq!(store.list_synonym_groups().await.unwrap().len(), counts["synonym_groups"]);
-    let dockings = store.list_dockings(&techmarket::storage::DockingQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let dockings =
+        store.list_dockings(&techmarket::storage::DockingQuery { limit: 1000, ..Default::default() }).await.unwrap();
     assert_eq!(dockings.items.len(), counts["dockings"]);
     let mut events = 0;
     for d in &dockings.items {
         events += store.docking_events(&d.id).await.unwrap().len();
     }
     assert_eq!(events, counts["docking_events"]);
-    let transfers = store.list_transfers(&techmarket::storage::TransferQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let transfers =
+        store.list_transfers(&techmarket::storage::TransferQuery { limit: 1000, ..Default::default() }).await.unwrap();
     assert_eq!(transfers.items.len(), counts["transfers"]);
     assert_eq!(store.changes_after(0, 100_000).await.unwrap().len(), counts["changes"]);
     let checkpoint = FIXTURE.lines().find(|l| l.starts_with("INSERT INTO checkpoints")).unwrap();
@@ -128,7 +146,9 @@ async fn a_database_of_the_previous_schema_with_data_in_every_table_upgrades_int
     let imported: usize = {
         let mut n = 0;
         for org in &orgs {
-            for library in [techmarket::domain::record::Library::Needs, techmarket::domain::record::Library::Achievements] {
+            for library in
+                [techmarket::domain::record::Library::Needs, techmarket::domain::record::Library::Achievements]
+            {
                 n += store.imported_ids(library, &org.id).await.unwrap().len();
             }
         }
@@ -180,10 +200,15 @@ async fn write_the_upgrade_fixture() {
     app.matcher.run_pending().await.unwrap();
     let url = app.config.database_url();
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let mut out = String::from("-- Data in every table of the schema at migration 20261206000001, written by the service\n-- (tests/api/upgrade.rs, write_the_upgrade_fixture). Kept as it was: never regenerate it for a later schema.\n");
+    let mut out = String::from(
+        "-- Data in every table of the schema at migration 20261206000001, written by the service\n-- (tests/api/upgrade.rs, write_the_upgrade_fixture). Kept as it was: never regenerate it for a later schema.\n",
+    );
     for table in TABLES {
         let order = if table == "changes" || table == "docking_events" { "seq" } else { "1" };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY {order}"))).fetch_all(&mut c).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table} ORDER BY {order}")))
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
         for row in rows {
             let mut names = Vec::new();
             let mut values = Vec::new();
@@ -200,7 +225,11 @@ async fn write_the_upgrade_fixture() {
                 } else {
                     match raw.type_info().name() {
                         "INTEGER" if BOOLEANS.contains(&name) => {
-                            if row.get::<i64, _>(column.ordinal()) != 0 { "TRUE".into() } else { "FALSE".into() }
+                            if row.get::<i64, _>(column.ordinal()) != 0 {
+                                "TRUE".into()
+                            } else {
+                                "FALSE".into()
+                            }
                         }
                         "INTEGER" => row.get::<i64, _>(column.ordinal()).to_string(),
                         "REAL" => format!("{:?}", row.get::<f64, _>(column.ordinal())),

@@ -66,23 +66,47 @@ async fn a_token_records_its_last_use_and_reads_back_whole() {
 #[tokio::test]
 async fn an_application_is_reviewed_once_and_its_credit_code_is_unique() {
     let (store, _dir) = spawn_store().await;
-    let new = techmarket::domain::org::NewOrganisation { name: "东营垦利石化有限公司".into(), kind: OrgKind::Enterprise, region: "370521".into() };
+    let new = techmarket::domain::org::NewOrganisation {
+        name: "东营垦利石化有限公司".into(),
+        kind: OrgKind::Enterprise,
+        region: "370521".into(),
+    };
     let mut applied = techmarket::domain::org::Organisation::registered(new.clone(), now());
     applied.status = techmarket::domain::vocab::OrgStatus::Pending;
     applied.credit_code = Some("91370500MA94R2L8H2".into());
     write(store.as_ref(), async |tx| tx.insert_organisation(&applied).await).await.unwrap();
     assert_eq!(store.get_organisation(&applied.id).await.unwrap().unwrap(), applied);
-    let mut again = techmarket::domain::org::Organisation::registered(techmarket::domain::org::NewOrganisation { name: "别的名字".into(), ..new }, now());
+    let mut again = techmarket::domain::org::Organisation::registered(
+        techmarket::domain::org::NewOrganisation { name: "别的名字".into(), ..new },
+        now(),
+    );
     again.credit_code = applied.credit_code.clone();
     let err = write(store.as_ref(), async |tx| tx.insert_organisation(&again).await).await.unwrap_err();
-    assert!(matches!(&err, StoreError::UniqueViolation { constraint } if constraint.contains("credit_code")), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::UniqueViolation { constraint } if constraint.contains("credit_code")),
+        "{err:?}"
+    );
     let reviewer = user(store.as_ref(), &applied, Role::Enterprise).await;
     let at = now();
     let approved = techmarket::domain::vocab::OrgStatus::Approved;
-    assert!(write(store.as_ref(), async |tx| tx.review_organisation(&applied.id, approved, "材料齐全", &reviewer.id, at).await).await.unwrap());
-    assert!(!write(store.as_ref(), async |tx| tx.review_organisation(&applied.id, approved, "", &reviewer.id, at).await).await.unwrap(), "once");
+    assert!(
+        write(store.as_ref(), async |tx| tx
+            .review_organisation(&applied.id, approved, "材料齐全", &reviewer.id, at)
+            .await)
+        .await
+        .unwrap()
+    );
+    assert!(
+        !write(store.as_ref(), async |tx| tx.review_organisation(&applied.id, approved, "", &reviewer.id, at).await)
+            .await
+            .unwrap(),
+        "once"
+    );
     let read = store.get_organisation(&applied.id).await.unwrap().unwrap();
-    assert_eq!((read.status, read.review_reason.as_str(), read.reviewed_by, read.reviewed_at), (approved, "材料齐全", Some(reviewer.id.clone()), Some(at)));
+    assert_eq!(
+        (read.status, read.review_reason.as_str(), read.reviewed_by, read.reviewed_at),
+        (approved, "材料齐全", Some(reviewer.id.clone()), Some(at))
+    );
 }
 
 #[tokio::test]

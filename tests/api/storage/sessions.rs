@@ -34,7 +34,8 @@ async fn a_login_is_unique_and_finds_the_credentials() {
     let taken = write(store.as_ref(), async |tx| tx.set_login(&b.id, Some("13805461234"), at).await).await;
     assert!(matches!(taken, Err(StoreError::UniqueViolation { .. })), "{taken:?}");
     assert!(store.find_login("zhang.wei@upc.edu.cn").await.unwrap().is_none());
-    let missing = write(store.as_ref(), async |tx| tx.set_password(&techmarket::domain::new_id(), "h", false, at).await).await;
+    let missing =
+        write(store.as_ref(), async |tx| tx.set_password(&techmarket::domain::new_id(), "h", false, at).await).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
 
@@ -62,11 +63,16 @@ async fn sessions_are_found_by_their_hash_touched_and_ended() {
     let (_s2, two) = open("198.51.100.9");
     let (_s3, three) = open("2001:db8::1");
     for (secret, session) in [(&s1, &one), (&_s2, &two), (&_s3, &three)] {
-        write(store.as_ref(), async |tx| tx.insert_session(session, &secret.hash, &secret.csrf_hash).await).await.unwrap();
+        write(store.as_ref(), async |tx| tx.insert_session(session, &secret.hash, &secret.csrf_hash).await)
+            .await
+            .unwrap();
     }
     let found = store.find_session_by_hash(&s1.hash).await.unwrap().unwrap();
     assert_eq!(found.session, one);
-    assert_eq!((found.csrf_hash.as_str(), found.org_id.as_str(), found.role), (s1.csrf_hash.as_str(), e.id.as_str(), Role::Enterprise));
+    assert_eq!(
+        (found.csrf_hash.as_str(), found.org_id.as_str(), found.role),
+        (s1.csrf_hash.as_str(), e.id.as_str(), Role::Enterprise)
+    );
     let later = at + Duration::minutes(5);
     write(store.as_ref(), async |tx| tx.touch_session(&one.id, later).await).await.unwrap();
     assert_eq!(store.find_session_by_hash(&s1.hash).await.unwrap().unwrap().session.last_seen_at, later);
@@ -150,7 +156,8 @@ async fn the_audit_log_is_read_newest_first_by_filter_and_page_and_pruned() {
     assert_eq!(all(AuditQuery { actor: Some("张工".into()), ..Default::default() }).await.items.len(), 3);
     assert_eq!(all(AuditQuery { record: Some(r1.clone()), ..Default::default() }).await.items.len(), 2);
     assert_eq!(all(AuditQuery { outcome: Some(Outcome::Denied), ..Default::default() }).await.items[0].actor, "李老师");
-    let window = AuditQuery { from: Some(t0 + Duration::minutes(1)), to: Some(t0 + Duration::minutes(2)), ..Default::default() };
+    let window =
+        AuditQuery { from: Some(t0 + Duration::minutes(1)), to: Some(t0 + Duration::minutes(2)), ..Default::default() };
     assert_eq!(all(window).await.items.len(), 1, "from inclusive, to exclusive");
     let first = store.list_audit(&AuditQuery { limit: 3, ..Default::default() }).await.unwrap();
     let cursor: i64 = first.next_cursor.clone().unwrap().parse().unwrap();
