@@ -296,7 +296,7 @@ pub struct ApiToken {
 pub struct TokenInput {
     /// What the token is for, e.g. "科研处批量上传".
     pub name: Option<String>,
-    /// Expiry as RFC 3339; absent means no expiry.
+    /// Expiry as RFC 3339; absent: `accounts.token_days` (365) after issue.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -150,8 +150,8 @@ impl AsyncWrite for EnvelopeIo {
             // The client's doing (a URL or head too large, a malformed request): a warning, never
             // an error, so that nobody outside can fill the error log.
             let client = this.peer.map(|p| p.ip().to_string()).unwrap_or_default();
-            let status = if this.request_line > MAX_URI_BYTES { 414 } else { status };
-            tracing::warn!(status, client, "a request the HTTP layer could not read was refused");
+            let answered = if this.request_line > MAX_URI_BYTES { 414 } else { status };
+            tracing::warn!(status = answered, client, "a request the HTTP layer could not read was refused");
             this.pending.extend_from_slice(&buf[..start]);
             this.pending.extend_from_slice(&envelope(status, this.request_line > MAX_URI_BYTES));
             if let Poll::Ready(Err(e)) = this.drain(cx) {
