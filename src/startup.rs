@@ -94,10 +94,11 @@ fn audit_refusal<B>(
         .and_then(|p| p.origin.operation.clone())
         .unwrap_or_else(|| format!("{method} {}", response.request().path()));
     let who = who.cloned();
+    let record = response.request().match_info().get("id").map(str::to_string);
     // Written beside the answer, not before it: a refusal does not wait for its entry.
-    actix_web::rt::spawn(
-        async move { crate::app::audit::record_refusal(&cx, who.as_ref(), &route, status, code).await },
-    );
+    actix_web::rt::spawn(async move {
+        crate::app::audit::record_refusal(&cx, who.as_ref(), &route, record.as_deref(), status, code).await
+    });
 }
 
 /// Closes a context without touching its index (`index check` leaves it as it found it).

@@ -31,10 +31,19 @@ pub async fn record(
 /// Records a denied or failed request (the HTTP layer's answer was an error): for a signed-in
 /// actor, every refusal and every failed write; the entry is best effort (a failure to write it
 /// is logged, the answer goes out).
-pub async fn record_refusal(cx: &App, who: Option<&Principal>, origin_route: &str, status: u16, code: &str) {
+/// `record` is the id the request's path named, if it is an id (the record refused or hidden).
+pub async fn record_refusal(
+    cx: &App,
+    who: Option<&Principal>,
+    origin_route: &str,
+    record: Option<&str>,
+    status: u16,
+    code: &str,
+) {
     let outcome = if matches!(status, 401 | 403 | 404) { Outcome::Denied } else { Outcome::Failed };
     let Some(who) = who else { return };
-    if let Err(error) = record(cx, who, origin_route, Vec::new(), outcome, code).await {
+    let records = record.filter(|id| crate::domain::is_valid_id(id)).map(|id| vec![id.to_string()]).unwrap_or_default();
+    if let Err(error) = self::record(cx, who, origin_route, records, outcome, code).await {
         tracing::warn!(%error, "could not record a refused request in the audit log");
     }
 }

@@ -74,6 +74,7 @@ async fn every_write_read_of_a_confidential_part_refusal_and_sign_in_is_on_the_r
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert_eq!(denied[0]["operation"], "GET /api/v1/needs/{id}");
     assert_eq!(denied[0]["detail"], "not_found");
+    assert_eq!(denied[0]["records"], json!([need]), "the record it tried to read");
     // A 403 and a failed write too.
     app.get("/api/v1/audit", &other.token).await.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let r = app.post("/api/v1/needs", &other.token, json!({"title": ""})).await;
