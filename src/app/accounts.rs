@@ -19,16 +19,11 @@ pub async fn create_organisation(
     new: NewOrganisation,
 ) -> Result<Organisation, StoreError> {
     let mut unit = cx.begin(actor).await?;
-    let org = registered(new, unit.at());
+    let org = Organisation::registered(new, unit.at());
     unit.insert_organisation(&org).await?;
     unit.commit().await?;
     tracing::info!(org_id = %org.id, kind = %org.kind, "organisation created");
     Ok(org)
-}
-
-/// A new organisation as it is stored, registered by an admin at `at`.
-fn registered(new: NewOrganisation, at: DateTime<Utc>) -> Organisation {
-    Organisation::registered(new, at)
 }
 
 /// Creates a user after checking the organisation exists and suits the role.
@@ -117,7 +112,7 @@ pub async fn ensure_organisations(cx: &App, who: &Principal, wanted: Vec<NewOrga
     let mut created = 0;
     for new in wanted.into_iter().filter(|n| !known.contains(&n.name) && seen.insert(n.name.clone())) {
         let at = unit.at();
-        unit.insert_organisation(&registered(new, at)).await?;
+        unit.insert_organisation(&Organisation::registered(new, at)).await?;
         created += 1;
     }
     unit.commit().await?;

@@ -5,8 +5,6 @@
 //! (`Principal::org_pending`, applied in `domain::record::can_view`, the listing and search
 //! queries, `records::check_publishable` and the import).
 
-use chrono::Duration;
-
 use super::views::{ApplicationResponse, OrganisationResponse};
 use super::{Actor, App, Code, Error, Result, sessions};
 use crate::domain::audit::Outcome;
@@ -17,25 +15,6 @@ use crate::domain::validate::ValidationErrors;
 use crate::domain::vocab::OrgStatus;
 use crate::storage::StoreError;
 
-/// Refuses an address that filed more applications in the window than it may make failed
-/// sign-ins: nobody fills the market with organisations from one machine.
-async fn check_rate(cx: &App, key: &str) -> Result<()> {
-    let window = Duration::minutes(cx.accounts.failure_window_minutes);
-    let now = cx.clock.now();
-    let (count, earliest) = cx.store.sign_in_failures(key, now - window).await?;
-    if count >= cx.accounts.max_failures_per_client {
-        let seconds = ((earliest.unwrap_or(now) + window) - now).num_seconds().max(1) as u64;
-        let mut e = Error::new(
-            Code::TooManyAttempts,
-            format!("too many applications from this address: try again in {seconds} seconds"),
-        )
-        .zh(format!("该地址提交的入驻申请过多，请在 {seconds} 秒后再试"));
-        e.retry_after = Some(seconds);
-        return Err(e);
-    }
-    Ok(())
-}
-
 fn taken(e: StoreError) -> Error {
     match e {
         StoreError::UniqueViolation { constraint } if constraint.contains("credit_code") => Error::new(
@@ -43,9 +22,7 @@ fn taken(e: StoreError) -> Error {
             "an organisation with this unified social credit code is registered already",
         )
         .zh("该统一社会信用代码已有机构注册：如需加入该机构，请联系其管理员或科技大市场运营中心"),
-        StoreError::UniqueViolation { constraint } if constraint.contains("login") => {
-            Error::new(Code::LoginTaken, "another user has this login").zh("该手机号或邮箱已被其他用户使用")
-        }
+        StoreError::UniqueViolation { ref constraint } if constraint.contains("login") => sessions::login_taken(e),
         StoreError::UniqueViolation { .. } => {
             Error::new(Code::AlreadyExists, "an organisation with this name is registered already")
                 .zh("已有同名机构注册")
@@ -57,7 +34,10 @@ fn taken(e: StoreError) -> Error {
 /// Files an application: the organisation (pending) and its applicant, who can sign in at once.
 pub async fn apply(cx: &App, application: NewApplication, origin: Origin) -> Result<ApplicationResponse> {
     let key = format!("apply:{}", origin.client.as_deref().unwrap_or("unknown"));
-    check_rate(cx, &key).await?;
+    // An address files no more applications in the window than it may make failed sign-ins:
+    // nobody fills the market with organisations from one machine.
+    let max = cx.accounts.max_failures_per_client;
+    sessions::within_limit(cx, &key, max, "applications from this address", "该地址提交的入驻申请过多").await?;
     let hash = sessions::hash_password(application.password.clone()).await?;
     let mut unit = cx.begin(Actor::Anonymous(origin, None)).await?;
     let at = unit.at();

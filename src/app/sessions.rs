@@ -91,24 +91,34 @@ fn failure_keys(login: &str, origin: &Origin) -> [String; 2] {
 /// window; says when to try again.
 async fn check_attempts(cx: &App, keys: &[String; 2]) -> Result<()> {
     let a = &cx.accounts;
-    let window = Duration::minutes(a.failure_window_minutes);
-    let now = cx.clock.now();
     for (key, max) in [(&keys[0], a.max_failures_per_login), (&keys[1], a.max_failures_per_client)] {
-        let (count, earliest) = cx.store.sign_in_failures(key, now - window).await?;
-        if count >= max {
-            let free_at = earliest.unwrap_or(now) + window;
-            let seconds = (free_at - now).num_seconds().max(1) as u64;
-            tracing::warn!(key = key.split(':').next().unwrap_or(""), "sign-in refused: too many failures");
-            let mut e = Error::new(
-                Code::TooManyAttempts,
-                format!("too many failed sign-ins for this login or from this address: try again in {seconds} seconds"),
-            )
-            .zh(format!("该账号或该地址登录失败次数过多，请在 {seconds} 秒后再试"));
-            e.retry_after = Some(seconds);
-            return Err(e);
-        }
+        within_limit(
+            cx,
+            key,
+            max,
+            "failed sign-ins for this login or from this address",
+            "该账号或该地址登录失败次数过多",
+        )
+        .await?;
     }
     Ok(())
+}
+
+/// Refuses (429, with when to try again) once `key` has `max` attempts recorded within the
+/// configured window: the limit on guessing, and on applications from one address.
+pub(crate) async fn within_limit(cx: &App, key: &str, max: i64, what: &str, what_zh: &str) -> Result<()> {
+    let window = Duration::minutes(cx.accounts.failure_window_minutes);
+    let now = cx.clock.now();
+    let (count, earliest) = cx.store.sign_in_failures(key, now - window).await?;
+    if count < max {
+        return Ok(());
+    }
+    let seconds = ((earliest.unwrap_or(now) + window) - now).num_seconds().max(1) as u64;
+    tracing::warn!(key = key.split(':').next().unwrap_or(""), "refused: too many attempts");
+    let mut e = Error::new(Code::TooManyAttempts, format!("too many {what}: try again in {seconds} seconds"))
+        .zh(format!("{what_zh}，请在 {seconds} 秒后再试"));
+    e.retry_after = Some(seconds);
+    Err(e)
 }
 
 /// Signs in with a login and a password. A wrong password and an unknown login get the same
@@ -149,9 +159,16 @@ pub async fn sign_in(cx: &App, input: SignInInput, origin: Origin) -> Result<Sig
         ended_at: None,
         client: origin.client.clone().unwrap_or_default(),
     };
-    let credential = Credential::Session { id: session.id.clone(), prefix: session.prefix.clone(), cookie: false };
-    let mut principal = principal(&user, credential, credentials.must_change_password, origin);
-    principal.org_pending = !accounts::org_approved(cx, &user.org_id).await?;
+    let principal = Principal {
+        user_id: user.id.clone(),
+        user_name: user.name.clone(),
+        org_id: user.org_id.clone(),
+        role: user.role,
+        credential: Credential::Session { id: session.id.clone(), prefix: session.prefix.clone(), cookie: false },
+        must_change_password: credentials.must_change_password,
+        org_pending: !accounts::org_approved(cx, &user.org_id).await?,
+        origin,
+    };
     let mut unit = cx.begin(&principal).await?;
     unit.insert_session(&session, &secret.hash, &secret.csrf_hash).await?;
     unit.clear_sign_in_failures(&keys[0]).await?;
@@ -170,19 +187,6 @@ pub async fn sign_in(cx: &App, input: SignInInput, origin: Origin) -> Result<Sig
         secret: secret.secret,
         csrf: secret.csrf,
     })
-}
-
-fn principal(user: &User, credential: Credential, must_change_password: bool, origin: Origin) -> Principal {
-    Principal {
-        user_id: user.id.clone(),
-        user_name: user.name.clone(),
-        org_id: user.org_id.clone(),
-        role: user.role,
-        credential,
-        must_change_password,
-        org_pending: false,
-        origin,
-    }
 }
 
 fn session_view(cx: &App, s: &Session, current: Option<&str>) -> SessionResponse {
@@ -353,7 +357,7 @@ pub async fn reset_password(cx: &App, who: &Principal, user_id: &str, input: Pas
     Ok(())
 }
 
-fn login_taken(e: StoreError) -> Error {
+pub(crate) fn login_taken(e: StoreError) -> Error {
     match e {
         StoreError::UniqueViolation { .. } => {
             Error::new(Code::LoginTaken, "another user has this login").zh("该手机号或邮箱已被其他用户使用")
