@@ -253,7 +253,7 @@ pub struct NewDocking {
     pub need_id: String,
     pub achievement_id: String,
     /// Why the manager pairs them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_null")]
     pub note: String,
 }
 
@@ -362,7 +362,7 @@ pub struct TransitionInput {
     /// already_solved, party_unresponsive, duplicate, other.
     pub reason: Option<ReasonCode>,
     /// Required with reason `other`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_null")]
     pub note: String,
     /// The version you read (or send `If-Match`); optional.
     pub version: Option<i64>,
@@ -471,7 +471,7 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
 pub struct AssignInput {
     /// A technology manager's user id.
     pub manager_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_null")]
     pub note: String,
 }
 
@@ -548,6 +548,11 @@ pub struct NoteInput {
     pub note: String,
 }
 
+/// A note sent as `null` is a note left out (the document lets every action's `note` be null).
+fn text_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Adds a note to a docking's history (anyone who may see it).
 pub async fn note(cx: &App, viewer: &Principal, found: Found, input: Result<NoteInput>) -> Result<DockingResponse> {
     let input = input?;
@@ -599,7 +604,7 @@ pub struct BulkInput {
     /// 1 to 200 docking ids.
     pub ids: Vec<String>,
     pub reason: Option<ReasonCode>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_null")]
     pub note: String,
 }
 

@@ -741,3 +741,31 @@ async fn the_score_is_held_down_by_the_text_evidence_whatever_the_field_says() {
     assert!(labelled["score"].as_f64().unwrap() < 0.4, "a field label does not make a match: {labelled}");
     assert!(good["score"].as_f64().unwrap() > labelled["score"].as_f64().unwrap() + 0.1, "{good} {labelled}");
 }
+
+#[tokio::test]
+async fn a_note_sent_as_null_is_a_note_left_out() {
+    let app = crate::helpers::spawn_app().await;
+    let m = app.manager().await;
+    let e = app.enterprise("东营空备注测试有限公司").await;
+    let u = app.university("空备注测试大学").await;
+    let need = app.create_need(&e, serde_json::json!({})).await["id"].as_str().unwrap().to_string();
+    let achievement = app.create_achievement(&u, serde_json::json!({})).await["id"].as_str().unwrap().to_string();
+    let docking = crate::transfers::negotiating(&app, &m, &need, &achievement).await;
+    // As the document allows: `note` and `contract` null. A failure needs its reason (422), not a 400.
+    let r = app
+        .post(
+            &format!("/api/v1/dockings/{docking}/fail"),
+            &m.token,
+            serde_json::json!({"contract": null, "note": null}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/dockings/{docking}/fail"),
+            &m.token,
+            serde_json::json!({"reason": "party_unresponsive", "note": null}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+}
