@@ -24,7 +24,43 @@ pub struct Config {
     pub matching: MatchingConfig,
     pub limits: LimitsConfig,
     pub accounts: AccountsConfig,
+    pub notifications: NotificationsConfig,
     pub log: LogConfig,
+}
+
+/// Notifications, webhooks and the expiry of records (README, "Notifications").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// The service's address as people reach it, for the links in messages; empty for none.
+    pub public_url: String,
+    /// Hosts (names or addresses, as written in webhook URLs) that may be internal; every other
+    /// webhook must resolve to public addresses only.
+    pub allow_hosts: Vec<String>,
+    /// One delivery attempt's time limit.
+    pub timeout_secs: u64,
+    /// Attempts before a delivery is given up (dead).
+    pub max_attempts: i64,
+    /// The first retry's wait, doubled each time up to the cap (in milliseconds).
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often the notifier looks for events written elsewhere and deliveries due.
+    pub poll_interval_ms: u64,
+    /// Deliveries sent at once by one instance.
+    pub concurrency: usize,
+    /// A new suggestion is announced when its score is at least this.
+    pub suggestion_min_score: f64,
+    /// An achievement, and a need without a deadline, expire this many days after their last
+    /// confirmation (creation or renewal).
+    pub achievement_validity_days: i64,
+    pub need_validity_days: i64,
+    /// Owners are reminded this many days before a record expires.
+    pub remind_days: i64,
+    /// How often records are checked for expiry, and the weekly summary's hour, in milliseconds.
+    pub expiry_interval_ms: u64,
+    /// The weekly summary goes out on this weekday (1 = Monday) at this hour, market time.
+    pub summary_weekday: u32,
+    pub summary_hour: u32,
 }
 
 /// Signing in, sessions, API tokens and the audit log (SECURITY.md).
@@ -261,6 +297,7 @@ impl Config {
             matching: self.match_settings(),
             limits: self.limits.clone(),
             accounts: self.accounts.clone(),
+            notifications: self.notifications.clone(),
             secure_cookies: self.secure_cookies(),
         }
     }
@@ -327,6 +364,14 @@ fn set_from_env(
         Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| wrong("an integer"))?),
         Value::Boolean(_) => Value::Boolean(raw.trim().parse().map_err(|_| wrong("true or false"))?),
         Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| wrong("a number"))?),
+        // A list from the environment: comma-separated.
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.into()))
+                .collect(),
+        ),
         _ => Value::String(raw.to_string()),
     };
     if let Some(Value::Table(table)) = merged.get_mut(section) {

@@ -36,3 +36,5 @@ pub mod storage;
 pub mod tabular;
 /// Structured logging setup.
 pub mod telemetry;
+/// Outgoing webhooks: payload formats, signatures, the SSRF guard, the request (reqwest).
+pub mod webhooks;

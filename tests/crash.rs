@@ -109,6 +109,7 @@ async fn acknowledged_writes_survive_sigkill_and_the_index_equals_a_rebuild() {
     let url = database_url(dir.path()).await;
     let backend = if url.starts_with("postgres") { "postgresql" } else { "sqlite" };
     eprintln!("crash harness: {iterations} iterations on {backend}, seed {seed}");
+    techmarket::webhooks::install_tls();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
 
     // Set-up through the command line, as an operator would: the admin's token, then an

@@ -440,12 +440,15 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
     let contract = input.contract;
     let mut e = event(cx, viewer, &d.id, EventKind::Transition, Some(d.state), Some(to), input.reason, input.note);
     e.action = Some(action);
+    let moved = super::notifications::docking_moved(cx, &changed, d.state, action).await?;
     let stored = if action == DockingAction::Sign {
         // A signed docking always has its transfer: both are written in one unit of work.
         let transfer = super::transfers::new_transfer(cx, viewer, &changed, contract.as_ref()).await?;
         let mut unit = cx.begin(viewer).await?;
         let stored = unit.update_docking(&changed, &e).await?;
         unit.insert_transfer(&transfer).await.map_err(super::transfers::registration_taken)?;
+        unit.notify(moved);
+        unit.notify(super::notifications::contract_signed(&transfer));
         unit.commit().await.map_err(super::transfers::registration_taken)?;
         tracing::info!(docking = %d.id, transfer = %transfer.id, amount = %transfer.content.amount, "contract signed");
         stored
@@ -456,7 +459,7 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
                 format!("`contract` goes with the action `sign`, not `{action}`"),
             ));
         }
-        update_in_unit(cx, viewer, &changed, &e).await?
+        update_in_unit(cx, viewer, &changed, &e, Some(moved)).await?
     };
     tracing::info!(docking = %d.id, from = %d.state, to = %to, by = %viewer.user_id, "docking moved");
     if stored.state == DockingState::Rejected {
@@ -509,7 +512,7 @@ async fn record(
     note: String,
 ) -> Result<DockingResponse> {
     let e = event(cx, viewer, &changed.id, kind, None, None, None, note);
-    let stored = update_in_unit(cx, viewer, changed, &e).await?;
+    let stored = update_in_unit(cx, viewer, changed, &e, None).await?;
     view(cx, viewer, &stored).await
 }
 
@@ -529,15 +532,20 @@ async fn create_in_unit(
     Ok(existing)
 }
 
-/// Writes a docking's change with its event in a unit of work of its own.
+/// Writes a docking's change with its event (and the notification it causes, if any) in a unit
+/// of work of its own.
 async fn update_in_unit(
     cx: &App,
     viewer: &Principal,
     changed: &Docking,
     event: &DockingEvent,
+    notification: Option<crate::domain::notification::Event>,
 ) -> Result<Docking, StoreError> {
     let mut unit = cx.begin(viewer).await?;
     let stored = unit.update_docking(changed, event).await?;
+    if let Some(notification) = notification {
+        unit.notify(notification);
+    }
     unit.commit().await?;
     Ok(stored)
 }

@@ -86,6 +86,7 @@ catalogue! {
     InvalidStatusTransition => ("invalid_status_transition", 409, "The record's status does not allow this action; `details.allowed` lists what does.", "记录当前的状态不允许此操作，details.allowed 列出了可做的操作。"),
     InvalidDockingTransition => ("invalid_docking_transition", 409, "The docking's state does not allow this action; `details.allowed` lists what does.", "对接当前的状态不允许此操作，details.allowed 列出了可做的操作。"),
     DockingClosed => ("docking_closed", 409, "The docking is closed (signed, rejected, failed or withdrawn).", "该对接已结束（已签约、已拒绝、已失败或已撤回）。"),
+    AlreadyDelivering => ("already_delivering", 409, "The delivery is pending already: it is sent at its next attempt.", "该投递正在等待发送，无需重新投递。"),
     DockingExists => ("docking_exists", 409, "The pair already has an open docking.", "这对需求与成果已有进行中的对接。"),
     RegistrationNumberTaken => ("registration_number_taken", 409, "Another transfer has this contract registration number.", "已有其他转化记录使用这个技术合同登记号，请核对登记号。"),
     // Sizes and media: 413, 414, 415, 431.
@@ -114,6 +115,8 @@ catalogue! {
     UnreadableFile => ("unreadable_file", 422, "The import file cannot be read in the format and encoding given.", "无法按给定的格式和编码读取导入文件。"),
     MissingColumn => ("missing_column", 422, "The import file lacks a required column.", "导入文件缺少必需的列。"),
     ImportInvalid => ("import_invalid", 422, "Rows of the import are invalid; nothing was written; `details` is the report.", "导入文件中有无效的行，未写入任何数据；details 是逐行报告。"),
+    WebhookRefused => ("webhook_refused", 422, "The webhook URL is refused: only http(s) to public addresses (the message says which check failed).", "回调地址不被接受：只能是指向公网地址的 http 或 https 地址（消息中说明了未通过的检查）。"),
+    RenewalNeedsDeadline => ("renewal_needs_deadline", 422, "The need's deadline has passed: renew it with a new `deadline`.", "需求的截止日期已过：续期时请给出新的截止日期 deadline。"),
     ExportTooLarge => ("export_too_large", 422, "The export would have more rows than allowed: narrow the filter.", "导出的行数超过上限，请用筛选条件缩小范围。"),
     // Too many attempts: 429.
     TooManyAttempts => ("too_many_attempts", 429, "Too many failed sign-ins for this login or from this address: try again after `Retry-After` seconds.", "该账号或该地址登录失败次数过多，请在 Retry-After 秒后再试。"),

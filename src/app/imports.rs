@@ -19,6 +19,7 @@ use crate::domain::achievement::{Achievement, AchievementContent, AchievementInp
 use crate::domain::need::{Need, NeedContent, NeedInput};
 use crate::domain::org::Organisation;
 use crate::domain::record::{Library, Principal, RecordMeta};
+use crate::domain::vocab::RecordStatus;
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, Role, Stage, TechField, Visibility, VocabularyEntry,
 };
@@ -210,7 +211,8 @@ pub struct DuplicateRow {
 pub enum RowAction {
     /// Created (or, in a dry run, would be).
     Create,
-    /// Its external id was imported before: nothing is created.
+    /// Its external id was imported before: nothing is created; a real import renews the record
+    /// (its owner confirms it is current again: an expired one is open again).
     Existing,
     /// Invalid: see the errors.
     Invalid,
@@ -238,6 +240,8 @@ pub struct Report {
     pub rows: usize,
     pub created: usize,
     pub existing: usize,
+    /// Existing records renewed by this import (open or expired ones; not in a dry run).
+    pub renewed: usize,
     pub invalid: usize,
     /// Headers of the file that no column takes (their values are not imported).
     pub ignored_columns: Vec<String>,
@@ -440,7 +444,15 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
     let duplicates = duplicates(cx, library, &valid).await?;
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
-    let write = !options.dry_run && (invalid == 0 || options.skip_invalid) && !valid.is_empty();
+    let accepted = !options.dry_run && (invalid == 0 || options.skip_invalid);
+    let write = accepted && !valid.is_empty();
+    let renewed = if accepted {
+        let ids: Vec<&str> =
+            items.iter().filter(|i| i.action == RowAction::Existing).filter_map(|i| i.id.as_deref()).collect();
+        renew_existing(cx, viewer, library, &ids).await?
+    } else {
+        0
+    };
     if write {
         write_valid(cx, viewer, library, &valid, at).await?;
         tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
@@ -459,6 +471,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
         rows: row_count,
         created: if write || options.dry_run { valid.len() } else { 0 },
         existing,
+        renewed,
         invalid,
         ignored_columns,
         errors,
@@ -721,6 +734,47 @@ fn row_record(
         Library::Achievements => validated::<AchievementInput, _>(body, AchievementContent::parse, &mut fail)
             .and_then(|content| owner.map(|o| Valid::Achievement(Achievement { meta: meta(o), content }))),
     }
+}
+
+/// Renews the records an import names again (by external id), in one unit of work: the owner
+/// confirms they are current. Withdrawn and closed ones are left as they are. How many.
+async fn renew_existing(cx: &App, viewer: &Principal, library: Library, ids: &[&str]) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let renewable = |status: RecordStatus| matches!(status, RecordStatus::Open | RecordStatus::Expired);
+    let mut unit = cx.begin(viewer).await?;
+    let at = unit.at();
+    let mut renewed = 0;
+    let renew = |meta: &mut crate::domain::record::RecordMeta| {
+        meta.status = RecordStatus::Open;
+        meta.confirmed_at = at;
+        meta.reminded_at = None;
+    };
+    match library {
+        Library::Needs => {
+            for mut need in cx.store.needs_by_ids(&ids).await? {
+                // A need whose deadline has passed needs a new one: a renewal by file leaves it.
+                if renewable(need.meta.status) && need.content.deadline.is_none_or(|d| d >= market_today(at)) {
+                    renew(&mut need.meta);
+                    unit.update_need(&need, at).await?;
+                    renewed += 1;
+                }
+            }
+        }
+        Library::Achievements => {
+            for mut achievement in cx.store.achievements_by_ids(&ids).await? {
+                if renewable(achievement.meta.status) {
+                    renew(&mut achievement.meta);
+                    unit.update_achievement(&achievement, at).await?;
+                    renewed += 1;
+                }
+            }
+        }
+    }
+    unit.commit().await?;
+    Ok(renewed)
 }
 
 /// Writes an import's valid records and their external ids in one unit of work: all of them

@@ -216,6 +216,10 @@ pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
         let (docking, event) = suggestion(item, &matches.dictionary_version, unit.at());
         match unit.create_docking(&docking, &event, true).await {
             Ok(None) => {
+                if f64::from(item.score) >= cx.notifications.suggestion_min_score {
+                    let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
+                    unit.notify(super::notifications::suggestion(&docking, need, achievement));
+                }
                 unit.commit().await?;
                 created += 1;
             }

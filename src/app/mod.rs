@@ -16,9 +16,11 @@ pub mod imports;
 pub mod indexing;
 pub mod joining;
 pub mod matches;
+pub mod notifications;
 pub mod queries;
 pub mod records;
 pub mod reports;
+pub mod schedule;
 pub mod search;
 pub mod sessions;
 pub mod transfers;
@@ -34,7 +36,7 @@ pub use error::{Code, Error, Result};
 pub use unit::{Actor, UnitOfWork};
 pub use writes::{WriteSignals, Writes};
 
-use crate::config::{AccountsConfig, LimitsConfig};
+use crate::config::{AccountsConfig, LimitsConfig, NotificationsConfig};
 use crate::search::engine::Search;
 use crate::storage::Store;
 
@@ -84,6 +86,7 @@ pub struct Settings {
     pub matching: crate::matching::service::MatchSettings,
     pub limits: LimitsConfig,
     pub accounts: AccountsConfig,
+    pub notifications: NotificationsConfig,
     pub secure_cookies: bool,
 }
 
@@ -96,6 +99,7 @@ pub struct App {
     pub(crate) matching: crate::matching::service::MatchSettings,
     pub limits: LimitsConfig,
     pub accounts: AccountsConfig,
+    pub notifications: NotificationsConfig,
     /// Whether session cookies carry `Secure` (`Config::secure_cookies`).
     pub secure_cookies: bool,
     /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
@@ -104,9 +108,20 @@ pub struct App {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, search: Arc<Search>, writes: Writes, settings: Settings) -> App {
-        let Settings { matching, limits, accounts, secure_cookies } = settings;
+        let Settings { matching, limits, accounts, notifications, secure_cookies } = settings;
         let heavy = Arc::new(tokio::sync::Semaphore::new(limits.heavy_concurrency));
-        App { store, search, writes, clock: Clock::default(), matching, limits, accounts, secure_cookies, heavy }
+        App {
+            store,
+            search,
+            writes,
+            clock: Clock::default(),
+            matching,
+            limits,
+            accounts,
+            notifications,
+            secure_cookies,
+            heavy,
+        }
     }
 
     /// The store, for the followers, start-up and the measurements' reads.

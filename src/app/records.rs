@@ -41,6 +41,9 @@ pub trait LibraryRecord: Clone + Send + Sync + Sized + 'static {
     fn visibility(&self) -> Visibility;
     fn title(&self) -> &str;
     fn contact(&self) -> &Contact;
+    /// A need's deadline (achievements have none: they expire by validity alone).
+    fn deadline(&self) -> Option<NaiveDate>;
+    fn set_deadline(&mut self, deadline: NaiveDate);
     /// The record as `viewer` sees it on the market day `today`.
     fn view(&self, viewer: &Principal, today: NaiveDate) -> Self::Response;
     /// Shows the contact in a view (to the other party of an introduced docking).
@@ -81,6 +84,12 @@ impl LibraryRecord for Need {
     }
     fn contact(&self) -> &Contact {
         &self.content.contact
+    }
+    fn deadline(&self) -> Option<NaiveDate> {
+        self.content.deadline
+    }
+    fn set_deadline(&mut self, deadline: NaiveDate) {
+        self.content.deadline = Some(deadline);
     }
     fn view(&self, viewer: &Principal, today: NaiveDate) -> NeedResponse {
         NeedResponse::new(self, viewer, today)
@@ -135,6 +144,10 @@ impl LibraryRecord for Achievement {
     fn contact(&self) -> &Contact {
         &self.content.contact
     }
+    fn deadline(&self) -> Option<NaiveDate> {
+        None
+    }
+    fn set_deadline(&mut self, _deadline: NaiveDate) {}
     fn view(&self, viewer: &Principal, _today: NaiveDate) -> AchievementResponse {
         AchievementResponse::new(self, viewer)
     }
@@ -496,6 +509,78 @@ pub async fn change_status<R: LibraryRecord>(
     let stored = changed.save(&mut *unit, at).await?;
     unit.commit().await?;
     tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, %status, "record status changed");
+    Ok(Viewed::of(cx, &stored, who))
+}
+
+/// What renewing a record may change.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewInput {
+    /// Needs: a new deadline, today or later (required when the deadline has passed).
+    #[schema(value_type = Option<String>, format = Date)]
+    pub deadline: Option<NaiveDate>,
+    /// The version read (or `If-Match`).
+    pub version: Option<i64>,
+}
+
+/// Renews a record: its owner (or staff) confirms it is still current. Its validity runs again
+/// from now, its reminder is cleared, an expired record is open again (matched, listed), and a
+/// need may take a new deadline.
+pub async fn renew<R: LibraryRecord>(
+    cx: &App,
+    who: &Principal,
+    id: &str,
+    input: RenewInput,
+    expected: Result<Option<i64>>,
+) -> Result<Viewed<R::Response>> {
+    let record: R = load_editable(cx, who, id).await?;
+    let expected = expected?.or(input.version).unwrap_or(record.meta().version);
+    let status = record.meta().status;
+    if !matches!(status, RecordStatus::Open | RecordStatus::Expired) {
+        return Err(Error::new(
+            Code::InvalidStatusTransition,
+            format!("cannot renew a record that is `{status}`: only open and expired records are renewed"),
+        )
+        .zh(format!("状态为“{}”的记录不能续期:只有有效和已过期的记录可以续期", status.label()))
+        .with_details(serde_json::json!({ "status": status, "allowed": StatusAction::allowed_from(status) })));
+    }
+    let at = cx.clock.now();
+    let today = market_today(at);
+    let mut changed = record.clone();
+    match (R::LIBRARY, input.deadline) {
+        (Library::Achievements, Some(_)) => {
+            return Err(Error::new(Code::FieldNotAllowed, "achievements have no deadline: leave `deadline` out")
+                .zh("成果没有截止日期,请不要填写 deadline"));
+        }
+        (_, Some(deadline)) if deadline < today => {
+            let mut e = ValidationErrors::default();
+            e.add(
+                "deadline",
+                "past_date",
+                "截止日期不能早于今天",
+                format!("the deadline {deadline} is before today ({today})"),
+            );
+            return Err(e.into());
+        }
+        (_, Some(deadline)) => changed.set_deadline(deadline),
+        (_, None) if record.deadline().is_some_and(|d| d < today) => {
+            return Err(Error::new(
+                Code::RenewalNeedsDeadline,
+                format!("the deadline {} has passed: renew with a new `deadline`", record.deadline().unwrap_or(today)),
+            )
+            .zh(format!("截止日期 {} 已过:续期时请给出新的截止日期 deadline", record.deadline().unwrap_or(today))));
+        }
+        (_, None) => {}
+    }
+    let meta = changed.meta_mut();
+    meta.status = RecordStatus::Open;
+    meta.confirmed_at = at;
+    meta.reminded_at = None;
+    meta.version = expected;
+    let mut unit = cx.begin(who).await?;
+    let stored = changed.save(&mut *unit, at).await?;
+    unit.commit().await?;
+    tracing::info!(library = R::LIBRARY.route(), id = %stored.meta().id, "record renewed");
     Ok(Viewed::of(cx, &stored, who))
 }
 

@@ -45,6 +45,9 @@ pub struct LibraryCounts {
     pub library: StatsLibrary,
     pub label: &'static str,
     pub total: i64,
+    /// Needs and achievements: how many of `total` have expired (kept, out of matching and the
+    /// default listings, until renewed); 0 for dockings and transfers.
+    pub expired: i64,
     pub groups: Vec<CountRow>,
 }
 
@@ -104,7 +107,14 @@ async fn counts(
             }
             _ => groups.iter().map(|g| g.count).sum(),
         };
-        out.push(LibraryCounts { library, label: library.label(), total, groups });
+        let expired = match library {
+            StatsLibrary::Needs | StatsLibrary::Achievements => {
+                let only_expired = StatsFilter { expired_only: true, ..filter.clone() };
+                store.count_records(library, None, &only_expired).await?.first().map(|r| r.1).unwrap_or(0)
+            }
+            StatsLibrary::Dockings | StatsLibrary::Transfers => 0,
+        };
+        out.push(LibraryCounts { library, label: library.label(), total, expired, groups });
     }
     Ok(out)
 }

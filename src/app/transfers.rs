@@ -255,9 +255,13 @@ pub async fn update(
     }
     let at = cx.clock.now();
     let introduced = introduced_on(cx, &t.docking_id).await?;
+    let before = t.clone();
     t.content = signed_after_introduction(t.content.patched(&input, market_today(at))?, introduced)?;
     let mut unit = cx.begin(viewer).await?;
     let stored = unit.update_transfer(&t, at).await.map_err(registration_taken)?;
+    if let Some(event) = super::notifications::milestones_recorded(&before, &stored) {
+        unit.notify(event);
+    }
     unit.commit().await?;
     tracing::info!(transfer = %stored.id, by = %viewer.user_id, version = stored.version, "transfer updated");
     view(cx, viewer, stored).await

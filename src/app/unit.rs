@@ -8,7 +8,7 @@
 //! What must be written *with* a change is written in `commit`, before the transaction's own
 //! commit, so it lands with the change or not at all: the audit entry of who did what (the
 //! actor, its credential, request id and client address are here; the records are the rows the
-//! unit changed), and, next, the outbox events for notifications.
+//! unit changed), and the outbox events for notifications (`notify`).
 
 use std::ops::{Deref, DerefMut};
 
@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::{App, Writes};
 use crate::domain::audit::{AuditEntry, MAX_RECORDS_PER_ENTRY, Outcome};
+use crate::domain::notification::Event;
 use crate::domain::record::{Origin, Principal};
 use crate::storage::{StoreError, StoreTx};
 
@@ -99,13 +100,22 @@ pub struct UnitOfWork<'a> {
     /// The audit entry, when the operation describes itself (`audit`); otherwise one is made
     /// at commit from the actor and the rows changed.
     entry: Option<AuditEntry>,
+    /// The events the change causes (the outbox), written at commit.
+    events: Vec<Event>,
 }
 
 impl App {
     /// Opens a unit of work for `actor`, at the context clock's now.
     pub(crate) async fn begin(&self, actor: impl Into<Actor>) -> Result<UnitOfWork<'_>, StoreError> {
         let tx = self.store.begin().await?;
-        Ok(UnitOfWork { tx, actor: actor.into(), at: self.clock.now(), writes: &self.writes, entry: None })
+        Ok(UnitOfWork {
+            tx,
+            actor: actor.into(),
+            at: self.clock.now(),
+            writes: &self.writes,
+            entry: None,
+            events: Vec::new(),
+        })
     }
 }
 
@@ -130,7 +140,14 @@ impl UnitOfWork<'_> {
         self.entry = Some(entry);
     }
 
-    /// Commits every write of the unit with its audit entry, then wakes the followers. A unit
+    /// Adds an event the change causes: written with it at commit (at the unit's moment), or not
+    /// at all.
+    pub fn notify(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// Commits every write of the unit with its audit entry and its events, then wakes the
+    /// followers. A unit
     /// that changed rows is audited with their ids (the first `MAX_RECORDS_PER_ENTRY`, and how
     /// many more); one that changed none and did not describe itself (bookkeeping such as a
     /// token's last use) is not.
@@ -158,6 +175,11 @@ impl UnitOfWork<'_> {
             }
             self.tx.insert_audit(&entry).await?;
         }
+        let notified = !self.events.is_empty();
+        for mut event in std::mem::take(&mut self.events) {
+            event.at = self.at;
+            self.tx.insert_event(&event).await?;
+        }
         self.tx.commit().await?;
         let origin = self.actor.origin();
         tracing::debug!(
@@ -167,6 +189,9 @@ impl UnitOfWork<'_> {
             "unit of work committed"
         );
         self.writes.committed();
+        if notified {
+            self.writes.notified();
+        }
         Ok(())
     }
 }

@@ -97,6 +97,10 @@ pub struct NeedResponse {
     pub created_at: DateTime<Utc>,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
+    /// When the owner last confirmed it is current (created or renewed): it expires a set time
+    /// after this (a need with a deadline, at its deadline).
+    #[schema(value_type = String, format = DateTime)]
+    pub confirmed_at: DateTime<Utc>,
     pub version: i64,
     pub labels: Labels,
 }
@@ -129,6 +133,7 @@ impl NeedResponse {
             created_by: m.created_by.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            confirmed_at: m.confirmed_at,
             version: m.version,
             labels: Labels {
                 field: c.field.label(),
@@ -174,6 +179,10 @@ pub struct AchievementResponse {
     pub created_at: DateTime<Utc>,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
+    /// When the owner last confirmed it is current (created or renewed): it expires a set time
+    /// after this (a need with a deadline, at its deadline).
+    #[schema(value_type = String, format = DateTime)]
+    pub confirmed_at: DateTime<Utc>,
     pub version: i64,
     pub labels: Labels,
 }
@@ -205,6 +214,7 @@ impl AchievementResponse {
             created_by: m.created_by.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            confirmed_at: m.confirmed_at,
             version: m.version,
             labels: Labels {
                 field: c.field.label(),

@@ -18,25 +18,34 @@ const REFILL_QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct Writes {
     wake: Arc<Notify>,
+    events: Arc<Notify>,
     refill: mpsc::Sender<(Library, String)>,
 }
 
 /// The receiving side, handed to the followers.
 pub struct WriteSignals {
     pub wake: Arc<Notify>,
+    /// A unit of work wrote events: the notifier has work.
+    pub events: Arc<Notify>,
     pub refill: mpsc::Receiver<(Library, String)>,
 }
 
 impl Writes {
     pub fn channel() -> (Writes, WriteSignals) {
         let wake = Arc::new(Notify::new());
+        let events = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(REFILL_QUEUE);
-        (Writes { wake: wake.clone(), refill: tx }, WriteSignals { wake, refill: rx })
+        (Writes { wake: wake.clone(), events: events.clone(), refill: tx }, WriteSignals { wake, events, refill: rx })
     }
 
     /// A unit of work committed (its changes are in the feed). Only `UnitOfWork::commit` calls it.
     pub(super) fn committed(&self) {
         self.wake.notify_one();
+    }
+
+    /// A unit of work committed events (the outbox has more to deliver).
+    pub(super) fn notified(&self) {
+        self.events.notify_one();
     }
 
     /// A record's suggestion was rejected: its queue has room for its next candidate.

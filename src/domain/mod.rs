@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dictionary;
 pub mod docking;
 pub mod need;
+pub mod notification;
 pub mod org;
 pub mod record;
 pub mod stats;

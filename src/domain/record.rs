@@ -117,6 +117,11 @@ pub struct RecordMeta {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// When the owner last confirmed the record is current (created, renewed): its validity
+    /// runs from here (`expires_at`).
+    pub confirmed_at: DateTime<Utc>,
+    /// When its owner was reminded that it is about to expire (none since the last renewal).
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 impl RecordMeta {
@@ -130,6 +135,8 @@ impl RecordMeta {
             created_at: now,
             updated_at: now,
             version: 1,
+            confirmed_at: now,
+            reminded_at: None,
         }
     }
 }
@@ -194,6 +201,7 @@ impl StatusAction {
             (Open, StatusAction::Close) => Ok(Closed),
             (Open, StatusAction::Withdraw) | (Closed, StatusAction::Withdraw) => Ok(Withdrawn),
             (Closed, StatusAction::Reopen) => Ok(Open),
+            (Expired, StatusAction::Withdraw) => Ok(Withdrawn),
             _ => Err(Self::allowed_from(from)),
         }
     }
@@ -203,6 +211,8 @@ impl StatusAction {
             RecordStatus::Open => vec!["close", "withdraw"],
             RecordStatus::Closed => vec!["reopen", "withdraw"],
             RecordStatus::Withdrawn => vec![],
+            // Renewing (its own operation) opens it again.
+            RecordStatus::Expired => vec!["withdraw"],
         }
     }
 }

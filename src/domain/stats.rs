@@ -58,6 +58,8 @@ pub struct StatsFilter {
     pub field: Option<TechField>,
     /// 2, 4 or 6 digits of an administrative division code.
     pub region_prefix: Option<String>,
+    /// Needs and achievements: count only the expired ones (the figures show them apart).
+    pub expired_only: bool,
 }
 
 impl StatsFilter {

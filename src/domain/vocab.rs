@@ -197,6 +197,7 @@ vocabulary!(
         Open => ("open", "征集中/可转化"),
         Closed => ("closed", "已关闭"),
         Withdrawn => ("withdrawn", "已撤回"),
+        Expired => ("expired", "已过期"),
     }
 );
 

@@ -8,6 +8,7 @@ use super::auth::{AnyUser, Auth};
 use super::error::{ApiError, ErrorBody};
 use super::{ListParams, records};
 use crate::app::App;
+use crate::app::records::RenewInput;
 use crate::app::views::{AchievementResponse, PageResponse};
 use crate::domain::achievement::{Achievement, AchievementInput};
 
@@ -102,20 +103,25 @@ pub async fn update_achievement(
     records::update::<Achievement>(&cx, &auth, &req, &id, body.into_inner()).await
 }
 
-/// Close, withdraw or reopen an achievement.
+/// Close, withdraw, reopen or renew an achievement.
 ///
-/// `close`: no longer sought or offered (open → closed). `withdraw`: taken back for good (open
-/// or closed → withdrawn). `reopen`: closed → open. `If-Match` is optional here.
+/// `close`: no longer sought or offered (open → closed). `withdraw`: taken back for good (open,
+/// closed or expired → withdrawn). `reopen`: closed → open. `renew`: its owner confirms it is
+/// current (open or expired → open; its validity runs again from now; a need may take a new
+/// `deadline`, and must when its deadline has passed). `If-Match` is optional here; only
+/// `renew` reads a body.
 #[utoipa::path(
     tag = "achievements",
     params(
         ("id" = String, Path, description = "Achievement id"),
-        ("action" = String, Path, description = "close | withdraw | reopen"),
+        ("action" = String, Path, description = "close | withdraw | reopen | renew"),
     ),
+    request_body(content = Option<RenewInput>, description = "`renew` only: a need's new deadline"),
     responses(
         (status = 200, body = AchievementResponse),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Not allowed from the current status; `details.allowed` lists what is", body = ErrorBody),
+        (status = 422, description = "`renew`: a need whose deadline has passed needs a new one", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -125,7 +131,8 @@ pub async fn change_achievement_status(
     auth: Auth<AnyUser>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
-    records::change_status::<Achievement>(&cx, &auth, &req, &id, &action).await
+    records::change_status::<Achievement>(&cx, &auth, &req, &id, &action, &body).await
 }

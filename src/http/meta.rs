@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use crate::app::App;
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
+use crate::domain::notification::{DeliveryStatus, EventKind, WebhookFormat};
 use crate::domain::transfer::{ContractType, MilestoneKind};
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TechField, TrlEntry,
@@ -34,6 +35,10 @@ pub struct Vocabularies {
     /// The five types of technology contract (技术合同认定登记).
     pub contract_types: Vec<VocabularyEntry>,
     pub milestone_kinds: Vec<VocabularyEntry>,
+    /// What notifications tell, and the webhook formats.
+    pub event_kinds: Vec<VocabularyEntry>,
+    pub webhook_formats: Vec<VocabularyEntry>,
+    pub delivery_statuses: Vec<VocabularyEntry>,
 }
 
 /// The vocabularies (no sign-in needed).
@@ -57,6 +62,9 @@ pub async fn get_vocabularies() -> HttpResponse {
         reason_codes: ReasonCode::entries(),
         contract_types: ContractType::entries(),
         milestone_kinds: MilestoneKind::entries(),
+        event_kinds: EventKind::entries(),
+        webhook_formats: WebhookFormat::entries(),
+        delivery_statuses: DeliveryStatus::entries(),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod joining;
 pub mod matches;
 pub mod meta;
 pub mod needs;
+pub mod notifications;
 pub mod openapi;
 pub mod records;
 pub mod search;
@@ -73,6 +74,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sessions::end_sessions)
         .service(sessions::list_audit)
         .service(sessions::export_audit)
+        .service(notifications::inbox)
+        .service(notifications::mark_all_read)
+        .service(notifications::mark_read)
+        .service(notifications::subscribe)
+        .service(notifications::list_subscriptions)
+        .service(notifications::get_subscription)
+        .service(notifications::end_subscription)
+        .service(notifications::list_deliveries)
+        .service(notifications::get_delivery)
+        .service(notifications::redeliver)
         .service(meta::get_vocabularies)
         .service(search::search)
         .service(search::get_dictionary)
@@ -358,6 +369,6 @@ impl PeriodParams {
             .as_deref()
             .map(|r| validate::region_prefix(r).map(str::to_string).map_err(|m| Error::new(Code::InvalidQuery, m)))
             .transpose()?;
-        Ok(StatsFilter { from, to, field: self.field, region_prefix })
+        Ok(StatsFilter { from, to, field: self.field, region_prefix, expired_only: false })
     }
 }

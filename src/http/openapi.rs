@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "Signing in with a login and a password, sessions, passwords"),
         (name = "joining", description = "Applications to join the market (入驻申请) and their review"),
         (name = "audit", description = "The audit log: who did or tried what, when, from where"),
+        (name = "notifications", description = "Inbox, webhook subscriptions (generic, 企业微信, 钉钉, 飞书) and their deliveries"),
         (name = "meta", description = "Vocabularies and health"),
         (name = "dockings", description = "项目对接库"),
         (name = "transfers", description = "落地转化库"),
@@ -108,7 +109,14 @@ fn parameter_schema(path: &str, p: &Parameter) -> Option<RefOr<Schema>> {
             "interest",
         ]),
         (ParameterIn::Path, "action") if path.starts_with("/api/v1/applications") => one_of(&["approve", "reject"]),
-        (ParameterIn::Path, "action") => one_of(&["close", "withdraw", "reopen"]),
+        (ParameterIn::Path, "action") => one_of(&["close", "withdraw", "reopen", "renew"]),
+        (ParameterIn::Path, "seq") => text(Some("^[1-9][0-9]{0,17}$"), None),
+        (ParameterIn::Query, "cursor") if path.starts_with("/api/v1/notifications") => {
+            text(Some("^[ur]-[0-9]{1,18}$"), None)
+        }
+        (ParameterIn::Query, "cursor") if path.starts_with("/api/v1/subscriptions") => {
+            text(Some("^[0-9]{1,18}$"), None)
+        }
         (ParameterIn::Path, "file") => one_of(&["needs.xlsx", "achievements.xlsx"]),
         (ParameterIn::Path, "library") => one_of(&["needs", "achievements"]),
         (ParameterIn::Header, "If-Match") => text(Some("^(W/)?\"?[0-9]{1,18}\"?$"), None),

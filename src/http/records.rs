@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::{ListParams, expected_version, optional_version, parse_body, parse_id};
+use super::{ListParams, expected_version, optional_json, optional_version, parse_body, parse_id};
 use crate::app::records::{self, LibraryRecord, Viewed};
 use crate::app::views::PageResponse;
 use crate::app::{App, Error};
@@ -64,7 +64,14 @@ pub async fn change_status<R: LibraryRecord>(
     req: &HttpRequest,
     id: &str,
     action: &str,
+    body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
+    if action == "renew" {
+        let input: records::RenewInput = parse_body(optional_json(req, body)?)?;
+        let id = parse_id(R::LIBRARY.name(), id)?;
+        let expected = optional_version(req);
+        return respond::<R>(StatusCode::OK, records::renew::<R>(cx, who, id, input, expected).await?);
+    }
     let action = records::parse_action(action)?;
     let id = parse_id(R::LIBRARY.name(), id)?;
     let expected = optional_version(req);

@@ -36,13 +36,13 @@ impl<D: Dialect> ChangeLog for SqlStore<D> {
 
 #[async_trait]
 impl<T: WriteTx + 'static> FeedWrites for SqlTx<T> {
-    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<()> {
+    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<bool> {
         let sql = Sql::new(
             "INSERT INTO checkpoints (name, seq) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET seq = excluded.seq WHERE checkpoints.seq < excluded.seq",
         )
         .bind(follower)
         .bind(seq);
-        self.0.execute(sql).await.map(|_| ())
+        Ok(self.0.execute(sql).await? > 0)
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 mod changes;
 mod dialect;
 pub mod dockings;
+mod notifications;
 mod postgres;
 mod records;
 mod rows;
@@ -24,6 +25,7 @@ use crate::domain::audit::{AuditEntry, AuditQuery};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use crate::domain::docking::{Docking, DockingEvent};
 use crate::domain::need::Need;
+use crate::domain::notification::{Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription};
 use crate::domain::org::{ApiToken, Organisation, User};
 use crate::domain::record::Library;
 use crate::domain::stats::{Dimension, DockingFacts, StatsFilter, StatsLibrary};
@@ -263,7 +265,16 @@ impl Change {
 /// Both implementations pass one conformance suite per part (tests/api/storage/).
 #[async_trait]
 pub trait Store:
-    AccountStore + RecordStore + ChangeLog + DockingStore + TransferStore + AuditStore + Send + Sync + 'static
+    AccountStore
+    + RecordStore
+    + ChangeLog
+    + DockingStore
+    + TransferStore
+    + AuditStore
+    + NotificationStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// Begins a write transaction: the only way to write. The application layer's unit of work
@@ -307,6 +318,81 @@ pub trait AccountStore: Send + Sync + 'static {
 pub trait AuditStore: Send + Sync + 'static {
     /// Entries matching the query, newest first; the cursor is the last entry's position.
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// What the expiry sweep asks: records still open whose validity ends before a moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExpiryBound {
+    /// A need with a deadline is due when its deadline is before this market date.
+    pub deadline_before: chrono::NaiveDate,
+    /// A record without a deadline (every achievement) is due when it was last confirmed before
+    /// this moment.
+    pub confirmed_before: DateTime<Utc>,
+    /// Only records whose owner was not reminded yet (for the reminders).
+    pub unreminded: bool,
+}
+
+/// A week of the market, for the weekly summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WeekFacts {
+    /// (organisation, library route, records created).
+    pub new_records: Vec<(String, String, i64)>,
+    /// (need's organisation, achievement's organisation, manager, state now, dockings that
+    /// moved in the week).
+    pub moved: Vec<(String, String, Option<String>, String, i64)>,
+    /// (manager, suggestions waiting for review now).
+    pub waiting: Vec<(Option<String>, i64)>,
+}
+
+/// A page of a user's inbox: the events with whether the user has read each.
+#[derive(Debug, Clone)]
+pub struct InboxQuery {
+    pub user_id: String,
+    /// The audience keys the user belongs to (`market`, `org:…`, `user:…`).
+    pub audiences: Vec<String>,
+    pub unread_only: bool,
+    /// Continue after this (read, seq) position of the order: unread first, newest first.
+    pub after: Option<(bool, i64)>,
+    pub limit: u32,
+}
+
+/// Notifications: the outbox of events, the inboxes, webhook subscriptions and deliveries.
+#[async_trait]
+pub trait NotificationStore: Send + Sync + 'static {
+    /// Events with a position above `seq`, in order, with their audiences, at most `limit`.
+    async fn events_after(&self, seq: i64, limit: u32) -> StoreResult<Vec<Event>>;
+    async fn get_event(&self, seq: i64) -> StoreResult<Option<Event>>;
+    /// The highest event position (0 when none).
+    async fn last_event_seq(&self) -> StoreResult<i64>;
+    /// A page of an inbox, unread first, newest first, each with whether it was read.
+    async fn inbox(&self, query: &InboxQuery) -> StoreResult<Vec<(Event, bool)>>;
+    /// How many events of the audiences the user has not read.
+    async fn unread_count(&self, user_id: &str, audiences: &[String]) -> StoreResult<i64>;
+    /// Whether the event is addressed to one of the audiences.
+    async fn event_reaches(&self, seq: i64, audiences: &[String]) -> StoreResult<bool>;
+
+    async fn get_subscription(&self, id: &str) -> StoreResult<Option<Subscription>>;
+    /// Subscriptions (ended ones too) of the given audiences, or all with None; newest first.
+    async fn list_subscriptions(&self, audiences: Option<&[String]>) -> StoreResult<Vec<Subscription>>;
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>>;
+    /// A subscription's deliveries, newest first, of one status if given, before a position.
+    async fn list_deliveries(
+        &self,
+        subscription_id: &str,
+        status: Option<DeliveryStatus>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Page<Delivery>>;
+    async fn delivery_attempts(&self, delivery_id: &str) -> StoreResult<Vec<DeliveryAttempt>>;
+    /// Pending deliveries due at `now` and not held by a live claim, oldest first.
+    async fn due_deliveries(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
+    /// When the next pending delivery falls due, if any.
+    async fn next_delivery_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// What the weekly summary tells, over [from, to).
+    async fn week_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<WeekFacts>;
+    /// Ids of open records of a library due (to expire, or for a reminder) at the bound.
+    async fn due_to_expire(&self, library: Library, bound: &ExpiryBound, limit: u32) -> StoreResult<Vec<String>>;
 }
 
 /// The needs and achievements libraries, imports, and the search dictionary. Every insert and
@@ -390,7 +476,7 @@ pub trait TransferStore: Send + Sync + 'static {
 /// nothing behind.
 #[async_trait]
 pub trait StoreTx:
-    AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + AuditWrites + Send
+    AccountWrites + RecordWrites + FeedWrites + DockingWrites + TransferWrites + AuditWrites + NotificationWrites + Send
 {
     /// The ids of the rows this transaction changed so far (what its audit entry names).
     fn changed(&self) -> Vec<String>;
@@ -446,6 +532,33 @@ pub trait AuditWrites: Send {
     async fn prune_audit(&mut self, audit_before: DateTime<Utc>, failures_before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Writes of notifications.
+#[async_trait]
+pub trait NotificationWrites: Send {
+    /// Appends an event and its audiences to the outbox (under the feed's lock, so positions
+    /// become visible in order); its position.
+    async fn insert_event(&mut self, event: &Event) -> StoreResult<i64>;
+    /// Marks one event read; false when it already was.
+    async fn mark_read(&mut self, user_id: &str, seq: i64, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Marks everything up to `upto` read.
+    async fn mark_all_read(&mut self, user_id: &str, upto: i64) -> StoreResult<()>;
+    async fn insert_subscription(&mut self, subscription: &Subscription) -> StoreResult<()>;
+    /// Ends a subscription (its pending deliveries are not sent); false when it had ended.
+    async fn end_subscription(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Adds deliveries, leaving out any an event already has for its subscription; how many.
+    async fn insert_deliveries(&mut self, deliveries: &[Delivery]) -> StoreResult<u64>;
+    /// Claims a pending delivery due at `now` for one attempt until `until`, counting the
+    /// attempt; false when another instance holds it or it is no longer due.
+    async fn claim_delivery(&mut self, id: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records an attempt and the delivery's state after it (delivered, due again, dead).
+    async fn record_attempt(&mut self, delivery: &Delivery, attempt: &DeliveryAttempt) -> StoreResult<()>;
+    /// Makes a delivery pending again, due at `at`, with its attempts counted afresh; false when
+    /// it is pending already.
+    async fn redeliver(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Notes that a record's owner was reminded of its expiry (bookkeeping, not a change).
+    async fn mark_reminded(&mut self, library: Library, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
 /// Writes of needs, achievements, import keys and the dictionary.
 #[async_trait]
 pub trait RecordWrites: Send {
@@ -464,8 +577,9 @@ pub trait RecordWrites: Send {
 /// The followers' checkpoints.
 #[async_trait]
 pub trait FeedWrites: Send {
-    /// Moves a named follower's checkpoint forward (never back).
-    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<()>;
+    /// Moves a named follower's checkpoint forward (never back); false when it was there or
+    /// further already (another instance moved it first: a scheduled job runs once).
+    async fn set_checkpoint(&mut self, follower: &str, seq: i64) -> StoreResult<bool>;
 }
 
 /// Writes of dockings and their events.

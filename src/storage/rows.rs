@@ -28,7 +28,7 @@ pub fn from_micros(us: i64) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
-fn opt_micros(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+pub(super) fn opt_micros(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
     us.map(from_micros).transpose()
 }
 
@@ -40,7 +40,7 @@ fn strings(json: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("list column: {e}")))
 }
 
-fn codes<T: std::str::FromStr<Err = String>>(json: &str) -> StoreResult<Vec<T>> {
+pub(super) fn codes<T: std::str::FromStr<Err = String>>(json: &str) -> StoreResult<Vec<T>> {
     strings(json)?.iter().map(|s| code(s)).collect()
 }
 
@@ -297,6 +297,8 @@ pub struct MetaColumns {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    pub confirmed_at: Option<i64>,
+    pub reminded_at: Option<i64>,
     pub contact_name: String,
     pub contact_phone: String,
     pub contact_email: String,
@@ -313,6 +315,8 @@ impl MetaColumns {
             created_at: from_micros(self.created_at)?,
             updated_at: from_micros(self.updated_at)?,
             version: self.version,
+            confirmed_at: from_micros(self.confirmed_at.unwrap_or(self.updated_at))?,
+            reminded_at: opt_micros(self.reminded_at)?,
         };
         let contact = Contact { name: self.contact_name, phone: self.contact_phone, email: self.contact_email };
         Ok((meta, contact))

@@ -105,23 +105,26 @@ pub const ACHIEVEMENT_SCAN: &str = "SELECT n.*, o.name AS org_name FROM achievem
 
 pub const NEED_INSERT: &str = "INSERT INTO needs (title, description, targets, tried, keywords, field, need_type, \
     cooperation_modes, budget_min, budget_max, deadline, region, contact_name, contact_phone, contact_email, \
-    visibility, status, id, org_id, created_by, created_at, updated_at, version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)";
+    visibility, status, confirmed_at, reminded_at, id, org_id, created_by, created_at, updated_at, version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+    $24, $25)";
 
 pub const NEED_UPDATE: &str = "UPDATE needs SET title = $1, description = $2, targets = $3, tried = $4, keywords = $5, \
     field = $6, need_type = $7, cooperation_modes = $8, budget_min = $9, budget_max = $10, deadline = $11, \
     region = $12, contact_name = $13, contact_phone = $14, contact_email = $15, visibility = $16, status = $17, \
-    updated_at = $18, version = version + 1 WHERE id = $19 AND version = $20";
+    confirmed_at = $18, reminded_at = $19, updated_at = $20, version = version + 1 WHERE id = $21 AND version = $22";
 
 pub const ACHIEVEMENT_INSERT: &str = "INSERT INTO achievements (title, summary, keywords, field, achievement_type, trl, \
     stage, ip_form, patent_numbers, cooperation_modes, asking_price, team_lead, region, contact_name, contact_phone, \
-    contact_email, visibility, status, id, org_id, created_by, created_at, updated_at, version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)";
+    contact_email, visibility, status, confirmed_at, reminded_at, id, org_id, created_by, created_at, updated_at, \
+    version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+    $22, $23, $24, $25, $26)";
 
 pub const ACHIEVEMENT_UPDATE: &str = "UPDATE achievements SET title = $1, summary = $2, keywords = $3, field = $4, \
     achievement_type = $5, trl = $6, stage = $7, ip_form = $8, patent_numbers = $9, cooperation_modes = $10, \
     asking_price = $11, team_lead = $12, region = $13, contact_name = $14, contact_phone = $15, contact_email = $16, \
-    visibility = $17, status = $18, updated_at = $19, version = version + 1 WHERE id = $20 AND version = $21";
+    visibility = $17, status = $18, confirmed_at = $19, reminded_at = $20, updated_at = $21, version = version + 1 \
+    WHERE id = $22 AND version = $23";
 
 pub const SESSION_LOOKUP: &str = "SELECT s.id, s.user_id, s.prefix, s.created_at, s.last_seen_at, s.expires_at, \
     s.ended_at, s.client, s.csrf_hash, u.name AS user_name, u.role, u.org_id, u.must_change_password, \
@@ -132,7 +135,8 @@ pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.prefix, t.expires_at,
     u.id AS user_id, u.name AS user_name, u.role, u.org_id, o.status AS org_status \
     FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN organisations o ON o.id = u.org_id WHERE t.token_hash = $1";
 
-/// The content columns of a need, in the order of `NEED_INSERT` / `NEED_UPDATE`, then status.
+/// The content columns of a need, in the order of `NEED_INSERT` / `NEED_UPDATE`, then status and
+/// the expiry's columns.
 fn need_values(need: &Need) -> Vec<Value> {
     let c = &need.content;
     vec![
@@ -153,10 +157,13 @@ fn need_values(need: &Need) -> Vec<Value> {
         c.contact.email.clone().into(),
         c.visibility.code().into(),
         need.meta.status.code().into(),
+        micros(need.meta.confirmed_at).into(),
+        need.meta.reminded_at.map(micros).into(),
     ]
 }
 
-/// The content columns of an achievement, in the order of its statements, then status.
+/// The content columns of an achievement, in the order of its statements, then status and the
+/// expiry's columns.
 fn achievement_values(achievement: &Achievement) -> Vec<Value> {
     let c = &achievement.content;
     vec![
@@ -178,6 +185,8 @@ fn achievement_values(achievement: &Achievement) -> Vec<Value> {
         c.contact.email.clone().into(),
         c.visibility.code().into(),
         achievement.meta.status.code().into(),
+        micros(achievement.meta.confirmed_at).into(),
+        achievement.meta.reminded_at.map(micros).into(),
     ]
 }
 
@@ -255,8 +264,14 @@ pub(super) fn push_list_filters(sql: &mut Sql, q: &ListQuery) {
     if let Some(prefix) = &q.region_prefix {
         sql.push(" AND n.region LIKE ").push_bind(format!("{prefix}%"));
     }
-    if let Some(status) = q.status {
-        sql.push(" AND n.status = ").push_bind(status.code());
+    match q.status {
+        Some(status) => {
+            sql.push(" AND n.status = ").push_bind(status.code());
+        }
+        // Expired records are kept but left out unless asked for.
+        None => {
+            sql.push(" AND n.status <> 'expired'");
+        }
     }
     if let Some(org_id) = &q.org_id {
         sql.push(" AND n.org_id = ").push_bind(org_id.clone());

@@ -258,6 +258,9 @@ impl<D: Dialect> TransferStore for SqlStore<D> {
             if matches!(library, StatsLibrary::Needs | StatsLibrary::Achievements) {
                 // Private records are their owner's alone, also in the figures.
                 sql.push(" AND r.visibility <> 'private'");
+                if filter.expired_only {
+                    sql.push(" AND r.status = 'expired'");
+                }
             }
             if library == StatsLibrary::Transfers {
                 push_stats_filter_on_date(&mut sql, filter, at, field, region);

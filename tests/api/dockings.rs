@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Actor, TestApp, spawn_app};
 
 /// A need of an enterprise that wants a proven result (TRL 6 or more) within 1,200.5 万元.
-fn solvent_need() -> Value {
+pub(crate) fn solvent_need() -> Value {
     json!({
         "title": "固态电池电解液溶剂高纯化工艺",
         "description": "现有碳酸酯溶剂水分和金属离子含量偏高，影响固态电池循环寿命，需要高纯化工艺包。",
@@ -31,7 +31,7 @@ fn ids(items: &Value) -> Vec<String> {
 }
 
 /// Waits until the listing `query` (as `token`) satisfies `done`, for at most 10 seconds.
-async fn dockings_until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn dockings_until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = app.get(&format!("/api/v1/dockings?{query}"), token).await;
@@ -44,7 +44,7 @@ async fn dockings_until(app: &TestApp, token: &str, query: &str, done: impl Fn(&
     }
 }
 
-async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> crate::helpers::Response {
+pub(crate) async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> crate::helpers::Response {
     app.post(&format!("/api/v1/dockings/{id}/{action}"), token, body).await
 }
 
@@ -229,7 +229,13 @@ async fn a_rejection_makes_room_for_the_next_candidate() {
 }
 
 /// A suggested docking of a fresh pair, created by the background matcher.
-async fn suggested_pair(app: &TestApp, e: &Actor, u: &Actor, m: &Actor, need: Value) -> (String, Value, Value) {
+pub(crate) async fn suggested_pair(
+    app: &TestApp,
+    e: &Actor,
+    u: &Actor,
+    m: &Actor,
+    need: Value,
+) -> (String, Value, Value) {
     let achievement =
         app.create_achievement(u, json!({"field": need.get("field").cloned().unwrap_or(json!("new_energy"))})).await;
     app.search.catch_up().await.unwrap();

@@ -151,6 +151,7 @@ async fn post_in(
     token: &str,
     body: reqwest::Body,
 ) -> Response {
+    techmarket::webhooks::install_tls();
     let mut request = reqwest::Client::new()
         .post(app.url(path))
         .bearer_auth(token)

@@ -42,8 +42,16 @@ async fn a_full_database_refuses_writes_with_507_and_the_first_write_after_space
     let full = app.post("/api/v1/needs", &e.token, body.clone()).await;
     full.assert_error(StatusCode::INSUFFICIENT_STORAGE, "storage_full");
     // In Chinese by default.
-    let chinese =
-        reqwest::Client::new().post(app.url("/api/v1/needs")).bearer_auth(&e.token).json(&body).send().await.unwrap();
+    let chinese = {
+        techmarket::webhooks::install_tls();
+        reqwest::Client::new()
+    }
+    .post(app.url("/api/v1/needs"))
+    .bearer_auth(&e.token)
+    .json(&body)
+    .send()
+    .await
+    .unwrap();
     assert_eq!(chinese.status(), StatusCode::INSUFFICIENT_STORAGE);
     let text = chinese.text().await.unwrap();
     assert!(text.contains("存储空间已满"), "{text}");

@@ -173,6 +173,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the service on `config`; issues an admin token unless one is given (restarts).
 pub async fn start(config: Config, dir: Arc<TempDir>, admin: Option<String>) -> TestApp {
     techmarket::telemetry::init(&config.log);
+    techmarket::webhooks::install_tls();
     let app = Application::build(&config).await.expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();

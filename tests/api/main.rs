@@ -15,6 +15,7 @@ mod joining;
 mod lifecycle;
 mod matrix;
 mod migrations;
+mod notifications;
 mod process;
 mod records;
 mod search;

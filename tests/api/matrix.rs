@@ -395,6 +395,66 @@ fn table(w: &World, admin_id: &str) -> Vec<Row> {
         ),
         row(M::GET, "/api/v1/audit", "/api/v1/audit", None, [401, 403, 403, 403, 403, 403, 200]),
         row(M::GET, "/api/v1/audit/export", "/api/v1/audit/export", None, [401, 403, 403, 403, 403, 403, 200]),
+        // Notifications: everyone signed in has an inbox and may subscribe (an empty body is
+        // refused before anything); what is not one's own is not found.
+        row(M::GET, "/api/v1/notifications", "/api/v1/notifications", None, [401, 200, 200, 200, 200, 200, 200]),
+        row(
+            M::POST,
+            "/api/v1/notifications/read-all",
+            "/api/v1/notifications/read-all",
+            None,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        row(
+            M::POST,
+            "/api/v1/notifications/{seq}/read",
+            "/api/v1/notifications/999999999/read",
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/subscriptions",
+            "/api/v1/subscriptions",
+            Some(json!({})),
+            [401, 400, 400, 400, 400, 400, 400],
+        ),
+        row(M::GET, "/api/v1/subscriptions", "/api/v1/subscriptions", None, [401, 200, 200, 200, 200, 200, 200]),
+        row(
+            M::GET,
+            "/api/v1/subscriptions/{id}",
+            format!("/api/v1/subscriptions/{}", w.spare_token),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/subscriptions/{id}",
+            format!("/api/v1/subscriptions/{}", w.spare_token),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/subscriptions/{id}/deliveries",
+            format!("/api/v1/subscriptions/{}/deliveries", w.spare_token),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/deliveries/{id}",
+            format!("/api/v1/deliveries/{}", w.spare_token),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/deliveries/{id}/redeliver",
+            format!("/api/v1/deliveries/{}/redeliver", w.spare_token),
+            None,
+            [401, 404, 404, 404, 404, 404, 404],
+        ),
         // Another user's token: only an admin revokes it (the admin's cell comes last).
         row(
             M::DELETE,

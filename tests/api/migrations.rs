@@ -10,30 +10,40 @@ use sqlx::{Connection, Row};
 use crate::helpers::{fresh_database_url, test_config};
 
 /// Every table the store uses, with its columns (`?`: nullable), as the code expects them.
-const EXPECTED: [(&str, &str); 17] = [
+const EXPECTED: [(&str, &str); 24] = [
     (
         "achievements",
-        "id org_id title summary keywords field achievement_type trl? stage? ip_form patent_numbers cooperation_modes asking_price? team_lead region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
+        "id org_id title summary keywords field achievement_type trl? stage? ip_form patent_numbers cooperation_modes asking_price? team_lead region contact_name contact_phone contact_email visibility status created_by created_at updated_at version confirmed_at? reminded_at?",
     ),
     ("api_tokens", "id user_id name token_hash prefix created_at expires_at? revoked_at? last_used_at?"),
     ("audit_log", "seq at actor actor_org credential operation records outcome detail client request_id"),
     ("changes", "seq kind record_id changed_at"),
     ("checkpoints", "name seq"),
     ("database_identity", "id created_at"),
+    (
+        "deliveries",
+        "id subscription_id event_seq status attempts next_at lease_until? last_code? last_error last_latency_ms? created_at delivered_at?",
+    ),
+    ("delivery_attempts", "delivery_id attempt at code? latency_ms error"),
     ("dictionary_terms", "id word freq? created_by created_at"),
     ("docking_events", "seq docking_id at actor_id? actor_role kind from_state? to_state? reason? note"),
     (
         "dockings",
         "id need_id achievement_id need_org_id achievement_org_id state reason? source score? explanation matcher_version? dictionary_version? need_fingerprint achievement_fingerprint manager_id? field region was_introduced need_interest achievement_interest created_by? created_at updated_at version",
     ),
+    ("event_audience", "event_seq audience"),
+    ("events", "seq id at kind subject data"),
     ("import_keys", "library org_id external_id record_id created_at"),
     (
         "needs",
-        "id org_id title description targets tried keywords field need_type cooperation_modes budget_min? budget_max? deadline? region contact_name contact_phone contact_email visibility status created_by created_at updated_at version",
+        "id org_id title description targets tried keywords field need_type cooperation_modes budget_min? budget_max? deadline? region contact_name contact_phone contact_email visibility status created_by created_at updated_at version confirmed_at? reminded_at?",
     ),
+    ("notification_reads", "user_id event_seq at"),
+    ("inbox_marks", "user_id read_upto"),
     ("organisations", "id name kind region created_at credit_code? status review_reason reviewed_by? reviewed_at?"),
     ("sessions", "id user_id token_hash csrf_hash prefix created_at last_seen_at expires_at ended_at? client"),
     ("sign_in_failures", "key at"),
+    ("subscriptions", "id audience org_id created_by name url format kinds secret created_at ended_at?"),
     ("synonym_groups", "id members created_by created_at"),
     (
         "transfers",

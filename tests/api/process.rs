@@ -58,6 +58,7 @@ async fn a_process_killed_during_a_write_burst_keeps_every_acknowledged_record_s
     let admin = String::from_utf8(output.stdout).unwrap().trim().to_string();
 
     let mut child = serve(dir.path(), &url, port).await;
+    techmarket::webhooks::install_tls();
     let client = reqwest::Client::new();
     let org = post(
         &client,
@@ -268,6 +269,7 @@ async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
         assert!(Instant::now() < deadline, "the service did not become ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    techmarket::webhooks::install_tls();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let home = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::FOUND);

@@ -37,7 +37,11 @@ const TABLES: [&str; 14] = [
 /// go on from the rows).
 const NUMBERED: [&str; 2] = ["changes.seq", "docking_events.seq"];
 /// Columns later migrations added (not in the fixture's schema).
-const LATER: [&str; 8] = [
+const LATER: [&str; 12] = [
+    "needs.confirmed_at",
+    "needs.reminded_at",
+    "achievements.confirmed_at",
+    "achievements.reminded_at",
     "users.login",
     "users.password_hash",
     "users.must_change_password",

@@ -240,8 +240,10 @@ impl SearchIndex {
         if let Some(mode) = r.cooperation {
             must.push((Occur::Must, term(f.cooperation, mode.code())));
         }
-        if let Some(status) = r.status {
-            must.push((Occur::Must, term(f.status, status.code())));
+        match r.status {
+            Some(status) => must.push((Occur::Must, term(f.status, status.code()))),
+            // Expired records are kept but left out unless asked for, as in the listings.
+            None => must.push((Occur::MustNot, term(f.status, RecordStatus::Expired.code()))),
         }
         if r.trl_min.is_some() || r.trl_max.is_some() {
             let lo = u64::from(r.trl_min.unwrap_or(1));

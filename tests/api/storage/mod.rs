@@ -5,6 +5,7 @@
 mod accounts;
 mod changes;
 mod dockings;
+mod notifications;
 mod records;
 mod sessions;
 mod transfers;
