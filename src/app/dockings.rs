@@ -303,10 +303,11 @@ pub async fn create(cx: &App, viewer: &Principal, input: NewDocking) -> Result<D
     };
     let event =
         event(cx, viewer, &docking.id, EventKind::Created, None, Some(DockingState::Accepted), None, input.note);
-    let outcome = match create_in_unit(cx, viewer, &docking, &event).await {
+    let created = super::notifications::docking_moved(cx, &docking, None, None).await?;
+    let outcome = match create_in_unit(cx, viewer, &docking, &event, &created).await {
         // The suggester created the pair's docking in the same moment: the second attempt (in a
         // unit of work of its own) finds it, so the answer names it as when it came first.
-        Err(StoreError::UniqueViolation { .. }) => create_in_unit(cx, viewer, &docking, &event).await,
+        Err(StoreError::UniqueViolation { .. }) => create_in_unit(cx, viewer, &docking, &event, &created).await,
         other => other,
     };
     match outcome {
@@ -440,7 +441,7 @@ async fn step(cx: &App, viewer: &Principal, m: Move) -> Result<Docking> {
     let contract = input.contract;
     let mut e = event(cx, viewer, &d.id, EventKind::Transition, Some(d.state), Some(to), input.reason, input.note);
     e.action = Some(action);
-    let moved = super::notifications::docking_moved(cx, &changed, d.state, action).await?;
+    let moved = super::notifications::docking_moved(cx, &changed, Some(d.state), Some(action)).await?;
     let stored = if action == DockingAction::Sign {
         // A signed docking always has its transfer: both are written in one unit of work.
         let transfer = super::transfers::new_transfer(cx, viewer, &changed, contract.as_ref()).await?;
@@ -516,17 +517,19 @@ async fn record(
     view(cx, viewer, &stored).await
 }
 
-/// Creates a docking with its event in a unit of work of its own; the docking that stood in the
-/// way, if any (and then nothing is written).
+/// Creates a docking with its event (and its notification) in a unit of work of its own; the
+/// docking that stood in the way, if any (and then nothing is written).
 async fn create_in_unit(
     cx: &App,
     viewer: &Principal,
     docking: &Docking,
     event: &DockingEvent,
+    notification: &crate::domain::notification::Event,
 ) -> Result<Option<Docking>, StoreError> {
     let mut unit = cx.begin(viewer).await?;
     let existing = unit.create_docking(docking, event, false).await?;
     if existing.is_none() {
+        unit.notify(notification.clone());
         unit.commit().await?;
     }
     Ok(existing)

@@ -73,26 +73,28 @@ pub(crate) fn suggestion(d: &Docking, need_title: &str, achievement_title: &str)
     Event::new(EventKind::SuggestionNew, &d.id, content, vec![Audience::Market])
 }
 
-/// A docking moved from one state to another: staff always; the parties when they may see the
-/// docking in its new state.
+/// A docking moved from one state to another (`from` none: a manager created it): staff always;
+/// the parties when they may see the docking in its new state.
 pub(crate) async fn docking_moved(
     cx: &App,
     d: &Docking,
-    from: DockingState,
-    action: DockingAction,
+    from: Option<DockingState>,
+    action: Option<DockingAction>,
 ) -> Result<Event, StoreError> {
     let (need_title, achievement_title) = titles(cx, d).await?;
-    let content = EventContent::new(
-        format!("对接状态变更:{} → {}", from.label(), d.state.label()),
-        format!("/api/v1/dockings/{}", d.id),
-    )
-    .line(format!("需求:{need_title}"))
-    .line(format!("成果:{achievement_title}"))
-    .line(format!("操作:{}", action.label()))
-    .fact("docking_id", d.id.clone())
-    .fact("from", from.code())
-    .fact("to", d.state.code())
-    .fact("action", action.code());
+    let headline = match from {
+        Some(from) => format!("对接状态变更:{} → {}", from.label(), d.state.label()),
+        None => format!("技术经理人新建对接:{}", d.state.label()),
+    };
+    let mut content = EventContent::new(headline, format!("/api/v1/dockings/{}", d.id))
+        .line(format!("需求:{need_title}"))
+        .line(format!("成果:{achievement_title}"))
+        .fact("docking_id", d.id.clone())
+        .fact("from", from.map(|s| s.code()))
+        .fact("to", d.state.code());
+    if let Some(action) = action {
+        content = content.line(format!("操作:{}", action.label())).fact("action", action.code());
+    }
     let mut audience = vec![Audience::Market];
     if d.state.visible_to_parties() {
         audience.push(Audience::Org(d.need_org_id.clone()));

@@ -110,6 +110,7 @@ async fn a_gbk_csv_is_checked_row_by_row_and_imported_all_or_nothing_and_once() 
     let r = upload(&app, &u.token, "library=achievements&on_error=skip", "text/csv", achievements_csv()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!((r.body["created"].as_i64(), r.body["existing"].as_i64()), (Some(0), Some(2)));
+    assert_eq!(r.body["renewed"], 2, "naming them again renews them");
     assert_eq!(r.body["items"][0]["id"], id.as_str());
     assert_eq!(count(&app, &u.token, "achievements").await, 3);
 

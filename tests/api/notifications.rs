@@ -576,3 +576,68 @@ async fn records_expire_on_the_clock_remind_their_owners_and_renew() {
     let got = app.get(&format!("/api/v1/achievements/{achievement_id}"), &u.token).await;
     assert_eq!(got.body["status"], "open", "the renewal holds over the next sweeps");
 }
+
+#[tokio::test]
+async fn an_import_that_names_an_expired_record_again_renews_it() {
+    let app = notifying_app("").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let csv = "外部编号,成果名称,成果简介,关键词,技术领域,成果类型,技术成熟度\r\n\
+        UPC-2026-101,页岩油水平井体积压裂液体系,低伤害滑溜水压裂液，降阻率75%。,压裂液,油气勘探开发,专利,6\r\n"
+        .as_bytes()
+        .to_vec();
+    let r = crate::imports::upload(&app, &u.token, "library=achievements", "text/csv", csv.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["items"][0]["id"].as_str().unwrap().to_string();
+    app.travel_to(&(chrono::Utc::now() + chrono::Duration::days(400)).to_rfc3339());
+    inbox_until(&app, &u.token, |b| has(b, "record_expired", &id)).await;
+    let dry =
+        crate::imports::upload(&app, &u.token, "library=achievements&dry_run=true", "text/csv", csv.clone()).await;
+    assert_eq!(dry.body["renewed"], 0, "a dry run renews nothing");
+    assert_eq!(app.get(&format!("/api/v1/achievements/{id}"), &u.token).await.body["status"], "expired");
+    let r = crate::imports::upload(&app, &u.token, "library=achievements", "text/csv", csv).await;
+    assert_eq!((r.body["existing"].as_i64(), r.body["renewed"].as_i64()), (Some(1), Some(1)), "{}", r.text);
+    let got = app.get(&format!("/api/v1/achievements/{id}"), &u.token).await;
+    assert_eq!(got.body["status"], "open");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_event_once_between_them() {
+    let receiver = Receiver::start().await;
+    let first = notifying_app("127.0.0.1").await;
+    let url = first.config.database.url.clone();
+    let other_dir = tempfile::tempdir().expect("temp dir");
+    let second = start(
+        test_config_with(&other_dir, &url, &notification_settings("127.0.0.1")),
+        Arc::new(other_dir),
+        Some(first.admin.clone()),
+    )
+    .await;
+    let m = first.manager().await;
+    subscribe(
+        &first,
+        &m.token,
+        json!({"url": receiver.url("/both"), "format": "generic", "events": ["docking_changed"]}),
+    )
+    .await;
+    let e = first.enterprise("东营新能源材料有限公司").await;
+    let u = first.university("中国石油大学(华东)").await;
+    // Dockings a manager makes by hand, alternately on each instance: each is an event.
+    let mut made = 0;
+    for i in 0..12 {
+        let need = first.create_need(&e, json!({"title": format!("油田采出水处理工艺第{i}项")})).await;
+        let achievement = first.create_achievement(&u, json!({"title": format!("采出水深度处理技术第{i}项")})).await;
+        let app = if i % 2 == 0 { &first } else { &second };
+        let body = json!({"need_id": need["id"], "achievement_id": achievement["id"]});
+        let r = app.post("/api/v1/dockings", &m.token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        made += 1;
+    }
+    let got = receiver.wait_for("/both", made).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got_after = receiver.at("/both");
+    let mut ids: Vec<_> = got_after.iter().map(|r| r.header("x-techmarket-event-id").unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), made, "every event arrived");
+    assert_eq!(got_after.len(), made, "none twice ({} then {})", got.len(), got_after.len());
+}
