@@ -29,7 +29,7 @@ use super::{Actor, App, Code, Error, Result};
 use crate::domain::audit::Outcome;
 use crate::domain::docking::{Docking, DockingAction, DockingState};
 use crate::domain::notification::{
-    Audience, Delivery, DeliveryAttempt, DeliveryStatus, Event, EventContent, EventKind, Subscription,
+    Audience, Delivery, DeliveryAttempt, DeliveryStatus, Event, EventContent, NotificationKind, Subscription,
     SubscriptionInput, WebhookFormat, backoff,
 };
 use crate::domain::record::Principal;
@@ -70,7 +70,7 @@ pub(crate) fn suggestion(d: &Docking, need_title: &str, achievement_title: &str)
             .fact("need_id", d.need_id.clone())
             .fact("achievement_id", d.achievement_id.clone())
             .fact("score", score);
-    Event::new(EventKind::SuggestionNew, &d.id, content, vec![Audience::Market])
+    Event::new(NotificationKind::SuggestionNew, &d.id, content, vec![Audience::Market])
 }
 
 /// A docking moved from one state to another (`from` none: a manager created it): staff always;
@@ -100,7 +100,7 @@ pub(crate) async fn docking_moved(
         audience.push(Audience::Org(d.need_org_id.clone()));
         audience.push(Audience::Org(d.achievement_org_id.clone()));
     }
-    Ok(Event::new(EventKind::DockingChanged, &d.id, content, audience))
+    Ok(Event::new(NotificationKind::DockingChanged, &d.id, content, audience))
 }
 
 /// The two records' titles as the docking's events tell them.
@@ -129,7 +129,7 @@ pub(crate) fn contract_signed(t: &Transfer) -> Event {
             .fact("transfer_id", t.id.clone())
             .fact("docking_id", t.docking_id.clone())
             .fact("amount", t.content.amount.to_string());
-    Event::new(EventKind::ContractSigned, &t.id, content, transfer_audience(t))
+    Event::new(NotificationKind::ContractSigned, &t.id, content, transfer_audience(t))
 }
 
 /// Milestones added to a transfer (one event per update that adds any).
@@ -145,7 +145,7 @@ pub(crate) fn milestones_recorded(before: &Transfer, after: &Transfer) -> Option
     for m in &added {
         content = content.line(format!("{} {} {}", m.date, m.kind.label(), m.note).trim().to_string());
     }
-    Some(Event::new(EventKind::MilestoneRecorded, &after.id, content, transfer_audience(after)))
+    Some(Event::new(NotificationKind::MilestoneRecorded, &after.id, content, transfer_audience(after)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ pub struct NotificationResponse {
     pub seq: i64,
     /// The event's id (what webhook receivers deduplicate by).
     pub id: String,
-    pub kind: EventKind,
+    pub kind: NotificationKind,
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     pub headline: String,
@@ -269,7 +269,7 @@ pub struct SubscriptionResponse {
     pub url: String,
     pub format: WebhookFormat,
     /// The kinds it carries; empty for all.
-    pub events: Vec<EventKind>,
+    pub events: Vec<NotificationKind>,
     /// Whether it signs (has a secret).
     pub signed: bool,
     pub created_by: String,
@@ -447,7 +447,7 @@ pub struct DeliveryResponse {
     /// The event's number in the outbox (and in the inbox).
     pub event_seq: i64,
     pub event_id: String,
-    pub event_kind: EventKind,
+    pub event_kind: NotificationKind,
     pub status: DeliveryStatus,
     /// Attempts in this round (a redelivery starts a new round).
     pub attempts: i64,
@@ -471,7 +471,7 @@ async fn delivery_view(cx: &App, d: Delivery, log: bool) -> Result<DeliveryRespo
     let log = if log { Some(cx.store.delivery_attempts(&d.id).await?) } else { None };
     Ok(DeliveryResponse {
         event_id: event.as_ref().map(|e| e.id.clone()).unwrap_or_default(),
-        event_kind: event.map_or(EventKind::WeeklySummary, |e| e.kind),
+        event_kind: event.map_or(NotificationKind::WeeklySummary, |e| e.kind),
         id: d.id,
         subscription_id: d.subscription_id,
         event_seq: d.event_seq,
@@ -617,7 +617,21 @@ pub async fn deliver_due(cx: &App) -> Result<usize, StoreError> {
             events.insert(d.event_seq, cx.store.get_event(d.event_seq).await?);
         }
     }
-    let attempted = futures_util::stream::iter(due)
+    // Claimed together in one unit of work (one transaction, not one per delivery): each for one
+    // attempt, until its lease ends.
+    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    let lease =
+        chrono::Duration::from_std(timeout * 2 + Duration::from_secs(30)).unwrap_or(chrono::Duration::minutes(5));
+    let now = cx.clock.now();
+    let mut unit = cx.begin(Actor::System("notifier")).await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for d in due {
+        if unit.claim_delivery(&d.id, now, now + lease).await? {
+            claimed.push(d);
+        }
+    }
+    unit.commit().await?;
+    let attempted = futures_util::stream::iter(claimed)
         .map(|d| {
             let s = subscriptions.get(&d.subscription_id).cloned().flatten();
             let e = events.get(&d.event_seq).cloned().flatten();
@@ -635,7 +649,7 @@ pub async fn deliver_due(cx: &App) -> Result<usize, StoreError> {
     Ok(count)
 }
 
-/// One attempt of one delivery: claimed, sent, recorded. False when another instance had it.
+/// One attempt of one claimed delivery: sent and recorded.
 async fn attempt(
     cx: &App,
     mut d: Delivery,
@@ -644,14 +658,6 @@ async fn attempt(
 ) -> Result<bool, StoreError> {
     let settings = &cx.notifications;
     let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-    let now = cx.clock.now();
-    let lease =
-        chrono::Duration::from_std(timeout * 2 + Duration::from_secs(30)).unwrap_or(chrono::Duration::minutes(5));
-    let mut unit = cx.begin(Actor::System("notifier")).await?;
-    if !unit.claim_delivery(&d.id, now, now + lease).await? {
-        return Ok(false);
-    }
-    unit.commit().await?;
     d.attempts += 1;
     let answer = match (subscription, event) {
         (Some(s), Some(e)) if s.ended_at.is_none() => send(cx, &s, &e, timeout).await,

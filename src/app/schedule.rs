@@ -16,7 +16,7 @@ use crate::domain::achievement::Achievement;
 use crate::domain::market_offset;
 use crate::domain::market_today;
 use crate::domain::need::Need;
-use crate::domain::notification::{Audience, Event, EventContent, EventKind};
+use crate::domain::notification::{Audience, Event, EventContent, NotificationKind};
 use crate::domain::record::Library;
 use crate::domain::vocab::{RecordStatus, Role, Visibility};
 use crate::storage::{ExpiryBound, StoreError};
@@ -59,7 +59,7 @@ pub async fn sweep(cx: &App) -> Result<(usize, usize), StoreError> {
     Ok((expired, reminded))
 }
 
-fn record_event<R: LibraryRecord>(kind: EventKind, record: &R, when: DateTime<Utc>) -> Event {
+fn record_event<R: LibraryRecord>(kind: NotificationKind, record: &R, when: DateTime<Utc>) -> Event {
     let library = R::LIBRARY;
     let noun = match library {
         Library::Needs => "需求",
@@ -68,7 +68,7 @@ fn record_event<R: LibraryRecord>(kind: EventKind, record: &R, when: DateTime<Ut
     let id = &record.meta().id;
     let date = when.with_timezone(&market_offset()).date_naive();
     let (headline, line) = match kind {
-        EventKind::RecordExpired => {
+        NotificationKind::RecordExpired => {
             (format!("{noun}已过期:{}", record.title()), format!("已于 {date} 到期,不再参与匹配;如仍有效,请续期"))
         }
         _ => (format!("{noun}即将到期:{}", record.title()), format!("将于 {date} 到期;如仍有效,请在此之前续期")),
@@ -80,7 +80,7 @@ fn record_event<R: LibraryRecord>(kind: EventKind, record: &R, when: DateTime<Ut
         .fact("id", id.clone())
         .fact("expires_at", when.to_rfc3339());
     let mut audience = vec![Audience::Org(record.meta().org_id.clone())];
-    if kind == EventKind::RecordExpired && record.visibility() != Visibility::Private {
+    if kind == NotificationKind::RecordExpired && record.visibility() != Visibility::Private {
         audience.push(Audience::Market);
     }
     Event::new(kind, id, content, audience)
@@ -109,7 +109,7 @@ async fn expire<R: LibraryRecord>(cx: &App) -> Result<usize, StoreError> {
             let at = unit.at();
             match changed.save(&mut *unit, at).await {
                 Ok(stored) => {
-                    unit.notify(record_event(EventKind::RecordExpired, &stored, when));
+                    unit.notify(record_event(NotificationKind::RecordExpired, &stored, when));
                     unit.commit().await?;
                     moved += 1;
                 }
@@ -141,7 +141,7 @@ async fn remind<R: LibraryRecord>(cx: &App) -> Result<usize, StoreError> {
             let mut unit = cx.begin(Actor::System("expiry")).await?;
             let at = unit.at();
             unit.mark_reminded(R::LIBRARY, id, at).await?;
-            unit.notify(record_event(EventKind::RecordExpiring, &record, expires_at(cx, &record)));
+            unit.notify(record_event(NotificationKind::RecordExpiring, &record, expires_at(cx, &record)));
             unit.commit().await?;
             done += 1;
         }
@@ -200,7 +200,7 @@ pub async fn weekly_summary(cx: &App) -> Result<usize, StoreError> {
             .fact("new_achievements", count("achievements", None))
             .fact("suggestions_waiting", waiting_total)
             .fact("dockings_moved", moved_total);
-        events.push(Event::new(EventKind::WeeklySummary, "", content, vec![Audience::User(user.id.clone())]));
+        events.push(Event::new(NotificationKind::WeeklySummary, "", content, vec![Audience::User(user.id.clone())]));
     }
     for org in cx.store.list_organisations().await? {
         let (needs, achievements) = (count("needs", Some(&org.id)), count("achievements", Some(&org.id)));
@@ -225,7 +225,7 @@ pub async fn weekly_summary(cx: &App) -> Result<usize, StoreError> {
             .fact("new_needs", needs)
             .fact("new_achievements", achievements)
             .fact("dockings_moved", moved);
-        events.push(Event::new(EventKind::WeeklySummary, "", content, vec![Audience::Org(org.id.clone())]));
+        events.push(Event::new(NotificationKind::WeeklySummary, "", content, vec![Audience::Org(org.id.clone())]));
     }
     let mut unit = cx.begin(Actor::System("summary")).await?;
     if !unit.set_checkpoint(SUMMARY, slot.timestamp()).await? {

@@ -11,7 +11,7 @@ use super::vocab::{VocabularyEntry, vocabulary};
 
 vocabulary!(
     /// What an event tells.
-    EventKind {
+    NotificationKind {
         SuggestionNew => ("suggestion_new", "新的匹配推荐"),
         DockingChanged => ("docking_changed", "对接状态变更"),
         ContractSigned => ("contract_signed", "签约"),
@@ -78,7 +78,7 @@ pub struct Event {
     /// A UUID the receivers deduplicate by (a delivery may be repeated, never its id changed).
     pub id: String,
     pub at: DateTime<Utc>,
-    pub kind: EventKind,
+    pub kind: NotificationKind,
     /// The record it is about (a docking, a transfer, a need, an achievement), or empty.
     pub subject: String,
     pub content: EventContent,
@@ -147,7 +147,7 @@ fn escape_markdown(text: &str) -> String {
 }
 
 impl Event {
-    pub fn new(kind: EventKind, subject: &str, content: EventContent, audience: Vec<Audience>) -> Event {
+    pub fn new(kind: NotificationKind, subject: &str, content: EventContent, audience: Vec<Audience>) -> Event {
         Event {
             seq: 0,
             id: super::new_id(),
@@ -173,7 +173,7 @@ pub struct Subscription {
     pub url: String,
     pub format: WebhookFormat,
     /// The kinds it carries; empty for all.
-    pub kinds: Vec<EventKind>,
+    pub kinds: Vec<NotificationKind>,
     /// The signing secret (generic: generated; DingTalk and Feishu: the robot's). Never shown
     /// after creation, never logged.
     pub secret: String,
@@ -182,7 +182,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub fn carries(&self, kind: EventKind) -> bool {
+    pub fn carries(&self, kind: NotificationKind) -> bool {
         self.ended_at.is_none() && (self.kinds.is_empty() || self.kinds.contains(&kind))
     }
 
@@ -259,7 +259,7 @@ pub struct SubscriptionInput {
     pub format: WebhookFormat,
     /// The kinds of events to send; none or empty for all.
     #[serde(default)]
-    pub events: Option<Vec<EventKind>>,
+    pub events: Option<Vec<NotificationKind>>,
     /// DingTalk and Feishu: the robot's signing secret (钉钉 "加签" SEC…, 飞书 "签名校验"). The
     /// generic format's secret is generated and shown once; WeCom robots have none.
     #[serde(default)]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use crate::app::App;
 use crate::domain::docking::{DockingAction, DockingState, ReasonCode};
-use crate::domain::notification::{DeliveryStatus, EventKind, WebhookFormat};
+use crate::domain::notification::{DeliveryStatus, NotificationKind, WebhookFormat};
 use crate::domain::transfer::{ContractType, MilestoneKind};
 use crate::domain::vocab::{
     AchievementType, CooperationMode, IpForm, NeedType, OrgKind, RecordStatus, Role, Stage, TechField, TrlEntry,
@@ -62,7 +62,7 @@ pub async fn get_vocabularies() -> HttpResponse {
         reason_codes: ReasonCode::entries(),
         contract_types: ContractType::entries(),
         milestone_kinds: MilestoneKind::entries(),
-        event_kinds: EventKind::entries(),
+        event_kinds: NotificationKind::entries(),
         webhook_formats: WebhookFormat::entries(),
         delivery_statuses: DeliveryStatus::entries(),
     })

@@ -67,7 +67,12 @@ pub async fn change_status<R: LibraryRecord>(
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
     if action == "renew" {
-        let input: records::RenewInput = parse_body(optional_json(req, body)?)?;
+        // The body is optional (the document allows `null` for "nothing to change").
+        let body = match optional_json(req, body)? {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        let input: records::RenewInput = parse_body(body)?;
         let id = parse_id(R::LIBRARY.name(), id)?;
         let expected = optional_version(req);
         return respond::<R>(StatusCode::OK, records::renew::<R>(cx, who, id, input, expected).await?);

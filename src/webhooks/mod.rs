@@ -162,6 +162,38 @@ pub fn render(
     }
 }
 
+/// Clients kept for reuse (their connections and TLS set-up), by the host and the addresses it
+/// was pinned to: a host whose addresses change gets a new client.
+type ClientKey = (Option<String>, Vec<std::net::SocketAddr>);
+static CLIENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>> =
+    std::sync::LazyLock::new(Default::default);
+/// Clients kept at most; past this the cache starts afresh.
+const MAX_CLIENTS: usize = 256;
+
+/// The client for a checked target: pinned to its addresses, no redirect, no proxy.
+fn client_for(target: &guard::Target) -> Result<reqwest::Client, reqwest::Error> {
+    let key = (target.domain.clone(), target.addrs.clone());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
+    install_tls();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("techmarket-webhooks/", env!("CARGO_PKG_VERSION")));
+    if let Some(domain) = &target.domain {
+        builder = builder.resolve_to_addrs(domain, &target.addrs);
+    }
+    let client = builder.build()?;
+    if clients.len() >= MAX_CLIENTS {
+        clients.clear();
+    }
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
 /// Installs the process's TLS provider (ring) once: reqwest (built without one of its own) needs
 /// it before any client is built, the tests' clients included. ring's provider is deprecated
 /// for lacking post-quantum key exchange, which the robots' endpoints do not need; it builds
@@ -210,22 +242,12 @@ fn accepted(format: WebhookFormat, status: u16, body: &[u8]) -> Result<(), Strin
 /// within `timeout`, reading at most `MAX_ANSWER` bytes of the answer.
 pub async fn send(format: WebhookFormat, target: &guard::Target, outgoing: Outgoing, timeout: Duration) -> Answer {
     let started = Instant::now();
-    install_tls();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("techmarket-webhooks/", env!("CARGO_PKG_VERSION")));
-    if let Some(domain) = &target.domain {
-        builder = builder.resolve_to_addrs(domain, &target.addrs);
-    }
     let failed = |error: String, code: Option<u16>| Answer { code, latency: started.elapsed(), error: Some(error) };
-    let client = match builder.build() {
+    let client = match client_for(target) {
         Ok(client) => client,
         Err(e) => return failed(format!("the HTTP client could not be built: {e}"), None),
     };
-    let mut request = client.post(&outgoing.url).body(outgoing.body);
+    let mut request = client.post(&outgoing.url).timeout(timeout).body(outgoing.body);
     for (name, value) in outgoing.headers {
         request = request.header(name, value);
     }

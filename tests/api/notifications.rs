@@ -641,3 +641,59 @@ async fn two_instances_on_one_database_deliver_each_event_once_between_them() {
     assert_eq!(ids.len(), made, "every event arrived");
     assert_eq!(got_after.len(), made, "none twice ({} then {})", got.len(), got_after.len());
 }
+
+#[tokio::test]
+async fn the_weekly_summary_is_written_once_a_week_to_managers_and_active_organisations() {
+    let app = notifying_app("").await;
+    let m = app.manager().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let quiet = app.enterprise("东营某机械有限公司").await;
+    let summaries = |b: &Value| kinds(b).iter().filter(|k| *k == "weekly_summary").count();
+    let before = summaries(&app.get("/api/v1/notifications?limit=100", &m.token).await.body);
+    app.create_need(&e, json!({})).await;
+    app.create_need(&e, json!({"title": "油田采出水深度处理工艺"})).await;
+
+    // The next Monday, 09:30 in Dongying: one summary for last week, to the manager and to the
+    // organisation that posted; none to the quiet one.
+    let local = chrono::Utc::now().with_timezone(&techmarket::domain::market_offset());
+    let days = 7 - i64::from(chrono::Datelike::weekday(&local).num_days_from_monday());
+    let monday = (local.date_naive() + chrono::Duration::days(days)).and_hms_opt(9, 30, 0).unwrap();
+    let at = monday.and_local_timezone(techmarket::domain::market_offset()).unwrap();
+    app.travel_to(&at.to_rfc3339());
+    let inbox = inbox_until(&app, &m.token, |b| summaries(b) == before + 1).await;
+    let summary = inbox["items"].as_array().unwrap().iter().find(|n| n["kind"] == "weekly_summary").unwrap().clone();
+    assert_eq!(summary["facts"]["new_needs"], 2, "{summary}");
+    assert!(summary["headline"].as_str().unwrap().starts_with("本周汇总"));
+    let theirs = inbox_until(&app, &e.token, |b| summaries(b) >= 1).await;
+    assert!(theirs.to_string().contains("本单位新增需求 2 项"), "{theirs}");
+    assert_eq!(summaries(&app.get("/api/v1/notifications", &quiet.token).await.body), 0);
+
+    // Restarted within the same week: not written again.
+    let (config, dir, admin) = app.stop().await;
+    let app = start(config, dir, Some(admin)).await;
+    app.travel_to(&(at + chrono::Duration::hours(2)).to_rfc3339());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(summaries(&app.get("/api/v1/notifications?limit=100", &m.token).await.body), before + 1);
+}
+
+#[tokio::test]
+async fn a_renewal_without_a_body_or_with_null_is_a_plain_renewal() {
+    let app = notifying_app("").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let id = app.create_achievement(&u, json!({})).await["id"].as_str().unwrap().to_string();
+    let url = app.url(&format!("/api/v1/achievements/{id}/renew"));
+    let none = app.client.post(&url).bearer_auth(&u.token).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::OK);
+    let null = app
+        .client
+        .post(&url)
+        .bearer_auth(&u.token)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(null.status(), StatusCode::OK);
+    let body: Value = null.json().await.unwrap();
+    assert_eq!(body["version"], 3, "each renewal is a new version");
+}

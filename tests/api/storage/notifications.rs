@@ -4,7 +4,8 @@
 use chrono::Duration;
 use techmarket::domain::docking::{DockingState, EventKind as DockingEventKind};
 use techmarket::domain::notification::{
-    Audience, Delivery, DeliveryAttempt, DeliveryStatus, Event, EventContent, EventKind, Subscription, WebhookFormat,
+    Audience, Delivery, DeliveryAttempt, DeliveryStatus, Event, EventContent, NotificationKind, Subscription,
+    WebhookFormat,
 };
 use techmarket::domain::record::Library;
 use techmarket::domain::vocab::{OrgKind, RecordStatus, Role};
@@ -14,7 +15,7 @@ use super::dockings::{docking, event, pair};
 use super::{org, user};
 use crate::helpers::{now, spawn_store, write};
 
-fn outbox_event(kind: EventKind, subject: &str, audience: Vec<Audience>) -> Event {
+fn outbox_event(kind: NotificationKind, subject: &str, audience: Vec<Audience>) -> Event {
     let mut e = Event::new(
         kind,
         subject,
@@ -35,9 +36,10 @@ async fn events_keep_their_order_audience_and_read_marks() {
     let e = org(store.as_ref(), "东营华泰化工集团", OrgKind::Enterprise).await;
     let a = user(store.as_ref(), &e, Role::Enterprise).await;
     assert_eq!(store.last_event_seq().await.unwrap(), 0);
-    let market = outbox_event(EventKind::SuggestionNew, "d1", vec![Audience::Market]);
-    let theirs = outbox_event(EventKind::DockingChanged, "d1", vec![Audience::Market, Audience::Org(e.id.clone())]);
-    let mine = outbox_event(EventKind::WeeklySummary, "", vec![Audience::User(a.id.clone())]);
+    let market = outbox_event(NotificationKind::SuggestionNew, "d1", vec![Audience::Market]);
+    let theirs =
+        outbox_event(NotificationKind::DockingChanged, "d1", vec![Audience::Market, Audience::Org(e.id.clone())]);
+    let mine = outbox_event(NotificationKind::WeeklySummary, "", vec![Audience::User(a.id.clone())]);
     let s1 = insert(store.as_ref(), &market).await;
     let s2 = insert(store.as_ref(), &theirs).await;
     let s3 = insert(store.as_ref(), &mine).await;
@@ -114,7 +116,7 @@ async fn deliveries_are_made_once_claimed_once_and_logged() {
         name: "对接群".into(),
         url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".into(),
         format: WebhookFormat::Wecom,
-        kinds: vec![EventKind::DockingChanged, EventKind::SuggestionNew],
+        kinds: vec![NotificationKind::DockingChanged, NotificationKind::SuggestionNew],
         secret: String::new(),
         created_at: at,
         ended_at: None,
@@ -125,7 +127,7 @@ async fn deliveries_are_made_once_claimed_once_and_logged() {
     assert_eq!(store.list_subscriptions(Some(&["market".to_string()])).await.unwrap().len(), 1);
     assert!(store.list_subscriptions(Some(&[format!("org:{}", o.id)])).await.unwrap().is_empty());
 
-    let seq = insert(store.as_ref(), &outbox_event(EventKind::SuggestionNew, "d", vec![Audience::Market])).await;
+    let seq = insert(store.as_ref(), &outbox_event(NotificationKind::SuggestionNew, "d", vec![Audience::Market])).await;
     let d = delivery(&s, seq);
     assert_eq!(
         write(store.as_ref(), async |tx| tx.insert_deliveries(std::slice::from_ref(&d)).await).await.unwrap(),
