@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::{ListParams, expected_version, optional_json, optional_version, parse_body, parse_id};
 use crate::app::records::{self, LibraryRecord, Viewed};
 use crate::app::views::PageResponse;
-use crate::app::{App, Error};
+use crate::app::{App, Code, Error};
 use crate::domain::record::Principal;
 
 /// A record's JSON with its version as `ETag`, and `Location` when it is new.
@@ -66,19 +66,24 @@ pub async fn change_status<R: LibraryRecord>(
     action: &str,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
+    // The body is optional (the document allows `null` for "nothing to send"); when sent it
+    // has the documented shape, whatever the action.
+    let body = match optional_json(req, body)? {
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    };
+    let input: records::RenewInput = parse_body(body)?;
+    let expected = optional_version(req).map(|v| v.or(input.version));
     if action == "renew" {
-        // The body is optional (the document allows `null` for "nothing to change").
-        let body = match optional_json(req, body)? {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
-        let input: records::RenewInput = parse_body(body)?;
         let id = parse_id(R::LIBRARY.name(), id)?;
-        let expected = optional_version(req);
         return respond::<R>(StatusCode::OK, records::renew::<R>(cx, who, id, input, expected).await?);
+    }
+    if input.deadline.is_some() {
+        return Err(Error::new(Code::FieldNotAllowed, format!("`deadline` goes with `renew`, not `{action}`"))
+            .zh(format!("deadline 只能随续期(renew)提交,不能用于 `{action}`"))
+            .into());
     }
     let action = records::parse_action(action)?;
     let id = parse_id(R::LIBRARY.name(), id)?;
-    let expected = optional_version(req);
     respond::<R>(StatusCode::OK, records::change_status::<R>(cx, who, id, action, expected).await?)
 }

@@ -697,3 +697,39 @@ async fn a_renewal_without_a_body_or_with_null_is_a_plain_renewal() {
     let body: Value = null.json().await.unwrap();
     assert_eq!(body["version"], 3, "each renewal is a new version");
 }
+
+#[tokio::test]
+async fn a_signed_contract_and_its_milestones_reach_both_parties_and_nobody_else() {
+    let app = notifying_app("").await;
+    let m = app.manager().await;
+    let e = app.enterprise("东营新能源材料有限公司").await;
+    let u = app.university("中国石油大学(华东)").await;
+    let outsider = app.enterprise("垦利石化装备有限公司").await;
+    let need = app.create_need(&e, json!({})).await;
+    let achievement = app.create_achievement(&u, json!({})).await;
+    let docking =
+        crate::transfers::negotiating(&app, &m, need["id"].as_str().unwrap(), achievement["id"].as_str().unwrap())
+            .await;
+    let contract = json!({"contract_type": "transfer", "amount": "350.25", "signed_on": "2026-11-20"});
+    let r = crate::transfers::sign(&app, &m, &docking, contract).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let transfer = crate::transfers::transfer_of(&app, &m.token, &docking).await;
+    let id = transfer["id"].as_str().unwrap().to_string();
+    let progress = json!({"milestones": [{"kind": "pilot", "date": "2026-11-24", "note": "中试线连续运行72小时"}]});
+    let r = app.patch(&format!("/api/v1/transfers/{id}"), &m.token, progress, Some(1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for party in [&e, &u, &m] {
+        let inbox =
+            inbox_until(&app, &party.token, |b| has(b, "contract_signed", &id) && has(b, "milestone_recorded", &id))
+                .await;
+        let signed =
+            inbox["items"].as_array().unwrap().iter().find(|n| n["kind"] == "contract_signed").unwrap().clone();
+        assert!(signed["headline"].as_str().unwrap().contains("350.25 万元"), "{signed}");
+        let milestone =
+            inbox["items"].as_array().unwrap().iter().find(|n| n["kind"] == "milestone_recorded").unwrap().clone();
+        assert!(milestone["headline"].as_str().unwrap().contains("中试"), "{milestone}");
+        assert!(has(&inbox, "docking_changed", &docking), "the signing moved the docking too");
+    }
+    let theirs = app.get("/api/v1/notifications?limit=100", &outsider.token).await.body;
+    assert!(!theirs.to_string().contains(&id) && !theirs.to_string().contains(&docking), "{theirs}");
+}
