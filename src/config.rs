@@ -58,6 +58,8 @@ pub struct NotificationsConfig {
     pub remind_days: i64,
     /// How often records are checked for expiry, and the weekly summary's hour, in milliseconds.
     pub expiry_interval_ms: u64,
+    /// Events (the inboxes, the delivery logs) are kept this many days.
+    pub retention_days: i64,
     /// The weekly summary goes out on this weekday (1 = Monday) at this hour, market time.
     pub summary_weekday: u32,
     pub summary_hour: u32,
@@ -258,6 +260,36 @@ impl Config {
             if !(1..=100_000).contains(&value) {
                 return bad(key, format!("{value} is out of range: give 1 to 100000"));
             }
+        }
+        let n = &self.notifications;
+        for (key, value, range) in [
+            ("notifications.timeout_secs", n.timeout_secs as i64, 1..=300),
+            ("notifications.max_attempts", n.max_attempts, 1..=100),
+            ("notifications.retry_base_ms", n.retry_base_ms as i64, 1..=86_400_000),
+            ("notifications.retry_max_ms", n.retry_max_ms as i64, 1..=86_400_000),
+            ("notifications.poll_interval_ms", n.poll_interval_ms as i64, 10..=3_600_000),
+            ("notifications.concurrency", n.concurrency as i64, 1..=256),
+            ("notifications.need_validity_days", n.need_validity_days, 1..=100_000),
+            ("notifications.achievement_validity_days", n.achievement_validity_days, 1..=100_000),
+            ("notifications.remind_days", n.remind_days, 0..=3650),
+            ("notifications.expiry_interval_ms", n.expiry_interval_ms as i64, 10..=86_400_000),
+            ("notifications.retention_days", n.retention_days, 1..=100_000),
+            ("notifications.summary_weekday", i64::from(n.summary_weekday), 1..=7),
+            ("notifications.summary_hour", i64::from(n.summary_hour), 0..=23),
+        ] {
+            if !range.contains(&value) {
+                return bad(key, format!("{value} is out of range: give {} to {}", range.start(), range.end()));
+            }
+        }
+        if !(0.0..=1.0).contains(&n.suggestion_min_score) {
+            return bad(
+                "notifications.suggestion_min_score",
+                format!("{} is not a score from 0 to 1", n.suggestion_min_score),
+            );
+        }
+        let public = n.public_url.trim();
+        if !public.is_empty() && !(public.starts_with("https://") || public.starts_with("http://")) {
+            return bad("notifications.public_url", format!("`{public}` is not an http(s) address"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return bad("log.level", format!("`{}` is not a log filter: {e}", self.log.level));

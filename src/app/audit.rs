@@ -121,9 +121,10 @@ pub async fn prune(cx: &App) -> Result<u64> {
     let failures_before = now - Duration::minutes(cx.accounts.failure_window_minutes);
     let mut unit = cx.begin(Actor::System("retention")).await?;
     let pruned = unit.prune_audit(audit_before, failures_before).await?;
+    let events = unit.prune_notifications(now - Duration::days(cx.notifications.retention_days.max(1))).await?;
     unit.commit().await?;
-    if pruned > 0 {
-        tracing::info!(pruned, "audit entries past their retention deleted");
+    if pruned > 0 || events > 0 {
+        tracing::info!(pruned, events, "audit entries and notifications past their retention deleted");
     }
     Ok(pruned)
 }

@@ -555,6 +555,9 @@ pub trait NotificationWrites: Send {
     /// Makes a delivery pending again, due at `at`, with its attempts counted afresh; false when
     /// it is pending already.
     async fn redeliver(&mut self, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Deletes the events written before `before` with their audiences, read marks, finished
+    /// deliveries and attempts (an event with a delivery still pending stays); how many events.
+    async fn prune_notifications(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Notes that a record's owner was reminded of its expiry (bookkeeping, not a change).
     async fn mark_reminded(&mut self, library: Library, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
 }

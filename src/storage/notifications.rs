@@ -547,6 +547,27 @@ impl<T: WriteTx + 'static> NotificationWrites for SqlTx<T> {
         Ok(self.0.execute(sql).await? > 0)
     }
 
+    async fn prune_notifications(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let old = "SELECT seq FROM events WHERE at < $1";
+        let finished = format!("SELECT id FROM deliveries WHERE status <> 'pending' AND event_seq IN ({old})");
+        for statement in [
+            format!("DELETE FROM delivery_attempts WHERE delivery_id IN ({finished})"),
+            format!("DELETE FROM deliveries WHERE id IN ({finished})"),
+            format!("DELETE FROM notification_reads WHERE event_seq IN ({old})"),
+            format!(
+                "DELETE FROM event_audience WHERE event_seq IN ({old}) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = event_audience.event_seq)"
+            ),
+        ] {
+            self.0.execute(Sql::new(statement).bind(micros(before))).await?;
+        }
+        let sql = Sql::new(
+            "DELETE FROM events WHERE at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)",
+        )
+        .bind(micros(before));
+        self.0.execute(sql).await
+    }
+
     async fn mark_reminded(&mut self, library: Library, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let table = match library {
             Library::Needs => "needs",

@@ -238,3 +238,50 @@ async fn the_sweep_finds_what_is_due_and_the_week_is_counted() {
     assert_eq!(facts.moved, [(n.meta.org_id.clone(), a.meta.org_id.clone(), None, "accepted".to_string(), 1)]);
     assert!(facts.waiting.is_empty());
 }
+
+#[tokio::test]
+async fn old_events_are_pruned_with_their_marks_and_finished_deliveries_but_not_pending_ones() {
+    let (store, _dir) = spawn_store().await;
+    let o = org(store.as_ref(), "东营市科技大市场运营中心", OrgKind::Operator).await;
+    let m = user(store.as_ref(), &o, Role::Manager).await;
+    let s = Subscription {
+        id: techmarket::domain::new_id(),
+        audience: Audience::Market,
+        org_id: o.id.clone(),
+        created_by: m.id.clone(),
+        name: String::new(),
+        url: "https://example.cn/hook".into(),
+        format: WebhookFormat::Generic,
+        kinds: vec![],
+        secret: "whsec_x".into(),
+        created_at: now(),
+        ended_at: None,
+    };
+    write(store.as_ref(), async |tx| tx.insert_subscription(&s).await).await.unwrap();
+    let aged = |days: i64| {
+        let mut e = outbox_event(NotificationKind::DockingChanged, "d", vec![Audience::Market]);
+        e.at = now() - Duration::days(days);
+        e
+    };
+    let done = insert(store.as_ref(), &aged(200)).await;
+    let waiting = insert(store.as_ref(), &aged(200)).await;
+    let recent = insert(store.as_ref(), &aged(1)).await;
+    let at = now();
+    write(store.as_ref(), async |tx| tx.mark_read(&m.id, done, at).await).await.unwrap();
+    let mut delivered = delivery(&s, done);
+    let pending = delivery(&s, waiting);
+    write(store.as_ref(), async |tx| tx.insert_deliveries(&[delivered.clone(), pending.clone()]).await).await.unwrap();
+    delivered.status = DeliveryStatus::Delivered;
+    let ok = DeliveryAttempt { attempt: 1, at, code: Some(200), latency_ms: 3, error: String::new() };
+    write(store.as_ref(), async |tx| tx.record_attempt(&delivered, &ok).await).await.unwrap();
+
+    let pruned =
+        write(store.as_ref(), async |tx| tx.prune_notifications(at - Duration::days(180)).await).await.unwrap();
+    assert_eq!(pruned, 1);
+    let left: Vec<i64> = store.events_after(0, 10).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(left, [waiting, recent], "a pending delivery keeps its event");
+    assert!(store.get_delivery(&delivered.id).await.unwrap().is_none());
+    assert!(store.delivery_attempts(&delivered.id).await.unwrap().is_empty());
+    assert!(store.get_delivery(&pending.id).await.unwrap().is_some());
+    assert_eq!(store.get_event(waiting).await.unwrap().unwrap().audience, [Audience::Market]);
+}
