@@ -176,7 +176,7 @@ pub struct NotificationResponse {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InboxResponse {
     pub items: Vec<NotificationResponse>,
-    /// How many are unread in all.
+    /// How many are unread in all, counted up to 1000 (1000 means at least that many).
     pub unread: i64,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,

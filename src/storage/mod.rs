@@ -366,7 +366,7 @@ pub trait NotificationStore: Send + Sync + 'static {
     async fn last_event_seq(&self) -> StoreResult<i64>;
     /// A page of an inbox, unread first, newest first, each with whether it was read.
     async fn inbox(&self, query: &InboxQuery) -> StoreResult<Vec<(Event, bool)>>;
-    /// How many events of the audiences the user has not read.
+    /// How many events of the audiences the user has not read, counted up to 1000.
     async fn unread_count(&self, user_id: &str, audiences: &[String]) -> StoreResult<i64>;
     /// Whether the event is addressed to one of the audiences.
     async fn event_reaches(&self, seq: i64, audiences: &[String]) -> StoreResult<bool>;

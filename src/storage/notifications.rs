@@ -43,13 +43,6 @@ impl IntoDomain for EventRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct InboxRow {
-    #[sqlx(flatten)]
-    event: EventRow,
-    is_read: i32,
-}
-
-#[derive(sqlx::FromRow)]
 struct SubscriptionRow {
     id: String,
     audience: String,
@@ -147,18 +140,71 @@ const DELIVERY_COLUMNS: &str = "id, subscription_id, event_seq, status, CAST(att
     CAST(last_code AS BIGINT) AS last_code, last_error, CAST(last_latency_ms AS BIGINT) AS last_latency_ms, created_at, \
     delivered_at";
 
-/// Whether the event `e.seq` is read by user `$1`: marked one by one or below the user's mark.
-const IS_READ: &str = "CAST(CASE WHEN e.seq <= COALESCE((SELECT m.read_upto FROM inbox_marks m WHERE m.user_id = $1), 0) \
-    OR EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = $1 AND r.event_seq = e.seq) THEN 1 ELSE 0 END AS INTEGER)";
+/// Unread notifications are counted up to this many (a count is a scan of what it counts).
+pub const UNREAD_COUNTED_UP_TO: i64 = 1000;
 
-fn push_audience_filter(sql: &mut Sql, audiences: &[String]) {
-    sql.push(" EXISTS (SELECT 1 FROM event_audience a WHERE a.event_seq = e.seq AND a.audience IN ");
+fn push_keys(sql: &mut Sql, audiences: &[String]) {
     if audiences.is_empty() {
         sql.push("('')");
     } else {
         sql.push_list(audiences.iter().cloned());
     }
-    sql.push(")");
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Everything up to this position is read by the user ("read all").
+    async fn read_upto(&self, user_id: &str) -> StoreResult<i64> {
+        let row: Option<(i64,)> = self
+            .db
+            .fetch_optional(Sql::new("SELECT read_upto FROM inbox_marks WHERE user_id = $1").bind(user_id))
+            .await?;
+        Ok(row.map(|r| r.0).unwrap_or(0))
+    }
+
+    /// The newest `limit` positions (below `before`) of the user's audiences that are read, or
+    /// unread. Each audience walks its own index backwards (`event_audience`'s key), so a page
+    /// costs what it shows, not what the inbox holds; an event of two audiences counts once.
+    async fn inbox_seqs(
+        &self,
+        q: &InboxQuery,
+        upto: i64,
+        read: bool,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<i64>> {
+        let mut sql = Sql::new("SELECT DISTINCT event_seq FROM (");
+        let keys: Vec<&String> = q.audiences.iter().collect();
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push("SELECT event_seq FROM (SELECT a.event_seq FROM event_audience a WHERE a.audience = ");
+            sql.push_bind(key.as_str());
+            if let Some(before) = before {
+                sql.push(" AND a.event_seq < ").push_bind(before);
+            }
+            let marked = |sql: &mut Sql| {
+                sql.push("EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = ");
+                sql.push_bind(q.user_id.as_str()).push(" AND r.event_seq = a.event_seq)");
+            };
+            if read {
+                sql.push(" AND (a.event_seq <= ").push_bind(upto).push(" OR ");
+                marked(&mut sql);
+                sql.push(")");
+            } else {
+                sql.push(" AND a.event_seq > ").push_bind(upto).push(" AND NOT ");
+                marked(&mut sql);
+            }
+            sql.push(" ORDER BY a.event_seq DESC LIMIT ").push_bind(limit as i64);
+            sql.push(&format!(") k{i}"));
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push(") x ORDER BY event_seq DESC LIMIT ").push_bind(limit as i64);
+        let rows: Vec<(i64,)> = self.db.fetch_all(sql).await?;
+        Ok(rows.into_iter().map(|(seq,)| seq).collect())
+    }
 }
 
 #[async_trait]
@@ -206,35 +252,41 @@ impl<D: Dialect> NotificationStore for SqlStore<D> {
     }
 
     async fn inbox(&self, q: &InboxQuery) -> StoreResult<Vec<(Event, bool)>> {
-        let mut sql = Sql::new("SELECT * FROM (SELECT e.seq, e.id, e.at, e.kind, e.subject, e.data, ");
-        sql.args.push(q.user_id.clone().into());
-        sql.push(IS_READ).push(" AS is_read FROM events e WHERE");
-        push_audience_filter(&mut sql, &q.audiences);
-        sql.push(") x WHERE 1 = 1");
-        if q.unread_only {
-            sql.push(" AND x.is_read = 0");
+        let upto = self.read_upto(&q.user_id).await?;
+        let limit = q.limit.max(1) as usize;
+        let mut seqs: Vec<(i64, bool)> = Vec::with_capacity(limit);
+        // Unread first (unless the cursor is past them), then read, newest first within each.
+        if !matches!(q.after, Some((true, _))) {
+            let before = q.after.map(|(_, seq)| seq);
+            let found = self.inbox_seqs(q, upto, false, before, limit).await?;
+            seqs.extend(found.into_iter().map(|seq| (seq, false)));
         }
-        if let Some((read, seq)) = q.after {
-            let read = i32::from(read);
-            sql.push(" AND (x.is_read > ").push_bind(Some(read));
-            sql.push(" OR (x.is_read = ").push_bind(Some(read));
-            sql.push(" AND x.seq < ").push_bind(seq).push("))");
+        if seqs.len() < limit && !q.unread_only {
+            let before = match q.after {
+                Some((true, seq)) => Some(seq),
+                _ => None,
+            };
+            let found = self.inbox_seqs(q, upto, true, before, limit - seqs.len()).await?;
+            seqs.extend(found.into_iter().map(|seq| (seq, true)));
         }
-        sql.push(" ORDER BY x.is_read, x.seq DESC LIMIT ").push_bind(i64::from(q.limit.max(1)));
-        let rows: Vec<InboxRow> = self.db.fetch_all(sql).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let read = row.is_read != 0;
-            items.push((row.event.into_domain()?, read));
+        if seqs.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(items)
+        let mut sql = Sql::new("SELECT seq, id, at, kind, subject, data FROM events WHERE seq IN ");
+        sql.push_list(seqs.iter().map(|(seq, _)| *seq));
+        let events = all::<D, EventRow>(&self.db, sql).await?;
+        let mut by_seq: std::collections::HashMap<i64, Event> = events.into_iter().map(|e| (e.seq, e)).collect();
+        Ok(seqs.into_iter().filter_map(|(seq, read)| by_seq.remove(&seq).map(|e| (e, read))).collect())
     }
 
     async fn unread_count(&self, user_id: &str, audiences: &[String]) -> StoreResult<i64> {
-        let mut sql = Sql::new("SELECT COUNT(*) FROM events e WHERE ");
-        sql.args.push(user_id.into());
-        sql.push(IS_READ).push(" = 0 AND");
-        push_audience_filter(&mut sql, audiences);
+        let upto = self.read_upto(user_id).await?;
+        let mut sql =
+            Sql::new("SELECT COUNT(*) FROM (SELECT DISTINCT a.event_seq FROM event_audience a WHERE a.audience IN ");
+        push_keys(&mut sql, audiences);
+        sql.push(" AND a.event_seq > ").push_bind(upto);
+        sql.push(" AND NOT EXISTS (SELECT 1 FROM notification_reads r WHERE r.user_id = ").push_bind(user_id);
+        sql.push(" AND r.event_seq = a.event_seq) LIMIT ").push_bind(UNREAD_COUNTED_UP_TO).push(") x");
         let row: Option<(i64,)> = self.db.fetch_optional(sql).await?;
         Ok(row.map(|r| r.0).unwrap_or(0))
     }
