@@ -141,7 +141,8 @@ async fn the_audit_log_pages_by_cursor_filters_by_time_and_says_what_is_wrong_wi
         .map(|x| x["seq"].as_i64().unwrap())
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats: {seqs:?}");
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    // A date is a day of the market's calendar (UTC+8): tomorrow there, whatever the hour in UTC.
+    let tomorrow = techmarket::domain::market_today(chrono::Utc::now()) + chrono::Duration::days(1);
     assert!(
         app.get(&format!("/api/v1/audit?from={tomorrow}"), &app.admin).await.body["items"]
             .as_array()

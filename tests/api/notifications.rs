@@ -653,12 +653,16 @@ async fn the_weekly_summary_is_written_once_a_week_to_managers_and_active_organi
     app.create_need(&e, json!({})).await;
     app.create_need(&e, json!({"title": "油田采出水深度处理工艺"})).await;
 
-    // The next Monday, 09:30 in Dongying: one summary for last week, to the manager and to the
-    // organisation that posted; none to the quiet one.
-    let local = chrono::Utc::now().with_timezone(&techmarket::domain::market_offset());
-    let days = 7 - i64::from(chrono::Datelike::weekday(&local).num_days_from_monday());
-    let monday = (local.date_naive() + chrono::Duration::days(days)).and_hms_opt(9, 30, 0).unwrap();
-    let at = monday.and_local_timezone(techmarket::domain::market_offset()).unwrap();
+    // The next Monday 09:30 in Dongying (today, if it is Monday before then): one summary of the
+    // week the needs were posted in, to the manager and to the organisation that posted; none
+    // to the quiet one.
+    let offset = techmarket::domain::market_offset();
+    let local = chrono::Utc::now().with_timezone(&offset);
+    let at = (0..8)
+        .map(|d| (local.date_naive() + chrono::Duration::days(d)).and_hms_opt(9, 30, 0).unwrap())
+        .map(|t| t.and_local_timezone(offset).unwrap())
+        .find(|t| chrono::Datelike::weekday(t) == chrono::Weekday::Mon && *t > local)
+        .unwrap();
     app.travel_to(&at.to_rfc3339());
     let inbox = inbox_until(&app, &m.token, |b| summaries(b) == before + 1).await;
     let summary = inbox["items"].as_array().unwrap().iter().find(|n| n["kind"] == "weekly_summary").unwrap().clone();
