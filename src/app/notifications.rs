@@ -635,17 +635,13 @@ pub async fn deliver_due(cx: &App) -> Result<usize, StoreError> {
         .map(|d| {
             let s = subscriptions.get(&d.subscription_id).cloned().flatten();
             let e = events.get(&d.event_seq).cloned().flatten();
-            async move { attempt(cx, d, s, e).await }
+            async move { attempt(cx, d, s, e, timeout).await }
         })
         .buffer_unordered(settings.concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-    let mut count = 0;
-    for result in attempted {
-        if result? {
-            count += 1;
-        }
-    }
+    let count = attempted.len();
+    attempted.into_iter().collect::<Result<(), _>>()?;
     Ok(count)
 }
 
@@ -655,9 +651,9 @@ async fn attempt(
     mut d: Delivery,
     subscription: Option<Subscription>,
     event: Option<Event>,
-) -> Result<bool, StoreError> {
+    timeout: Duration,
+) -> Result<(), StoreError> {
     let settings = &cx.notifications;
-    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
     d.attempts += 1;
     let answer = match (subscription, event) {
         (Some(s), Some(e)) if s.ended_at.is_none() => send(cx, &s, &e, timeout).await,
@@ -698,7 +694,7 @@ async fn attempt(
     let mut unit = cx.begin(Actor::System("notifier")).await?;
     unit.record_attempt(&d, &record).await?;
     unit.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Checks the subscription's URL again (its addresses may have changed since registration),

@@ -307,11 +307,7 @@ impl<D: Dialect> NotificationStore for SqlStore<D> {
         let mut sql = Sql::new("SELECT * FROM subscriptions");
         if let Some(audiences) = audiences {
             sql.push(" WHERE audience IN ");
-            if audiences.is_empty() {
-                sql.push("('')");
-            } else {
-                sql.push_list(audiences.iter().cloned());
-            }
+            push_keys(&mut sql, audiences);
         }
         sql.push(" ORDER BY id DESC");
         all::<D, SubscriptionRow>(&self.db, sql).await
