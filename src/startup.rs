@@ -203,7 +203,10 @@ impl Application {
             crate::http::openapi::tighten(&mut api);
             let _ = document.set(web::Bytes::from(api.to_json().unwrap_or_default()));
             let known = Arc::new(KnownRoutes::from_document(&api));
-            app.route("/", web::get().to(crate::http::docs::home))
+            app.route("/", web::get().to(crate::http::console::to_console))
+                .route("/console", web::get().to(crate::http::console::to_console))
+                .route("/console/", web::get().to(crate::http::console::page))
+                .route("/console/{file}", web::get().to(crate::http::console::asset))
                 .route("/docs", web::get().to(crate::http::docs::page))
                 .route("/docs/{file}", web::get().to(crate::http::docs::asset))
                 .default_service(web::to(move |req: actix_web::HttpRequest| {
@@ -333,7 +336,9 @@ impl KnownRoutes {
             })
             .collect();
         routes.push((actix_web::dev::ResourceDef::new("/api/v1/openapi.json"), vec!["GET"]));
-        routes.push((actix_web::dev::ResourceDef::new("/docs"), vec!["GET"]));
+        for page in ["/", "/console", "/console/", "/console/{file}", "/docs"] {
+            routes.push((actix_web::dev::ResourceDef::new(page), vec!["GET"]));
+        }
         routes.push((actix_web::dev::ResourceDef::new("/docs/{file}"), vec!["GET"]));
         KnownRoutes(routes)
     }

@@ -27,11 +27,6 @@ fn served(content_type: &'static str, body: &'static [u8], cache: &'static str) 
     response
 }
 
-/// `GET /`: the API reference, until the console exists.
-pub async fn home() -> HttpResponse {
-    HttpResponse::Found().insert_header(("Location", "/docs")).finish()
-}
-
 /// `GET /docs`: the reference page.
 pub async fn page() -> HttpResponse {
     served("text/html; charset=utf-8", PAGE.as_bytes(), "no-cache")

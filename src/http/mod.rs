@@ -5,6 +5,7 @@ pub mod achievements;
 pub mod admin;
 pub mod auth;
 pub mod connection;
+pub mod console;
 pub mod dockings;
 pub mod docs;
 pub mod error;

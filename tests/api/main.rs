@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod audit;
 mod backup;
+mod console;
 mod dockings;
 mod errors;
 mod faults;

@@ -273,7 +273,7 @@ async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let home = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::FOUND);
-    assert_eq!(home.headers()["location"], "/docs");
+    assert_eq!(home.headers()["location"], "/console/");
 
     let second = techmarket(dir.path(), &url, free_port(), &["serve"]).stderr(Stdio::piped()).output().unwrap();
     assert!(!second.status.success());
