@@ -159,7 +159,7 @@ async fn a_manager_works_through_the_day_in_the_browser() {
     assert!(first_text.contains("共同技术词") && first_text.contains("结构化匹配"), "{first_text}");
     let second_text = browser.text(&cards[1]).await;
     assert!(second_text.contains("差一点"), "the weaker pair's near miss: {second_text}");
-    browser.screenshot(&shots.join("queue-1280.png")).await;
+    browser.screenshot(&shots.join("day-queue-1280.png")).await;
 
     // The keyboard alone: the first card has the focus; A accepts it, the next card takes the
     // focus, R opens its reasons.
@@ -187,7 +187,7 @@ async fn a_manager_works_through_the_day_in_the_browser() {
     browser.wait_for_text("可解决此需求的成果").await;
     let page = browser.text_of_page().await;
     assert!(page.contains(achievements[0]["title"].as_str().unwrap()) && page.contains("13905461202"), "{page}");
-    browser.full_screenshot(&shots.join("need-1280.png"), 1280).await;
+    browser.full_screenshot(&shots.join("day-need-1280.png"), 1280).await;
     // And the other way round, from the achievement.
     visit(&browser, &app, &format!("#/achievements/{}", achievements[0]["id"].as_str().unwrap())).await;
     browser.wait_for_text("可能需要此成果的企业需求").await;
@@ -204,7 +204,7 @@ async fn a_manager_works_through_the_day_in_the_browser() {
     browser.choose("#c-type", "transfer").await;
     browser.fill("#c-amount", "350.25").await;
     browser.fill("#c-registration", "2026370502000123").await;
-    browser.screenshot(&shots.join("docking-1280.png")).await;
+    browser.screenshot(&shots.join("day-docking-1280.png")).await;
     browser.click("#contract button[type=submit]").await;
     browser.wait("#milestone").await;
     let signed = docking(&app, &manager.token, accepted_id).await;
@@ -230,13 +230,13 @@ async fn a_manager_works_through_the_day_in_the_browser() {
     }
     visit(&browser, &app, "#/dockings").await;
     browser.wait_for_text("已签约（1）").await;
-    browser.screenshot(&shots.join("board-1280.png")).await;
+    browser.screenshot(&shots.join("day-board-1280.png")).await;
 
     // The statistics: the contract's amount beside the charts.
     visit(&browser, &app, "#/stats").await;
     browser.wait("svg.chart").await;
     assert_eq!(browser.text(&browser.wait("#total-amount").await).await, "350.25 万元");
-    browser.full_screenshot(&shots.join("stats-1280.png"), 1280).await;
+    browser.full_screenshot(&shots.join("day-stats-1280.png"), 1280).await;
 
     // An import's dry run: every row's problem, nothing written.
     let before =
@@ -258,7 +258,7 @@ async fn a_manager_works_through_the_day_in_the_browser() {
     let report = browser.text(&browser.wait("#import-report").await).await;
     assert!(report.contains("共 2 行：可新建 1，有误 1") && report.contains("尚未写入"), "{report}");
     assert!(report.contains("成果名称") && report.contains("技术成熟度"), "each row's problems: {report}");
-    browser.screenshot(&shots.join("import-1280.png")).await;
+    browser.screenshot(&shots.join("day-import-1280.png")).await;
     let after = app.get("/api/v1/achievements?limit=100", &manager.token).await.body["items"].as_array().unwrap().len();
     assert_eq!(before, after, "a dry run writes nothing");
 
@@ -329,7 +329,7 @@ async fn an_enterprise_posts_edits_and_renews_its_needs_and_sees_its_introductio
     browser.wait_for_text("已续期").await;
     let renewed = app.get(&format!("/api/v1/needs/{id}"), &enterprise.token).await;
     assert_ne!(renewed.body["confirmed_at"], confirmed);
-    browser.full_screenshot(&shots.join("enterprise-need-1280.png"), 1280).await;
+    browser.full_screenshot(&shots.join("day-enterprise-need-1280.png"), 1280).await;
 
     // The manager accepts and introduces; the enterprise sees the docking with the contact.
     let queue =
@@ -341,7 +341,7 @@ async fn an_enterprise_posts_edits_and_renews_its_needs_and_sees_its_introductio
     }
     visit(&browser, &app, "#/dockings").await;
     browser.wait_for_text("已引荐对接（1）").await;
-    browser.screenshot(&shots.join("enterprise-dockings-1280.png")).await;
+    browser.screenshot(&shots.join("day-enterprise-dockings-1280.png")).await;
     visit(&browser, &app, &format!("#/dockings/{d}")).await;
     let page = browser.text_of_page().await;
     let shown = achievements.iter().find(|a| page.contains(a["title"].as_str().unwrap())).expect("the achievement");
@@ -488,12 +488,16 @@ async fn the_demo_market_renders_at_both_widths_and_from_the_keyboard() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     // One docking further along, so the board and the need's page have something to show.
-    let d = waiting[0]["id"].as_str().unwrap();
+    // (The demo enterprise's, so that its pages have an introduction to show.)
+    let enterprise = &seeded.tokens.iter().find(|t| t.variable == "TM_ENTERPRISE").unwrap().organisation;
+    let chosen = waiting.iter().find(|w| &w["need"]["owner"]["name"] == enterprise).unwrap_or(&waiting[0]);
+    let d = chosen["id"].as_str().unwrap();
     for action in ["accept", "introduce"] {
         let r = app.post(&format!("/api/v1/dockings/{d}/{action}"), &manager, json!({})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
-    let need_page = format!("#/needs/{}", waiting[0]["need"]["id"].as_str().unwrap());
+    let need_page = format!("#/needs/{}", chosen["need"]["id"].as_str().unwrap());
+    let docking_page = format!("#/dockings/{d}");
     let (shots, _keep) = screenshots();
     let people = [
         (
@@ -501,6 +505,7 @@ async fn the_demo_market_renders_at_both_widths_and_from_the_keyboard() {
             vec![
                 ("#/queue", "queue"),
                 (need_page.as_str(), "need"),
+                (docking_page.as_str(), "docking"),
                 ("#/dockings", "board"),
                 ("#/stats", "stats"),
                 ("#/import", "import"),
@@ -510,6 +515,7 @@ async fn the_demo_market_renders_at_both_widths_and_from_the_keyboard() {
             "TM_ENTERPRISE",
             vec![
                 ("#/records/needs", "enterprise-needs"),
+                (docking_page.as_str(), "enterprise-docking"),
                 ("#/dockings", "enterprise-dockings"),
                 ("#/needs/new", "enterprise-new-need"),
             ],

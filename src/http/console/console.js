@@ -260,6 +260,9 @@ async function render() {
   }
   if (ticket !== rendering) return;
   main.replaceChildren(page);
+  // For measuring: when the page's content was put in, and painted (the frame after).
+  performance.mark('tm:rendered');
+  requestAnimationFrame(() => setTimeout(() => performance.mark('tm:painted'), 0));
   document.title = (main.querySelector('h1') ? main.querySelector('h1').textContent + ' · ' : '') + '科技大市场';
   const autofocus = main.querySelector('[data-autofocus]');
   (autofocus || main).focus();
