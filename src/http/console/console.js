@@ -199,6 +199,17 @@ function navigation() {
       h('button', { type: 'button', id: 'sign-out', onclick: signOut }, '退出'))
     : null;
   top.replaceChildren(h('span', { class: 'brand' }, '科技大市场'), nav, who);
+  if (state.me) unreadBadge(nav.querySelector('a[href="#/notifications"]'));
+}
+
+/** The count of unread notifications beside the link (the inbox counts up to 1,000). */
+async function unreadBadge(link) {
+  try {
+    const inbox = await api('GET', '/notifications?limit=1');
+    if (inbox.unread > 0) {
+      link.append(h('span', { class: 'badge', 'aria-label': inbox.unread + ' 条未读' }, inbox.unread >= 1000 ? '999+' : String(inbox.unread)));
+    }
+  } catch (e) { /* the badge is a convenience; the page says what went wrong */ }
 }
 
 async function signOut() {
@@ -329,7 +340,6 @@ function explanationView(explanation) {
 
 async function queuePage() {
   const page = await api('GET', '/dockings/queue?limit=50');
-  const items = page.items;
   const list = h('div', { id: 'queue', role: 'list' });
   let selected = 0;
   const cards = [];
@@ -346,7 +356,7 @@ async function queuePage() {
     if (!cards.length) list.replaceChildren(h('p', { class: 'empty' }, '没有待审的推荐。新的需求和成果发布后，系统会自动推荐。'));
     else select(i);
   };
-  for (const d of items) {
+  const addCard = (d) => {
     const where = h('div', {});
     const rejectForm = h('div', { hidden: true });
     const card = h('article', { class: 'card', tabindex: 0, role: 'listitem', 'data-docking': d.id,
@@ -389,12 +399,23 @@ async function queuePage() {
     });
     cards.push(card);
     list.append(card);
-  }
-  if (!items.length) list.append(h('p', { class: 'empty' }, '没有待审的推荐。新的需求和成果发布后，系统会自动推荐。'));
+  };
+  page.items.forEach(addCard);
+  // The next page of the queue, after the cards already shown.
+  let cursor = page.next_cursor;
+  const more = h('button', { type: 'button', class: 'secondary', id: 'queue-more', hidden: !cursor, onclick: async () => {
+    const next = await attempt(moreError, more, () => api('GET', '/dockings/queue?limit=50&cursor=' + encodeURIComponent(cursor)));
+    if (!next) return;
+    next.items.forEach(addCard);
+    cursor = next.next_cursor;
+    more.hidden = !cursor;
+  } }, '加载更多推荐');
+  const moreError = h('div', {});
+  if (!page.items.length) list.append(h('p', { class: 'empty' }, '没有待审的推荐。新的需求和成果发布后，系统会自动推荐。'));
   const section = h('section', {}, h('h1', {}, '待审推荐（匹配度从高到低）'),
     h('p', { class: 'keys' }, '键盘：', h('kbd', {}, 'J'), '/', h('kbd', {}, 'K'), ' 上下移动，',
       h('kbd', {}, 'A'), ' 接受，', h('kbd', {}, 'R'), ' 拒绝（选择原因），', h('kbd', {}, 'Enter'), ' 打开详情。'),
-    list);
+    list, h('div', { class: 'actions' }, more), moreError);
   if (cards.length) cards[0].setAttribute('data-autofocus', '');
   return section;
 }
