@@ -304,10 +304,13 @@ async fn run(command: Command, config: Config) -> CliResult {
 
 /// `techmarket serve`: the service, with the demo data set if asked.
 async fn serve(config: &Config, with_demo: bool) -> CliResult {
-    let service = Application::build(config).await?;
+    // With the demo, not ready (503) until its records are written and searchable.
+    let service =
+        if with_demo { Application::build_for_loading(config).await? } else { Application::build(config).await? };
     if with_demo {
         let seeded = demo::seed(&service.context()).await?;
         demo::print_tokens(&seeded, config, service.port())?;
+        service.context().ready_once_indexed().await?;
     } else if !accounts::has_users(&service.context()).await? {
         println!(
             "数据库中还没有任何用户：另开一个终端运行 `cargo run -- admin create-token`（或 `techmarket admin create-token`）\n\

@@ -164,6 +164,15 @@ impl Application {
         Self::with_parts(config, context, followers)
     }
 
+    /// `build`, for a service that loads data before it is ready (`serve --demo`): `/ready`
+    /// answers 503 from the first request until `App::ready_once_indexed` is met.
+    pub async fn build_for_loading(config: &Config) -> Result<Application, StartupError> {
+        let (context, signals) = open_context(config).await?;
+        context.loading();
+        let followers = Followers::start(context.clone(), signals);
+        Self::with_parts(config, context, followers)
+    }
+
     /// Binds the listener for an opened context.
     pub fn with_parts(
         config: &Config,

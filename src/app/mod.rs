@@ -104,7 +104,15 @@ pub struct App {
     pub secure_cookies: bool,
     /// Permits for heavy work (imports, exports, reports, index rebuilds): `limits.heavy_concurrency`.
     heavy: Arc<tokio::sync::Semaphore>,
+    /// The change-log position the index must reach before the service says it is ready
+    /// (`NOT_HELD`: ready as far as the index goes; `LOADING`: data is being loaded).
+    ready_at: std::sync::atomic::AtomicI64,
 }
+
+/// `App::ready_at` when nothing holds readiness back.
+const NOT_HELD: i64 = 0;
+/// `App::ready_at` while data is being loaded (the demo), before its position is known.
+const LOADING: i64 = i64::MAX;
 
 impl App {
     pub fn new(store: Arc<dyn Store>, search: Arc<Search>, writes: Writes, settings: Settings) -> App {
@@ -121,7 +129,45 @@ impl App {
             notifications,
             secure_cookies,
             heavy,
+            ready_at: std::sync::atomic::AtomicI64::new(NOT_HELD),
         }
+    }
+
+    /// Holds readiness back while data is loaded into a running service (the demo's), so a
+    /// load balancer sends it no search it would answer empty; `ready_once_indexed` ends it.
+    pub fn loading(&self) {
+        self.ready_at.store(LOADING, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Ready once the index has caught up with the change log as it stands now.
+    pub async fn ready_once_indexed(&self) -> Result<()> {
+        let now = self.store.last_change_seq().await?;
+        self.ready_at.store(now.max(1), std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the index has reached the position readiness waits for (once it has, later lag
+    /// does not take readiness away: searches then lag by the followers' delay only).
+    fn index_ready(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let wanted = self.ready_at.load(Ordering::Acquire);
+        if wanted == NOT_HELD {
+            return Ok(());
+        }
+        let indexed = self.search.current().last_seq();
+        if wanted != LOADING && indexed >= wanted {
+            let _ = self.ready_at.compare_exchange(wanted, NOT_HELD, Ordering::AcqRel, Ordering::Acquire);
+            return Ok(());
+        }
+        let (en, zh) = if wanted == LOADING {
+            ("data is being loaded into the service".to_string(), "服务正在载入数据".to_string())
+        } else {
+            (
+                format!("the search index is catching up with the database (at change {indexed} of {wanted})"),
+                format!("搜索索引正在追赶数据库（已到第 {indexed} 条变更，共 {wanted} 条）"),
+            )
+        };
+        Err(Error::new(Code::NotReady, en).zh(zh))
     }
 
     /// The store, for the followers, start-up and the measurements' reads.
@@ -139,7 +185,7 @@ impl App {
         self.heavy.clone().try_acquire_owned().map_err(|_| Error::busy(self.limits.retry_after_secs, what))
     }
 
-    /// Checks the database answers (readiness).
+    /// Readiness: the database answers, and the index holds what was loaded at start.
     pub async fn ping(&self) -> Result<&'static str> {
         let database = match self.store.backend() {
             crate::storage::Backend::Sqlite => "sqlite",
@@ -162,6 +208,7 @@ impl App {
             }
             Error::new(Code::NotReady, format!("the {database} database does not answer"))
         })?;
+        self.index_ready()?;
         Ok(database)
     }
 }

@@ -1,7 +1,8 @@
 //! The change-log followers: background work that follows what operations wrote.
 //!
 //! - The **indexer** wakes on a local write (after a short delay, to batch writes into one
-//!   commit) or every poll interval (writes through other instances sharing the database),
+//!   commit), on a write through another instance sharing the database (PostgreSQL's
+//!   LISTEN/NOTIFY, `Store::listen_changes`), or every poll interval (what a lost signal missed),
 //!   applies the change log to the search index (`app::indexing::catch_up`), and tells the
 //!   suggester the change-log position it has committed.
 //! - The **suggester** wakes when the indexer has committed a new position, when a rejection
@@ -26,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, WriteSignals, indexing, matches, notifications, schedule};
 use crate::domain::record::Library;
-use crate::storage::StoreError;
+use crate::storage::{ChangeSignal, StoreError};
 
 /// One pass of the notifier: new events fanned out to the subscriptions, then every delivery
 /// due sent (a pass that sent some looks again at once); how long until the next one falls due.
@@ -126,6 +127,14 @@ where
 /// writes) or every poll interval, and tells the suggester the position it committed.
 async fn indexer(app: Arc<App>, wake: Arc<Notify>, indexed: watch::Sender<i64>, mut stop: watch::Receiver<bool>) {
     let settings = app.search().settings().clone();
+    // Writes through other instances on the same PostgreSQL, heard as they commit.
+    let mut others = match app.store().listen_changes().await {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for other instances' writes; polling only");
+            None
+        }
+    };
     loop {
         match indexing::catch_up(app.store().as_ref(), app.search()).await {
             Ok((_, seq)) => {
@@ -142,12 +151,27 @@ async fn indexer(app: Arc<App>, wake: Arc<Notify>, indexed: watch::Sender<i64>, 
         let wait = async {
             tokio::select! {
                 _ = wake.notified() => tokio::time::sleep(settings.commit_delay).await,
+                _ = heard(&mut others) => tokio::time::sleep(settings.commit_delay).await,
                 _ = tokio::time::sleep(settings.poll_interval) => {}
             }
         };
         if stopped_after(&mut stop, wait).await {
             break;
         }
+    }
+}
+
+/// Returns when the feed's signal (if any) tells of a commit; never without one. A failing
+/// signal (the database away) is tried again after a second, the poll covering the gap.
+async fn heard(signal: &mut Option<Box<dyn ChangeSignal>>) {
+    match signal {
+        Some(signal) => {
+            if let Err(error) = signal.next().await {
+                tracing::warn!(%error, "listening for other instances' writes failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 

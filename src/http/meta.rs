@@ -83,7 +83,8 @@ pub async fn health() -> HttpResponse {
 }
 
 /// Readiness: the database answers and has room for writes (507 `storage_full` while the last
-/// write found its storage full).
+/// write found its storage full), and the search index has caught up with the data loaded at
+/// start (503 `not_ready` meanwhile, e.g. while `serve --demo` loads the demo).
 #[utoipa::path(tag = "meta", responses((status = 200, body = HealthResponse), (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)))]
 #[get("/ready")]
 pub async fn ready(cx: web::Data<App>) -> Result<HttpResponse, ApiError> {

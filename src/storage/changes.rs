@@ -32,6 +32,10 @@ impl<D: Dialect> ChangeLog for SqlStore<D> {
             self.db.fetch_optional(Sql::new("SELECT seq FROM checkpoints WHERE name = $1").bind(follower)).await?;
         Ok(row.map(|r| r.0).unwrap_or(0))
     }
+
+    async fn listen_changes(&self) -> StoreResult<Option<Box<dyn super::ChangeSignal>>> {
+        self.db.listen_changes().await
+    }
 }
 
 #[async_trait]

@@ -200,6 +200,9 @@ pub trait WriteTx: Send {
     /// Serialises writers from the moment they draw feed positions until they commit, so
     /// positions become visible in order (taken at commit, just before the feed rows).
     async fn lock_change_log(&mut self) -> StoreResult<()>;
+    /// Tells the other instances on the database, at commit, that the feed has new changes
+    /// (PostgreSQL's NOTIFY; nothing on SQLite, which has one instance).
+    async fn announce_changes(&mut self) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>
     where
         Self: Sized;
@@ -225,4 +228,6 @@ pub trait Dialect: Send + Sync + 'static {
     async fn backup_into(&self, path: &str) -> StoreResult<()>;
     /// Closes the pools, waiting for connections to finish.
     async fn close(&self);
+    /// A signal of the feed's commits by any instance, where the backend has one.
+    async fn listen_changes(&self) -> StoreResult<Option<Box<dyn super::ChangeSignal>>>;
 }

@@ -437,6 +437,17 @@ pub trait ChangeLog: Send + Sync + 'static {
     async fn database_id(&self) -> StoreResult<String>;
     /// The position a named follower has reached in the feed (0 before its first pass).
     async fn checkpoint(&self, follower: &str) -> StoreResult<i64>;
+    /// A signal of every commit that appends to the feed, from any instance on the database
+    /// (PostgreSQL's LISTEN/NOTIFY); `None` where there is none (SQLite: one instance).
+    async fn listen_changes(&self) -> StoreResult<Option<Box<dyn ChangeSignal>>>;
+}
+
+/// Commits to the feed as they happen. A signal can be missed (a lost connection): the
+/// followers poll as well.
+#[async_trait]
+pub trait ChangeSignal: Send {
+    /// Waits for the next commit that appended to the feed (several may be heard as one).
+    async fn next(&mut self) -> StoreResult<()>;
 }
 
 /// The docking library's part of the store.

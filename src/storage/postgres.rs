@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::dialect::{Dialect, Fullness, Rows, Sql, WriteTx, arguments};
@@ -34,6 +34,20 @@ impl PgDialect {
 
 pub struct PgTx(Transaction<'static, Postgres>, Fullness);
 
+/// The channel a commit that appended to the feed notifies.
+const CHANGES_CHANNEL: &str = "techmarket_changes";
+
+/// Commits to the feed, heard through LISTEN.
+struct PgChangeSignal(PgListener);
+
+#[async_trait]
+impl super::ChangeSignal for PgChangeSignal {
+    async fn next(&mut self) -> StoreResult<()> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl WriteTx for PgTx {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
@@ -58,6 +72,13 @@ impl WriteTx for PgTx {
     /// taken when the transaction appends its changes, just before it commits.
     async fn lock_change_log(&mut self) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(727165)").execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    /// Delivered to every listener when the transaction commits (and not at all if it rolls
+    /// back); several in one transaction are delivered once.
+    async fn announce_changes(&mut self) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, '')").bind(CHANGES_CHANNEL).execute(&mut *self.0).await?;
         Ok(())
     }
 
@@ -110,5 +131,16 @@ impl Dialect for PgDialect {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// LISTEN on a connection of its own (a pool of one outside the service's pool, which
+    /// reconnects after a loss; notifications sent meanwhile are lost, and polling covers them).
+    async fn listen_changes(&self) -> StoreResult<Option<Box<dyn super::ChangeSignal>>> {
+        let options = self.pool.connect_options().as_ref().clone();
+        let own =
+            PgPoolOptions::new().max_connections(1).max_lifetime(None).idle_timeout(None).connect_with(options).await?;
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(Some(Box::new(PgChangeSignal(listener))))
     }
 }

@@ -61,6 +61,7 @@ impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
                 }
                 tx.execute(sql).await?;
             }
+            tx.announce_changes().await?;
         }
         tx.commit().await
     }

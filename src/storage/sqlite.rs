@@ -88,6 +88,10 @@ impl WriteTx for SqliteTx {
         Ok(())
     }
 
+    async fn announce_changes(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn commit(self) -> StoreResult<()> {
         let full = self.1.clone();
         full.observe(self.0.commit().await.map_err(StoreError::from))?;
@@ -149,5 +153,10 @@ impl Dialect for SqliteDialect {
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+
+    /// One instance per SQLite database: its own writes wake its followers directly.
+    async fn listen_changes(&self) -> StoreResult<Option<Box<dyn super::ChangeSignal>>> {
+        Ok(None)
     }
 }

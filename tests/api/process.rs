@@ -291,6 +291,81 @@ async fn serve_names_its_data_and_a_second_serve_on_it_says_what_to_do() {
     assert!(printed.contains("database: "), "{printed}");
 }
 
+/// `serve --demo` is not ready until its demo is loaded and searchable: at the first 200 of
+/// `/ready`, the tokens are written and a search finds the demo's records; before it, `/ready`
+/// answers 503 `not_ready`, in Chinese.
+#[tokio::test]
+async fn the_demo_is_ready_only_once_its_records_are_searchable() {
+    techmarket::webhooks::install_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(&dir).await;
+    let port = free_port();
+    // An indexer slower to follow than the demo is to load (it waits 1.5 s to batch writes).
+    let mut child = techmarket(dir.path(), &url, port, &["serve", "--demo"])
+        .env("TECHMARKET__SEARCH__COMMIT_DELAY_MS", "1500")
+        .env("TECHMARKET__SEARCH__POLL_INTERVAL_MS", "5000")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut refusals = 0;
+    let tokens = dir.path().join("demo-tokens.env");
+    let mut token = None;
+    let client = reqwest::Client::new();
+    loop {
+        assert!(Instant::now() < deadline, "the service did not become ready");
+        if token.is_none()
+            && let Ok(text) = std::fs::read_to_string(&tokens)
+        {
+            token = text.lines().find_map(|l| l.strip_prefix("export TM_ENTERPRISE=")).map(str::to_string);
+        }
+        match client.get(format!("http://127.0.0.1:{port}/ready")).send().await {
+            Ok(r) if r.status() == StatusCode::OK => break,
+            Ok(r) => {
+                assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+                let body: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "not_ready");
+                let message = body["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains("服务正在载入数据") || message.contains("搜索索引正在追赶数据库"),
+                    "{message}"
+                );
+                refusals += 1;
+            }
+            Err(_) => {}
+        }
+    }
+    // At once, as a load balancer's first search would: it finds what it will ever find.
+    let token = token.or_else(|| {
+        let text = std::fs::read_to_string(&tokens).ok()?;
+        text.lines().find_map(|l| l.strip_prefix("export TM_ENTERPRISE=")).map(str::to_string)
+    });
+    let token = token.expect("the tokens, written before ready");
+    let totals = async || {
+        let mut totals = Vec::new();
+        for q in ["工艺", "系统", "技术", "碳捕集"] {
+            let found: serde_json::Value = client
+                .get(format!("http://127.0.0.1:{port}/api/v1/search"))
+                .query(&[("q", q)])
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            totals.push(found["total"].as_u64().unwrap());
+        }
+        totals
+    };
+    let at_ready = totals().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let later = totals().await;
+    assert!(later.iter().all(|t| *t > 0), "{later:?}");
+    assert_eq!(at_ready, later, "searchable at the first ready ({refusals} refusals before)");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
 /// A log that cannot be written never stops the service: with standard error on a full device
 /// (`/dev/full`), every request's log line fails, and the service goes on answering.
 #[tokio::test]

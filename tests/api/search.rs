@@ -314,6 +314,34 @@ async fn two_instances_on_one_database_each_keep_their_index_current() {
     first.search_until(&e.token, &[("q", "数字孪生")], |b| hit_ids(b).contains(&id)).await;
 }
 
+/// On PostgreSQL an instance hears the other's writes as they commit (LISTEN/NOTIFY): with
+/// polling set to a minute, a need written through one is searchable on the other at once.
+#[tokio::test]
+async fn on_postgres_instances_hear_each_other_without_polling() {
+    let slow_poll = [("TECHMARKET__SEARCH__POLL_INTERVAL_MS", "60000")];
+    let first_dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database_url(&first_dir).await;
+    if !url.starts_with("postgres") {
+        return; // SQLite serves one instance; its own writes wake its indexer directly.
+    }
+    let first_config = crate::helpers::test_config_with(&first_dir, &url, &slow_poll);
+    let first = start(first_config, std::sync::Arc::new(first_dir), None).await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let second_config = crate::helpers::test_config_with(&second_dir, &url, &slow_poll);
+    let second = start(second_config, std::sync::Arc::new(second_dir), Some(first.admin.clone())).await;
+    let e = first.enterprise("东营智联焊接机器人有限公司").await;
+    // Each instance's listener is connected by now: its first pass has run.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (from, to, title, q) in
+        [(&first, &second, "厚壁压力容器焊缝跟踪", "焊缝跟踪"), (&second, &first, "焊接生产线数字孪生平台", "数字孪生")]
+    {
+        let started = std::time::Instant::now();
+        let id = from.create_need(&e, json!({"title": title})).await["id"].as_str().unwrap().to_string();
+        to.search_until(&e.token, &[("q", q)], |b| hit_ids(b).contains(&id)).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "heard in {:?}", started.elapsed());
+    }
+}
+
 /// The demo catalogue searched as a technology manager of it.
 async fn demo_app() -> (crate::helpers::TestApp, String) {
     let app = spawn_app().await;

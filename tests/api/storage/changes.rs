@@ -227,3 +227,31 @@ async fn a_store_names_its_backend_and_its_database_and_closes() {
     let (other, _other_dir) = spawn_store().await;
     assert_ne!(other.database_id().await.unwrap(), id, "another database, another identity");
 }
+
+/// Commits that append to the feed are signalled to listeners on PostgreSQL (LISTEN/NOTIFY, so
+/// that other instances hear of them at once); a transaction rolled back signals nothing.
+/// SQLite, one instance, has no signal.
+#[tokio::test]
+async fn commits_to_the_feed_are_signalled_to_other_instances_on_postgres() {
+    use std::time::Duration;
+    let (store, _dir) = spawn_store().await;
+    let Some(mut signal) = store.listen_changes().await.unwrap() else {
+        assert_eq!(store.backend(), techmarket::storage::Backend::Sqlite, "only SQLite goes without");
+        return;
+    };
+    let e = org(store.as_ref(), "东营港化工有限公司", OrgKind::Enterprise).await;
+    tokio::time::timeout(Duration::from_secs(5), signal.next())
+        .await
+        .expect("the organisation's commit heard")
+        .unwrap();
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    tokio::time::timeout(Duration::from_secs(5), signal.next()).await.expect("the user's commit heard").unwrap();
+    // Rolled back: nothing heard.
+    let n = need(&e, &author, serde_json::json!({}));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_need(&n).await.unwrap();
+    drop(tx);
+    assert!(tokio::time::timeout(Duration::from_millis(300), signal.next()).await.is_err(), "a rollback is silent");
+    write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), signal.next()).await.expect("the need's commit heard").unwrap();
+}
