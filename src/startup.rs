@@ -159,16 +159,20 @@ impl Application {
     /// Opens the context (store, index), starts the followers (indexer, then suggester), and
     /// binds the listener.
     pub async fn build(config: &Config) -> Result<Application, StartupError> {
-        let (context, signals) = open_context(config).await?;
-        let followers = Followers::start(context.clone(), signals);
-        Self::with_parts(config, context, followers)
+        Self::build_holding(config, false).await
     }
 
     /// `build`, for a service that loads data before it is ready (`serve --demo`): `/ready`
     /// answers 503 from the first request until `App::ready_once_indexed` is met.
     pub async fn build_for_loading(config: &Config) -> Result<Application, StartupError> {
+        Self::build_holding(config, true).await
+    }
+
+    async fn build_holding(config: &Config, loading: bool) -> Result<Application, StartupError> {
         let (context, signals) = open_context(config).await?;
-        context.loading();
+        if loading {
+            context.loading();
+        }
         let followers = Followers::start(context.clone(), signals);
         Self::with_parts(config, context, followers)
     }
@@ -345,10 +349,9 @@ impl KnownRoutes {
             })
             .collect();
         routes.push((actix_web::dev::ResourceDef::new("/api/v1/openapi.json"), vec!["GET"]));
-        for page in ["/", "/console", "/console/", "/console/{file}", "/docs"] {
+        for page in ["/", "/console", "/console/", "/console/{file}", "/docs", "/docs/{file}"] {
             routes.push((actix_web::dev::ResourceDef::new(page), vec!["GET"]));
         }
-        routes.push((actix_web::dev::ResourceDef::new("/docs/{file}"), vec!["GET"]));
         KnownRoutes(routes)
     }
 

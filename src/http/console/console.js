@@ -219,9 +219,10 @@ async function signOut() {
   toast('已退出登录');
 }
 
+const PASSWORD_ROUTE = [/^#\/password$/, () => passwordPage()];
 const routes = [
   [/^#\/login$/, () => signInPage(), true],
-  [/^#\/password$/, () => passwordPage()],
+  PASSWORD_ROUTE,
   [/^#\/queue$/, () => queuePage()],
   [/^#\/dockings$/, () => boardPage()],
   [/^#\/dockings\/([\w-]+)$/, (id) => dockingPage(id)],
@@ -248,7 +249,7 @@ async function render() {
     } catch (e) {
       if (e.code === 'password_change_required') {
         state.me = null;
-        route = routes[1];
+        route = PASSWORD_ROUTE;
       } else {
         if (ticket === rendering && location.hash !== '#/login') { state.after = hash; location.hash = '#/login'; }
         if (e.status !== 401 && ticket === rendering) main.replaceChildren(errorBox(e));

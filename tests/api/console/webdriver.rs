@@ -221,7 +221,6 @@ impl Browser {
         let height = self.run("return document.documentElement.scrollHeight", json!([])).await.as_u64().unwrap_or(900);
         let height = height.clamp(600, 4000) as u32;
         self.command("POST", "/window/rect", json!({"width": width, "height": height})).await;
-        self.run("window.scrollTo(0, 0)", json!([])).await;
         self.screenshot(path).await;
     }
 
