@@ -89,6 +89,10 @@ pub struct SearchResponse {
     pub limit: u32,
     pub items: Vec<SearchHit>,
     pub facets: SearchFacets,
+    /// How many of the `total` matching records the facet counts are of: all of them, or, when
+    /// more than 10,000 match, the first 10,000 in the index's order (so the counts are a sample
+    /// and a search costs the same however common its words).
+    pub facets_counted: usize,
 }
 
 /// What a hit needs from its record, whichever library it is in.
@@ -258,6 +262,7 @@ pub async fn search(cx: &App, who: &Principal, query: SearchQuery, page: u32, li
         limit,
         items,
         facets,
+        facets_counted: outcome.facets_counted,
     })
 }
 

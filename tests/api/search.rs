@@ -87,6 +87,7 @@ async fn filters_and_facets_count_what_matches() {
     app.search.catch_up().await.unwrap();
     let r = app.search(&u.token, &[("q", "氧化锆")]).await;
     assert_eq!(r.body["total"], 3);
+    assert_eq!(r.body["facets_counted"], 3, "below the cap every match is counted");
     let facet = |name: &str| -> Vec<(String, u64)> {
         r.body["facets"][name]
             .as_array()

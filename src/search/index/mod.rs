@@ -7,6 +7,7 @@
 mod highlight;
 mod retrieval;
 mod searching;
+mod tiers;
 
 use super::analyzer::Analyzer;
 use super::query::{Concept, Matched, ParsedQuery};
@@ -19,7 +20,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
+#[cfg(test)]
+use tantivy::query::ConstScoreQuery;
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
@@ -91,6 +94,8 @@ pub struct SearchIndex {
     weights: FieldWeights,
     /// The checkpoint's sequence number, kept in memory for the follower.
     last_seq: AtomicI64,
+    /// The visibility-and-filters sets of recent searches (`tiers`).
+    filters: tiers::FilterCache,
 }
 
 impl SearchIndex {
@@ -138,6 +143,7 @@ impl SearchIndex {
             analyzer,
             weights: FieldWeights::default(),
             last_seq: AtomicI64::new(0),
+            filters: Default::default(),
         };
         opened.last_seq = AtomicI64::new(opened.checkpoint()?.seq);
         Ok(opened)

@@ -1,6 +1,10 @@
 //! The search API's path: a query read as concepts, ranked in tiers (every concept, some, BM25
 //! within), with visibility, filters and facet counts inside the query.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::tiers::{self, Admit, Tiers};
 use super::*;
 pub use crate::domain::record::SortOrder;
 
@@ -46,6 +50,9 @@ pub struct SearchOutcome {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+    /// How many of the matching records the facets counted: all of `total`, or the first
+    /// `FACET_CAP` in index order when more match (so a search's cost is bounded).
+    pub facets_counted: usize,
     /// Whether the first hits hold every required concept of the query.
     pub matched: Matched,
     /// How many records (of `total`) hold every required concept; they come first.
@@ -70,35 +77,56 @@ impl SearchIndex {
         if parsed.is_empty() {
             return self.collect(&searcher, filter, request, false, Matched::All, &parsed, Vec::new());
         }
-        let ranked = self.concept_ranking(&parsed);
-        let required = parsed.required();
-        // Records that hold every concept come first, then those that hold some; a record that
-        // holds none, matching only through a part of a word or a generic word, is left out.
-        // How many hold every concept is counted in the same pass (their score has `ALL_STEP`).
-        let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, ranked.box_clone()),
-            (Occur::Must, Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0))),
-            (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(held)), 0.0))),
-        ]);
-        let outcome = self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new())?;
+        let Some(scored) = self.term_union(&parsed.scored_terms()) else {
+            return self.collect(&searcher, filter, request, false, Matched::All, &parsed, Vec::new());
+        };
+        // One pass over the scored terms (`tiers`): records that hold every concept come first,
+        // then those that hold some; a record that holds none, matching only through a part of
+        // a word or a generic word, is left out. How many hold every concept is counted in the
+        // same pass (their score has `ALL_STEP`).
+        let required: Vec<&Concept> = parsed.required();
+        let tiers = |admit| -> Result<Tiers, IndexError> {
+            Ok(Tiers {
+                filter: tiers::filter_weight(filter.as_ref(), &searcher)?,
+                filter_key: filter_key(request),
+                required: required.iter().map(|c| (*c).clone()).collect(),
+                others: parsed
+                    .concepts
+                    .iter()
+                    .filter(|c| !required.iter().any(|r| std::ptr::eq(*r, *c)))
+                    .cloned()
+                    .collect(),
+                admit,
+            })
+        };
+        let (outcome, visible) = self.collect_tiered(
+            &searcher,
+            scored.as_ref(),
+            request,
+            Matched::All,
+            &parsed,
+            Vec::new(),
+            tiers(Admit::HoldingRequired)?,
+        )?;
         if outcome.complete > 0 {
             return Ok(outcome);
         }
         // Nothing holds every concept: say which ones no visible record holds, and show the
         // records that hold some.
-        let mut missing = Vec::new();
-        for concept in required {
-            let held = BooleanQuery::new(vec![(Occur::Must, self.held(concept)), (Occur::Must, filter.box_clone())]);
-            if searcher.search(&held, &Count)? == 0 {
-                missing.push(concept.text.clone());
-            }
-        }
-        let some =
-            BooleanQuery::new(vec![(Occur::Must, ranked), (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))]);
-        self.collect(&searcher, Box::new(some), request, true, Matched::Partial, &parsed, missing)
+        let missing = required.iter().zip(visible).filter(|(_, held)| !held).map(|(c, _)| c.text.clone()).collect();
+        let (outcome, _) = self.collect_tiered(
+            &searcher,
+            scored.as_ref(),
+            request,
+            Matched::Partial,
+            &parsed,
+            missing,
+            tiers(Admit::AnyTerm)?,
+        )?;
+        Ok(outcome)
     }
 
+    #[cfg(test)]
     /// The ranking of a search, in three tiers: records that hold every required concept
     /// (`ALL_STEP`), then records that hold some (`SOME_STEP`), then, only when nothing holds
     /// them all, records that match through parts of words alone; within a tier the BM25 sum of
@@ -110,14 +138,21 @@ impl SearchIndex {
         if let Some(text) = self.term_union(&parsed.scored_terms()) {
             clauses.push((Occur::Should, text));
         }
-        let every: Vec<(Occur, Box<dyn Query>)> =
-            parsed.required().iter().map(|c| (Occur::Must, self.held(c))).collect();
-        clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(every)), ALL_STEP))));
+        clauses.push((Occur::Should, self.holds_every(parsed)));
         let any: Vec<Box<dyn Query>> = parsed.concepts.iter().map(|c| self.held(c)).collect();
         clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(any)), SOME_STEP))));
         Box::new(BooleanQuery::new(clauses))
     }
 
+    #[cfg(test)]
+    /// Records that hold every required concept, scored `ALL_STEP`.
+    fn holds_every(&self, parsed: &ParsedQuery) -> Box<dyn Query> {
+        let every: Vec<(Occur, Box<dyn Query>)> =
+            parsed.required().iter().map(|c| (Occur::Must, self.held(c))).collect();
+        Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(every)), ALL_STEP))
+    }
+
+    #[cfg(test)]
     /// Records that hold a concept: one of its whole terms in a text field, or all its parts.
     pub(super) fn held(&self, concept: &Concept) -> Box<dyn Query> {
         let whole = concept.whole.iter().map(|(term, _)| term.as_str());
@@ -130,6 +165,7 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(either))
     }
 
+    #[cfg(test)]
     /// Records with any of `terms` in a text field (no scoring).
     pub(super) fn any_term<'t>(&self, terms: impl IntoIterator<Item = &'t str>) -> Box<dyn Query> {
         let f = &self.fields;
@@ -143,7 +179,39 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// Runs `query` and collects the page, the total and the facets.
+    /// The search as one tantivy query per pass, nested clauses for the tiers: what `search`
+    /// computed before its tiered pass, kept to check that pass against (`tiers::tests`).
+    #[cfg(test)]
+    pub(super) fn search_by_query(&self, request: &SearchRequest) -> Result<SearchOutcome, IndexError> {
+        let searcher = self.reader.searcher();
+        let parsed = ParsedQuery::parse(&self.analyzer, &request.text);
+        let filter = self.filter_query(request);
+        let ranked = self.concept_ranking(&parsed);
+        let required = parsed.required();
+        let held: Vec<Box<dyn Query>> = required.iter().map(|c| self.held(c)).collect();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, ranked.box_clone()),
+            (Occur::Must, Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0))),
+            (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::union(held)), 0.0))),
+        ]);
+        let outcome = self.collect(&searcher, Box::new(query), request, true, Matched::All, &parsed, Vec::new())?;
+        if outcome.complete > 0 {
+            return Ok(outcome);
+        }
+        let mut missing = Vec::new();
+        for concept in required {
+            let held = BooleanQuery::new(vec![(Occur::Must, self.held(concept)), (Occur::Must, filter.box_clone())]);
+            if searcher.search(&held, &Count)? == 0 {
+                missing.push(concept.text.clone());
+            }
+        }
+        let some =
+            BooleanQuery::new(vec![(Occur::Must, ranked), (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))]);
+        self.collect(&searcher, Box::new(some), request, true, Matched::Partial, &parsed, missing)
+    }
+
+    /// Runs `query` (the filter alone: a search without text) and collects the page, the total
+    /// and the facets.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn collect(
         &self,
@@ -155,6 +223,37 @@ impl SearchIndex {
         parsed: &ParsedQuery,
         missing: Vec<String>,
     ) -> Result<SearchOutcome, IndexError> {
+        Ok(self.collect_with(searcher, query.as_ref(), None, request, has_text, matched, parsed, missing)?.0)
+    }
+
+    /// Runs the scored terms `query` in tiers (`tiers`) and collects as `collect` does; with, for
+    /// each required concept, whether a record the viewer may see holds it.
+    #[allow(clippy::too_many_arguments)]
+    fn collect_tiered(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        request: &SearchRequest,
+        matched: Matched,
+        parsed: &ParsedQuery,
+        missing: Vec<String>,
+        spec: Tiers,
+    ) -> Result<(SearchOutcome, Vec<bool>), IndexError> {
+        self.collect_with(searcher, query, Some(spec), request, true, matched, parsed, missing)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn collect_with(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        tiers: Option<Tiers>,
+        request: &SearchRequest,
+        has_text: bool,
+        matched: Matched,
+        parsed: &ParsedQuery,
+        missing: Vec<String>,
+    ) -> Result<(SearchOutcome, Vec<bool>), IndexError> {
         let mut facet_field = FacetCollector::for_field("facet_field");
         facet_field.add_facet("/");
         let mut facet_region = FacetCollector::for_field("facet_region");
@@ -163,23 +262,26 @@ impl SearchIndex {
         facet_trl.add_facet("/");
         let mut facet_cooperation = FacetCollector::for_field("facet_cooperation");
         facet_cooperation.add_facet("/");
-        let facet_collectors = (facet_field, facet_region, facet_trl, facet_cooperation);
+        let facets = Capped {
+            inner: (facet_field, facet_region, facet_trl, facet_cooperation),
+            cap: FACET_CAP,
+            used: Default::default(),
+        };
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
-        let (addresses, total, complete, counts): (Vec<(f32, DocAddress)>, usize, usize, _) =
+        let counts = (Count, AtLeast(if has_text { ALL_STEP } else { f32::MIN }));
+        let (addresses, (total, complete), (facet_counts, facets_counted), visible) =
             if has_text && request.sort == SortOrder::Relevance {
-                let (top, (total, complete), counts) =
-                    searcher.search(&query, &(top.order_by_score(), (Count, AtLeast(ALL_STEP)), facet_collectors))?;
-                (top, total, complete, counts)
+                let ((top, counts, facets), visible) =
+                    self.run(searcher, query, tiers, (top.order_by_score(), counts, facets))?;
+                (top, counts, facets, visible)
             } else {
-                let (top, (total, complete), counts) = searcher.search(
-                    &query,
-                    &(
-                        top.order_by_fast_field::<i64>("updated_at", Order::Desc),
-                        (Count, AtLeast(if has_text { ALL_STEP } else { f32::MIN })),
-                        facet_collectors,
-                    ),
+                let ((top, counts, facets), visible) = self.run(
+                    searcher,
+                    query,
+                    tiers,
+                    (top.order_by_fast_field::<i64>("updated_at", Order::Desc), counts, facets),
                 )?;
-                (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, complete, counts)
+                (top.into_iter().map(|(_, address)| (0.0, address)).collect(), counts, facets, visible)
             };
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
@@ -200,12 +302,29 @@ impl SearchIndex {
             out
         };
         let facets = Facets {
-            field: facet(&counts.0),
-            region: facet(&counts.1),
-            trl: facet(&counts.2),
-            cooperation: facet(&counts.3),
+            field: facet(&facet_counts.0),
+            region: facet(&facet_counts.1),
+            trl: facet(&facet_counts.2),
+            cooperation: facet(&facet_counts.3),
         };
-        Ok(SearchOutcome { total, hits, facets, matched, complete, concepts: parsed.words(), missing })
+        let outcome =
+            SearchOutcome { total, hits, facets, facets_counted, matched, complete, concepts: parsed.words(), missing };
+        Ok((outcome, visible))
+    }
+
+    /// Runs `query` into `collector`, in tiers when given them.
+    fn run<C: tantivy::collector::Collector>(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        tiers: Option<Tiers>,
+        collector: C,
+    ) -> tantivy::Result<(C::Fruit, Vec<bool>)> {
+        match tiers {
+            None => Ok((searcher.search(query, &collector)?, Vec::new())),
+            Some(spec) => searcher
+                .search(query, &tiers::Tiered { inner: collector, fields: self.fields, cache: &self.filters, spec }),
+        }
     }
 
     /// Visibility (as in `domain::record::can_view`) and the request's filters.
@@ -255,6 +374,87 @@ impl SearchIndex {
             must.push((Occur::Must, Box::new(range)));
         }
         Box::new(BooleanQuery::new(must))
+    }
+}
+
+/// Names what `filter_query` builds from a request: equal names, equal filters.
+fn filter_key(r: &SearchRequest) -> String {
+    format!(
+        "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        r.viewer_org,
+        r.viewer_is_staff,
+        r.own_only,
+        r.library,
+        r.field,
+        r.region_prefix,
+        r.trl_min,
+        r.trl_max,
+        r.cooperation,
+        r.status
+    )
+}
+
+/// The most matching records a search's facets count: beyond it the counts are of the first
+/// this many in index order (the response says how many were counted).
+pub const FACET_CAP: usize = 10_000;
+
+/// A collector fed only the first `cap` records collected, across segments; its fruit comes
+/// with how many it was fed.
+pub(super) struct Capped<C> {
+    pub inner: C,
+    pub cap: usize,
+    pub used: Arc<AtomicUsize>,
+}
+
+pub(super) struct CappedSegment<S> {
+    inner: S,
+    cap: usize,
+    used: Arc<AtomicUsize>,
+    full: bool,
+}
+
+impl<C: tantivy::collector::Collector> tantivy::collector::Collector for Capped<C> {
+    type Fruit = (C::Fruit, usize);
+    type Child = CappedSegment<C::Child>;
+
+    fn for_segment(
+        &self,
+        ordinal: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let inner = self.inner.for_segment(ordinal, reader)?;
+        Ok(CappedSegment { inner, cap: self.cap, used: self.used.clone(), full: false })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<<Self::Child as tantivy::collector::SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<Self::Fruit> {
+        let counted = self.used.load(Ordering::Relaxed).min(self.cap);
+        Ok((self.inner.merge_fruits(fruits)?, counted))
+    }
+}
+
+impl<S: tantivy::collector::SegmentCollector> tantivy::collector::SegmentCollector for CappedSegment<S> {
+    type Fruit = S::Fruit;
+
+    fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
+        if self.full {
+            return;
+        }
+        if self.used.fetch_add(1, Ordering::Relaxed) >= self.cap {
+            self.full = true;
+            return;
+        }
+        self.inner.collect(doc, score);
+    }
+
+    fn harvest(self) -> S::Fruit {
+        self.inner.harvest()
     }
 }
 
