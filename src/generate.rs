@@ -653,9 +653,16 @@ pub async fn load_into(
                 default_org: None,
                 limits,
             };
+            let batch_started = std::time::Instant::now();
             let imported = imports::run(cx, &who, bytes, &options).await?;
             created += imported.created;
             batches += 1;
+            let seconds = batch_started.elapsed().as_secs_f64();
+            report.push(format!(
+                "{file}: import {batches}: {} rows in {seconds:.1} s ({:.0} rows/s; {created} so far)",
+                imported.created,
+                imported.created as f64 / seconds
+            ));
             if !imported.errors.is_empty() {
                 let first = imported.errors.first();
                 report.push(format!("{file}: batch {batches}: {} rows refused, e.g. {first:?}", imported.errors.len()));

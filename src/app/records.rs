@@ -265,22 +265,10 @@ pub async fn resolve_owner(cx: &App, who: &Principal, library: Library, named: O
 
 // ---- near-duplicates -------------------------------------------------------------------------
 
-/// (id, title) of an organisation's most recent records of a library (`DUPLICATE_WINDOW`).
+/// (id, title) of an organisation's most recent records of a library (`DUPLICATE_WINDOW`), those
+/// that have not expired.
 async fn recent_titles(cx: &App, library: Library, org_id: &str) -> Result<Vec<(String, String)>> {
-    let query = ListQuery {
-        viewer_org: org_id.to_string(),
-        org_id: Some(org_id.to_string()),
-        limit: DUPLICATE_WINDOW,
-        ..ListQuery::default()
-    };
-    Ok(match library {
-        Library::Needs => {
-            cx.store.list_needs(&query).await?.items.into_iter().map(|n| (n.meta.id, n.content.title)).collect()
-        }
-        Library::Achievements => {
-            cx.store.list_achievements(&query).await?.items.into_iter().map(|a| (a.meta.id, a.content.title)).collect()
-        }
-    })
+    Ok(cx.store.recent_titles(library, org_id, DUPLICATE_WINDOW).await?)
 }
 
 /// For each title, the organisation's existing record it nearly equals (the most similar one),

@@ -408,6 +408,10 @@ pub trait RecordStore: Send + Sync + 'static {
     /// How many records a listing would return over all its pages from its cursor on,
     /// visibility applied as in the listing; the page size is ignored.
     async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64>;
+    /// (id, title) of an organisation's most recent records of a library that have not expired,
+    /// newest first, at most `limit`: what the duplicate check compares new titles with. Read
+    /// from an index alone, so its cost does not grow with the catalogue.
+    async fn recent_titles(&self, library: Library, org_id: &str, limit: u32) -> StoreResult<Vec<(String, String)>>;
     /// Needs by id, in any order; missing ids are left out.
     async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>>;
     async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>>;

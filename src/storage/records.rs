@@ -73,6 +73,18 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
         Ok(count.map(|c| c.0.max(0) as u64).unwrap_or(0))
     }
 
+    async fn recent_titles(&self, library: Library, org_id: &str, limit: u32) -> StoreResult<Vec<(String, String)>> {
+        let sql = match library {
+            Library::Needs => {
+                "SELECT id, title FROM needs WHERE org_id = $1 AND status <> 'expired' ORDER BY id DESC LIMIT $2"
+            }
+            Library::Achievements => {
+                "SELECT id, title FROM achievements WHERE org_id = $1 AND status <> 'expired' ORDER BY id DESC LIMIT $2"
+            }
+        };
+        self.db.fetch_all(Sql::new(sql).bind(org_id).bind(i64::from(limit))).await
+    }
+
     async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>> {
         by_ids::<D, NeedRow>(&self.db, NEED_SELECT, ids).await
     }

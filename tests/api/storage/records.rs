@@ -7,7 +7,7 @@ use chrono::Utc;
 use techmarket::domain::dictionary::{DictionaryTerm, SynonymGroup};
 use techmarket::domain::new_id;
 use techmarket::domain::record::Library;
-use techmarket::domain::vocab::{OrgKind, Role};
+use techmarket::domain::vocab::{OrgKind, RecordStatus, Role};
 use techmarket::storage::{ImportKey, ListQuery, StoreError};
 
 use super::{achievement, need, org, user};
@@ -163,4 +163,36 @@ async fn dictionary_terms_are_unique_and_synonym_groups_keep_their_members() {
     };
     write(store.as_ref(), async |tx| tx.insert_synonym_group(&group).await).await.unwrap();
     assert_eq!(store.list_synonym_groups().await.unwrap(), [group]);
+}
+
+#[tokio::test]
+async fn recent_titles_are_an_organisations_newest_that_have_not_expired() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "淄博新材料有限公司", OrgKind::Enterprise).await;
+    let other = org(store.as_ref(), "潍坊动力有限公司", OrgKind::Enterprise).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let other_author = user(store.as_ref(), &other, Role::Enterprise).await;
+    let mut written = Vec::new();
+    for i in 0..5 {
+        let mut n = need(&e, &author, serde_json::json!({"title": format!("碳化硅粉体提纯需求{i}")}));
+        if i == 3 {
+            n.meta.status = RecordStatus::Expired;
+        }
+        write(store.as_ref(), async |tx| tx.insert_need(&n).await).await.unwrap();
+        written.push((n.meta.id.clone(), n.content.title.clone()));
+    }
+    let theirs = need(&other, &other_author, serde_json::json!({"title": "别家的需求"}));
+    write(store.as_ref(), async |tx| tx.insert_need(&theirs).await).await.unwrap();
+    let a = achievement(&e, &author);
+    write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
+
+    let recent = store.recent_titles(Library::Needs, &e.id, 3).await.unwrap();
+    let newest_first = vec![written[4].clone(), written[2].clone(), written[1].clone()];
+    assert_eq!(recent, newest_first, "newest first, the expired one left out, at most the limit");
+    assert_eq!(store.recent_titles(Library::Needs, &e.id, 50).await.unwrap().len(), 4);
+    assert_eq!(
+        store.recent_titles(Library::Achievements, &e.id, 50).await.unwrap(),
+        [(a.meta.id.clone(), a.content.title.clone())]
+    );
+    assert!(store.recent_titles(Library::Achievements, &other.id, 50).await.unwrap().is_empty());
 }
