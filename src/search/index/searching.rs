@@ -85,10 +85,11 @@ impl SearchIndex {
         // a word or a generic word, is left out. How many hold every concept is counted in the
         // same pass (their score has `ALL_STEP`).
         let required: Vec<&Concept> = parsed.required();
+        let key = filter_key(request);
         let tiers = |admit| -> Result<Tiers, IndexError> {
             Ok(Tiers {
                 filter: tiers::filter_weight(filter.as_ref(), &searcher)?,
-                filter_key: filter_key(request),
+                filter_key: key.clone(),
                 required: required.iter().map(|c| (*c).clone()).collect(),
                 others: parsed
                     .concepts

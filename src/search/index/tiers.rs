@@ -24,7 +24,6 @@ use crate::search::schema::Fields;
 const CACHED_FILTERS: usize = 128;
 
 /// A set of a segment's documents.
-#[derive(Clone)]
 pub(super) struct Bits(Vec<u64>);
 
 impl Bits {
@@ -125,7 +124,8 @@ pub(super) fn filter_weight(filter: &dyn Query, searcher: &tantivy::Searcher) ->
 pub(super) struct TieredSegment<S> {
     inner: S,
     filter: Arc<Bits>,
-    admitted: Option<Bits>,
+    /// Admit only the records in `some`.
+    holders_only: bool,
     some: Bits,
     every: Bits,
     /// For each required concept: whether a record of the segment the viewer may see holds it.
@@ -196,14 +196,18 @@ impl<C: Collector> Collector for Tiered<'_, C> {
                 Some(every) => every.and(&held),
             }
         }
-        let admitted = (spec.admit == Admit::HoldingRequired).then(|| some.clone());
-        for concept in &spec.others {
-            some.or(&self.held(reader, concept)?);
+        // A pass that admits only holders of a required concept gives every record it admits
+        // `SOME_STEP`: the generic concepts' holders matter only to the other pass.
+        let holders_only = spec.admit == Admit::HoldingRequired;
+        if !holders_only {
+            for concept in &spec.others {
+                some.or(&self.held(reader, concept)?);
+            }
         }
         Ok(TieredSegment {
             inner: self.inner.for_segment(ordinal, reader)?,
             filter,
-            admitted,
+            holders_only,
             some,
             every: every.unwrap_or_else(|| Bits::empty(reader.max_doc())),
             visible,
@@ -228,11 +232,12 @@ impl<S: SegmentCollector> SegmentCollector for TieredSegment<S> {
     type Fruit = (S::Fruit, Vec<bool>);
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if !self.filter.contains(doc) || self.admitted.as_ref().is_some_and(|a| !a.contains(doc)) {
+        let holds_some = self.some.contains(doc);
+        if !self.filter.contains(doc) || (self.holders_only && !holds_some) {
             return;
         }
         let mut score = score;
-        if self.some.contains(doc) {
+        if holds_some {
             score += SOME_STEP;
         }
         if self.every.contains(doc) {
