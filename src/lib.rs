@@ -26,6 +26,8 @@ pub mod i18n;
 pub mod judged;
 /// Turns a need (or achievement) into ranked candidates with the evidence behind each.
 pub mod matching;
+/// Giving freed memory back to the system after large work.
+pub mod memory;
 /// Chinese full-text search: analysis and the tantivy index (the only code that knows tantivy).
 pub mod search;
 /// Builds the running service from a configuration.

@@ -10,6 +10,7 @@ use techmarket::app::{self, accounts, indexing};
 use techmarket::config::Config;
 use techmarket::domain::org::{NewOrganisation, NewUser, OrganisationInput, UserInput};
 use techmarket::domain::record::Library;
+use techmarket::followers::Followers;
 use techmarket::i18n::Language;
 use techmarket::startup::{self, Application, open_context};
 use techmarket::tabular::Format;
@@ -403,12 +404,14 @@ async fn import(config: &Config, a: ImportArgs) -> CliResult {
         default_org: a.org,
         limits: config.import_limits(),
     };
-    let (cx, _) = open_context(config).await?;
+    let (cx, signals) = open_context(config).await?;
+    let indexer = Followers::start_indexer(cx.clone(), signals);
     let result = async {
         let who = accounts::acting_user(&cx, a.as_user.as_deref()).await?;
         Ok::<_, app::Error>(app::imports::run(&cx, &who, bytes, &options).await?)
     }
     .await;
+    indexer.close().await;
     startup::close(&cx).await;
     let report = result?;
     let language = cli_language();
@@ -457,9 +460,18 @@ async fn generate(
         written.distinct_titles * 100.0
     );
     if into_db {
-        let (cx, _) = open_context(config).await?;
+        let (cx, signals) = open_context(config).await?;
+        // The index follows the imports on the other core.
+        let indexer = Followers::start_indexer(cx.clone(), signals);
         let result = techmarket::generate::load_into(&cx, out, config.import_limits()).await;
+        let imported = std::time::Instant::now();
+        indexer.close().await;
         startup::close(&cx).await;
+        eprintln!(
+            "the index caught up {:.1} s after the last import ({:.1} s in all)",
+            imported.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
         for line in result? {
             eprintln!("{line}");
         }

@@ -1,8 +1,9 @@
 //! Bulk import of needs and achievements from CSV (UTF-8 or GBK), XLSX or JSON Lines, with
 //! column headers in Chinese or English. Every row is validated exactly as the API validates a
 //! single record; a dry run reports, row by row, what would be created and every error (row,
-//! column, message) without writing. A real run writes all valid rows in one transaction, and by
-//! default only if every row is valid. Rows with an external id already imported are reported,
+//! column, message) without writing. A real run checks every row first, then writes the valid
+//! ones in units of work of `WRITE_CHUNK` rows (others' writes go between them), and by default
+//! only if every row is valid. Rows with an external id already imported are reported,
 //! not created again; titles nearly equal to one of the organisation's records are reported as
 //! possible duplicates. Owners are resolved by the same rules as a single post
 //! (`records::owner_named`, `records::check_owner_kind`), with the same codes. The HTTP route and
@@ -155,6 +156,27 @@ fn normal_header(h: &str) -> String {
         .to_lowercase()
 }
 
+/// The column each header of a file names, worked out once per header rather than per cell.
+struct HeaderColumns {
+    cols: &'static [Column],
+    known: HashMap<String, Option<&'static Column>>,
+}
+
+impl HeaderColumns {
+    fn new(cols: &'static [Column]) -> HeaderColumns {
+        HeaderColumns { cols, known: HashMap::new() }
+    }
+
+    fn get(&mut self, header: &str) -> Option<&'static Column> {
+        if let Some(known) = self.known.get(header) {
+            return *known;
+        }
+        let column = column_of(self.cols, header);
+        self.known.insert(header.to_string(), column);
+        column
+    }
+}
+
 /// The column a header names, if any.
 fn column_of<'a>(cols: &'a [Column], header: &str) -> Option<&'a Column> {
     let h = normal_header(header);
@@ -296,7 +318,7 @@ fn to_code(value: &str, entries: &[VocabularyEntry]) -> String {
 
 /// Turns a row's cells into the JSON input of a record; conversion errors go to `errors`.
 fn row_input(
-    cols: &[Column],
+    cols: &mut HeaderColumns,
     row: &tabular::Row,
     errors: &mut Vec<RowError>,
 ) -> (Map<String, Value>, HashMap<&'static str, String>) {
@@ -304,7 +326,7 @@ fn row_input(
     let mut contact = Map::new();
     let mut headers: HashMap<&'static str, String> = HashMap::new();
     for (header, value) in &row.cells {
-        let Some(column) = column_of(cols, header) else { continue };
+        let Some(column) = cols.get(header) else { continue };
         headers.insert(column.key, header.clone());
         let mut fail = |message_zh: String, message: String| {
             errors.push(RowError {
@@ -425,9 +447,18 @@ impl Owners {
 /// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
 /// writes a file of records for `viewer`: a pipeline of named steps.
 pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
+    let report = check_and_write(cx, viewer, bytes, options).await;
+    // The file, its cells and its records are freed by now: give the memory back.
+    crate::memory::release_free_memory();
+    report
+}
+
+async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
     let library = options.library;
     check_allowed(viewer, options)?;
+    let started = std::time::Instant::now();
     let table = read_table(bytes, options).await?;
+    let read = started.elapsed();
     let ignored_columns = check_columns(columns(library), &table.headers)?;
     let (format, encoding, row_count) = (table.format, table.encoding, table.rows.len());
     let mut checker = RowChecker::new(cx, viewer, options).await?;
@@ -440,8 +471,11 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
         }
         checker.check(row).await?;
     }
+    checker.settle().await?;
     let RowChecker { at, errors, mut items, valid, .. } = checker;
+    let checked = started.elapsed();
     let duplicates = duplicates(cx, library, &valid).await?;
+    let compared = started.elapsed();
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
     let accepted = !options.dry_run && (invalid == 0 || options.skip_invalid);
@@ -455,7 +489,19 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
     };
     if write {
         write_valid(cx, viewer, library, &valid, at).await?;
-        tracing::info!(library = library.route(), created = valid.len(), by = %viewer.user_id, "records imported");
+        // Where an import's time goes: reading the file, checking the rows, comparing titles,
+        // writing (milliseconds from the start).
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        tracing::info!(
+            library = library.route(),
+            created = valid.len(),
+            by = %viewer.user_id,
+            read_ms = ms(read),
+            checked_ms = ms(checked),
+            compared_ms = ms(compared),
+            written_ms = ms(started.elapsed()),
+            "records imported"
+        );
     } else {
         // Nothing was written (or it is a dry run): an id would point nowhere.
         for item in items.iter_mut().filter(|i| i.action == RowAction::Create) {
@@ -535,8 +581,23 @@ struct RowChecker<'a> {
     items: Vec<RowResult>,
     valid: Vec<(usize, Valid, Option<String>)>,
     seen_external: HashSet<(String, String)>,
-    /// External id → record id, per owner, read from the database when first needed.
-    imported: HashMap<String, HashMap<String, String>>,
+    columns: HeaderColumns,
+    /// Rows checked but for their external ids, looked up together every `SETTLE_EVERY` rows.
+    pending: Vec<Pending>,
+}
+
+/// How many checked rows wait for their external ids to be looked up in one go.
+const SETTLE_EVERY: usize = 2_000;
+
+/// A row checked except against the external ids imported before.
+struct Pending {
+    row: usize,
+    errors: Vec<RowError>,
+    headers: HashMap<&'static str, String>,
+    title: String,
+    record: Option<Valid>,
+    external_id: Option<String>,
+    owner_id: Option<String>,
 }
 
 /// The errors of one row, each named by the column the file gives it.
@@ -585,28 +646,72 @@ impl<'a> RowChecker<'a> {
             items: Vec::new(),
             valid: Vec::new(),
             seen_external: HashSet::new(),
-            imported: HashMap::new(),
+            columns: HeaderColumns::new(columns(options.library)),
+            pending: Vec::new(),
         })
     }
 
-    /// Checks one row; records its outcome (create, existing, invalid) and its errors.
+    /// Checks one row as a single post would be checked; its outcome (create, existing, invalid)
+    /// is settled with the rows around it, once their external ids are looked up.
     async fn check(&mut self, row: tabular::Row) -> Result<()> {
-        let before = self.errors.len();
-        let (mut input, headers) = row_input(self.cols, &row, &mut self.errors);
+        let mut row_errors = Vec::new();
+        let (mut input, headers) = row_input(&mut self.columns, &row, &mut row_errors);
         let (owners, viewer, options, cols, at) = (&self.owners, self.viewer, self.options, self.cols, self.at);
-        let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut self.errors };
+        let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut row_errors };
         let external_id = external_id(&mut input, &mut errors);
         let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
         let owner = row_owner(owners, viewer, options, named_org, &mut errors);
         let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
         let record = row_record(options.library, input, owner.as_ref(), viewer, at, &mut errors);
         let headers = std::mem::take(&mut errors.headers);
-        let existing_id = match (&external_id, &owner) {
-            (Some(ext), Some(o)) => {
-                let (existing, repeated) = self.known_external(ext, o).await?;
-                if repeated {
-                    let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut self.errors };
-                    errors.fail(
+        self.pending.push(Pending {
+            row: row.number,
+            errors: row_errors,
+            headers,
+            title,
+            record,
+            external_id,
+            owner_id: owner.map(|o| o.id),
+        });
+        if self.pending.len() >= SETTLE_EVERY {
+            self.settle().await?;
+        }
+        Ok(())
+    }
+
+    /// Idempotency: looks up the pending rows' external ids among those imported before (one
+    /// indexed look-up each, grouped by owner), then records each row's outcome in file order.
+    async fn settle(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for p in &pending {
+            if let (Some(ext), Some(org)) = (&p.external_id, &p.owner_id) {
+                wanted.entry(org.as_str()).or_default().push(ext.clone());
+            }
+        }
+        let mut imported: HashMap<(String, String), String> = HashMap::new();
+        for (org, exts) in wanted {
+            for (ext, id) in self.cx.store.imported_records(self.options.library, org, &exts).await? {
+                imported.insert((org.to_string(), ext), id);
+            }
+        }
+        for p in pending {
+            self.settle_row(p, &imported);
+        }
+        Ok(())
+    }
+
+    /// One row's outcome: existing (its external id was imported before: its own errors do not
+    /// count, nothing is written for it), invalid, or to create. A new external id repeated
+    /// within the file is an error of the later row.
+    fn settle_row(&mut self, p: Pending, imported: &HashMap<(String, String), String>) {
+        let Pending { row, mut errors, headers, title, record, external_id, owner_id } = p;
+        let existing_id = match (&external_id, owner_id) {
+            (Some(ext), Some(org)) => {
+                let key = (org, ext.clone());
+                let existing = imported.get(&key).cloned();
+                if existing.is_none() && !self.seen_external.insert(key) {
+                    RowErrors { row, cols: self.cols, headers, errors: &mut errors }.fail(
                         EXTERNAL_ID,
                         "repeated_external_id",
                         format!("外部编号 `{ext}` 与本文件前面某行重复"),
@@ -617,38 +722,23 @@ impl<'a> RowChecker<'a> {
             }
             _ => None,
         };
-        let invalid = self.errors.len() > before;
-        let action = match (&existing_id, invalid) {
+        let action = match (&existing_id, errors.is_empty()) {
             (Some(_), _) => RowAction::Existing,
-            (None, true) => RowAction::Invalid,
-            (None, false) => RowAction::Create,
+            (None, false) => RowAction::Invalid,
+            (None, true) => RowAction::Create,
         };
         let id = existing_id
             .clone()
             .or_else(|| record.as_ref().filter(|_| action == RowAction::Create).map(|r| r.meta().id.clone()));
-        if existing_id.is_some() {
-            // An existing row's own errors do not count: nothing is written for it.
-            self.errors.truncate(before);
+        if existing_id.is_none() {
+            self.errors.extend(errors);
         }
-        self.items.push(RowResult { row: row.number, action, id, title, external_id: external_id.clone() });
+        self.items.push(RowResult { row, action, id, title, external_id: external_id.clone() });
         if action == RowAction::Create
             && let Some(r) = record
         {
-            self.valid.push((row.number, r, external_id));
+            self.valid.push((row, r, external_id));
         }
-        Ok(())
-    }
-
-    /// Idempotency: the record an external id was imported as before, if any, and whether the id
-    /// is new but repeated within the file (an error of the later row).
-    async fn known_external(&mut self, ext: &str, owner: &Organisation) -> Result<(Option<String>, bool)> {
-        if !self.imported.contains_key(&owner.id) {
-            let known = self.cx.store.imported_ids(self.options.library, &owner.id).await?;
-            self.imported.insert(owner.id.clone(), known.into_iter().collect());
-        }
-        let existing = self.imported[&owner.id].get(ext).cloned();
-        let repeated = existing.is_none() && !self.seen_external.insert((owner.id.clone(), ext.to_string()));
-        Ok((existing, repeated))
     }
 }
 
@@ -777,8 +867,15 @@ async fn renew_existing(cx: &App, viewer: &Principal, library: Library, ids: &[&
     Ok(renewed)
 }
 
-/// Writes an import's valid records and their external ids in one unit of work: all of them
-/// or, on any failure, none.
+/// How many rows one unit of work of an import writes: other people's writes take their turn
+/// between two (SQLite has one writer), so a large file does not hold them up for its whole write.
+const WRITE_CHUNK: usize = 1_000;
+
+/// Writes an import's valid records and their external ids, `WRITE_CHUNK` rows per unit of work
+/// (each committed with its changes and its audit entry). Every row was checked before the first
+/// is written, so a refusal still writes nothing; a failure of the database part-way (a full
+/// disk) leaves the chunks committed before it, which importing the file again recognises by
+/// their external ids.
 async fn write_valid(
     cx: &App,
     viewer: &Principal,
@@ -786,26 +883,28 @@ async fn write_valid(
     valid: &[(usize, Valid, Option<String>)],
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let mut unit = cx.begin(viewer).await?;
-    let mut keys = Vec::new();
-    for (_, record, external) in valid {
-        match record {
-            Valid::Need(n) => unit.insert_need(n).await?,
-            Valid::Achievement(a) => unit.insert_achievement(a).await?,
+    for chunk in valid.chunks(WRITE_CHUNK) {
+        let mut unit = cx.begin(viewer).await?;
+        let mut keys = Vec::new();
+        for (_, record, external) in chunk {
+            match record {
+                Valid::Need(n) => unit.insert_need(n).await?,
+                Valid::Achievement(a) => unit.insert_achievement(a).await?,
+            }
+            if let Some(ext) = external {
+                let meta = record.meta();
+                keys.push(ImportKey {
+                    library,
+                    org_id: meta.org_id.clone(),
+                    external_id: ext.clone(),
+                    record_id: meta.id.clone(),
+                    at,
+                });
+            }
         }
-        if let Some(ext) = external {
-            let meta = record.meta();
-            keys.push(ImportKey {
-                library,
-                org_id: meta.org_id.clone(),
-                external_id: ext.clone(),
-                record_id: meta.id.clone(),
-                at,
-            });
-        }
+        unit.insert_import_keys(&keys).await?;
+        unit.commit().await?;
     }
-    unit.insert_import_keys(&keys).await?;
-    unit.commit().await?;
     Ok(())
 }
 
@@ -913,7 +1012,7 @@ mod tests {
             ],
         };
         let mut errors = Vec::new();
-        let (input, _) = row_input(&NEED_COLUMNS, &row, &mut errors);
+        let (input, _) = row_input(&mut HeaderColumns::new(&NEED_COLUMNS), &row, &mut errors);
         assert_eq!(input["field"], "oil_gas");
         assert_eq!(input["cooperation_modes"], serde_json::json!(["transfer", "joint_development"]));
         assert_eq!(input["budget_max"], 1200);

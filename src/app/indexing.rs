@@ -7,7 +7,7 @@
 //! committed checkpoint. `open` builds the index from the database when there is none (or it was
 //! built with another dictionary); `rebuild` does so on demand and switches to the new build.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::domain::record::Library;
@@ -18,6 +18,8 @@ use crate::storage::{Store, StoreError};
 
 /// Records read per database round trip while following the log or rebuilding.
 const BATCH: u32 = 500;
+/// How many changes a long catch-up reads between two commits of the index.
+const COMMIT_EVERY: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexingError {
@@ -121,42 +123,57 @@ async fn build(
 }
 
 /// Applies every change after the index's checkpoint; returns how many changes it read and the
-/// change-log position the index has committed.
+/// change-log position the index has committed. Changes are read `BATCH` at a time and committed
+/// every `COMMIT_EVERY` (an index commit is a disk sync and a new segment to merge), and once at
+/// the end: a long catch-up (a large import) commits a few dozen times, not once per batch.
 pub async fn catch_up(store: &dyn Store, search: &Search) -> Result<(usize, i64), IndexingError> {
     let _writer = search.writer().await;
     let mut applied = 0;
+    let mut seq = search.current().last_seq();
+    // Changes read since the last commit, and whether any of them is a record the index holds.
+    let (mut uncommitted, mut staged) = (0, false);
     loop {
-        let seq = search.current().last_seq();
         let changes = store.changes_after(seq, BATCH).await?;
         let Some(last) = changes.last().map(|c| c.seq) else { break };
         applied += changes.len();
+        uncommitted += changes.len();
         let mut need_ids: Vec<String> = Vec::new();
         let mut achievement_ids: Vec<String> = Vec::new();
+        let mut seen: HashSet<(Library, &str)> = HashSet::new();
         // The index holds needs and achievements; the other changes of the feed only move its
         // position on.
         for (library, id) in changes.iter().filter_map(|c| c.record()) {
-            let ids = match library {
-                Library::Needs => &mut need_ids,
-                Library::Achievements => &mut achievement_ids,
-            };
-            if !ids.iter().any(|known| known == id) {
-                ids.push(id.to_string());
+            if seen.insert((library, id)) {
+                match library {
+                    Library::Needs => need_ids.push(id.to_string()),
+                    Library::Achievements => achievement_ids.push(id.to_string()),
+                }
             }
         }
-        if need_ids.is_empty() && achievement_ids.is_empty() {
-            // Nothing the index holds changed: no commit (an index commit is a disk sync).
-            search.current().pass(last);
-            continue;
+        seq = last;
+        if !(need_ids.is_empty() && achievement_ids.is_empty()) {
+            let needs = store.needs_by_ids(&need_ids).await?;
+            let achievements = store.achievements_by_ids(&achievement_ids).await?;
+            let found: HashSet<&str> = needs
+                .iter()
+                .map(|n| n.meta.id.as_str())
+                .chain(achievements.iter().map(|a| a.meta.id.as_str()))
+                .collect();
+            let deleted: Vec<String> =
+                need_ids.iter().chain(&achievement_ids).filter(|id| !found.contains(id.as_str())).cloned().collect();
+            search.stage(needs, achievements, deleted).await?;
+            staged = true;
         }
-        let needs = store.needs_by_ids(&need_ids).await?;
-        let achievements = store.achievements_by_ids(&achievement_ids).await?;
-        let deleted: Vec<String> = need_ids
-            .iter()
-            .filter(|id| !needs.iter().any(|n| &n.meta.id == *id))
-            .chain(achievement_ids.iter().filter(|id| !achievements.iter().any(|a| &a.meta.id == *id)))
-            .cloned()
-            .collect();
-        search.apply(needs, achievements, deleted, last).await?;
+        if staged && uncommitted >= COMMIT_EVERY {
+            search.commit(seq).await?;
+            (uncommitted, staged) = (0, false);
+        }
+    }
+    if staged {
+        search.commit(seq).await?;
+    } else {
+        // Nothing the index holds changed since the last commit: no commit, the position moves on.
+        search.current().pass(seq);
     }
     if applied > 0 {
         tracing::debug!(changes = applied, "index caught up");

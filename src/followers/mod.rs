@@ -91,6 +91,16 @@ impl Followers {
         Followers { stop, tasks }
     }
 
+    /// Only the indexer: what a bulk write of the command line (an import) runs beside it, so
+    /// that the index follows the rows on the other core while they are written, rather than
+    /// catching up with all of them at the end.
+    pub fn start_indexer(app: Arc<App>, signals: WriteSignals) -> Followers {
+        let (stop, _) = watch::channel(false);
+        let (indexed, _) = watch::channel(app.search().current().last_seq());
+        let tasks = vec![tokio::spawn(indexer(app, signals.wake, indexed, stop.subscribe()))];
+        Followers { stop, tasks }
+    }
+
     /// Stops them all, letting a pass in progress finish (a delivery in flight is recorded).
     pub async fn close(self) {
         let _ = self.stop.send(true);

@@ -102,8 +102,8 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, max: usize) -> 
 
 /// Import needs or achievements from a file (the body, as sent): CSV in UTF-8 or GBK, XLSX or
 /// JSON Lines, headers in Chinese or English (see the templates). `dry_run=true` reports row by
-/// row what would be created and every error without writing. A real run writes everything in
-/// one transaction, and by default nothing if any row is invalid (422 `import_invalid` with the
+/// row what would be created and every error without writing. A real run checks every row, then
+/// writes in transactions of 1,000 rows, and by default nothing if any row is invalid (422 `import_invalid` with the
 /// report in `details`); `on_error=skip` writes the valid rows. Rows whose 外部编号 was imported
 /// before are reported as `existing` and not created again; titles nearly equal to one of the
 /// organisation's records are listed in `duplicates`.

@@ -121,17 +121,23 @@ impl Search {
         self.apply.lock().await
     }
 
-    /// Applies records (their current state; `deleted` are gone) in one commit whose payload is
-    /// the change-log position `seq`. Call with the writer held.
-    pub async fn apply(
+    /// Stages records (their current state; `deleted` are gone) for the next commit. Call with
+    /// the writer held.
+    pub async fn stage(
         &self,
         needs: Vec<Need>,
         achievements: Vec<Achievement>,
         deleted: Vec<String>,
-        seq: i64,
     ) -> Result<(), SearchError> {
         let index = self.current();
-        blocking(move || index.apply(&records(&needs, &achievements), &deleted, seq)).await
+        blocking(move || index.stage(&records(&needs, &achievements), &deleted)).await
+    }
+
+    /// Commits what was staged, with the change-log position `seq` as its payload, and makes it
+    /// visible to searches. Call with the writer held.
+    pub async fn commit(&self, seq: i64) -> Result<(), SearchError> {
+        let index = self.current();
+        blocking(move || index.commit(seq)).await
     }
 
     /// Switches searches to a finished build, and removes older builds.

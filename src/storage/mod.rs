@@ -424,6 +424,14 @@ pub trait RecordStore: Send + Sync + 'static {
 
     /// (external id, record id) of everything imported into `library` for `org_id`.
     async fn imported_ids(&self, library: Library, org_id: &str) -> StoreResult<Vec<(String, String)>>;
+    /// (external id, record id) of those of `external_ids` imported into `library` for `org_id`
+    /// before: the import's idempotency check, one indexed look-up per id.
+    async fn imported_records(
+        &self,
+        library: Library,
+        org_id: &str,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>>;
 
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>>;
     async fn list_synonym_groups(&self) -> StoreResult<Vec<SynonymGroup>>;

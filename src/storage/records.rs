@@ -116,6 +116,24 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
         self.db.fetch_all(sql).await
     }
 
+    async fn imported_records(
+        &self,
+        library: Library,
+        org_id: &str,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        // Bound parameters per statement stay far below either backend's limit.
+        let mut found = Vec::new();
+        for chunk in external_ids.chunks(1000) {
+            let mut sql = Sql::new("SELECT external_id, record_id FROM import_keys WHERE library = $1 AND org_id = $2")
+                .bind(library.route())
+                .bind(org_id);
+            sql.push(" AND external_id IN ").push_list(chunk.iter().cloned());
+            found.extend(self.db.fetch_all::<(String, String)>(sql).await?);
+        }
+        Ok(found)
+    }
+
     async fn list_dictionary_terms(&self) -> StoreResult<Vec<DictionaryTerm>> {
         all::<D, DictionaryTermRow>(&self.db, Sql::new("SELECT * FROM dictionary_terms ORDER BY id")).await
     }

@@ -244,6 +244,46 @@ async fn a_failure_at_row_15000_leaves_nothing_behind() {
     assert_eq!((r.body["created"].as_i64(), r.body["existing"].as_i64()), (Some(0), Some(3)));
 }
 
+/// External ids are looked up a few thousand rows at a time: a file of 5,000 rows whose first
+/// 3,000 were imported before, one later row repeating a new id of another chunk (an error of
+/// that row) and one naming an old id again (existing, as its first row is).
+#[tokio::test]
+async fn external_ids_are_recognised_across_the_files_chunks() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营石化集团").await;
+    let r = upload(&app, &e.token, "library=needs", "application/x-ndjson", needs_jsonl(3_000, None)).await;
+    assert_eq!(r.body["created"], 3_000, "{}", &r.text[..r.text.len().min(500)]);
+    let file = String::from_utf8(needs_jsonl(5_000, None)).unwrap();
+    let lines: Vec<String> = file
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match i + 1 {
+            4_600 => line.replace("SURVEY-04600", "SURVEY-03100"),
+            4_700 => line.replace("SURVEY-04700", "SURVEY-00100"),
+            _ => line.to_string(),
+        })
+        .collect();
+    let file = (lines.join("\n") + "\n").into_bytes();
+    let r = upload(&app, &e.token, "library=needs&on_error=skip", "application/x-ndjson", file).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", &r.text[..r.text.len().min(500)]);
+    assert_eq!((r.body["created"].as_i64(), r.body["existing"].as_i64()), (Some(1_998), Some(3_001)));
+    assert_eq!(r.body["invalid"], 1);
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0]["row"].as_i64(), errors[0]["code"].as_str()), (Some(4_600), Some("repeated_external_id")));
+    assert!(errors[0]["message"].as_str().unwrap().contains("SURVEY-03100"));
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items[4_699]["action"], "existing");
+    assert_eq!(items[4_699]["id"], items[99]["id"], "the row names the record imported as SURVEY-00100");
+    assert_eq!(items[2_999]["action"], "existing");
+    assert_eq!(items[3_000]["action"], "create");
+
+    // Every record once in the index, the renewed ones (a second change each) included.
+    app.search.catch_up().await.unwrap();
+    let hits = app.search(&e.token, &[("q", "油田化学品"), ("library", "needs")]).await;
+    assert_eq!(hits.body["total"], 4_998, "{}", hits.text);
+}
+
 fn sheets(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
     workbook

@@ -200,8 +200,15 @@ impl SearchIndex {
     /// commits with `seq` as the checkpoint and makes the result visible to searches. Applying
     /// the same batch twice leaves the same index.
     pub fn apply(&self, records: &[IndexRecord<'_>], deleted: &[String], seq: i64) -> Result<(), IndexError> {
-        let mut guard = self.writer()?;
-        let writer = guard.as_mut().ok_or(IndexError::Closed)?;
+        self.stage(records, deleted)?;
+        self.commit(seq)
+    }
+
+    /// Replaces the given records and removes `deleted` ids without committing: nothing is
+    /// visible, or durable, until `commit`. A later stage of the same id replaces an earlier one.
+    pub fn stage(&self, records: &[IndexRecord<'_>], deleted: &[String]) -> Result<(), IndexError> {
+        let guard = self.writer()?;
+        let writer = guard.as_ref().ok_or(IndexError::Closed)?;
         for id in deleted {
             writer.delete_term(self.fields.id_term(id));
         }
@@ -209,6 +216,13 @@ impl SearchIndex {
             writer.delete_term(self.fields.id_term(&record.meta.id));
             writer.add_document(record.document(&self.fields))?;
         }
+        Ok(())
+    }
+
+    /// Commits what was staged with `seq` as the checkpoint and makes it visible to searches.
+    pub fn commit(&self, seq: i64) -> Result<(), IndexError> {
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().ok_or(IndexError::Closed)?;
         let checkpoint = Checkpoint { seq, analyzer: self.analyzer.version().to_string() };
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&checkpoint).unwrap_or_default());

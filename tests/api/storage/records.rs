@@ -79,6 +79,15 @@ async fn an_import_is_written_whole_or_not_at_all_with_its_keys_and_changes() {
     imported.sort();
     assert_eq!(imported, [("FY-001".to_string(), n1.meta.id.clone()), ("FY-002".to_string(), n2.meta.id.clone())]);
     assert!(store.imported_ids(Library::Achievements, &e.id).await.unwrap().is_empty());
+    // The import's look-up: only the ids asked for, in statements of at most a thousand.
+    let asked: Vec<String> = ["FY-002", "FY-404", "FY-001"].map(String::from).to_vec();
+    let mut found = store.imported_records(Library::Needs, &e.id, &asked).await.unwrap();
+    found.sort();
+    assert_eq!(found, [("FY-001".to_string(), n1.meta.id.clone()), ("FY-002".to_string(), n2.meta.id.clone())]);
+    assert!(store.imported_records(Library::Achievements, &e.id, &asked).await.unwrap().is_empty());
+    let many: Vec<String> = (0..2_500).map(|i| format!("X-{i}")).chain(["FY-002".to_string()]).collect();
+    let found = store.imported_records(Library::Needs, &e.id, &many).await.unwrap();
+    assert_eq!(found, [("FY-002".to_string(), n2.meta.id.clone())]);
     let records = store.changes_after(0, 50).await.unwrap().iter().filter(|c| c.record().is_some()).count();
     assert_eq!(records, 3, "one change per record");
 
