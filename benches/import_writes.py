@@ -74,6 +74,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--dry-run", action="store_true", help="check the rows only: the import's own memory, no follower work")
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "techmarket"))
     args = parser.parse_args()
     with socket.create_server(("127.0.0.1", 0)) as probe:
@@ -121,7 +122,7 @@ def main():
                 t.start()
             time.sleep(2)
             request = urllib.request.Request(
-                f"{base}/imports?library=achievements&on_error=skip", data=body, method="POST")
+                f"{base}/imports?library=achievements&on_error=skip" + ("&dry_run=true" if args.dry_run else ""), data=body, method="POST")
             request.add_header("Authorization", f"Bearer {tokens['TM_UNIVERSITY']}")
             request.add_header("Content-Type", "text/csv")
             state["importing"] = True

@@ -284,6 +284,20 @@ async fn external_ids_are_recognised_across_the_files_chunks() {
     assert_eq!(hits.body["total"], 4_998, "{}", hits.text);
 }
 
+/// A file read row by row while its rows are checked: a broken line near the end still refuses
+/// the whole file, and nothing of the rows before it is written.
+#[tokio::test]
+async fn a_file_broken_after_thousands_of_good_rows_writes_nothing() {
+    let app = spawn_app().await;
+    let e = app.enterprise("东营石化集团").await;
+    let mut file = needs_jsonl(3_000, None);
+    file.extend_from_slice("{\"title\": \"未写完的一行\"\n".as_bytes());
+    let r = upload(&app, &e.token, "library=needs&on_error=skip", "application/x-ndjson", file).await;
+    let message = r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "unreadable_file");
+    assert!(message.contains("3001"), "{message}");
+    assert_eq!(count(&app, &e.token, "needs").await, 0);
+}
+
 fn sheets(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
     workbook
