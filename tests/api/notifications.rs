@@ -655,12 +655,12 @@ async fn the_weekly_summary_is_written_once_a_week_to_managers_and_active_organi
     app.create_need(&e, json!({})).await;
     app.create_need(&e, json!({"title": "油田采出水深度处理工艺"})).await;
 
-    // The next Monday 09:30 in Dongying (today, if it is Monday before then): one summary of the
-    // week the needs were posted in, to the manager and to the organisation that posted; none
-    // to the quiet one.
+    // The Monday 09:30 in Dongying after the week the needs were posted in (never today: on a
+    // Monday before 09:30 the needs belong to the week that has just begun): one summary of that
+    // week, to the manager and to the organisation that posted; none to the quiet one.
     let offset = techmarket::domain::market_offset();
     let local = chrono::Utc::now().with_timezone(&offset);
-    let at = (0..8)
+    let at = (1..8)
         .map(|d| (local.date_naive() + chrono::Duration::days(d)).and_hms_opt(9, 30, 0).unwrap())
         .map(|t| t.and_local_timezone(offset).unwrap())
         .find(|t| chrono::Datelike::weekday(t) == chrono::Weekday::Mon && *t > local)
