@@ -284,8 +284,8 @@ async fn external_ids_are_recognised_across_the_files_chunks() {
     assert_eq!(hits.body["total"], 4_998, "{}", hits.text);
 }
 
-/// A file read row by row while its rows are checked: a broken line near the end still refuses
-/// the whole file, and nothing of the rows before it is written.
+/// A broken line after thousands of good rows refuses the whole file: nothing of the rows before
+/// it is written.
 #[tokio::test]
 async fn a_file_broken_after_thousands_of_good_rows_writes_nothing() {
     let app = spawn_app().await;
