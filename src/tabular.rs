@@ -161,40 +161,13 @@ pub fn read_limited(
     encoding: Option<Encoding>,
     limits: &Limits,
 ) -> Result<Table, ReadError> {
-    let mut rows = Vec::new();
-    let read = read_rows(bytes, format, encoding, limits, &mut |row| {
-        rows.push(row);
-        true
-    })?;
-    Ok(Table { format, encoding: read.encoding, headers: read.headers, rows })
-}
-
-/// What reading a file row by row found besides its rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileRead {
-    /// The CSV's encoding, as given or detected.
-    pub encoding: Option<Encoding>,
-    /// Column headers in file order (for JSON Lines, every key seen).
-    pub headers: Vec<String>,
-}
-
-/// Reads `bytes` as `format` within `limits`, handing each data row to `sink` as soon as it is
-/// read, so that a caller holds only the rows in flight rather than the whole sheet. `sink`
-/// returns false to stop reading (what was read is then returned as if the file ended).
-pub fn read_rows(
-    bytes: &[u8],
-    format: Format,
-    encoding: Option<Encoding>,
-    limits: &Limits,
-    sink: &mut dyn FnMut(Row) -> bool,
-) -> Result<FileRead, ReadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ReadError::Empty);
     }
     match format {
-        Format::Csv => read_csv(bytes, encoding, limits, sink),
-        Format::Xlsx => read_xlsx(bytes, limits, sink),
-        Format::JsonLines => read_jsonl(bytes, encoding, limits, sink),
+        Format::Csv => read_csv(bytes, encoding, limits),
+        Format::Xlsx => read_xlsx(bytes, limits),
+        Format::JsonLines => read_jsonl(bytes, encoding, limits),
     }
 }
 
@@ -243,12 +216,7 @@ fn header(text: &str) -> String {
     text.trim().trim_start_matches('\u{feff}').trim().to_string()
 }
 
-fn read_csv(
-    bytes: &[u8],
-    encoding: Option<Encoding>,
-    limits: &Limits,
-    sink: &mut dyn FnMut(Row) -> bool,
-) -> Result<FileRead, ReadError> {
+fn read_csv(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
     let mut budget = Budget::new(limits);
     let (text, encoding) = decode(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(text.as_bytes());
@@ -261,6 +229,7 @@ fn read_csv(
     if headers.iter().all(String::is_empty) {
         return Err(ReadError::NoHeader);
     }
+    let mut rows = Vec::new();
     for (i, record) in records.enumerate() {
         let record = record.map_err(csv_error)?;
         if record.iter().all(|c| c.trim().is_empty()) {
@@ -274,11 +243,9 @@ fn read_csv(
             .map(|(h, c)| (h.clone(), Value::String(restore_formula(c).to_string())))
             .collect();
         // The spreadsheet row, as Excel shows it (a quoted cell may span lines).
-        if !sink(Row { number: i + 2, cells }) {
-            break;
-        }
+        rows.push(Row { number: i + 2, cells });
     }
-    Ok(FileRead { encoding: Some(encoding), headers })
+    Ok(Table { format: Format::Csv, encoding: Some(encoding), headers, rows })
 }
 
 fn csv_error(e: csv::Error) -> ReadError {
@@ -336,7 +303,7 @@ fn check_unpacked_size(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
     Ok(())
 }
 
-fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut dyn FnMut(Row) -> bool) -> Result<FileRead, ReadError> {
+fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, ReadError> {
     check_unpacked_size(bytes, limits)?;
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| ReadError::Workbook(e.to_string()))?;
@@ -352,11 +319,11 @@ fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut dyn FnMut(Row) -> bool) -
     // Cells come row by row; each row is kept as its texts, only up to the caps.
     let mut budget = Budget::new(limits);
     let mut headers: Option<Vec<String>> = None;
-    let mut stopped = false;
+    let mut rows = Vec::new();
     let mut seen: usize = 0;
     let mut current: Option<(u32, Vec<(u32, String)>)> = None;
     let mut finish =
-        |row: u32, texts: Vec<(u32, String)>, headers: &mut Option<Vec<String>>| -> Result<bool, ReadError> {
+        |row: u32, texts: Vec<(u32, String)>, headers: &mut Option<Vec<String>>| -> Result<(), ReadError> {
             match headers {
                 None => {
                     let width = texts.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
@@ -365,11 +332,10 @@ fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut dyn FnMut(Row) -> bool) -
                         names[c as usize] = header(&t);
                     }
                     *headers = Some(names);
-                    Ok(true)
                 }
                 Some(names) => {
                     if texts.iter().all(|(_, t)| t.trim().is_empty()) {
-                        return Ok(true);
+                        return Ok(());
                     }
                     budget.row(texts.len())?;
                     let cells = texts
@@ -379,11 +345,12 @@ fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut dyn FnMut(Row) -> bool) -
                         })
                         .collect();
                     // The row as Excel shows it.
-                    Ok(sink(Row { number: row as usize + 1, cells }))
+                    rows.push(Row { number: row as usize + 1, cells });
                 }
             }
+            Ok(())
         };
-    while !stopped && let Some(cell) = cells.next_cell().map_err(|e| ReadError::Workbook(e.to_string()))? {
+    while let Some(cell) = cells.next_cell().map_err(|e| ReadError::Workbook(e.to_string()))? {
         seen += 1;
         if seen > limits.max_cells {
             return Err(ReadError::TooManyCells { max: limits.max_cells });
@@ -394,22 +361,20 @@ fn read_xlsx(bytes: &[u8], limits: &Limits, sink: &mut dyn FnMut(Row) -> bool) -
             Some((row, texts)) if *row == r => texts.push((c, text)),
             _ => {
                 if let Some((row, texts)) = current.take() {
-                    stopped = !finish(row, texts, &mut headers)?;
+                    finish(row, texts, &mut headers)?;
                 }
                 current = Some((r, vec![(c, text)]));
             }
         }
     }
-    if let Some((row, texts)) = current.take()
-        && !stopped
-    {
+    if let Some((row, texts)) = current.take() {
         finish(row, texts, &mut headers)?;
     }
     let headers = headers.ok_or(ReadError::NoHeader)?;
     if headers.iter().all(String::is_empty) {
         return Err(ReadError::NoHeader);
     }
-    Ok(FileRead { encoding: None, headers })
+    Ok(Table { format: Format::Xlsx, encoding: None, headers, rows })
 }
 
 fn cell_ref_text(cell: &DataRef<'_>) -> String {
@@ -426,16 +391,11 @@ fn cell_ref_text(cell: &DataRef<'_>) -> String {
     }
 }
 
-fn read_jsonl(
-    bytes: &[u8],
-    encoding: Option<Encoding>,
-    limits: &Limits,
-    sink: &mut dyn FnMut(Row) -> bool,
-) -> Result<FileRead, ReadError> {
+fn read_jsonl(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
     let mut budget = Budget::new(limits);
     let (text, _) = decode(bytes, encoding.or(Some(Encoding::Utf8)))?;
     let mut headers: Vec<String> = Vec::new();
-    let mut rows = 0;
+    let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -451,15 +411,12 @@ fn read_jsonl(
                 headers.push(key.clone());
             }
         }
-        rows += 1;
-        if !sink(Row { number: i + 1, cells: map.into_iter().collect() }) {
-            break;
-        }
+        rows.push(Row { number: i + 1, cells: map.into_iter().collect() });
     }
-    if rows == 0 {
+    if rows.is_empty() {
         return Err(ReadError::Empty);
     }
-    Ok(FileRead { encoding: None, headers })
+    Ok(Table { format: Format::JsonLines, encoding: None, headers, rows })
 }
 
 /// One sheet to write: a name, a header row and rows of cells.
@@ -737,45 +694,5 @@ mod tests {
         let err = read(b"{\"title\": 1}\n[1]\n", Format::JsonLines, None).unwrap_err();
         assert_eq!(err, ReadError::Line { line: 2, message: "each line must be a JSON object".into() });
         assert_eq!(read(b"  \n", Format::Csv, None).unwrap_err(), ReadError::Empty);
-    }
-
-    #[test]
-    fn rows_are_handed_over_one_by_one_until_the_taker_stops() {
-        let csv = "需求名称,关键词\r\n稠油降黏剂,稠油\r\n压裂返排液处理,返排液\r\n盐碱地改良,盐碱地\r\n";
-        let lines = "{\"title\": \"稠油降黏剂\"}\n{\"title\": \"压裂返排液处理\"}\n{\"title\": \"盐碱地改良\"}\n";
-        let sheet = Sheet {
-            name: "需求".into(),
-            header: vec!["需求名称".into(), "关键词".into()],
-            rows: ["稠油降黏剂", "压裂返排液处理", "盐碱地改良"]
-                .iter()
-                .map(|t| vec![Cell::Text(t.to_string()), Cell::Text("油田".into())])
-                .collect(),
-        };
-        let workbook = xlsx(&[sheet]).unwrap();
-        for (bytes, format) in [
-            (csv.as_bytes().to_vec(), Format::Csv),
-            (lines.as_bytes().to_vec(), Format::JsonLines),
-            (workbook, Format::Xlsx),
-        ] {
-            let mut taken = Vec::new();
-            let read = read_rows(&bytes, format, None, &Limits::default(), &mut |row| {
-                taken.push(row.number);
-                taken.len() < 2
-            })
-            .unwrap();
-            // CSV and XLSX rows as a spreadsheet numbers them (the header is row 1), JSON Lines by line.
-            let first = if format == Format::JsonLines { 1 } else { 2 };
-            assert_eq!(taken, [first, first + 1], "{format:?}: the third row is not read once the taker stops");
-            assert!(read.headers.contains(&"需求名称".to_string()) || read.headers.contains(&"title".to_string()));
-        }
-        // A broken line after good ones: the good ones were handed over, the error still comes.
-        let mut taken = 0;
-        let err =
-            read_rows(b"{\"title\": \"a\"}\nnot json\n", Format::JsonLines, None, &Limits::default(), &mut |_| {
-                taken += 1;
-                true
-            })
-            .unwrap_err();
-        assert_eq!((taken, matches!(err, ReadError::Line { line: 2, .. })), (1, true));
     }
 }
