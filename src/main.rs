@@ -90,6 +90,11 @@ enum Command {
         /// closed pairs whose records have not changed materially, are left alone.
         #[arg(long)]
         all: bool,
+        /// Match the records written since the matcher's checkpoint, as a running service does
+        /// in the background (after a large `import` with the service stopped), printing the
+        /// rate as it goes.
+        #[arg(long, conflicts_with = "all")]
+        pending: bool,
     },
     /// Rank achievements for needs from JSON Lines files with the production search path and
     /// write a TREC run (the formats are in README.md, "Matching quality"). Nothing is written to the database.
@@ -292,7 +297,7 @@ async fn run(command: Command, config: Config) -> CliResult {
         }
         Command::SearchEval { queries, peer_dir, verbose } => search_eval(queries, peer_dir, verbose).await,
         Command::Export { library, out, format, as_user } => export(&config, &library, &out, format, as_user).await,
-        Command::Match { all } => match_all(&config, all).await,
+        Command::Match { all, pending } => match_records(&config, all, pending).await,
         Command::Eval(args) => eval(args),
         Command::Admin(admin) => {
             let (cx, _) = open_context(&config).await?;
@@ -479,12 +484,19 @@ async fn generate(
     Ok(())
 }
 
-/// `techmarket match --all`.
-async fn match_all(config: &Config, all: bool) -> CliResult {
-    if !all {
-        return Err("say what to match: `techmarket match --all` re-runs matching for every record".into());
+/// `techmarket match --all` and `techmarket match --pending`.
+async fn match_records(config: &Config, all: bool, pending: bool) -> CliResult {
+    if !all && !pending {
+        return Err("say what to match: `techmarket match --all` re-runs matching for every record, \
+                    `techmarket match --pending` matches the records written since the matcher last ran"
+            .into());
     }
     let (cx, _) = open_context(config).await?;
+    if pending {
+        let result = match_pending(&cx).await;
+        startup::close(&cx).await;
+        return result;
+    }
     let started = std::time::Instant::now();
     let result = app::matches::match_all(&cx).await;
     startup::close(&cx).await;
@@ -493,6 +505,40 @@ async fn match_all(config: &Config, all: bool) -> CliResult {
         "matched {records} records in {:.1} s: {created} new suggestions (threshold {})",
         started.elapsed().as_secs_f64(),
         config.matching.threshold
+    );
+    Ok(())
+}
+
+/// `techmarket match --pending`: the suggester's backlog up to the index's position, in steps
+/// of `STEP` change-log positions, each step's rate printed.
+async fn match_pending(cx: &app::App) -> CliResult {
+    const STEP: i64 = 2_000;
+    let target = cx.search().current().last_seq();
+    let started = std::time::Instant::now();
+    let mut created = 0;
+    let mut from = cx.store().checkpoint(app::matches::SUGGESTER).await?;
+    let first = from;
+    while from < target {
+        let step = std::time::Instant::now();
+        let pass = app::matches::run_pending(cx, (from + STEP).min(target), || false).await?;
+        created += pass.created;
+        eprintln!(
+            "matched changes {}..{} in {:.1} s ({:.0}/s): {} new suggestions",
+            from + 1,
+            pass.checkpoint,
+            step.elapsed().as_secs_f64(),
+            (pass.checkpoint - from) as f64 / step.elapsed().as_secs_f64().max(1e-9),
+            pass.created
+        );
+        if pass.checkpoint <= from {
+            break;
+        }
+        from = pass.checkpoint;
+    }
+    println!(
+        "matched {} changes in {:.1} s: {created} new suggestions",
+        from - first,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

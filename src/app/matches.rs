@@ -3,7 +3,8 @@
 //! follower, a refill after a rejection, `techmarket match --all`). Records and dockings are
 //! loaded here, before each pass of `matching::service` over the index.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,7 +20,7 @@ use crate::matching::service::{
     Explanation, MatchItem, Matches, Subject, achievement_fingerprint, candidate_ids, explain, feedback, feedback_ids,
     first_pass, need_fingerprint, rescored, suggestion,
 };
-use crate::matching::{MATCHER_VERSION, MatchParams};
+use crate::matching::{Feedback, MATCHER_VERSION, MatchParams};
 use crate::storage::{Change, DockingQuery, StoreError};
 
 /// The record's field evidence.
@@ -188,8 +189,13 @@ pub async fn for_record(
 /// docking, or a closed one from when both sides read as they do now, is left alone. Returns
 /// how many were created.
 pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
+    Ok(suggest_one(cx, subject).await?.len())
+}
+
+/// `suggest`, returning the dockings it created.
+async fn suggest_one(cx: &App, subject: &Subject) -> Result<Vec<Docking>> {
     if !subject.is_matchable() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let settings = cx.matching;
     let mut existing = dockings_of(cx, subject).await?;
@@ -199,41 +205,274 @@ pub async fn suggest(cx: &App, subject: &Subject) -> Result<usize> {
     let waiting = existing.iter().filter(|d| d.state == DockingState::Suggested).count();
     let room = settings.max_suggestions.saturating_sub(waiting);
     if room == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // Enough candidates to pass over the pairs that already have a docking.
     let limit = (settings.max_suggestions + existing.len()).min(50);
     let matches = rank_with(cx, subject, limit, existing).await?;
-    let mut created = 0;
+    let mut created = Vec::new();
     for item in matches.items.iter().filter(|i| i.score >= settings.threshold) {
-        if created == room {
+        if created.len() == room {
             break;
         }
         if waiting_for(cx, subject, item).await? >= settings.max_suggestions {
             continue;
         }
         let mut unit = cx.begin(Actor::System(MATCHER)).await?;
-        let (docking, event) = suggestion(item, &matches.dictionary_version, unit.at());
-        match unit.create_docking(&docking, &event, true).await {
-            Ok(None) => {
-                if f64::from(item.score) >= cx.notifications.suggestion_min_score {
-                    let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
-                    unit.notify(super::notifications::suggestion(&docking, need, achievement));
+        if let Some(docking) = write_suggestion(cx, &mut unit, item, &matches.dictionary_version).await? {
+            unit.commit().await?;
+            created.push(docking);
+        }
+    }
+    if !created.is_empty() {
+        tracing::info!(
+            library = subject.library().route(),
+            id = subject.id(),
+            created = created.len(),
+            "dockings suggested"
+        );
+    }
+    Ok(created)
+}
+
+/// Writes the suggestion of a ranked pair in `unit`, with its notification: the docking, or
+/// `None` when the pair has its docking already (or another instance wrote it at the same
+/// moment; `unit` is then not to be committed).
+async fn write_suggestion(
+    cx: &App,
+    unit: &mut super::unit::UnitOfWork<'_>,
+    item: &MatchItem,
+    dictionary_version: &str,
+) -> Result<Option<Docking>> {
+    let (docking, event) = suggestion(item, dictionary_version, unit.at());
+    match unit.create_docking(&docking, &event, true).await {
+        Ok(None) => {
+            if f64::from(item.score) >= cx.notifications.suggestion_min_score {
+                let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
+                unit.notify(super::notifications::suggestion(&docking, need, achievement));
+            }
+            Ok(Some(docking))
+        }
+        // The pair has its docking already: nothing is written.
+        Ok(Some(_)) => Ok(None),
+        // Another instance suggested the same pair at the same moment.
+        Err(StoreError::UniqueViolation { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Suggests for `subjects`, in their order, exactly what `suggest` on each in turn would: the
+/// records without dockings are ranked together (on every core, the candidates read from the
+/// database at once) and their suggestions written in one unit of work; a record with dockings
+/// (whose earlier suggestions may need re-scoring, whose managers' decisions feed its ranking),
+/// or one that a suggestion earlier in the batch has reached, goes through `suggest` after the
+/// suggestions before it are written. How many suggestions wait for each counterpart is read
+/// once and then counted as the batch suggests. Returns how many were created.
+pub async fn suggest_batch(cx: &App, subjects: &[Subject]) -> Result<usize> {
+    let settings = cx.matching;
+    let mut plain = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        plain.push(subject.is_matchable() && dockings_of(cx, subject).await?.is_empty());
+    }
+    let chosen: Vec<Subject> = subjects.iter().zip(&plain).filter(|(_, p)| **p).map(|(s, _)| s.clone()).collect();
+    let mut ranked = rank_many(cx, chosen, settings.max_suggestions.min(50)).await?.into_iter();
+    let mut batch = Batch::default();
+    let mut created = 0;
+    for (subject, plain) in subjects.iter().zip(plain) {
+        let key = (subject.library(), subject.id().to_string());
+        let items = if plain { ranked.next() } else { None };
+        let Some((items, dictionary_version)) = items.filter(|_| !batch.reached.contains(&key)) else {
+            if !subject.is_matchable() {
+                continue;
+            }
+            created += batch.flush(cx).await?;
+            batch.waiting.clear();
+            for docking in suggest_one(cx, subject).await? {
+                batch.reached.insert(counterpart_key(subject, &docking));
+                created += 1;
+            }
+            continue;
+        };
+        let mut made = 0;
+        for item in items.into_iter().filter(|i| i.score >= settings.threshold) {
+            if made == settings.max_suggestions {
+                break;
+            }
+            let other = match subject {
+                Subject::Need(_) => (Library::Achievements, item.achievement.meta.id.clone()),
+                Subject::Achievement(_) => (Library::Needs, item.need.meta.id.clone()),
+            };
+            let waiting = match batch.waiting.get(&other) {
+                Some(n) => *n,
+                None => waiting_for(cx, subject, &item).await?,
+            };
+            if waiting >= settings.max_suggestions {
+                batch.waiting.insert(other, waiting);
+                continue;
+            }
+            batch.waiting.insert(other.clone(), waiting + 1);
+            batch.reached.insert(other);
+            batch.pending.push((item, dictionary_version.clone()));
+            made += 1;
+        }
+    }
+    created += batch.flush(cx).await?;
+    Ok(created)
+}
+
+/// The counterpart of `subject` in one of its dockings, as (library, id).
+fn counterpart_key(subject: &Subject, docking: &Docking) -> (Library, String) {
+    match subject {
+        Subject::Need(_) => (Library::Achievements, docking.achievement_id.clone()),
+        Subject::Achievement(_) => (Library::Needs, docking.need_id.clone()),
+    }
+}
+
+/// A batch's decisions not yet written, and what it knows of the queues.
+#[derive(Default)]
+struct Batch {
+    /// Suggestions decided, in order, with the dictionary version of their ranking.
+    pending: Vec<(MatchItem, String)>,
+    /// How many suggestions wait for a record (those of the database when first asked, and the
+    /// batch's own since).
+    waiting: HashMap<(Library, String), usize>,
+    /// The records that a suggestion of this batch has reached.
+    reached: HashSet<(Library, String)>,
+}
+
+impl Batch {
+    /// Writes the pending suggestions in one unit of work; if another instance wrote one of the
+    /// pairs meanwhile (the unit fails on it), one unit each, as `suggest` does. Returns how
+    /// many were created.
+    async fn flush(&mut self, cx: &App) -> Result<usize> {
+        if self.pending.is_empty() {
+            return Ok(0);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut unit = cx.begin(Actor::System(MATCHER)).await?;
+        let mut created = 0;
+        let mut whole = true;
+        for (item, dictionary_version) in &pending {
+            let (docking, event) = suggestion(item, dictionary_version, unit.at());
+            match unit.create_docking(&docking, &event, true).await {
+                Ok(None) => {
+                    if f64::from(item.score) >= cx.notifications.suggestion_min_score {
+                        let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
+                        unit.notify(super::notifications::suggestion(&docking, need, achievement));
+                    }
+                    created += 1;
                 }
+                Ok(Some(_)) => {}
+                Err(StoreError::UniqueViolation { .. }) => {
+                    whole = false;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if whole {
+            unit.commit().await?;
+            tracing::info!(created, "dockings suggested in a batch");
+            return Ok(created);
+        }
+        drop(unit);
+        let mut created = 0;
+        for (item, dictionary_version) in &pending {
+            let mut unit = cx.begin(Actor::System(MATCHER)).await?;
+            if write_suggestion(cx, &mut unit, item, dictionary_version).await?.is_some() {
                 unit.commit().await?;
                 created += 1;
             }
-            // The pair has its docking already: the unit is dropped, writing nothing.
-            Ok(Some(_)) => {}
-            // Another instance suggested the same pair at the same moment.
-            Err(StoreError::UniqueViolation { .. }) => {}
-            Err(e) => return Err(e.into()),
+        }
+        Ok(created)
+    }
+}
+
+/// The ranked counterparts (up to `limit`, with their explanations) and the dictionary version
+/// of records without dockings, as `rank` gives them: the first and second passes run on every
+/// core, and the candidates of all are read from the database together in between.
+async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec<(Vec<MatchItem>, String)>> {
+    if subjects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = cx.search.current();
+    let dictionary_version = index.analyzer().version().to_string();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(subjects.len());
+    let share = subjects.len().div_ceil(threads);
+    let params = MatchParams::default();
+    let mut tasks = Vec::new();
+    for part in subjects.chunks(share) {
+        let (index, part) = (index.clone(), part.to_vec());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|s| first_pass(&index, &s, Feedback::default(), limit, &params).map(|r| (s, r)))
+                .collect::<Result<Vec<_>, _>>()
+        }));
+    }
+    let mut first = Vec::with_capacity(subjects.len());
+    for task in tasks {
+        first.extend(task.await.map_err(task_failed)?.map_err(task_failed)?);
+    }
+    // The candidates as the database holds them now.
+    let (mut need_ids, mut achievement_ids) = (BTreeSet::new(), BTreeSet::new());
+    for (subject, (_, ranking)) in &first {
+        let ids = candidate_ids(ranking);
+        match subject {
+            Subject::Need(_) => achievement_ids.extend(ids),
+            Subject::Achievement(_) => need_ids.extend(ids),
         }
     }
-    if created > 0 {
-        tracing::info!(library = subject.library().route(), id = subject.id(), created, "dockings suggested");
+    let (needs, achievements) = (Arc::new(needs_by_id(cx, need_ids).await?), Arc::new(achievements_by_id(cx, achievement_ids).await?));
+    let mut tasks = Vec::new();
+    let mut rest = first.into_iter();
+    loop {
+        let part: Vec<_> = rest.by_ref().take(share).collect();
+        if part.is_empty() {
+            break;
+        }
+        let (index, needs, achievements) = (index.clone(), needs.clone(), achievements.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(subject, (input, ranking))| {
+                    let ids = candidate_ids(&ranking);
+                    let (n, a): (Vec<Need>, Vec<Achievement>) = match subject {
+                        Subject::Need(_) => (Vec::new(), ids.iter().filter_map(|id| achievements.get(id).cloned()).collect()),
+                        Subject::Achievement(_) => (ids.iter().filter_map(|id| needs.get(id).cloned()).collect(), Vec::new()),
+                    };
+                    explain(&index, &subject, &input, ranking, &n, &a, limit).map(|(_, items)| items)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        }));
     }
-    Ok(created)
+    let mut out = Vec::with_capacity(subjects.len());
+    for task in tasks {
+        let items = task.await.map_err(task_failed)?.map_err(task_failed)?;
+        out.extend(items.into_iter().map(|items| (items, dictionary_version.clone())));
+    }
+    Ok(out)
+}
+
+/// How many ids one read asks for.
+const READ_CHUNK: usize = 5_000;
+
+/// Needs by id, read in chunks.
+async fn needs_by_id(cx: &App, ids: BTreeSet<String>) -> Result<HashMap<String, Need>, StoreError> {
+    let ids: Vec<String> = ids.into_iter().collect();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        out.extend(cx.store.needs_by_ids(chunk).await?.into_iter().map(|n| (n.meta.id.clone(), n)));
+    }
+    Ok(out)
+}
+
+/// Achievements by id, read in chunks.
+async fn achievements_by_id(cx: &App, ids: BTreeSet<String>) -> Result<HashMap<String, Achievement>, StoreError> {
+    let ids: Vec<String> = ids.into_iter().collect();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        out.extend(cx.store.achievements_by_ids(chunk).await?.into_iter().map(|a| (a.meta.id.clone(), a)));
+    }
+    Ok(out)
 }
 
 /// Re-scores the record's suggestions that wait for review and were made before its last
@@ -333,25 +572,52 @@ pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Res
         if from >= indexed || stop() {
             return Ok(Pending { created, checkpoint: from });
         }
-        let changes = cx.store.changes_after(from, 200).await?;
+        let changes = cx.store.changes_after(from, BATCH).await?;
         let changes: Vec<_> = changes.into_iter().filter(|c| c.seq <= indexed).collect();
         let Some(last) = changes.last().map(|c| c.seq) else { return Ok(Pending { created, checkpoint: from }) };
         let mut seen = HashSet::new();
-        for (library, id) in changes.iter().filter_map(Change::record).filter(|&(l, id)| seen.insert((l, id))) {
-            let Some(subject) = subject(cx, library, id).await? else { continue };
-            match suggest(cx, &subject).await {
-                Ok(n) => created += n,
-                Err(e) => {
-                    // A database that fails is retried from the same checkpoint; a record the
-                    // index cannot rank is logged and passed over rather than holding up every
-                    // later write.
-                    cx.store.ping().await?;
-                    tracing::error!(%id, error = %e, "matching a record failed; passed over")
+        let records: Vec<(Library, &str)> =
+            changes.iter().filter_map(Change::record).filter(|&(l, id)| seen.insert((l, id))).collect();
+        let subjects = subjects(cx, &records).await?;
+        match suggest_batch(cx, &subjects).await {
+            Ok(n) => created += n,
+            Err(e) => {
+                // A database that fails is retried from the same checkpoint; otherwise the batch
+                // is matched again record by record (what it wrote is recognised), and a record
+                // the index cannot rank is logged and passed over rather than holding up every
+                // later write.
+                cx.store.ping().await?;
+                tracing::warn!(error = %e, "matching a batch failed; matching its records one by one");
+                for subject in &subjects {
+                    match suggest(cx, subject).await {
+                        Ok(n) => created += n,
+                        Err(e) => {
+                            cx.store.ping().await?;
+                            tracing::error!(id = subject.id(), error = %e, "matching a record failed; passed over")
+                        }
+                    }
                 }
             }
         }
         set_checkpoint(cx, last).await?;
     }
+}
+
+/// How many changes of the feed the suggester reads, and matches as one batch, at a time.
+const BATCH: u32 = 1_000;
+
+/// The records of `records` that still exist, in that order.
+async fn subjects(cx: &App, records: &[(Library, &str)]) -> Result<Vec<Subject>, StoreError> {
+    let ids = |library| records.iter().filter(|(l, _)| *l == library).map(|(_, id)| id.to_string()).collect();
+    let mut needs = needs_by_id(cx, ids(Library::Needs)).await?;
+    let mut achievements = achievements_by_id(cx, ids(Library::Achievements)).await?;
+    Ok(records
+        .iter()
+        .filter_map(|(library, id)| match library {
+            Library::Needs => needs.remove(*id).map(Subject::Need),
+            Library::Achievements => achievements.remove(*id).map(Subject::Achievement),
+        })
+        .collect())
 }
 
 /// Moves the suggester's checkpoint in the feed.
@@ -374,10 +640,8 @@ pub async fn match_all(cx: &App) -> Result<(usize, usize)> {
                 }
             };
             let Some(last) = page.last().map(|s| s.id().to_string()) else { break };
-            for subject in page {
-                records += 1;
-                created += suggest(cx, &subject).await?;
-            }
+            records += page.len();
+            created += suggest_batch(cx, &page).await?;
             after = last;
         }
     }

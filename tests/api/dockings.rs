@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use techmarket::domain::record::Library;
 
 use crate::helpers::{Actor, TestApp, spawn_app};
 
@@ -774,4 +775,127 @@ async fn a_note_sent_as_null_is_a_note_left_out() {
         )
         .await;
     assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.text);
+}
+
+/// A context on a fresh database, with no followers: nothing is indexed or matched unless the
+/// test asks.
+async fn quiet_context(dir: &tempfile::TempDir, max_suggestions: usize) -> std::sync::Arc<techmarket::app::App> {
+    let url = crate::helpers::fresh_database_url(dir).await;
+    let max = max_suggestions.to_string();
+    let config = crate::helpers::test_config_with(dir, &url, &[("TECHMARKET__MATCHING__MAX_SUGGESTIONS", &max)]);
+    techmarket::telemetry::init(&config.log);
+    techmarket::startup::open_context(&config).await.expect("open the context").0
+}
+
+/// Every docking of the market as (need, achievement, state, score, explanation), sorted.
+async fn all_suggestions(cx: &techmarket::app::App) -> Vec<(String, String, String, String, String)> {
+    let query = techmarket::storage::DockingQuery { limit: 1_000, ..Default::default() };
+    let page = cx.store().list_dockings(&query).await.unwrap();
+    assert!(page.next_cursor.is_none());
+    let mut out = Vec::new();
+    for d in page.items {
+        let need = cx.store().get_need(&d.need_id).await.unwrap().unwrap().content.title;
+        let achievement = cx.store().get_achievement(&d.achievement_id).await.unwrap().unwrap().content.title;
+        let score = format!("{:?}", d.score);
+        out.push((need, achievement, serde_json::to_string(&d.state).unwrap(), score, d.explanation.to_string()));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn batch_matching_suggests_what_one_by_one_matching_would() {
+    // Five suggestions at most waiting per record (the default), in two batches: records of the
+    // second that the first's suggestions reached take the one-by-one path.
+    batch_and_one_by_one(5, Copies::Needs).await;
+    // One at most, the needs matched before any achievement could be found (as if posted
+    // first), then every achievement in one batch: an achievement and its copy compete for the
+    // same need within the batch.
+    batch_and_one_by_one(1, Copies::Achievements).await;
+}
+
+/// Which library the test copies after the demo market is written.
+#[derive(Clone, Copy, PartialEq)]
+enum Copies {
+    Needs,
+    Achievements,
+}
+
+async fn batch_and_one_by_one(max_suggestions: usize, copies: Copies) {
+    use techmarket::app::matches;
+    // The demo market twice (the needs and achievements of the city's industries, none matched)
+    // with a second record of each need or achievement asking or offering the same.
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (quiet_context(&dir_a, max_suggestions).await, quiet_context(&dir_b, max_suggestions).await);
+    for cx in [&a, &b] {
+        techmarket::demo::seed(cx).await.unwrap();
+        let system = techmarket::app::Actor::System("test");
+        if copies == Copies::Needs {
+            let mut needs = cx.store().scan_needs("", 1_000).await.unwrap();
+            for need in &mut needs {
+                need.meta.id = techmarket::domain::new_id();
+                need.content.title = format!("{}（二期）", need.content.title);
+            }
+            techmarket::app::records::insert_prepared(cx, system, &needs, &[]).await.unwrap();
+        } else {
+            let mut achievements = cx.store().scan_achievements("", 1_000).await.unwrap();
+            for achievement in &mut achievements {
+                achievement.meta.id = techmarket::domain::new_id();
+                achievement.content.title = format!("{}（改进型）", achievement.content.title);
+            }
+            techmarket::app::records::insert_prepared(cx, system, &[], &achievements).await.unwrap();
+        }
+    }
+    let changes = a.store().changes_after(0, 10_000).await.unwrap();
+    let last = changes.last().unwrap().seq;
+    let records: Vec<_> = changes.iter().filter_map(|c| c.record().map(|r| (c.seq, r))).collect();
+    assert!(records.len() > 100, "the demo holds enough records to match: {}", records.len());
+    let mut seen = std::collections::HashSet::new();
+    let records: Vec<_> = records.into_iter().filter(|(_, r)| seen.insert(*r)).collect();
+    let one_by_one = |upto: i64, after: i64| {
+        let (a, records) = (a.clone(), records.clone());
+        async move {
+            for (_, (library, id)) in records.iter().filter(|(seq, _)| *seq > after && *seq <= upto) {
+                matches::suggest_for(&a, *library, id).await.unwrap();
+            }
+        }
+    };
+    // Where the first batch ends: at the last need when the needs are matched first, on an
+    // empty index; halfway otherwise.
+    let first_upto = match copies {
+        Copies::Achievements => {
+            let upto = records.iter().filter(|(_, (l, _))| *l == Library::Needs).map(|(s, _)| *s).max().unwrap();
+            assert!(records.iter().all(|(s, (l, _))| *l == Library::Needs || *s > upto), "needs come first");
+            upto
+        }
+        Copies::Needs => {
+            for cx in [&a, &b] {
+                techmarket::app::indexing::catch_up(cx.store().as_ref(), cx.search()).await.unwrap();
+            }
+            changes[changes.len() / 2].seq
+        }
+    };
+    // One record at a time in the order written, and as the suggester does, in batches.
+    one_by_one(first_upto, 0).await;
+    let first = matches::run_pending(&b, first_upto, || false).await.unwrap();
+    for cx in [&a, &b] {
+        techmarket::app::indexing::catch_up(cx.store().as_ref(), cx.search()).await.unwrap();
+    }
+    one_by_one(last, first_upto).await;
+    let rest = matches::run_pending(&b, last, || false).await.unwrap();
+    assert_eq!(rest.checkpoint, last);
+
+    let (one_by_one, batched) = (all_suggestions(&a).await, all_suggestions(&b).await);
+    assert_eq!(one_by_one.len(), first.created + rest.created);
+    assert!(one_by_one.iter().all(|s| s.2 == "\"suggested\""), "{one_by_one:?}");
+    assert_eq!(one_by_one, batched, "the batch writes exactly the one-by-one suggestions");
+    // Some queues were full, so the batch had to count what waits for each record.
+    let mut per_record = std::collections::HashMap::new();
+    for s in &one_by_one {
+        *per_record.entry(&s.0).or_insert(0) += 1;
+        *per_record.entry(&s.1).or_insert(0) += 1;
+    }
+    assert!(per_record.values().any(|n| *n == max_suggestions), "a full queue: {per_record:?}");
+    techmarket::startup::close(&a).await;
+    techmarket::startup::close(&b).await;
 }
