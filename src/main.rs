@@ -535,11 +535,7 @@ async fn match_pending(cx: &app::App) -> CliResult {
         }
         from = pass.checkpoint;
     }
-    println!(
-        "matched {} changes in {:.1} s: {created} new suggestions",
-        from - first,
-        started.elapsed().as_secs_f64()
-    );
+    println!("matched {} changes in {:.1} s: {created} new suggestions", from - first, started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -17,10 +17,10 @@ use crate::domain::need::Need;
 use crate::domain::record::{Library, Principal};
 use crate::domain::vocab::Visibility;
 use crate::matching::service::{
-    Explanation, MatchItem, Matches, Subject, achievement_fingerprint, candidate_ids, explain, feedback, feedback_ids,
-    first_pass, need_fingerprint, rescored, suggestion,
+    Explanation, MatchItem, Matches, Subject, achievement_fingerprint, candidate_ids, counterpart_request, explain,
+    feedback, feedback_ids, first_pass, first_pass_among, need_fingerprint, rescored, suggestion,
 };
-use crate::matching::{Feedback, MATCHER_VERSION, MatchParams};
+use crate::matching::{Feedback, KeywordMemo, MATCHER_VERSION, MatchParams};
 use crate::storage::{Change, DockingQuery, StoreError};
 
 /// The record's field evidence.
@@ -400,12 +400,31 @@ async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(subjects.len());
     let share = subjects.len().div_ceil(threads);
     let params = MatchParams::default();
+    // Each library's open records, as the first pass of every record of the other sees them,
+    // with each term's postings among them read once for the batch.
+    let among = {
+        let (index, libraries) = (index.clone(), subjects.iter().map(Subject::library).collect::<HashSet<_>>());
+        tokio::task::spawn_blocking(move || {
+            libraries
+                .into_iter()
+                .map(|l| index.counterparts(&counterpart_request(l)).map(|c| (l, Arc::new(c))))
+                .collect::<Result<HashMap<_, _>, _>>()
+        })
+        .await
+        .map_err(task_failed)?
+        .map_err(task_failed)?
+    };
     let mut tasks = Vec::new();
     for part in subjects.chunks(share) {
-        let (index, part) = (index.clone(), part.to_vec());
+        let (index, part, among) = (index.clone(), part.to_vec(), among.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
+            let mut memo = KeywordMemo::default();
             part.into_iter()
-                .map(|s| first_pass(&index, &s, Feedback::default(), limit, &params).map(|r| (s, r)))
+                .map(|s| {
+                    let counterparts = among.get(&s.library()).map(|c| c.as_ref());
+                    first_pass_among(&index, counterparts, &mut memo, &s, Feedback::default(), limit, &params)
+                        .map(|r| (s, r))
+                })
                 .collect::<Result<Vec<_>, _>>()
         }));
     }
@@ -422,7 +441,8 @@ async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec
             Subject::Achievement(_) => need_ids.extend(ids),
         }
     }
-    let (needs, achievements) = (Arc::new(needs_by_id(cx, need_ids).await?), Arc::new(achievements_by_id(cx, achievement_ids).await?));
+    let (needs, achievements) =
+        (Arc::new(needs_by_id(cx, need_ids).await?), Arc::new(achievements_by_id(cx, achievement_ids).await?));
     let mut tasks = Vec::new();
     let mut rest = first.into_iter();
     loop {
@@ -436,8 +456,12 @@ async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec
                 .map(|(subject, (input, ranking))| {
                     let ids = candidate_ids(&ranking);
                     let (n, a): (Vec<Need>, Vec<Achievement>) = match subject {
-                        Subject::Need(_) => (Vec::new(), ids.iter().filter_map(|id| achievements.get(id).cloned()).collect()),
-                        Subject::Achievement(_) => (ids.iter().filter_map(|id| needs.get(id).cloned()).collect(), Vec::new()),
+                        Subject::Need(_) => {
+                            (Vec::new(), ids.iter().filter_map(|id| achievements.get(id).cloned()).collect())
+                        }
+                        Subject::Achievement(_) => {
+                            (ids.iter().filter_map(|id| needs.get(id).cloned()).collect(), Vec::new())
+                        }
                     };
                     explain(&index, &subject, &input, ranking, &n, &a, limit).map(|(_, items)| items)
                 })

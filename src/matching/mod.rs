@@ -20,7 +20,7 @@ pub mod service;
 use std::collections::{HashMap, HashSet};
 
 use crate::search::analyzer::normalize_text;
-use crate::search::index::{IndexError, Retrieved, SearchIndex, SearchRequest};
+use crate::search::index::{Counterparts, IndexError, Retrieved, SearchIndex, SearchRequest};
 
 /// Identifies the ranking method; stored with every suggestion so a score can be reproduced.
 pub const MATCHER_VERSION: &str = "match-2";
@@ -168,21 +168,48 @@ const FEEDBACK_MAX_SHARE: f64 = 0.025;
 /// Keyword evidence and feedback are each capped, so no single part dominates.
 const EVIDENCE_CAP: f32 = 2.0;
 
+/// What rankings on one index learn about keywords, kept across the rankings of a batch: each
+/// keyword normalised, and in how many records it occurs (`SearchIndex::keyword_frequency`).
+/// Both depend only on the text and the index, so a ranking finds the same with a memo of
+/// earlier rankings as with an empty one.
+#[derive(Default)]
+pub struct KeywordMemo {
+    normalized: HashMap<String, String>,
+    frequency: HashMap<String, u64>,
+}
+
+impl KeywordMemo {
+    /// `normalize_text` of `text`.
+    fn normalized(&mut self, text: &str) -> String {
+        if let Some(found) = self.normalized.get(text) {
+            return found.clone();
+        }
+        let normalized = normalize_text(text);
+        self.normalized.insert(text.to_string(), normalized.clone());
+        normalized
+    }
+}
+
 /// How specific each keyword is in the catalogue, looked up once per ranking.
 struct Specificity<'a> {
     index: &'a SearchIndex,
     catalogue: u64,
     known: HashMap<String, (f32, u64)>,
+    memo: &'a mut KeywordMemo,
 }
 
 impl Specificity<'_> {
     /// (specificity weight, document frequency) of a keyword.
     fn of(&mut self, keyword: &str) -> (f32, u64) {
-        let (index, catalogue) = (self.index, self.catalogue);
-        *self.known.entry(normalize_text(keyword)).or_insert_with(|| {
-            let (df, _) = index.keyword_frequency(keyword);
-            (specific(df, catalogue), df)
-        })
+        let key = self.memo.normalized(keyword);
+        if let Some(known) = self.known.get(&key) {
+            return *known;
+        }
+        let index = self.index;
+        let df = *self.memo.frequency.entry(keyword.to_string()).or_insert_with(|| index.keyword_frequency(keyword).0);
+        let found = (specific(df, self.catalogue), df);
+        self.known.insert(key, found);
+        found
     }
 }
 
@@ -196,10 +223,10 @@ struct Lent {
 
 impl Lent {
     /// The feedback a candidate receives from the others: (lift, the keywords that lift it).
-    fn received(&self, i: usize, r: &Retrieved) -> (f32, Vec<String>) {
+    fn received(&self, i: usize, r: &Retrieved, memo: &mut KeywordMemo) -> (f32, Vec<String>) {
         let mut keywords = Vec::new();
         let mut lift = 0.0;
-        for k in own_keywords(r) {
+        for k in own_keywords(r, memo) {
             if let Some(w) = self.total.get(&k) {
                 let own = self.by.get(&(i, k.clone())).copied().unwrap_or(0.0);
                 if w - own > 1e-6 {
@@ -217,24 +244,52 @@ impl Lent {
 pub fn rank(
     index: &SearchIndex,
     input: &MatchInput,
+    request: SearchRequest,
+    params: &MatchParams,
+) -> Result<Ranking, IndexError> {
+    rank_among(index, None, &mut KeywordMemo::default(), input, request, params)
+}
+
+/// `rank`, the candidates retrieved among `among` (taken from `index` with `request`'s
+/// filters, for a batch of records) when given: the same ranking.
+pub fn rank_among(
+    index: &SearchIndex,
+    among: Option<&Counterparts>,
+    memo: &mut KeywordMemo,
+    input: &MatchInput,
     mut request: SearchRequest,
     params: &MatchParams,
 ) -> Result<Ranking, IndexError> {
     let wanted = request.limit;
     request.text = input.text.clone();
     request.limit = params.candidates.max(wanted);
-    let mut retrieved = index.retrieve(&request, params.max_terms)?;
+    let retrieved = match among {
+        Some(counterparts) => counterparts.retrieve(index, &request, params.max_terms)?,
+        None => index.retrieve(&request, params.max_terms)?,
+    };
+    Ok(rank_retrieved(index, memo, input, retrieved, wanted, params))
+}
+
+/// The ranking of the candidates `retrieve` found.
+fn rank_retrieved(
+    index: &SearchIndex,
+    memo: &mut KeywordMemo,
+    input: &MatchInput,
+    mut retrieved: Vec<Retrieved>,
+    wanted: usize,
+    params: &MatchParams,
+) -> Ranking {
     if let Some(own) = &input.exclude_id {
         retrieved.retain(|r| &r.id != own);
     }
     let Some(best) = retrieved.first().map(|r| r.score).filter(|s| *s > 0.0) else {
-        return Ok(Ranking {
+        return Ranking {
             field: FieldEvidence { declared: input.field.clone(), shares: Vec::new() },
             candidates: Vec::new(),
-        });
+        };
     };
     let catalogue = index.num_docs().max(1);
-    let mut specificity = Specificity { index, catalogue, known: HashMap::new() };
+    let mut specificity = Specificity { index, catalogue, known: HashMap::new(), memo };
     let hits = keyword_hits(&retrieved, &normalize_text(&input.text), &mut specificity);
     let field = field_distribution(&retrieved, &hits, input, params, catalogue, best);
     let first: Vec<f32> = retrieved
@@ -250,7 +305,7 @@ pub fn rank(
         .zip(hits)
         .enumerate()
         .map(|(i, (r, keyword_hits))| {
-            let (lift, feedback_keywords) = lent.received(i, &r);
+            let (lift, feedback_keywords) = lent.received(i, &r, specificity.memo);
             let text_score = r.score / best;
             let field_share = field.share(&r.field);
             let raw = (text_score
@@ -272,7 +327,7 @@ pub fn rank(
         .collect();
     candidates.sort_by(|a, b| b.rank_score.total_cmp(&a.rank_score).then_with(|| a.retrieved.id.cmp(&b.retrieved.id)));
     candidates.truncate(wanted);
-    Ok(Ranking { field, candidates })
+    Ranking { field, candidates }
 }
 
 /// A candidate's keyword evidence: the sum of its hits' weights, capped.
@@ -286,11 +341,11 @@ fn keyword_hits(retrieved: &[Retrieved], text: &str, specificity: &mut Specifici
     retrieved
         .iter()
         .map(|r| {
-            let field = normalize_text(&r.field);
+            let field = specificity.memo.normalized(&r.field);
             r.keywords
                 .iter()
                 .filter_map(|k| {
-                    let normalized = normalize_text(k);
+                    let normalized = specificity.memo.normalized(k);
                     if normalized.chars().count() < 2 || normalized == field || !text.contains(&normalized) {
                         return None;
                     }
@@ -316,7 +371,7 @@ fn feedback(
     let max_df = ((specificity.catalogue as f64 * FEEDBACK_MAX_SHARE) as u64).max(50);
     let mut lent = Lent::default();
     for &i in order.iter().take(params.feedback_depth) {
-        for k in own_keywords(&retrieved[i]) {
+        for k in own_keywords(&retrieved[i], specificity.memo) {
             let (weight, df) = specificity.of(&k);
             if (2..=max_df).contains(&df) {
                 let w = first[i] / top_score * weight;
@@ -349,14 +404,17 @@ fn percentage(evidence: f32, coverage: f32) -> f32 {
 }
 
 /// A candidate's keywords, normalised, without its field's name.
-fn own_keywords(r: &Retrieved) -> Vec<String> {
-    let field = normalize_text(&r.field);
+fn own_keywords(r: &Retrieved, memo: &mut KeywordMemo) -> Vec<String> {
+    let field = memo.normalized(&r.field);
     let mut seen = HashSet::new();
-    r.keywords
-        .iter()
-        .map(|k| normalize_text(k))
-        .filter(|k| k.chars().count() >= 2 && *k != field && seen.insert(k.clone()))
-        .collect()
+    let mut out = Vec::new();
+    for k in &r.keywords {
+        let k = memo.normalized(k);
+        if k.chars().count() >= 2 && k != field && seen.insert(k.clone()) {
+            out.push(k);
+        }
+    }
+    out
 }
 
 /// The field distribution: the strongest candidates vote with their text score; each keyword

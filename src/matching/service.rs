@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::fit::{Fit, assess};
-use super::{Feedback, FieldEvidence, MATCHER_VERSION, MatchInput, MatchParams, rank};
+use super::{Feedback, FieldEvidence, KeywordMemo, MATCHER_VERSION, MatchInput, MatchParams, rank_among};
 use crate::domain::achievement::{Achievement, AchievementContent};
 use crate::domain::docking::{
     Docking, DockingAction, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode,
@@ -20,7 +20,7 @@ use crate::domain::need::{Need, NeedContent};
 use crate::domain::new_id;
 use crate::domain::record::Library;
 use crate::domain::vocab::{RecordStatus, TechField, Visibility};
-use crate::search::index::{IndexError, SearchIndex, SearchRequest};
+use crate::search::index::{Counterparts, IndexError, SearchIndex, SearchRequest};
 
 /// How the background matcher suggests.
 #[derive(Debug, Clone, Copy)]
@@ -242,6 +242,35 @@ pub fn first_pass(
     limit: usize,
     params: &MatchParams,
 ) -> Result<(MatchInput, super::Ranking), IndexError> {
+    first_pass_among(index, None, &mut KeywordMemo::default(), subject, feedback, limit, params)
+}
+
+/// The filters of a first pass for a record of `library`: open records of the other library,
+/// as a manager sees them.
+pub fn counterpart_request(library: Library) -> SearchRequest {
+    let other = match library {
+        Library::Needs => Library::Achievements,
+        Library::Achievements => Library::Needs,
+    };
+    SearchRequest {
+        library: Some(other),
+        viewer_is_staff: true,
+        status: Some(RecordStatus::Open),
+        ..SearchRequest::default()
+    }
+}
+
+/// `first_pass` among the counterparts of a batch (`SearchIndex::counterparts` of
+/// `counterpart_request`), when given.
+pub fn first_pass_among(
+    index: &SearchIndex,
+    among: Option<&Counterparts>,
+    memo: &mut KeywordMemo,
+    subject: &Subject,
+    feedback: Feedback,
+    limit: usize,
+    params: &MatchParams,
+) -> Result<(MatchInput, super::Ranking), IndexError> {
     let field = subject.field();
     let input = MatchInput {
         text: subject.text(),
@@ -249,18 +278,8 @@ pub fn first_pass(
         exclude_id: Some(subject.id().to_string()),
         feedback,
     };
-    let other = match subject.library() {
-        Library::Needs => Library::Achievements,
-        Library::Achievements => Library::Needs,
-    };
-    let request = SearchRequest {
-        library: Some(other),
-        viewer_is_staff: true,
-        status: Some(RecordStatus::Open),
-        limit: (limit * 3).max(30),
-        ..SearchRequest::default()
-    };
-    let ranking = rank(index, &input, request, params)?;
+    let request = SearchRequest { limit: (limit * 3).max(30), ..counterpart_request(subject.library()) };
+    let ranking = rank_among(index, among, memo, &input, request, params)?;
     Ok((input, ranking))
 }
 

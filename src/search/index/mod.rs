@@ -4,6 +4,7 @@
 //! API: concepts, visibility and filters inside the query, facets), `retrieval` (the matcher's
 //! candidates and their exact scores) and `highlight` (marked fragments).
 
+mod counterparts;
 mod highlight;
 mod retrieval;
 mod searching;
@@ -27,6 +28,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
+pub use counterparts::Counterparts;
 pub use retrieval::Retrieved;
 pub use searching::{Facets, Hit, SearchOutcome, SearchRequest, SortOrder};
 

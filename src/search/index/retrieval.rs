@@ -57,37 +57,54 @@ impl SearchIndex {
         let Some(text) = self.term_union(&terms) else { return Ok(Vec::new()) };
         let top = if pruned {
             let wide = SearchRequest { limit: request.limit.max(1) * 2, ..request.clone() };
-            let mut top = self.top_visible(&searcher, text.as_ref(), &wide)?;
+            let top = self.top_visible(&searcher, text.as_ref(), &wide)?;
             let (all, _) = self.query_terms(&request.text, usize::MAX);
-            let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
-            for ((score, _), exact) in top.iter_mut().zip(self.exact_scores(&searcher, &all, &addresses)?) {
-                *score = exact;
-            }
-            top.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            let mut top = self.rescored(&searcher, &all, top)?;
             top.truncate(request.limit.max(1));
             top
         } else {
-            self.top_visible(&searcher, text.as_ref(), request)?
+            // Scored again as a flat sum, clause by clause: the union adds a record's clauses in
+            // the order its scorers reach it, which a batch (`Counterparts`) cannot repeat.
+            let top = self.top_visible(&searcher, text.as_ref(), request)?;
+            self.rescored(&searcher, &terms, top)?
         };
         let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
         let coverage = self.coverage(&searcher, &self.term_weights(&request.text), &addresses)?;
         let mut out = Vec::with_capacity(top.len());
         for ((score, address), coverage) in top.into_iter().zip(coverage) {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let library =
-                if text(self.fields.library) == "achievements" { Library::Achievements } else { Library::Needs };
-            let keywords = doc.get_all(self.fields.keywords).filter_map(|v| v.as_str().map(str::to_string)).collect();
-            out.push(Retrieved {
-                library,
-                id: text(self.fields.id),
-                score,
-                field: text(self.fields.field),
-                keywords,
-                coverage,
-            });
+            out.push(self.retrieved(&searcher, address, score, coverage)?);
         }
         Ok(out)
+    }
+
+    /// The records of `top` with their exact scores for `terms` (`exact_scores`), best first.
+    fn rescored(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &[(String, f32)],
+        mut top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
+        let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
+        for ((score, _), exact) in top.iter_mut().zip(self.exact_scores(searcher, terms, &addresses)?) {
+            *score = exact;
+        }
+        top.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(top)
+    }
+
+    /// A candidate from its stored fields, with its score and coverage.
+    pub(super) fn retrieved(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+        score: f32,
+        coverage: f32,
+    ) -> Result<Retrieved, IndexError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let library = if text(self.fields.library) == "achievements" { Library::Achievements } else { Library::Needs };
+        let keywords = doc.get_all(self.fields.keywords).filter_map(|v| v.as_str().map(str::to_string)).collect();
+        Ok(Retrieved { library, id: text(self.fields.id), score, field: text(self.fields.field), keywords, coverage })
     }
 
     /// The `request.limit` best records for `text` that pass the request's visibility and

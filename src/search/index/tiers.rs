@@ -405,6 +405,38 @@ mod tests {
         }
     }
 
+    /// A batch's `Counterparts` retrieves exactly what `retrieve` does, record by record (the
+    /// same candidates, bit for bit the same scores and coverage), with terms left out or not,
+    /// for a record of either library, over segments with deleted records and every visibility.
+    #[test]
+    fn counterparts_retrieve_exactly_what_the_index_retrieves() {
+        let dir = tempfile::tempdir().expect("dir");
+        let index = catalogue(dir.path());
+        let mut compared = 0;
+        for library in [Library::Needs, Library::Achievements] {
+            let request = SearchRequest {
+                library: Some(library),
+                viewer_is_staff: true,
+                status: Some(RecordStatus::Open),
+                ..SearchRequest::default()
+            };
+            let counterparts = index.counterparts(&request).expect("counterparts");
+            assert!(!counterparts.is_empty());
+            for text in
+                QUERIES.iter().chain(&["固态电池的热管理研究，本项目针对电解液、正极材料与稳定性，开展加氢和催化剂"])
+            {
+                for (max_terms, limit) in [(48, 30), (2, 30), (3, 5), (48, 400)] {
+                    let request = SearchRequest { text: text.to_string(), limit, ..request.clone() };
+                    let direct = index.retrieve(&request, max_terms).expect("retrieve");
+                    let batched = counterparts.retrieve(&index, &request, max_terms).expect("counterparts");
+                    assert_eq!(batched, direct, "{text} ({library:?}, {max_terms} terms, top {limit})");
+                    compared += usize::from(!direct.is_empty());
+                }
+            }
+        }
+        assert!(compared > 40, "{compared}");
+    }
+
     #[test]
     fn the_tiered_pass_finds_counts_and_ranks_what_the_nested_query_did() {
         let dir = tempfile::tempdir().expect("dir");
