@@ -22,6 +22,20 @@ struct TermPostings {
     postings: Vec<(u32, u32, u8)>,
 }
 
+/// How many postings the batch keeps at most (12 bytes each, about 100 MB): past it, a term's
+/// postings are read for the ranking that asks and not kept, so a batch against a large library
+/// stays bounded in memory.
+const KEPT_POSTINGS: usize = 8_000_000;
+/// How many records' stored fields the batch keeps at most.
+const KEPT_RECORDS: usize = 100_000;
+
+/// The terms read so far, and how many postings they hold.
+#[derive(Default)]
+struct TermCache {
+    terms: HashMap<(usize, String), Arc<Option<TermPostings>>>,
+    postings: usize,
+}
+
 /// The allowed records of one library (see the module's documentation).
 pub struct Counterparts {
     searcher: tantivy::Searcher,
@@ -31,7 +45,7 @@ pub struct Counterparts {
     slots: Vec<Vec<u32>>,
     /// The title, keywords and body fields, in the order the query's clauses name them.
     fields: [Field; 3],
-    terms: Mutex<HashMap<(usize, String), Arc<Option<TermPostings>>>>,
+    terms: Mutex<TermCache>,
     stored: Mutex<HashMap<u32, Arc<Retrieved>>>,
 }
 
@@ -63,7 +77,7 @@ impl SearchIndex {
             addresses,
             slots,
             fields: [f.title, f.keywords, f.body],
-            terms: Mutex::new(HashMap::new()),
+            terms: Mutex::new(TermCache::default()),
             stored: Mutex::new(HashMap::new()),
         })
     }
@@ -174,7 +188,7 @@ impl Counterparts {
     /// A term's postings in field `i` among the allowed records, read once.
     fn postings(&self, i: usize, term: &str) -> Result<Arc<Option<TermPostings>>, IndexError> {
         let key = (i, term.to_string());
-        if let Some(found) = self.terms.lock().expect("term cache").get(&key) {
+        if let Some(found) = self.terms.lock().expect("term cache").terms.get(&key) {
             return Ok(found.clone());
         }
         let field = self.fields[i];
@@ -204,7 +218,12 @@ impl Counterparts {
             Some(TermPostings { weight: Bm25Weight::for_terms(&self.searcher, std::slice::from_ref(&term))?, postings })
         };
         let found = Arc::new(found);
-        self.terms.lock().expect("term cache").insert(key, found.clone());
+        let mut cache = self.terms.lock().expect("term cache");
+        let size = found.as_ref().as_ref().map_or(0, |p| p.postings.len());
+        if cache.postings + size <= KEPT_POSTINGS {
+            cache.postings += size;
+            cache.terms.insert(key, found.clone());
+        }
         Ok(found)
     }
 
@@ -214,7 +233,10 @@ impl Counterparts {
             return Ok(found.clone());
         }
         let found = Arc::new(index.retrieved(&self.searcher, self.address(slot), 0.0, 0.0)?);
-        self.stored.lock().expect("stored cache").insert(slot, found.clone());
+        let mut stored = self.stored.lock().expect("stored cache");
+        if stored.len() < KEPT_RECORDS {
+            stored.insert(slot, found.clone());
+        }
         Ok(found)
     }
 }
