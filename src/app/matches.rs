@@ -219,7 +219,7 @@ async fn suggest_one(cx: &App, subject: &Subject) -> Result<Vec<Docking>> {
             continue;
         }
         let mut unit = cx.begin(Actor::System(MATCHER)).await?;
-        if let Some(docking) = write_suggestion(cx, &mut unit, item, &matches.dictionary_version).await? {
+        if let Written::Created(docking) = write_suggestion(cx, &mut unit, item, &matches.dictionary_version).await? {
             unit.commit().await?;
             created.push(docking);
         }
@@ -235,15 +235,23 @@ async fn suggest_one(cx: &App, subject: &Subject) -> Result<Vec<Docking>> {
     Ok(created)
 }
 
-/// Writes the suggestion of a ranked pair in `unit`, with its notification: the docking, or
-/// `None` when the pair has its docking already (or another instance wrote it at the same
-/// moment; `unit` is then not to be committed).
+/// What writing a suggestion did.
+enum Written {
+    Created(Docking),
+    /// The pair has its docking already: nothing was written.
+    Exists,
+    /// Another instance suggested the same pair at the same moment: the unit failed on it and is
+    /// not to be committed.
+    Raced,
+}
+
+/// Writes the suggestion of a ranked pair in `unit`, with its notification.
 async fn write_suggestion(
     cx: &App,
     unit: &mut super::unit::UnitOfWork<'_>,
     item: &MatchItem,
     dictionary_version: &str,
-) -> Result<Option<Docking>> {
+) -> Result<Written> {
     let (docking, event) = suggestion(item, dictionary_version, unit.at());
     match unit.create_docking(&docking, &event, true).await {
         Ok(None) => {
@@ -251,12 +259,10 @@ async fn write_suggestion(
                 let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
                 unit.notify(super::notifications::suggestion(&docking, need, achievement));
             }
-            Ok(Some(docking))
+            Ok(Written::Created(docking))
         }
-        // The pair has its docking already: nothing is written.
-        Ok(Some(_)) => Ok(None),
-        // Another instance suggested the same pair at the same moment.
-        Err(StoreError::UniqueViolation { .. }) => Ok(None),
+        Ok(Some(_)) => Ok(Written::Exists),
+        Err(StoreError::UniqueViolation { .. }) => Ok(Written::Raced),
         Err(e) => Err(e.into()),
     }
 }
@@ -353,21 +359,13 @@ impl Batch {
         let mut created = 0;
         let mut whole = true;
         for (item, dictionary_version) in &pending {
-            let (docking, event) = suggestion(item, dictionary_version, unit.at());
-            match unit.create_docking(&docking, &event, true).await {
-                Ok(None) => {
-                    if f64::from(item.score) >= cx.notifications.suggestion_min_score {
-                        let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
-                        unit.notify(super::notifications::suggestion(&docking, need, achievement));
-                    }
-                    created += 1;
-                }
-                Ok(Some(_)) => {}
-                Err(StoreError::UniqueViolation { .. }) => {
+            match write_suggestion(cx, &mut unit, item, dictionary_version).await? {
+                Written::Created(_) => created += 1,
+                Written::Exists => {}
+                Written::Raced => {
                     whole = false;
                     break;
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         if whole {
@@ -379,7 +377,7 @@ impl Batch {
         let mut created = 0;
         for (item, dictionary_version) in &pending {
             let mut unit = cx.begin(Actor::System(MATCHER)).await?;
-            if write_suggestion(cx, &mut unit, item, dictionary_version).await?.is_some() {
+            if let Written::Created(_) = write_suggestion(cx, &mut unit, item, dictionary_version).await? {
                 unit.commit().await?;
                 created += 1;
             }
@@ -481,20 +479,46 @@ const READ_CHUNK: usize = 5_000;
 
 /// Needs by id, read in chunks.
 async fn needs_by_id(cx: &App, ids: BTreeSet<String>) -> Result<HashMap<String, Need>, StoreError> {
-    let ids: Vec<String> = ids.into_iter().collect();
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(READ_CHUNK) {
-        out.extend(cx.store.needs_by_ids(chunk).await?.into_iter().map(|n| (n.meta.id.clone(), n)));
-    }
-    Ok(out)
+    let store = cx.store.clone();
+    by_id(
+        ids,
+        |n: &Need| n.meta.id.clone(),
+        |chunk| {
+            let store = store.clone();
+            async move { store.needs_by_ids(&chunk).await }
+        },
+    )
+    .await
 }
 
 /// Achievements by id, read in chunks.
 async fn achievements_by_id(cx: &App, ids: BTreeSet<String>) -> Result<HashMap<String, Achievement>, StoreError> {
+    let store = cx.store.clone();
+    by_id(
+        ids,
+        |a: &Achievement| a.meta.id.clone(),
+        |chunk| {
+            let store = store.clone();
+            async move { store.achievements_by_ids(&chunk).await }
+        },
+    )
+    .await
+}
+
+/// Records by id, `READ_CHUNK` ids per `read`.
+async fn by_id<T, F, Fut>(
+    ids: BTreeSet<String>,
+    id: fn(&T) -> String,
+    read: F,
+) -> Result<HashMap<String, T>, StoreError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+{
     let ids: Vec<String> = ids.into_iter().collect();
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(READ_CHUNK) {
-        out.extend(cx.store.achievements_by_ids(chunk).await?.into_iter().map(|a| (a.meta.id.clone(), a)));
+        out.extend(read(chunk.to_vec()).await?.into_iter().map(|r| (id(&r), r)));
     }
     Ok(out)
 }
