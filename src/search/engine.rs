@@ -80,6 +80,10 @@ impl Search {
                         tracing::info!(%found, %expected, "the dictionary changed since the index was built; rebuilding");
                         Ok(None)
                     }
+                    Err(SearchError::Index(IndexError::Outdated { field, .. })) => {
+                        tracing::info!(%field, "the index was built by an earlier version (without this field); rebuilding");
+                        Ok(None)
+                    }
                     Err(other) => Err(other),
                 }
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::tokenizer::{PreTokenizedString, Token, TokenStream, Tokenizer};
 use tantivy::{Index, TantivyDocument, Term};
 
 use super::analyzer::Analyzer;
@@ -17,6 +17,9 @@ use crate::domain::vocab::{CooperationMode, Visibility};
 
 /// Name under which the Chinese tokenizer is registered with every index.
 pub const TOKENIZER: &str = "zh";
+
+/// How many times a record's keywords count in the `text` field (the keywords field's weight).
+pub const KEYWORD_REPEATS: usize = 3;
 
 /// The fields of the index.
 #[derive(Clone, Copy)]
@@ -37,6 +40,10 @@ pub struct Fields {
     pub title: Field,
     pub keywords: Field,
     pub body: Field,
+    /// Title, keywords and body as one field (frequencies, no positions): the matcher's first
+    /// stage, where one clause per term lets block-max WAND skip what cannot enter the top. The
+    /// keywords count `KEYWORD_REPEATS` times, as the keywords field weighs three times the others.
+    pub text: Field,
     pub facet_field: Field,
     pub facet_region: Field,
     pub facet_trl: Field,
@@ -66,6 +73,14 @@ impl Fields {
             title: b.add_text_field("title", text.clone()),
             keywords: b.add_text_field("keywords", text.clone().set_stored()),
             body: b.add_text_field("body", text),
+            text: b.add_text_field(
+                "text",
+                TextOptions::default().set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(TOKENIZER)
+                        .set_index_option(IndexRecordOption::WithFreqs),
+                ),
+            ),
             facet_field: b.add_facet_field("facet_field", FacetOptions::default()),
             facet_region: b.add_facet_field("facet_region", FacetOptions::default()),
             facet_trl: b.add_facet_field("facet_trl", FacetOptions::default()),
@@ -92,6 +107,7 @@ impl Fields {
             title: f("title")?,
             keywords: f("keywords")?,
             body: f("body")?,
+            text: f("text")?,
             facet_field: f("facet_field")?,
             facet_region: f("facet_region")?,
             facet_trl: f("facet_trl")?,
@@ -124,20 +140,22 @@ impl Tokenizer for ZhTokenizer {
     type TokenStream<'a> = ZhTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> ZhTokenStream {
-        let tokens = self
-            .analyzer
-            .analyze(text)
-            .into_iter()
-            .map(|t| Token {
-                offset_from: t.from,
-                offset_to: t.to,
-                position: t.position,
-                text: t.text,
-                position_length: 1,
-            })
-            .collect();
-        ZhTokenStream { tokens, next: 0 }
+        ZhTokenStream { tokens: tokens(&self.analyzer, text), next: 0 }
     }
+}
+
+/// The analyzer's tokens of `text` as tantivy's.
+fn tokens(analyzer: &Analyzer, text: &str) -> Vec<Token> {
+    analyzer
+        .analyze(text)
+        .into_iter()
+        .map(|t| Token { offset_from: t.from, offset_to: t.to, position: t.position, text: t.text, position_length: 1 })
+        .collect()
+}
+
+/// `text` analysed once, for a field that is not stored (the tokens are indexed as given).
+fn pre_tokenized(analyzer: &Analyzer, text: &str) -> PreTokenizedString {
+    PreTokenizedString { text: String::new(), tokens: tokens(analyzer, text) }
 }
 
 impl TokenStream for ZhTokenStream {
@@ -215,7 +233,9 @@ pub fn region_prefixes(region: &str) -> Vec<&str> {
 }
 
 impl IndexRecord<'_> {
-    pub fn document(&self, f: &Fields) -> TantivyDocument {
+    /// The index document; `analyzer` must be the index's (the title and body are analysed once
+    /// here, for their own fields and for `text`).
+    pub fn document(&self, f: &Fields, analyzer: &Analyzer) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_text(f.id, &self.meta.id);
         doc.add_text(f.library, self.library.route());
@@ -240,12 +260,20 @@ impl IndexRecord<'_> {
         }
         doc.add_i64(f.updated_at, self.meta.updated_at.timestamp_micros());
         doc.add_i64(f.version, self.meta.version);
-        doc.add_text(f.title, self.title);
+        let title = pre_tokenized(analyzer, self.title);
+        doc.add_pre_tokenized_text(f.text, title.clone());
+        doc.add_pre_tokenized_text(f.title, title);
         for keyword in self.keywords {
             doc.add_text(f.keywords, keyword);
+            let tokens = pre_tokenized(analyzer, keyword);
+            for _ in 0..KEYWORD_REPEATS {
+                doc.add_pre_tokenized_text(f.text, tokens.clone());
+            }
         }
         for part in self.body.iter().filter(|p| !p.is_empty()) {
-            doc.add_text(f.body, part);
+            let tokens = pre_tokenized(analyzer, part);
+            doc.add_pre_tokenized_text(f.text, tokens.clone());
+            doc.add_pre_tokenized_text(f.body, tokens);
         }
         doc
     }

@@ -219,6 +219,40 @@ async fn an_index_follows_its_own_database_and_is_rebuilt_when_started_on_anothe
     assert_eq!(found(&app, &m.token, "二氧化碳捕集").await, (3, 3));
 }
 
+/// An index written by an earlier version (here: without the one-field `text` view the
+/// matcher's first stage reads) is rebuilt at start, not served or written into.
+#[tokio::test]
+async fn an_index_of_an_earlier_version_is_rebuilt_at_start() {
+    let app = spawn_app().await;
+    let u = app.university("中国石油大学(华东)").await;
+    for i in 0..3 {
+        app.create_achievement(&u, json!({"title": format!("烟气二氧化碳捕集吸收剂{i}")})).await;
+    }
+    app.search.catch_up().await.unwrap();
+    let (config, dir, admin) = app.stop().await;
+
+    let settings = config.search_settings();
+    let current = std::fs::read_to_string(settings.dir.join("CURRENT")).unwrap();
+    let current = settings.dir.join(current.trim());
+    std::fs::remove_dir_all(&current).unwrap();
+    std::fs::create_dir_all(&current).unwrap();
+    let (schema, _) = techmarket::search::schema::Fields::schema();
+    let mut earlier = tantivy::schema::Schema::builder();
+    for (_, entry) in schema.fields().filter(|(_, e)| e.name() != "text") {
+        earlier.add_field(entry.clone());
+    }
+    tantivy::Index::create_in_dir(&current, earlier.build()).unwrap();
+
+    let app = start(config, dir, Some(admin)).await;
+    let report = app.get("/api/v1/admin/index", &app.admin).await;
+    assert_eq!(report.body["consistent"], true, "{}", report.body);
+    let m = app.manager().await;
+    assert_eq!(found(&app, &m.token, "二氧化碳捕集").await, (3, 3));
+    let a = app.create_achievement(&u, json!({"title": "二氧化碳捕集胺液再生节能工艺"})).await;
+    app.search.catch_up().await.unwrap();
+    assert_eq!(found(&app, &m.token, "二氧化碳捕集").await, (4, 4), "{a}");
+}
+
 #[tokio::test]
 async fn the_api_reference_is_browsable_offline_from_the_binary() {
     let app = spawn_app().await;

@@ -43,8 +43,9 @@ pub struct Counterparts {
     addresses: Vec<DocAddress>,
     /// For each segment, each document's slot (`u32::MAX` when not allowed).
     slots: Vec<Vec<u32>>,
-    /// The title, keywords and body fields, in the order the query's clauses name them.
-    fields: [Field; 3],
+    /// The title, keywords and body fields, in the order the query's clauses name them; then the
+    /// one-field `text` view of the first stage.
+    fields: [Field; 4],
     terms: Mutex<TermCache>,
     stored: Mutex<HashMap<u32, Arc<Retrieved>>>,
 }
@@ -76,7 +77,7 @@ impl SearchIndex {
             searcher,
             addresses,
             slots,
-            fields: [f.title, f.keywords, f.body],
+            fields: [f.title, f.keywords, f.body, f.text],
             terms: Mutex::new(TermCache::default()),
             stored: Mutex::new(HashMap::new()),
         })
@@ -106,7 +107,8 @@ impl Counterparts {
             return Ok(Vec::new());
         }
         let k = request.limit.max(1);
-        let mut top = self.top(&self.sums(index, &terms)?, if pruned { k * 2 } else { k });
+        let mut top =
+            if pruned { self.top(&self.first_stage(&terms)?, k * 2) } else { self.top(&self.sums(index, &terms)?, k) };
         if pruned {
             let (all, _) = index.query_terms(&request.text, usize::MAX);
             let exact = self.sums(index, &all)?;
@@ -161,13 +163,26 @@ impl Counterparts {
         scored
     }
 
-    /// `SearchIndex::coverage` of the chosen records.
+    /// Each record's score in `SearchIndex::first_stage`: the weighted terms in the `text` view.
+    fn first_stage(&self, terms: &[(String, f32)]) -> Result<Vec<f32>, IndexError> {
+        let mut sums = vec![0.0f32; self.addresses.len()];
+        for (term, weight) in terms {
+            let Some(postings) = &*self.postings(3, term)? else { continue };
+            let scoring = postings.weight.boost_by(*weight);
+            for &(slot, tf, norm) in &postings.postings {
+                sums[slot as usize] += scoring.score(norm, tf);
+            }
+        }
+        Ok(sums)
+    }
+
+    /// The coverage `SearchIndex::exact_scores` gives the chosen records.
     fn coverage(&self, weights: &[(String, f32)], top: &[(f32, u32)]) -> Result<Vec<f32>, IndexError> {
         let mut out = vec![0.0f32; top.len()];
         let position: HashMap<u32, usize> = top.iter().enumerate().map(|(i, (_, slot))| (*slot, i)).collect();
         for (term, weight) in weights {
             let mut found = vec![false; top.len()];
-            for i in 0..self.fields.len() {
+            for i in 0..3 {
                 if let Some(postings) = &*self.postings(i, term)? {
                     for (slot, _, _) in &postings.postings {
                         if let Some(p) = position.get(slot) {

@@ -1,6 +1,8 @@
 //! The matcher's retrieval: the best candidates for a record's weightiest terms (visibility and
 //! filters checked only for those that could enter the top), scored again with all the terms.
 
+use std::collections::HashMap;
+
 use super::*;
 
 /// A candidate for matching: its text score and the stored fields matching reasons need.
@@ -48,48 +50,109 @@ impl SearchIndex {
     /// The `request.limit` best records for the request's text (its `max_terms` weightiest
     /// terms), with their field and keywords, visibility and filters applied as in `search`.
     ///
-    /// When terms were left out, twice as many records are retrieved with the weightiest terms,
-    /// then scored with all of them (the same BM25 sums tantivy computes, one forward seek per
-    /// term, field and record), and the best `request.limit` kept.
+    /// When terms were left out (a long text), twice as many records are first retrieved from the
+    /// one-field `text` view of each record with the weightiest terms (one clause per term, so
+    /// block-max WAND skips the postings that cannot reach the top), then every one is scored
+    /// with all the terms over title, keywords and body: the same BM25 sums tantivy computes, one
+    /// forward seek per term, field and record; the best `request.limit` are kept. A short text
+    /// is scored over the three fields at once (no term left out, the exact top).
     pub fn retrieve(&self, request: &SearchRequest, max_terms: usize) -> Result<Vec<Retrieved>, IndexError> {
         let searcher = self.reader.searcher();
         let (terms, pruned) = self.query_terms(&request.text, max_terms);
-        let Some(text) = self.term_union(&terms) else { return Ok(Vec::new()) };
         let top = if pruned {
-            let wide = SearchRequest { limit: request.limit.max(1) * 2, ..request.clone() };
-            let top = self.top_visible(&searcher, text.as_ref(), &wide)?;
+            let top = self.first_stage(&searcher, &terms, request, request.limit.max(1) * 2)?;
             let (all, _) = self.query_terms(&request.text, usize::MAX);
-            let mut top = self.rescored(&searcher, &all, top)?;
-            top.truncate(request.limit.max(1));
-            top
+            self.rescored(&searcher, &all, &request.text, top)?
         } else {
+            let Some(text) = self.term_union(&terms) else { return Ok(Vec::new()) };
             // Scored again as a flat sum, clause by clause: the union adds a record's clauses in
             // the order its scorers reach it, which a batch (`Counterparts`) cannot repeat.
             let top = self.top_visible(&searcher, text.as_ref(), request)?;
-            self.rescored(&searcher, &terms, top)?
+            self.rescored(&searcher, &terms, &request.text, top)?
         };
-        let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
-        let coverage = self.coverage(&searcher, &self.term_weights(&request.text), &addresses)?;
-        let mut out = Vec::with_capacity(top.len());
-        for ((score, address), coverage) in top.into_iter().zip(coverage) {
+        let mut out = Vec::with_capacity(request.limit.max(1));
+        for (score, coverage, address) in top.into_iter().take(request.limit.max(1)) {
             out.push(self.retrieved(&searcher, address, score, coverage)?);
         }
         Ok(out)
     }
 
-    /// The records of `top` with their exact scores for `terms` (`exact_scores`), best first.
+    /// The first stage for a long text: the best `k` records `request` lets through for the
+    /// union of `terms` in the one-field `text` view, each term's BM25 weighted by its weight in
+    /// the query; best first, ties to the earlier address. Term at a time: each term's postings
+    /// are read block by block into one sum per record of the segment (no union of cursors, no
+    /// per-document heap work), then the records the visibility filter admits (a cached bit set)
+    /// are ranked. The sums are added in the order of `terms`, as `Counterparts` adds them.
+    pub(super) fn first_stage(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &[(String, f32)],
+        request: &SearchRequest,
+        k: usize,
+    ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
+        use tantivy::query::Bm25Weight;
+        let field = self.fields.text;
+        let mut weighted = Vec::with_capacity(terms.len());
+        for (text, weight) in terms {
+            let term = Term::from_field_text(field, text);
+            if searcher.doc_freq(&term)? > 0 {
+                weighted.push((Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?.boost_by(*weight), term));
+            }
+        }
+        let filter = tiers::filter_weight(self.filter_query(request).as_ref(), searcher)?;
+        let key = searching::filter_key(request);
+        let mut scored: Vec<(f32, DocAddress)> = Vec::new();
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let allowed = self.filters.get(reader, &key, filter.as_ref())?;
+            let alive = reader.alive_bitset();
+            let inverted = reader.inverted_index(field)?;
+            let norms = reader.get_fieldnorms_reader(field)?;
+            let mut sums = vec![0.0f32; reader.max_doc() as usize];
+            for (weight, term) in &weighted {
+                let Some(mut block) = inverted
+                    .read_block_postings(term, IndexRecordOption::WithFreqs)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                while !block.docs().is_empty() {
+                    for (&doc, &tf) in block.docs().iter().zip(block.freqs()) {
+                        sums[doc as usize] += weight.score(norms.fieldnorm_id(doc), tf);
+                    }
+                    block.advance();
+                }
+            }
+            for (doc, sum) in sums.into_iter().enumerate() {
+                let doc = doc as u32;
+                if sum > 0.0 && allowed.contains(doc) && alive.is_none_or(|a| a.is_alive(doc)) {
+                    scored.push((sum, DocAddress::new(ord as u32, doc)));
+                }
+            }
+        }
+        let order = |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
+        Ok(scored)
+    }
+
+    /// The records of `top` with their exact scores for `terms` and their coverage of `text`'s
+    /// term weights (`exact_scores`), best first.
     fn rescored(
         &self,
         searcher: &tantivy::Searcher,
         terms: &[(String, f32)],
-        mut top: Vec<(f32, DocAddress)>,
-    ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
+        text: &str,
+        top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<(f32, f32, DocAddress)>, IndexError> {
         let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
-        for ((score, _), exact) in top.iter_mut().zip(self.exact_scores(searcher, terms, &addresses)?) {
-            *score = exact;
-        }
-        top.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        Ok(top)
+        let (scores, coverage) = self.exact_scores(searcher, terms, &self.term_weights(text), &addresses)?;
+        let mut out: Vec<(f32, f32, DocAddress)> =
+            scores.into_iter().zip(coverage).zip(addresses).map(|((s, c), a)| (s, c, a)).collect();
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        Ok(out)
     }
 
     /// A candidate from its stored fields, with its score and coverage.
@@ -148,78 +211,60 @@ impl SearchIndex {
         Ok(top.into_iter().map(|r| (r.score, r.address)).collect())
     }
 
-    /// For each record, its score for the flat union of `terms` (as `term_union` scores it).
+    /// For each record, its score for the flat union of `terms` (as `term_union` scores it), and
+    /// its coverage: the summed weight of the `weights` terms it contains in its title, keywords
+    /// or body (every `weights` term is one of `terms`). One seek per term, field and record, in
+    /// each segment's postings.
     pub(super) fn exact_scores(
         &self,
         searcher: &tantivy::Searcher,
         terms: &[(String, f32)],
+        weights: &[(String, f32)],
         addresses: &[DocAddress],
-    ) -> Result<Vec<f32>, IndexError> {
+    ) -> Result<(Vec<f32>, Vec<f32>), IndexError> {
         use tantivy::query::EnableScoring;
         use tantivy::{DocSet, TERMINATED};
-        let mut out = vec![0.0; addresses.len()];
+        let mut scores = vec![0.0; addresses.len()];
+        // Which records hold each `weights` term, summed in `weights`' order at the end.
+        let mut holds = vec![vec![false; addresses.len()]; weights.len()];
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (term, weight) in terms {
             self.term_clauses(term, *weight, &mut clauses);
         }
+        let covers: HashMap<&str, usize> = weights.iter().enumerate().map(|(k, (t, _))| (t.as_str(), k)).collect();
         let scoring = EnableScoring::enabled_from_searcher(searcher);
-        let weights: Vec<Box<dyn tantivy::query::Weight>> =
+        let scorers: Vec<Box<dyn tantivy::query::Weight>> =
             clauses.iter().map(|(_, q)| q.weight(scoring)).collect::<Result<_, _>>()?;
+        let per_term = clauses.len() / terms.len().max(1);
         for (segment, docs) in by_segment(addresses) {
             let reader = searcher.segment_reader(segment);
-            for weight in &weights {
-                let mut scorer = weight.scorer(reader, 1.0)?;
-                for (doc, i) in &docs {
-                    if scorer.doc() == TERMINATED {
-                        break;
-                    }
-                    if lands_on(scorer.as_mut(), *doc) {
-                        out[*i] += scorer.score();
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// For each record, the summed weight of the `weights` terms it contains in its title,
-    /// keywords or body (one seek per term, field and record, in each segment's postings).
-    pub(super) fn coverage(
-        &self,
-        searcher: &tantivy::Searcher,
-        weights: &[(String, f32)],
-        addresses: &[DocAddress],
-    ) -> Result<Vec<f32>, IndexError> {
-        use tantivy::{DocSet, TERMINATED};
-        let mut out = vec![0.0; addresses.len()];
-        for (segment, docs) in by_segment(addresses) {
-            let reader = searcher.segment_reader(segment);
-            let fields = [self.fields.title, self.fields.keywords, self.fields.body];
-            let inverted: Vec<_> = fields.iter().map(|f| reader.inverted_index(*f)).collect::<Result<_, _>>()?;
-            for (term, weight) in weights {
-                let mut found = vec![false; docs.len()];
-                for (field, index) in fields.iter().zip(&inverted) {
-                    let Some(mut postings) = index
-                        .read_postings(&Term::from_field_text(*field, term), IndexRecordOption::Basic)
-                        .map_err(tantivy::TantivyError::from)?
-                    else {
-                        continue;
-                    };
-                    for (k, (doc, _)) in docs.iter().enumerate() {
-                        if postings.doc() == TERMINATED {
+            for (t, (term, _)) in terms.iter().enumerate() {
+                let covered = covers.get(term.as_str()).copied();
+                for weight in &scorers[t * per_term..(t + 1) * per_term] {
+                    let mut scorer = weight.scorer(reader, 1.0)?;
+                    for (doc, i) in &docs {
+                        if scorer.doc() == TERMINATED {
                             break;
                         }
-                        found[k] |= lands_on(&mut postings, *doc);
-                    }
-                }
-                for (k, (_, i)) in docs.iter().enumerate() {
-                    if found[k] {
-                        out[*i] += weight;
+                        if lands_on(scorer.as_mut(), *doc) {
+                            scores[*i] += scorer.score();
+                            if let Some(c) = covered {
+                                holds[c][*i] = true;
+                            }
+                        }
                     }
                 }
             }
         }
-        Ok(out)
+        let mut coverage = vec![0.0; addresses.len()];
+        for ((_, weight), holders) in weights.iter().zip(holds) {
+            for (i, held) in holders.into_iter().enumerate() {
+                if held {
+                    coverage[i] += weight;
+                }
+            }
+        }
+        Ok((scores, coverage))
     }
 
     /// The distinct terms of `text` (no sub-words) with their weight in a match: inverse

@@ -379,7 +379,7 @@ impl SearchIndex {
 }
 
 /// Names what `filter_query` builds from a request: equal names, equal filters.
-fn filter_key(r: &SearchRequest) -> String {
+pub(super) fn filter_key(r: &SearchRequest) -> String {
     format!(
         "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         r.viewer_org,

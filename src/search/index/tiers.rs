@@ -35,7 +35,7 @@ impl Bits {
         self.0[doc as usize / 64] |= 1 << (doc % 64);
     }
 
-    fn contains(&self, doc: DocId) -> bool {
+    pub(super) fn contains(&self, doc: DocId) -> bool {
         self.0.get(doc as usize / 64).is_some_and(|w| w & (1 << (doc % 64)) != 0)
     }
 
@@ -68,7 +68,7 @@ impl Bits {
 pub(super) struct FilterCache(Mutex<HashMap<(SegmentId, String), Arc<Bits>>>);
 
 impl FilterCache {
-    fn get(&self, reader: &SegmentReader, key: &str, weight: &dyn Weight) -> tantivy::Result<Arc<Bits>> {
+    pub(super) fn get(&self, reader: &SegmentReader, key: &str, weight: &dyn Weight) -> tantivy::Result<Arc<Bits>> {
         let id = (reader.segment_id(), key.to_string());
         if let Some(bits) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
             return Ok(bits.clone());
