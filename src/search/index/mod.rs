@@ -8,6 +8,7 @@ mod counterparts;
 mod highlight;
 mod retrieval;
 mod searching;
+mod terms;
 mod tiers;
 
 use super::analyzer::Analyzer;

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::terms::{self, TermTable};
 use super::*;
+use crate::search::analyzer::AnalyzedToken;
 
 /// A candidate for matching: its text score and the stored fields matching reasons need.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,17 +60,21 @@ impl SearchIndex {
     /// is scored over the three fields at once (no term left out, the exact top).
     pub fn retrieve(&self, request: &SearchRequest, max_terms: usize) -> Result<Vec<Retrieved>, IndexError> {
         let searcher = self.reader.searcher();
-        let (terms, pruned) = self.query_terms(&request.text, max_terms);
+        let mut table = TermTable::new(&searcher, &self.fields)?;
+        let tokens = self.analyzer.analyze(&request.text);
+        let total = searcher.num_docs();
+        let (terms, pruned) = self.query_terms_of(&tokens, max_terms, total, &mut |t| table.document_frequency(t));
+        let weights = self.term_weights_of(&tokens, total, &mut |t| table.document_frequency(t));
         let top = if pruned {
-            let top = self.first_stage(&searcher, &terms, request, request.limit.max(1) * 2)?;
-            let (all, _) = self.query_terms(&request.text, usize::MAX);
-            self.rescored(&searcher, &all, &request.text, top)?
+            let top = self.first_stage(&mut table, &terms, request, request.limit.max(1) * 2)?;
+            let (all, _) = self.query_terms_of(&tokens, usize::MAX, total, &mut |t| table.document_frequency(t));
+            self.rescored(&mut table, &all, &weights, top)?
         } else {
             let Some(text) = self.term_union(&terms) else { return Ok(Vec::new()) };
             // Scored again as a flat sum, clause by clause: the union adds a record's clauses in
             // the order its scorers reach it, which a batch (`Counterparts`) cannot repeat.
             let top = self.top_visible(&searcher, text.as_ref(), request)?;
-            self.rescored(&searcher, &terms, &request.text, top)?
+            self.rescored(&mut table, &terms, &weights, top)?
         };
         let mut out = Vec::with_capacity(request.limit.max(1));
         for (score, coverage, address) in top.into_iter().take(request.limit.max(1)) {
@@ -85,36 +91,29 @@ impl SearchIndex {
     /// are ranked. The sums are added in the order of `terms`, as `Counterparts` adds them.
     pub(super) fn first_stage(
         &self,
-        searcher: &tantivy::Searcher,
+        table: &mut TermTable<'_>,
         terms: &[(String, f32)],
         request: &SearchRequest,
         k: usize,
     ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
-        use tantivy::query::Bm25Weight;
-        let field = self.fields.text;
-        let mut weighted = Vec::with_capacity(terms.len());
-        for (text, weight) in terms {
-            let term = Term::from_field_text(field, text);
-            if searcher.doc_freq(&term)? > 0 {
-                weighted.push((Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?.boost_by(*weight), term));
-            }
-        }
+        let weighted: Vec<_> = terms
+            .iter()
+            .filter_map(|(term, weight)| {
+                let entry = table.get(term);
+                table.weight(&entry, terms::TEXT, *weight).map(|w| (w, entry))
+            })
+            .collect();
+        let searcher = table.searcher();
         let filter = tiers::filter_weight(self.filter_query(request).as_ref(), searcher)?;
         let key = searching::filter_key(request);
         let mut scored: Vec<(f32, DocAddress)> = Vec::new();
         for (ord, reader) in searcher.segment_readers().iter().enumerate() {
             let allowed = self.filters.get(reader, &key, filter.as_ref())?;
             let alive = reader.alive_bitset();
-            let inverted = reader.inverted_index(field)?;
-            let norms = reader.get_fieldnorms_reader(field)?;
+            let norms = table.norms(terms::TEXT, ord);
             let mut sums = vec![0.0f32; reader.max_doc() as usize];
-            for (weight, term) in &weighted {
-                let Some(mut block) = inverted
-                    .read_block_postings(term, IndexRecordOption::WithFreqs)
-                    .map_err(tantivy::TantivyError::from)?
-                else {
-                    continue;
-                };
+            for (weight, entry) in &weighted {
+                let Some(mut block) = table.blocks(entry, terms::TEXT, ord)? else { continue };
                 while !block.docs().is_empty() {
                     for (&doc, &tf) in block.docs().iter().zip(block.freqs()) {
                         sums[doc as usize] += weight.score(norms.fieldnorm_id(doc), tf);
@@ -138,17 +137,17 @@ impl SearchIndex {
         Ok(scored)
     }
 
-    /// The records of `top` with their exact scores for `terms` and their coverage of `text`'s
-    /// term weights (`exact_scores`), best first.
+    /// The records of `top` with their exact scores for `terms` and their coverage of the
+    /// `weights` terms (`exact_scores`), best first.
     fn rescored(
         &self,
-        searcher: &tantivy::Searcher,
+        table: &mut TermTable<'_>,
         terms: &[(String, f32)],
-        text: &str,
+        weights: &[(String, f32)],
         top: Vec<(f32, DocAddress)>,
     ) -> Result<Vec<(f32, f32, DocAddress)>, IndexError> {
         let addresses: Vec<DocAddress> = top.iter().map(|(_, a)| *a).collect();
-        let (scores, coverage) = self.exact_scores(searcher, terms, &self.term_weights(text), &addresses)?;
+        let (scores, coverage) = self.exact_scores(table, terms, weights, &addresses)?;
         let mut out: Vec<(f32, f32, DocAddress)> =
             scores.into_iter().zip(coverage).zip(addresses).map(|((s, c), a)| (s, c, a)).collect();
         out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
@@ -217,39 +216,42 @@ impl SearchIndex {
     /// each segment's postings.
     pub(super) fn exact_scores(
         &self,
-        searcher: &tantivy::Searcher,
+        table: &mut TermTable<'_>,
         terms: &[(String, f32)],
         weights: &[(String, f32)],
         addresses: &[DocAddress],
     ) -> Result<(Vec<f32>, Vec<f32>), IndexError> {
-        use tantivy::query::EnableScoring;
+        use tantivy::postings::Postings;
         use tantivy::{DocSet, TERMINATED};
         let mut scores = vec![0.0; addresses.len()];
         // Which records hold each `weights` term, summed in `weights`' order at the end.
         let mut holds = vec![vec![false; addresses.len()]; weights.len()];
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (term, weight) in terms {
-            self.term_clauses(term, *weight, &mut clauses);
-        }
         let covers: HashMap<&str, usize> = weights.iter().enumerate().map(|(k, (t, _))| (t.as_str(), k)).collect();
-        let scoring = EnableScoring::enabled_from_searcher(searcher);
-        let scorers: Vec<Box<dyn tantivy::query::Weight>> =
-            clauses.iter().map(|(_, q)| q.weight(scoring)).collect::<Result<_, _>>()?;
-        let per_term = clauses.len() / terms.len().max(1);
+        let w = &self.weights;
+        let field_weights = [w.title, w.keywords, w.body];
+        // Each term's clause per field, as `term_clauses` weighs it.
+        let clauses: Vec<_> = terms
+            .iter()
+            .map(|(term, weight)| {
+                let entry = table.get(term);
+                let scoring = terms::TITLE_KEYWORDS_BODY.map(|i| table.weight(&entry, i, field_weights[i] * weight));
+                (covers.get(term.as_str()).copied(), entry, scoring)
+            })
+            .collect();
         for (segment, docs) in by_segment(addresses) {
-            let reader = searcher.segment_reader(segment);
-            for (t, (term, _)) in terms.iter().enumerate() {
-                let covered = covers.get(term.as_str()).copied();
-                for weight in &scorers[t * per_term..(t + 1) * per_term] {
-                    let mut scorer = weight.scorer(reader, 1.0)?;
-                    for (doc, i) in &docs {
-                        if scorer.doc() == TERMINATED {
+            for (covered, entry, scoring) in &clauses {
+                for i in terms::TITLE_KEYWORDS_BODY {
+                    let Some(weight) = &scoring[i] else { continue };
+                    let Some(mut postings) = table.postings(entry, i, segment as usize)? else { continue };
+                    let norms = table.norms(i, segment as usize);
+                    for (doc, k) in &docs {
+                        if postings.doc() == TERMINATED {
                             break;
                         }
-                        if lands_on(scorer.as_mut(), *doc) {
-                            scores[*i] += scorer.score();
+                        if lands_on(&mut postings, *doc) {
+                            scores[*k] += weight.score(norms.fieldnorm_id(*doc), postings.term_freq());
                             if let Some(c) = covered {
-                                holds[c][*i] = true;
+                                holds[*c][*k] = true;
                             }
                         }
                     }
@@ -272,20 +274,35 @@ impl SearchIndex {
     /// weighty first.
     pub fn term_weights(&self, text: &str) -> Vec<(String, f32)> {
         let searcher = self.reader.searcher();
-        let total = searcher.num_docs() as f32;
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for token in self.analyzer.analyze(text).into_iter().filter(|t| !t.subword) {
-            match counts.iter_mut().find(|(t, _)| *t == token.text) {
-                Some(entry) => entry.1 += 1,
-                None => counts.push((token.text, 1)),
+        let tokens = self.analyzer.analyze(text);
+        self.term_weights_of(&tokens, searcher.num_docs(), &mut |t| self.document_frequency(&searcher, t))
+    }
+
+    /// `term_weights` of analysed text, with `total` records and `df` their frequencies.
+    pub(super) fn term_weights_of(
+        &self,
+        tokens: &[AnalyzedToken],
+        total: u64,
+        df: &mut dyn FnMut(&str) -> u64,
+    ) -> Vec<(String, f32)> {
+        let total = total as f32;
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        let mut at: HashMap<&str, usize> = HashMap::new();
+        for token in tokens.iter().filter(|t| !t.subword) {
+            match at.get(token.text.as_str()) {
+                Some(&k) => counts[k].1 += 1,
+                None => {
+                    at.insert(&token.text, counts.len());
+                    counts.push((&token.text, 1));
+                }
             }
         }
         let mut weights: Vec<(String, f32)> = counts
             .into_iter()
             .map(|(term, count)| {
-                let df = self.document_frequency(&searcher, &term) as f32;
+                let df = df(term) as f32;
                 let idf = (1.0 + (total - df + 0.5) / (df + 0.5)).ln();
-                (term, idf * (1.0 + (count as f32).ln()))
+                (term.to_string(), idf * (1.0 + (count as f32).ln()))
             })
             .collect();
         let sum: f32 = weights.iter().map(|(_, w)| w).sum();
@@ -315,29 +332,44 @@ impl SearchIndex {
     /// The terms of `text` (its `max_terms` weightiest) and their synonyms, each with its weight
     /// in the query; and whether terms were left out.
     pub(super) fn query_terms(&self, text: &str, max_terms: usize) -> (Vec<(String, f32)>, bool) {
+        let searcher = self.reader.searcher();
         let tokens = self.analyzer.analyze(text);
+        self.query_terms_of(&tokens, max_terms, searcher.num_docs(), &mut |t| self.document_frequency(&searcher, t))
+    }
+
+    /// `query_terms` of analysed text, with `total` records and `df` their frequencies.
+    pub(super) fn query_terms_of(
+        &self,
+        tokens: &[AnalyzedToken],
+        max_terms: usize,
+        total: u64,
+        df: &mut dyn FnMut(&str) -> u64,
+    ) -> (Vec<(String, f32)>, bool) {
         // A term the text repeats matters more: weight by 1 + ln(count), in order of first use.
-        let mut counts: Vec<(String, bool, usize)> = Vec::new();
+        let mut counts: Vec<(&str, bool, usize)> = Vec::new();
+        let mut at: HashMap<&str, usize> = HashMap::new();
         for token in tokens {
-            match counts.iter_mut().find(|(t, _, _)| *t == token.text) {
-                Some(entry) => {
-                    entry.2 += 1;
-                    entry.1 &= token.subword;
+            match at.get(token.text.as_str()) {
+                Some(&k) => {
+                    counts[k].2 += 1;
+                    counts[k].1 &= token.subword;
                 }
-                None => counts.push((token.text, token.subword, 1)),
+                None => {
+                    at.insert(&token.text, counts.len());
+                    counts.push((&token.text, token.subword, 1));
+                }
             }
         }
         let weight_of =
             |subword: bool, count: usize| (if subword { SUBWORD_WEIGHT } else { 1.0 }) * (1.0 + (count as f32).ln());
         let pruned = counts.len() > max_terms;
         if pruned {
-            let searcher = self.reader.searcher();
-            let total = searcher.num_docs() as f32;
+            let total = total as f32;
             let mut ranked: Vec<(f32, usize)> = counts
                 .iter()
                 .enumerate()
                 .map(|(i, (term, subword, count))| {
-                    let df = self.document_frequency(&searcher, term) as f32;
+                    let df = df(term) as f32;
                     let idf = (1.0 + (total - df + 0.5) / (df + 0.5)).ln();
                     (idf * weight_of(*subword, *count), i)
                 })
@@ -345,18 +377,18 @@ impl SearchIndex {
             ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut keep: Vec<usize> = ranked.into_iter().take(max_terms).map(|(_, i)| i).collect();
             keep.sort_unstable();
-            counts = keep.into_iter().map(|i| counts[i].clone()).collect();
+            counts = keep.into_iter().map(|i| counts[i]).collect();
         }
-        let mut seen: std::collections::HashSet<String> = counts.iter().map(|(t, _, _)| t.clone()).collect();
+        let mut seen: std::collections::HashSet<&str> = counts.iter().map(|(t, _, _)| *t).collect();
         let mut terms: Vec<(String, f32)> = Vec::new();
         for (term, subword, count) in counts {
             let weight = weight_of(subword, count);
-            for synonym in self.analyzer.synonyms(&term) {
-                if seen.insert(synonym.clone()) {
+            for synonym in self.analyzer.synonyms(term) {
+                if seen.insert(synonym) {
                     terms.push((synonym.clone(), SYNONYM_WEIGHT * weight));
                 }
             }
-            terms.push((term, weight));
+            terms.push((term.to_string(), weight));
         }
         (terms, pruned)
     }
