@@ -53,10 +53,10 @@ pub struct Fields {
 impl Fields {
     pub fn schema() -> (Schema, Fields) {
         let mut b = Schema::builder();
+        // Frequencies without positions: no query reads positions (phrases are not searched;
+        // highlighting analyses the text again), and they cost indexing time and space.
         let text = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
         );
         let fields = Fields {
             id: b.add_text_field("id", STRING | STORED),

@@ -437,6 +437,72 @@ mod tests {
         assert!(compared > 40, "{compared}");
     }
 
+    /// The matcher's first stage (term at a time over the `text` view, the filter from the
+    /// cached bit set) ranks what tantivy's own query over that field ranks: the union of the
+    /// weighted terms, AND visibility and filters, top k; for every viewer, over segments with
+    /// deleted records.
+    #[test]
+    fn the_first_stage_ranks_the_text_view_as_tantivy_does() {
+        use crate::search::index::terms::TermTable;
+        use tantivy::Term;
+        use tantivy::collector::TopDocs;
+        use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
+        use tantivy::schema::IndexRecordOption;
+        let dir = tempfile::tempdir().expect("dir");
+        let index = catalogue(dir.path());
+        let searcher = index.reader.searcher();
+        let viewers = [("org1", false, false), ("org2", true, false), ("org3", false, true), ("nobody", false, false)];
+        let mut compared = 0;
+        for (org, staff, own_only) in viewers {
+            for library in [Some(Library::Achievements), None] {
+                for text in QUERIES
+                    .iter()
+                    .chain(&["固态电池的热管理研究，本项目针对电解液、正极材料与稳定性，开展加氢和催化剂"])
+                {
+                    let request = SearchRequest {
+                        viewer_org: org.to_string(),
+                        viewer_is_staff: staff,
+                        own_only,
+                        library,
+                        ..SearchRequest::default()
+                    };
+                    let (terms, _) = index.query_terms(text, 3);
+                    for k in [5, 40, 3000] {
+                        let mut table = TermTable::new(&searcher, &index.fields).expect("table");
+                        let ours = index.first_stage(&mut table, &terms, &request, k).expect("first stage");
+                        let union: Vec<(Occur, Box<dyn Query>)> = terms
+                            .iter()
+                            .map(|(t, w)| {
+                                let q = TermQuery::new(
+                                    Term::from_field_text(index.fields.text, t),
+                                    IndexRecordOption::WithFreqs,
+                                );
+                                (Occur::Should, Box::new(BoostQuery::new(Box::new(q), *w)) as Box<dyn Query>)
+                            })
+                            .collect();
+                        let query = BooleanQuery::new(vec![
+                            (Occur::Must, Box::new(BooleanQuery::new(union)) as Box<dyn Query>),
+                            (Occur::Must, Box::new(ConstScoreQuery::new(index.filter_query(&request), 0.0))),
+                        ]);
+                        let reference =
+                            searcher.search(&query, &TopDocs::with_limit(k).order_by_score()).expect("search");
+                        let label = format!("{text} ({org}, {library:?}, top {k})");
+                        assert_eq!(ours.len(), reference.len(), "{label}");
+                        for (i, ((score, address), (expected, at))) in ours.iter().zip(&reference).enumerate() {
+                            assert!((score - expected).abs() < 1e-3, "{label}: score at {i}: {score} vs {expected}");
+                            if address != at {
+                                let theirs = reference.iter().find(|(_, a)| a == address).map(|(s, _)| *s);
+                                assert!(theirs.is_some_and(|s| (s - score).abs() < 1e-3), "{label}: at {i}");
+                            }
+                        }
+                        compared += usize::from(!ours.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(compared > 200, "{compared}");
+    }
+
     #[test]
     fn the_tiered_pass_finds_counts_and_ranks_what_the_nested_query_did() {
         let dir = tempfile::tempdir().expect("dir");
