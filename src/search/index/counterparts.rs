@@ -13,6 +13,7 @@ use tantivy::query::{Bm25Weight, EnableScoring};
 use tantivy::schema::Field;
 use tantivy::{DocSet, TERMINATED};
 
+use super::terms;
 use super::*;
 
 /// A term's postings in one field among the allowed records: (slot, term frequency, field
@@ -102,23 +103,31 @@ impl Counterparts {
         request: &SearchRequest,
         max_terms: usize,
     ) -> Result<Vec<Retrieved>, IndexError> {
-        let (terms, pruned) = index.query_terms(&request.text, max_terms);
+        let tokens = index.analyzer.analyze(&request.text);
+        let total = self.searcher.num_docs();
+        let mut df = |t: &str| index.document_frequency(&self.searcher, t);
+        let (terms, pruned) = index.query_terms_of(&tokens, max_terms, total, &mut df);
         if terms.is_empty() {
             return Ok(Vec::new());
         }
         let k = request.limit.max(1);
-        let mut top =
-            if pruned { self.top(&self.first_stage(&terms)?, k * 2) } else { self.top(&self.sums(index, &terms)?, k) };
+        let w = &index.weights;
+        let fields = [(0, w.title), (1, w.keywords), (2, w.body)];
+        let mut top = if pruned {
+            self.top(&self.sums(&terms, &[(terms::TEXT, 1.0)])?, k * 2)
+        } else {
+            self.top(&self.sums(&terms, &fields)?, k)
+        };
         if pruned {
-            let (all, _) = index.query_terms(&request.text, usize::MAX);
-            let exact = self.sums(index, &all)?;
+            let (all, _) = index.query_terms_of(&tokens, usize::MAX, total, &mut df);
+            let exact = self.sums(&all, &fields)?;
             for (score, slot) in top.iter_mut() {
                 *score = exact[*slot as usize];
             }
             top.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| self.address(a.1).cmp(&self.address(b.1))));
             top.truncate(k);
         }
-        let coverage = self.coverage(&index.term_weights(&request.text), &top)?;
+        let coverage = self.coverage(&index.term_weights_of(&tokens, total, &mut df), &top)?;
         let mut out = Vec::with_capacity(top.len());
         for ((score, slot), coverage) in top.into_iter().zip(coverage) {
             let stored = self.stored(index, slot)?;
@@ -131,13 +140,13 @@ impl Counterparts {
         self.addresses[slot as usize]
     }
 
-    /// Each record's score for the flat union of `terms` (clause by clause, in the order of
-    /// `term_clauses`, as `exact_scores` adds them).
-    fn sums(&self, index: &SearchIndex, terms: &[(String, f32)]) -> Result<Vec<f32>, IndexError> {
+    /// Each record's score for the flat union of `terms` in `fields` (field index, field weight):
+    /// clause by clause, term by term and field by field, as `exact_scores` (title, keywords and
+    /// body) and `SearchIndex::first_stage` (the `text` view, weight 1) add them.
+    fn sums(&self, terms: &[(String, f32)], fields: &[(usize, f32)]) -> Result<Vec<f32>, IndexError> {
         let mut sums = vec![0.0f32; self.addresses.len()];
-        let w = &index.weights;
         for (term, weight) in terms {
-            for (i, field_weight) in [w.title, w.keywords, w.body].into_iter().enumerate() {
+            for &(i, field_weight) in fields {
                 let Some(postings) = &*self.postings(i, term)? else { continue };
                 let scoring = postings.weight.boost_by(field_weight * weight);
                 for &(slot, tf, norm) in &postings.postings {
@@ -163,26 +172,13 @@ impl Counterparts {
         scored
     }
 
-    /// Each record's score in `SearchIndex::first_stage`: the weighted terms in the `text` view.
-    fn first_stage(&self, terms: &[(String, f32)]) -> Result<Vec<f32>, IndexError> {
-        let mut sums = vec![0.0f32; self.addresses.len()];
-        for (term, weight) in terms {
-            let Some(postings) = &*self.postings(3, term)? else { continue };
-            let scoring = postings.weight.boost_by(*weight);
-            for &(slot, tf, norm) in &postings.postings {
-                sums[slot as usize] += scoring.score(norm, tf);
-            }
-        }
-        Ok(sums)
-    }
-
     /// The coverage `SearchIndex::exact_scores` gives the chosen records.
     fn coverage(&self, weights: &[(String, f32)], top: &[(f32, u32)]) -> Result<Vec<f32>, IndexError> {
         let mut out = vec![0.0f32; top.len()];
         let position: HashMap<u32, usize> = top.iter().enumerate().map(|(i, (_, slot))| (*slot, i)).collect();
         for (term, weight) in weights {
             let mut found = vec![false; top.len()];
-            for i in 0..3 {
+            for i in terms::TITLE_KEYWORDS_BODY {
                 if let Some(postings) = &*self.postings(i, term)? {
                     for (slot, _, _) in &postings.postings {
                         if let Some(p) = position.get(slot) {

@@ -27,6 +27,37 @@ thread_local! {
     static SUMS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The `k` best records offered so far.
+struct Best {
+    k: usize,
+    heap: BinaryHeap<std::cmp::Reverse<Ranked>>,
+}
+
+impl Best {
+    fn new(k: usize) -> Best {
+        Best { k, heap: BinaryHeap::with_capacity(k + 1) }
+    }
+
+    /// The score a record must beat to enter (`f32::MIN` until `k` are kept).
+    fn floor(&self) -> f32 {
+        if self.heap.len() < self.k { f32::MIN } else { self.heap.peek().map_or(f32::MIN, |r| r.0.score) }
+    }
+
+    fn offer(&mut self, score: f32, address: DocAddress) {
+        self.heap.push(std::cmp::Reverse(Ranked { score, address }));
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+    }
+
+    /// (score, address), best first.
+    fn into_sorted(self) -> Vec<(f32, DocAddress)> {
+        let mut top: Vec<Ranked> = self.heap.into_iter().map(|r| r.0).collect();
+        top.sort_by(|a, b| b.cmp(a));
+        top.into_iter().map(|r| (r.score, r.address)).collect()
+    }
+}
+
 /// A scored record; the better one compares greater (higher score, then the earlier address).
 #[derive(Debug, Clone, Copy)]
 struct Ranked {
@@ -59,11 +90,10 @@ impl SearchIndex {
     /// terms), with their field and keywords, visibility and filters applied as in `search`.
     ///
     /// When terms were left out (a long text), twice as many records are first retrieved from the
-    /// one-field `text` view of each record with the weightiest terms (one clause per term, so
-    /// block-max WAND skips the postings that cannot reach the top), then every one is scored
-    /// with all the terms over title, keywords and body: the same BM25 sums tantivy computes, one
-    /// forward seek per term, field and record; the best `request.limit` are kept. A short text
-    /// is scored over the three fields at once (no term left out, the exact top).
+    /// one-field `text` view of each record with the weightiest terms (`first_stage`), then every
+    /// one is scored with all the terms over title, keywords and body: the same BM25 sums tantivy
+    /// computes, one forward seek per term, field and record; the best `request.limit` are kept.
+    /// A short text is scored over the three fields at once (no term left out, the exact top).
     pub fn retrieve(&self, request: &SearchRequest, max_terms: usize) -> Result<Vec<Retrieved>, IndexError> {
         let searcher = self.reader.searcher();
         let mut table = TermTable::new(&searcher, &self.fields)?;
@@ -92,9 +122,9 @@ impl SearchIndex {
     /// The first stage for a long text: the best `k` records `request` lets through for the
     /// union of `terms` in the one-field `text` view, each term's BM25 weighted by its weight in
     /// the query; best first, ties to the earlier address. Term at a time: each term's postings
-    /// are read block by block into one sum per record of the segment (no union of cursors, no
-    /// per-document heap work), then the records the visibility filter admits (a cached bit set)
-    /// are ranked. The sums are added in the order of `terms`, as `Counterparts` adds them.
+    /// are read block by block into one sum per record of the segment (no union of cursors), then
+    /// the records the visibility filter admits (a cached bit set) that could enter the top are
+    /// offered to it. The sums are added in the order of `terms`, as `Counterparts` adds them.
     pub(super) fn first_stage(
         &self,
         table: &mut TermTable<'_>,
@@ -112,8 +142,7 @@ impl SearchIndex {
         let searcher = table.searcher();
         let filter = tiers::filter_weight(self.filter_query(request).as_ref(), searcher)?;
         let key = searching::filter_key(request);
-        use std::cmp::Reverse;
-        let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
+        let mut best = Best::new(k);
         for (ord, reader) in searcher.segment_readers().iter().enumerate() {
             let allowed = self.filters.get(reader, &key, filter.as_ref())?;
             let alive = reader.alive_bitset();
@@ -132,22 +161,19 @@ impl SearchIndex {
                 }
                 for (doc, &score) in sums.iter().enumerate() {
                     let doc = doc as u32;
-                    if score <= 0.0 || (heap.len() == k && heap.peek().is_some_and(|r| r.0.score > score)) {
-                        continue;
-                    }
-                    if allowed.contains(doc) && alive.is_none_or(|a| a.is_alive(doc)) {
-                        heap.push(Reverse(Ranked { score, address: DocAddress::new(ord as u32, doc) }));
-                        if heap.len() > k {
-                            heap.pop();
-                        }
+                    // Below the floor a record cannot enter: an equal score loses on its later address.
+                    if score > 0.0
+                        && score >= best.floor()
+                        && allowed.contains(doc)
+                        && alive.is_none_or(|a| a.is_alive(doc))
+                    {
+                        best.offer(score, DocAddress::new(ord as u32, doc));
                     }
                 }
                 Ok(())
             })?;
         }
-        let mut top: Vec<Ranked> = heap.into_iter().map(|r| r.0).collect();
-        top.sort_by(|a, b| b.cmp(a));
-        Ok(top.into_iter().map(|r| (r.score, r.address)).collect())
+        Ok(best.into_sorted())
     }
 
     /// The records of `top` with their exact scores for `terms` and their coverage of the
@@ -192,35 +218,23 @@ impl SearchIndex {
         text: &dyn Query,
         request: &SearchRequest,
     ) -> Result<Vec<(f32, DocAddress)>, IndexError> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
         use tantivy::query::EnableScoring;
 
         let k = request.limit.max(1);
         let weight = text.weight(EnableScoring::enabled_from_searcher(searcher))?;
         let filter = self.filter_query(request).weight(EnableScoring::disabled_from_searcher(searcher))?;
-        let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
+        let mut best = Best::new(k);
         for (ord, reader) in searcher.segment_readers().iter().enumerate() {
             let mut allowed = filter.scorer(reader, 1.0)?;
             let alive = reader.alive_bitset();
-            let floor = |heap: &BinaryHeap<Reverse<Ranked>>| {
-                if heap.len() < k { f32::MIN } else { heap.peek().map_or(f32::MIN, |r| r.0.score) }
-            };
-            let start = floor(&heap);
-            weight.for_each_pruning(start, reader, &mut |doc, score| {
-                let passes = alive.is_none_or(|a| !a.is_deleted(doc)) && lands_on(allowed.as_mut(), doc);
-                if passes {
-                    heap.push(Reverse(Ranked { score, address: DocAddress::new(ord as u32, doc) }));
-                    if heap.len() > k {
-                        heap.pop();
-                    }
+            weight.for_each_pruning(best.floor(), reader, &mut |doc, score| {
+                if alive.is_none_or(|a| !a.is_deleted(doc)) && lands_on(allowed.as_mut(), doc) {
+                    best.offer(score, DocAddress::new(ord as u32, doc));
                 }
-                floor(&heap)
+                best.floor()
             })?;
         }
-        let mut top: Vec<Ranked> = heap.into_iter().map(|r| r.0).collect();
-        top.sort_by(|a, b| b.cmp(a));
-        Ok(top.into_iter().map(|r| (r.score, r.address)).collect())
+        Ok(best.into_sorted())
     }
 
     /// For each record, its score for the flat union of `terms` (as `term_union` scores it), and
