@@ -169,8 +169,9 @@ fn matching(index: &SearchIndex, texts: &HashMap<&str, (&str, &str)>, needs: &[S
                 .map(|c| texts[c.retrieved.id.as_str()])
                 .map(|(t, b)| (t.to_string(), b.to_string()))
                 .collect();
-            std::hint::black_box(index.term_weights(text));
-            std::hint::black_box(index.highlight(text, &pairs).expect("highlight"));
+            let frequencies = index.frequencies();
+            std::hint::black_box(index.term_weights(text, &frequencies));
+            std::hint::black_box(index.highlight(text, &pairs, &frequencies).expect("highlight"));
             page_times.push(started.elapsed());
         }
         if pass == 1 {
@@ -307,8 +308,9 @@ fn generated(dir: &Path, tokens: bool) {
                 .map(|c| texts[c.retrieved.id.as_str()])
                 .map(|(t, b)| (t.to_string(), b.to_string()))
                 .collect();
-            std::hint::black_box(index.term_weights(text));
-            std::hint::black_box(index.highlight(text, &pairs).expect("highlight"));
+            let frequencies = index.frequencies();
+            std::hint::black_box(index.term_weights(text, &frequencies));
+            std::hint::black_box(index.highlight(text, &pairs, &frequencies).expect("highlight"));
             page_times.push(started.elapsed());
         }
         rank_times.sort();

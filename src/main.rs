@@ -518,9 +518,10 @@ async fn match_pending(cx: &app::App) -> CliResult {
     let mut created = 0;
     let mut from = cx.store().checkpoint(app::matches::SUGGESTER).await?;
     let first = from;
+    let mut among = app::matches::Among::default();
     while from < target {
         let step = std::time::Instant::now();
-        let pass = app::matches::run_pending(cx, (from + STEP).min(target), || false).await?;
+        let pass = app::matches::run_pending_among(cx, &mut among, (from + STEP).min(target), || false).await?;
         created += pass.created;
         eprintln!(
             "matched changes {}..{} in {:.1} s ({:.0}/s): {} new suggestions",

@@ -21,6 +21,7 @@ use crate::matching::service::{
     feedback, feedback_ids, first_pass, first_pass_among, need_fingerprint, rescored, suggestion,
 };
 use crate::matching::{Feedback, KeywordMemo, MATCHER_VERSION, MatchParams};
+use crate::search::index::{Counterparts, SearchIndex};
 use crate::storage::{Change, DockingQuery, StoreError};
 
 /// The record's field evidence.
@@ -119,10 +120,13 @@ async fn rank_with(cx: &App, subject: &Subject, limit: usize, dockings: Vec<Dock
     let dictionary_version = index.analyzer().version().to_string();
     let (field, items) = {
         let subject = subject.clone();
-        tokio::task::spawn_blocking(move || explain(&index, &subject, &input, ranking, &needs, &achievements, limit))
-            .await
-            .map_err(task_failed)?
-            .map_err(task_failed)?
+        tokio::task::spawn_blocking(move || {
+            let frequencies = index.frequencies();
+            explain(&index, &subject, &input, ranking, &needs, &achievements, limit, None, &frequencies)
+        })
+        .await
+        .map_err(task_failed)?
+        .map_err(task_failed)?
     };
     Ok(Matches { field, items, dictionary_version, dockings })
 }
@@ -255,15 +259,20 @@ async fn write_suggestion(
     let (docking, event) = suggestion(item, dictionary_version, unit.at());
     match unit.create_docking(&docking, &event, true).await {
         Ok(None) => {
-            if f64::from(item.score) >= cx.notifications.suggestion_min_score {
-                let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
-                unit.notify(super::notifications::suggestion(&docking, need, achievement));
-            }
+            announce(cx, unit, item, &docking);
             Ok(Written::Created(docking))
         }
         Ok(Some(_)) => Ok(Written::Exists),
         Err(StoreError::UniqueViolation { .. }) => Ok(Written::Raced),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The notification of a new suggestion, if its score is worth one.
+fn announce(cx: &App, unit: &mut super::unit::UnitOfWork<'_>, item: &MatchItem, docking: &Docking) {
+    if f64::from(item.score) >= cx.notifications.suggestion_min_score {
+        let (need, achievement) = (&item.need.content.title, &item.achievement.content.title);
+        unit.notify(super::notifications::suggestion(docking, need, achievement));
     }
 }
 
@@ -274,15 +283,15 @@ async fn write_suggestion(
 /// or one that a suggestion earlier in the batch has reached, goes through `suggest` after the
 /// suggestions before it are written. How many suggestions wait for each counterpart is read
 /// once and then counted as the batch suggests. Returns how many were created.
-pub async fn suggest_batch(cx: &App, subjects: &[Subject]) -> Result<usize> {
+pub async fn suggest_batch(cx: &App, among: &mut Among, subjects: &[Subject]) -> Result<usize> {
     let settings = cx.matching;
-    let mut plain = Vec::with_capacity(subjects.len());
-    for subject in subjects {
-        plain.push(subject.is_matchable() && dockings_of(cx, subject).await?.is_empty());
-    }
+    let engaged = engaged(cx, subjects).await?;
+    let plain: Vec<bool> =
+        subjects.iter().map(|s| s.is_matchable() && !engaged.contains(&(s.library(), s.id().to_string()))).collect();
     let chosen: Vec<Subject> = subjects.iter().zip(&plain).filter(|(_, p)| **p).map(|(s, _)| s.clone()).collect();
-    let mut ranked = rank_many(cx, chosen, settings.max_suggestions.min(50)).await?.into_iter();
-    let mut batch = Batch::default();
+    let ranked = rank_many(cx, among, chosen, settings.max_suggestions.min(50)).await?;
+    let mut batch = Batch { waiting: waiting_counts(cx, &ranked).await?, ..Batch::default() };
+    let mut ranked = ranked.into_iter();
     let mut created = 0;
     for (subject, plain) in subjects.iter().zip(plain) {
         let key = (subject.library(), subject.id().to_string());
@@ -326,6 +335,40 @@ pub async fn suggest_batch(cx: &App, subjects: &[Subject]) -> Result<usize> {
     Ok(created)
 }
 
+/// The records of `subjects` that take part in a docking (in any state), read at once.
+async fn engaged(cx: &App, subjects: &[Subject]) -> Result<HashSet<(Library, String)>> {
+    let mut engaged = HashSet::new();
+    for library in [Library::Needs, Library::Achievements] {
+        let ids: Vec<String> = subjects.iter().filter(|s| s.library() == library).map(|s| s.id().to_string()).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let counts = cx.store.docking_counts(library, &ids, None).await?;
+        engaged.extend(counts.into_keys().map(|id| (library, id)));
+    }
+    Ok(engaged)
+}
+
+/// How many suggestions wait for each counterpart a batch's rankings could suggest (those at or
+/// above the threshold), read at once.
+async fn waiting_counts(cx: &App, ranked: &[(Vec<MatchItem>, String)]) -> Result<HashMap<(Library, String), usize>> {
+    let (mut needs, mut achievements) = (BTreeSet::new(), BTreeSet::new());
+    for item in ranked.iter().flat_map(|(items, _)| items).filter(|i| i.score >= cx.matching.threshold) {
+        needs.insert(item.need.meta.id.clone());
+        achievements.insert(item.achievement.meta.id.clone());
+    }
+    let mut waiting = HashMap::new();
+    for (library, ids) in [(Library::Needs, needs), (Library::Achievements, achievements)] {
+        let ids: Vec<String> = ids.into_iter().collect();
+        let counts = cx.store.docking_counts(library, &ids, Some(DockingState::Suggested)).await?;
+        for id in ids {
+            let n = counts.get(&id).copied().unwrap_or(0) as usize;
+            waiting.insert((library, id), n);
+        }
+    }
+    Ok(waiting)
+}
+
 /// The counterpart of `subject` in one of its dockings, as (library, id).
 fn counterpart_key(subject: &Subject, docking: &Docking) -> (Library, String) {
     match subject {
@@ -347,31 +390,29 @@ struct Batch {
 }
 
 impl Batch {
-    /// Writes the pending suggestions in one unit of work; if another instance wrote one of the
-    /// pairs meanwhile (the unit fails on it), one unit each, as `suggest` does. Returns how
-    /// many were created.
+    /// Writes the pending suggestions in one unit of work, many to a statement and without
+    /// looking for the pairs' dockings: each pair names a record of the batch that had none when
+    /// the batch began, and the batch suggests a pair once. If another instance wrote one of the
+    /// pairs meanwhile (the unit fails on it), one unit each, as `suggest` does (which
+    /// recognises what exists). Returns how many were created.
     async fn flush(&mut self, cx: &App) -> Result<usize> {
         if self.pending.is_empty() {
             return Ok(0);
         }
         let pending = std::mem::take(&mut self.pending);
         let mut unit = cx.begin(Actor::System(MATCHER)).await?;
-        let mut created = 0;
-        let mut whole = true;
-        for (item, dictionary_version) in &pending {
-            match write_suggestion(cx, &mut unit, item, dictionary_version).await? {
-                Written::Created(_) => created += 1,
-                Written::Exists => {}
-                Written::Raced => {
-                    whole = false;
-                    break;
+        let rows: Vec<_> = pending.iter().map(|(item, version)| suggestion(item, version, unit.at())).collect();
+        match unit.insert_suggested(&rows).await {
+            Ok(()) => {
+                for ((item, _), (docking, _)) in pending.iter().zip(&rows) {
+                    announce(cx, &mut unit, item, docking);
                 }
+                unit.commit().await?;
+                tracing::info!(created = rows.len(), "dockings suggested in a batch");
+                return Ok(rows.len());
             }
-        }
-        if whole {
-            unit.commit().await?;
-            tracing::info!(created, "dockings suggested in a batch");
-            return Ok(created);
+            Err(StoreError::UniqueViolation { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
         drop(unit);
         let mut created = 0;
@@ -386,32 +427,58 @@ impl Batch {
     }
 }
 
+/// Each library's open records as the first pass of every record of the other sees them
+/// (`SearchIndex::counterparts`), with each term's postings among them read once: kept from one
+/// batch to the next while the index has not changed.
+#[derive(Default)]
+pub struct Among {
+    kept: HashMap<Library, Arc<Counterparts>>,
+}
+
+impl Among {
+    /// The counterparts of the records of each of `libraries` on `index` as it is now.
+    async fn current(
+        &mut self,
+        index: &Arc<SearchIndex>,
+        libraries: HashSet<Library>,
+    ) -> Result<HashMap<Library, Arc<Counterparts>>> {
+        self.kept.retain(|_, c| c.is_current(index));
+        let missing: Vec<Library> = libraries.iter().filter(|l| !self.kept.contains_key(l)).copied().collect();
+        let index = index.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            missing
+                .into_iter()
+                .map(|l| index.counterparts(&counterpart_request(l)).map(|c| (l, Arc::new(c))))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(task_failed)?
+        .map_err(task_failed)?;
+        self.kept.extend(built);
+        Ok(self.kept.iter().filter(|(l, _)| libraries.contains(l)).map(|(l, c)| (*l, c.clone())).collect())
+    }
+}
+
 /// The ranked counterparts (up to `limit`, with their explanations) and the dictionary version
-/// of records without dockings, as `rank` gives them: the first and second passes run on every
-/// core, and the candidates of all are read from the database together in between.
-async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec<(Vec<MatchItem>, String)>> {
+/// of records without dockings, as `rank` gives them, less those scoring below the suggester's
+/// threshold: the first and second passes run on every core, and the candidates of all are read
+/// from the database together in between.
+async fn rank_many(
+    cx: &App,
+    among: &mut Among,
+    subjects: Vec<Subject>,
+    limit: usize,
+) -> Result<Vec<(Vec<MatchItem>, String)>> {
     if subjects.is_empty() {
         return Ok(Vec::new());
     }
     let index = cx.search.current();
     let dictionary_version = index.analyzer().version().to_string();
+    let threshold = cx.matching.threshold;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(subjects.len());
     let share = subjects.len().div_ceil(threads);
     let params = MatchParams::default();
-    // Each library's open records, as the first pass of every record of the other sees them,
-    // with each term's postings among them read once for the batch.
-    let among = {
-        let (index, libraries) = (index.clone(), subjects.iter().map(Subject::library).collect::<HashSet<_>>());
-        tokio::task::spawn_blocking(move || {
-            libraries
-                .into_iter()
-                .map(|l| index.counterparts(&counterpart_request(l)).map(|c| (l, Arc::new(c))))
-                .collect::<Result<HashMap<_, _>, _>>()
-        })
-        .await
-        .map_err(task_failed)?
-        .map_err(task_failed)?
-    };
+    let among = among.current(&index, subjects.iter().map(Subject::library).collect()).await?;
     let mut tasks = Vec::new();
     for part in subjects.chunks(share) {
         let (index, part, among) = (index.clone(), part.to_vec(), among.clone());
@@ -448,7 +515,7 @@ async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec
         if part.is_empty() {
             break;
         }
-        let (index, needs, achievements) = (index.clone(), needs.clone(), achievements.clone());
+        let (index, needs, achievements, among) = (index.clone(), needs.clone(), achievements.clone(), among.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
                 .map(|(subject, (input, ranking))| {
@@ -461,7 +528,18 @@ async fn rank_many(cx: &App, subjects: Vec<Subject>, limit: usize) -> Result<Vec
                             (ids.iter().filter_map(|id| needs.get(id).cloned()).collect(), Vec::new())
                         }
                     };
-                    explain(&index, &subject, &input, ranking, &n, &a, limit).map(|(_, items)| items)
+                    // The batch's frequencies, as its rankings used them.
+                    let own;
+                    let frequencies = match among.get(&subject.library()) {
+                        Some(counterparts) => counterparts.frequencies(),
+                        None => {
+                            own = index.frequencies();
+                            &own
+                        }
+                    };
+                    let floor = Some(threshold);
+                    explain(&index, &subject, &input, ranking, &n, &a, limit, floor, frequencies)
+                        .map(|(_, items)| items)
                 })
                 .collect::<Result<Vec<_>, _>>()
         }));
@@ -614,6 +692,16 @@ pub struct Pending {
 /// other), then moves the checkpoint. `stop` is asked between batches: a long backlog yields to
 /// a shutdown, and the checkpoint keeps the place.
 pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Result<Pending, StoreError> {
+    run_pending_among(cx, &mut Among::default(), indexed, stop).await
+}
+
+/// `run_pending`, with counterparts kept from an earlier pass (while the index is unchanged).
+pub async fn run_pending_among(
+    cx: &App,
+    among: &mut Among,
+    indexed: i64,
+    stop: impl Fn() -> bool,
+) -> Result<Pending, StoreError> {
     let mut created = 0;
     loop {
         let from = cx.store.checkpoint(SUGGESTER).await?;
@@ -627,7 +715,7 @@ pub async fn run_pending(cx: &App, indexed: i64, stop: impl Fn() -> bool) -> Res
         let records: Vec<(Library, &str)> =
             changes.iter().filter_map(Change::record).filter(|&(l, id)| seen.insert((l, id))).collect();
         let subjects = subjects(cx, &records).await?;
-        match suggest_batch(cx, &subjects).await {
+        match suggest_batch(cx, among, &subjects).await {
             Ok(n) => created += n,
             Err(e) => {
                 // A database that fails is retried from the same checkpoint; otherwise the batch
@@ -678,6 +766,7 @@ async fn set_checkpoint(cx: &App, seq: i64) -> Result<(), StoreError> {
 /// Re-runs suggestion for every record (`techmarket match --all`): (records, created).
 pub async fn match_all(cx: &App) -> Result<(usize, usize)> {
     let (mut records, mut created) = (0, 0);
+    let mut among = Among::default();
     for library in [Library::Needs, Library::Achievements] {
         let mut after = String::new();
         loop {
@@ -689,7 +778,7 @@ pub async fn match_all(cx: &App) -> Result<(usize, usize)> {
             };
             let Some(last) = page.last().map(|s| s.id().to_string()) else { break };
             records += page.len();
-            created += suggest_batch(cx, &page).await?;
+            created += suggest_batch(cx, &mut among, &page).await?;
             after = last;
         }
     }

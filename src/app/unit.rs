@@ -176,10 +176,11 @@ impl UnitOfWork<'_> {
             self.tx.insert_audit(&entry).await?;
         }
         let notified = !self.events.is_empty();
-        for mut event in std::mem::take(&mut self.events) {
+        let mut events = std::mem::take(&mut self.events);
+        for event in &mut events {
             event.at = self.at;
-            self.tx.insert_event(&event).await?;
         }
+        self.tx.insert_events(&events).await?;
         self.tx.commit().await?;
         let origin = self.actor.origin();
         tracing::debug!(

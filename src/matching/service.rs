@@ -20,7 +20,7 @@ use crate::domain::need::{Need, NeedContent};
 use crate::domain::new_id;
 use crate::domain::record::Library;
 use crate::domain::vocab::{RecordStatus, TechField, Visibility};
-use crate::search::index::{Counterparts, IndexError, SearchIndex, SearchRequest};
+use crate::search::index::{Counterparts, Frequencies, IndexError, SearchIndex, SearchRequest};
 
 /// How the background matcher suggests.
 #[derive(Debug, Clone, Copy)]
@@ -290,7 +290,9 @@ pub fn candidate_ids(ranking: &super::Ranking) -> Vec<String> {
 
 /// The second pass: given the candidates' records as the database holds them now, the
 /// structured fit, the final order, and each pair's explanation (the record's terms found in the
-/// candidate, highlights, near misses). Candidates no longer open or now private are left out.
+/// candidate, highlights, near misses). Candidates no longer open or now private are left out,
+/// and, given a `floor`, those of the best `limit` whose score is below it (a batch of the
+/// suggester writes no others, and explains none it would not write).
 #[allow(clippy::too_many_arguments)]
 pub fn explain(
     index: &SearchIndex,
@@ -300,6 +302,8 @@ pub fn explain(
     needs: &[Need],
     achievements: &[Achievement],
     limit: usize,
+    floor: Option<f32>,
+    frequencies: &Frequencies,
 ) -> Result<(FieldEvidence, Vec<MatchItem>), IndexError> {
     let mut pairs: Vec<(Need, Achievement, &super::Candidate)> = Vec::new();
     match subject {
@@ -336,6 +340,9 @@ pub fn explain(
     let order = |x: &(Need, Achievement, &super::Candidate, Fit, f32)| x.2.rank_score * x.3.factor;
     scored.sort_by(|x, y| order(y).total_cmp(&order(x)).then_with(|| x.2.retrieved.id.cmp(&y.2.retrieved.id)));
     scored.truncate(limit);
+    if let Some(floor) = floor {
+        scored.retain(|x| round(x.4) >= floor);
+    }
 
     let dictionary_version = index.analyzer().version().to_string();
     let direction = match subject {
@@ -357,7 +364,7 @@ pub fn explain(
             },
         })
         .collect();
-    let (terms, highlights) = term_evidence(index, &input.text, &texts)?;
+    let (terms, highlights) = term_evidence(index, &input.text, &texts, frequencies)?;
     let items = scored
         .into_iter()
         .zip(terms)
@@ -575,9 +582,10 @@ fn term_evidence(
     index: &SearchIndex,
     text: &str,
     candidates: &[CandidateText],
+    frequencies: &Frequencies,
 ) -> Result<(Vec<Vec<MatchedTerm>>, Vec<(String, String)>), IndexError> {
     let analyzer = index.analyzer();
-    let weights = index.term_weights(text);
+    let weights = index.term_weights(text, frequencies);
     let mut all_terms = Vec::with_capacity(candidates.len());
     for c in candidates {
         let terms = |s: &str| -> HashSet<String> { analyzer.analyze(s).into_iter().map(|t| t.text).collect() };
@@ -608,7 +616,7 @@ fn term_evidence(
         all_terms.push(matched);
     }
     let pairs: Vec<(String, String)> = candidates.iter().map(|c| (c.title.clone(), c.body.clone())).collect();
-    let highlights = index.highlight(text, &pairs)?;
+    let highlights = index.highlight(text, &pairs, frequencies)?;
     Ok((all_terms, highlights))
 }
 

@@ -1,6 +1,8 @@
 //! The docking library's part of the store: one open docking per pair, the matcher's respect
 //! for history, versioned updates that append their event, and listings.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use super::dialect::{Dialect, Sql, WriteTx};
@@ -8,27 +10,34 @@ use super::rows::{IntoDomain, code, from_micros, micros};
 use super::sql::{SqlStore, SqlTx, all, offset_page, one, stale_or_missing};
 use super::{ChangeKind, DockingStore, DockingWrites, Page, StoreError, StoreResult};
 use crate::domain::docking::{Docking, DockingAction, DockingEvent, DockingState, EventKind};
+use crate::domain::record::Library;
 use crate::domain::vocab::TechField;
+
+/// How many ids one statement names at most.
+const ID_CHUNK: usize = 5_000;
 
 /// The pair's docking that is not closed (rejected, failed, withdrawn or signed); the partial
 /// unique index of the migration allows at most one.
 pub const OPEN_DOCKING_OF_PAIR: &str = "SELECT * FROM dockings WHERE need_id = $1 AND achievement_id = $2 \
     AND state NOT IN ('rejected', 'failed', 'withdrawn', 'signed')";
 
-pub const DOCKING_INSERT: &str = "INSERT INTO dockings (id, need_id, achievement_id, need_org_id, achievement_org_id, \
+/// The start of a docking insert; each row's values follow (`push_docking`).
+const DOCKING_INSERT: &str = "INSERT INTO dockings (id, need_id, achievement_id, need_org_id, achievement_org_id, \
     state, reason, source, score, explanation, matcher_version, dictionary_version, need_fingerprint, achievement_fingerprint, \
     manager_id, field, region, was_introduced, need_interest, achievement_interest, created_by, created_at, updated_at, \
-    version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-    $22, $23, $24)";
+    version) VALUES ";
+
+/// Dockings per insert statement (24 arguments each, well under both drivers' limits).
+const DOCKINGS_PER_STATEMENT: usize = 100;
 
 pub const DOCKING_UPDATE: &str = "UPDATE dockings SET state = $1, manager_id = $2, was_introduced = $3, \
     need_interest = $4, achievement_interest = $5, updated_at = $6, reason = $7, score = $8, explanation = $9, \
     matcher_version = $10, dictionary_version = $11, need_fingerprint = $12, achievement_fingerprint = $13, \
     version = version + 1 WHERE id = $14 AND version = $15";
 
-pub const EVENT_INSERT: &str = "INSERT INTO docking_events (docking_id, at, actor_id, actor_role, kind, from_state, \
-    to_state, reason, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-
+/// The start of an event insert; each row's values follow (`push_event`).
+const EVENT_INSERT: &str = "INSERT INTO docking_events (docking_id, at, actor_id, actor_role, kind, from_state, \
+    to_state, reason, note) VALUES ";
 /// Filters and page of a docking listing.
 #[derive(Debug, Clone, Default)]
 pub struct DockingQuery {
@@ -159,17 +168,56 @@ pub fn event_kind(event: &DockingEvent) -> &'static str {
 
 /// Appends an event inside a write transaction.
 pub(super) async fn insert_event(tx: &mut impl WriteTx, e: &DockingEvent) -> StoreResult<()> {
-    let sql = Sql::new(EVENT_INSERT)
-        .bind(&e.docking_id)
-        .bind(micros(e.at))
-        .bind(e.actor_id.clone())
-        .bind(&e.actor_role)
-        .bind(event_kind(e))
-        .bind(e.from_state.map(|s| s.code()))
-        .bind(e.to_state.map(|s| s.code()))
-        .bind(e.reason.map(|r| r.code()))
-        .bind(&e.note);
+    let mut sql = Sql::new(EVENT_INSERT);
+    push_event(&mut sql, e);
     tx.execute(sql).await.map(|_| ())
+}
+
+/// An event's row of values, in `EVENT_INSERT`'s order.
+fn push_event(sql: &mut Sql, e: &DockingEvent) {
+    sql.push("(").push_bind(e.docking_id.clone()).push(", ").push_bind(micros(e.at));
+    sql.push(", ").push_bind(e.actor_id.clone()).push(", ").push_bind(e.actor_role.clone());
+    sql.push(", ").push_bind(event_kind(e)).push(", ").push_bind(e.from_state.map(|s| s.code()));
+    sql.push(", ").push_bind(e.to_state.map(|s| s.code())).push(", ").push_bind(e.reason.map(|r| r.code()));
+    sql.push(", ").push_bind(e.note.clone()).push(")");
+}
+
+/// A docking's row of values, in `DOCKING_INSERT`'s order.
+fn push_docking(sql: &mut Sql, d: &Docking) {
+    let values: [super::dialect::Value; 24] = [
+        d.id.clone().into(),
+        d.need_id.clone().into(),
+        d.achievement_id.clone().into(),
+        d.need_org_id.clone().into(),
+        d.achievement_org_id.clone().into(),
+        d.state.code().into(),
+        d.reason.map(|r| r.code()).into(),
+        d.source.code().into(),
+        d.score.into(),
+        d.explanation.to_string().into(),
+        d.matcher_version.clone().into(),
+        d.dictionary_version.clone().into(),
+        d.need_fingerprint.clone().into(),
+        d.achievement_fingerprint.clone().into(),
+        d.manager_id.clone().into(),
+        d.field.code().into(),
+        d.region.clone().into(),
+        d.was_introduced.into(),
+        d.need_interest.into(),
+        d.achievement_interest.into(),
+        d.created_by.clone().into(),
+        micros(d.created_at).into(),
+        micros(d.updated_at).into(),
+        d.version.into(),
+    ];
+    sql.push("(");
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push_bind(value);
+    }
+    sql.push(")");
 }
 
 /// Writes a docking's new state and its event inside a write transaction; returns it as stored,
@@ -205,6 +253,30 @@ async fn write_docking_update(tx: &mut impl WriteTx, d: &Docking, event: &Dockin
 impl<D: Dialect> DockingStore for SqlStore<D> {
     async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>> {
         one::<D, DockingRow>(&self.db, Sql::new("SELECT * FROM dockings WHERE id = $1").bind(id)).await
+    }
+
+    async fn docking_counts(
+        &self,
+        library: Library,
+        ids: &[String],
+        state: Option<DockingState>,
+    ) -> StoreResult<HashMap<String, u64>> {
+        let column = match library {
+            Library::Needs => "need_id",
+            Library::Achievements => "achievement_id",
+        };
+        let mut counts = HashMap::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut sql = Sql::new(format!("SELECT {column}, COUNT(*) FROM dockings WHERE {column} IN "));
+            sql.push_list(chunk.iter().cloned());
+            if let Some(state) = state {
+                sql.push(" AND state = ").push_bind(state.code());
+            }
+            sql.push(&format!(" GROUP BY {column}"));
+            let rows: Vec<(String, i64)> = self.db.fetch_all(sql).await?;
+            counts.extend(rows.into_iter().map(|(id, n)| (id, n as u64)));
+        }
+        Ok(counts)
     }
 
     async fn list_dockings(&self, q: &DockingQuery) -> StoreResult<Page<Docking>> {
@@ -289,31 +361,8 @@ impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
                 return closed.into_domain().map(Some);
             }
         }
-        let insert = Sql::new(DOCKING_INSERT)
-            .bind(&d.id)
-            .bind(&d.need_id)
-            .bind(&d.achievement_id)
-            .bind(&d.need_org_id)
-            .bind(&d.achievement_org_id)
-            .bind(d.state.code())
-            .bind(d.reason.map(|r| r.code()))
-            .bind(d.source.code())
-            .bind(d.score)
-            .bind(d.explanation.to_string())
-            .bind(d.matcher_version.clone())
-            .bind(d.dictionary_version.clone())
-            .bind(&d.need_fingerprint)
-            .bind(&d.achievement_fingerprint)
-            .bind(d.manager_id.clone())
-            .bind(d.field.code())
-            .bind(&d.region)
-            .bind(d.was_introduced)
-            .bind(d.need_interest)
-            .bind(d.achievement_interest)
-            .bind(d.created_by.clone())
-            .bind(micros(d.created_at))
-            .bind(micros(d.updated_at))
-            .bind(d.version);
+        let mut insert = Sql::new(DOCKING_INSERT);
+        push_docking(&mut insert, d);
         match tx.execute(insert).await {
             Ok(_) => {}
             // Another instance created the open docking of this pair first.
@@ -325,6 +374,32 @@ impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
         insert_event(tx, event).await?;
         self.log(ChangeKind::Docking, &d.id, d.created_at);
         Ok(None)
+    }
+
+    async fn insert_suggested(&mut self, dockings: &[(Docking, DockingEvent)]) -> StoreResult<()> {
+        for chunk in dockings.chunks(DOCKINGS_PER_STATEMENT) {
+            let (mut rows, mut events) = (Sql::new(DOCKING_INSERT), Sql::new(EVENT_INSERT));
+            for (i, (docking, event)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    rows.push(", ");
+                    events.push(", ");
+                }
+                push_docking(&mut rows, docking);
+                push_event(&mut events, event);
+            }
+            match self.0.execute(rows).await {
+                Ok(_) => {}
+                Err(StoreError::UniqueViolation { .. }) => {
+                    return Err(StoreError::UniqueViolation { constraint: "dockings_open_pair".into() });
+                }
+                Err(e) => return Err(e),
+            }
+            self.0.execute(events).await?;
+        }
+        for (docking, _) in dockings {
+            self.log(ChangeKind::Docking, &docking.id, docking.created_at);
+        }
+        Ok(())
     }
 
     async fn update_docking(&mut self, docking: &Docking, event: &DockingEvent) -> StoreResult<Docking> {

@@ -14,6 +14,7 @@ mod sql;
 mod sqlite;
 pub mod transfers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,7 +24,7 @@ use crate::domain::account::Session;
 use crate::domain::achievement::Achievement;
 use crate::domain::audit::{AuditEntry, AuditQuery};
 use crate::domain::dictionary::{DictionaryTerm, SynonymGroup};
-use crate::domain::docking::{Docking, DockingEvent};
+use crate::domain::docking::{Docking, DockingEvent, DockingState};
 use crate::domain::need::Need;
 use crate::domain::notification::{Delivery, DeliveryAttempt, DeliveryStatus, Event, Subscription};
 use crate::domain::org::{ApiToken, Organisation, User};
@@ -467,6 +468,14 @@ pub trait ChangeSignal: Send {
 pub trait DockingStore: Send + Sync + 'static {
     async fn get_docking(&self, id: &str) -> StoreResult<Option<Docking>>;
     async fn list_dockings(&self, query: &DockingQuery) -> StoreResult<Page<Docking>>;
+    /// How many dockings (in `state`, or in any) each of the records `ids` of `library` takes
+    /// part in (a record without any is left out).
+    async fn docking_counts(
+        &self,
+        library: Library,
+        ids: &[String],
+        state: Option<DockingState>,
+    ) -> StoreResult<HashMap<String, u64>>;
     /// A docking's events, oldest first.
     async fn docking_events(&self, docking_id: &str) -> StoreResult<Vec<DockingEvent>>;
 }
@@ -558,9 +567,9 @@ pub trait AuditWrites: Send {
 /// Writes of notifications.
 #[async_trait]
 pub trait NotificationWrites: Send {
-    /// Appends an event and its audiences to the outbox (under the feed's lock, so positions
-    /// become visible in order); its position.
-    async fn insert_event(&mut self, event: &Event) -> StoreResult<i64>;
+    /// Appends events and their audiences to the outbox, in their order, a few statements for
+    /// many (under the feed's lock, so positions become visible in order); their positions.
+    async fn insert_events(&mut self, events: &[Event]) -> StoreResult<Vec<i64>>;
     /// Marks one event read; false when it already was.
     async fn mark_read(&mut self, user_id: &str, seq: i64, at: DateTime<Utc>) -> StoreResult<bool>;
     /// Marks everything up to `upto` read.
@@ -622,6 +631,11 @@ pub trait DockingWrites: Send {
         event: &DockingEvent,
         respect_history: bool,
     ) -> StoreResult<Option<Docking>>;
+    /// Creates suggestions, each with its `created` event, for pairs the caller knows to have no
+    /// docking (the matcher's batch: neither record had any when it was ranked), many to a
+    /// statement and without a look-up; a pair that has an open docking fails it with
+    /// `UniqueViolation`, and the transaction is not to be committed.
+    async fn insert_suggested(&mut self, dockings: &[(Docking, DockingEvent)]) -> StoreResult<()>;
     /// Writes the docking's state, manager, flags and matcher fields (score, explanation,
     /// versions, fingerprints) if the stored version is still
     /// `docking.version`, and appends `event`, in one transaction; returns it as stored.

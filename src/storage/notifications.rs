@@ -2,6 +2,8 @@
 //! read marks, webhook subscriptions, deliveries and their attempts, and the expiry sweep's
 //! reads.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -13,6 +15,11 @@ use crate::domain::notification::{
     Audience, Delivery, DeliveryAttempt, DeliveryStatus, Event, EventContent, Subscription,
 };
 use crate::domain::record::Library;
+
+/// Events per insert statement (five arguments each), and audience rows (two each): well under
+/// both drivers' limits.
+const EVENTS_PER_STATEMENT: usize = 200;
+const AUDIENCES_PER_STATEMENT: usize = 500;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -436,32 +443,43 @@ impl<D: Dialect> NotificationStore for SqlStore<D> {
 
 #[async_trait]
 impl<T: WriteTx + 'static> NotificationWrites for SqlTx<T> {
-    async fn insert_event(&mut self, event: &Event) -> StoreResult<i64> {
-        self.0.lock_change_log().await?;
-        let data = serde_json::to_string(&event.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let (seq,): (i64,) = self
-            .0
-            .fetch_optional(
-                Sql::new("INSERT INTO events (id, at, kind, subject, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq")
-                    .bind(&event.id)
-                    .bind(micros(event.at))
-                    .bind(event.kind.code())
-                    .bind(&event.subject)
-                    .bind(data),
-            )
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("an inserted event returned no position".into()))?;
-        let mut keys: Vec<String> = event.audience.iter().map(Audience::key).collect();
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            self.0
-                .execute(
-                    Sql::new("INSERT INTO event_audience (event_seq, audience) VALUES ($1, $2)").bind(seq).bind(key),
-                )
-                .await?;
+    async fn insert_events(&mut self, events: &[Event]) -> StoreResult<Vec<i64>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(seq)
+        self.0.lock_change_log().await?;
+        let mut seqs = Vec::with_capacity(events.len());
+        let mut audiences: Vec<(i64, String)> = Vec::new();
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            let mut sql = Sql::new("INSERT INTO events (id, at, kind, subject, data) VALUES ");
+            for (i, event) in chunk.iter().enumerate() {
+                let data = serde_json::to_string(&event.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sql.push(if i > 0 { ", (" } else { "(" }).push_bind(event.id.clone());
+                sql.push(", ").push_bind(micros(event.at)).push(", ").push_bind(event.kind.code());
+                sql.push(", ").push_bind(event.subject.clone()).push(", ").push_bind(data).push(")");
+            }
+            sql.push(" RETURNING id, seq");
+            let rows: Vec<(String, i64)> = self.0.fetch_all(sql).await?;
+            let at: HashMap<String, i64> = rows.into_iter().collect();
+            for event in chunk {
+                let seq = *at
+                    .get(&event.id)
+                    .ok_or_else(|| StoreError::Corrupt("an inserted event returned no position".into()))?;
+                let mut keys: Vec<String> = event.audience.iter().map(Audience::key).collect();
+                keys.sort();
+                keys.dedup();
+                audiences.extend(keys.into_iter().map(|key| (seq, key)));
+                seqs.push(seq);
+            }
+        }
+        for chunk in audiences.chunks(AUDIENCES_PER_STATEMENT) {
+            let mut sql = Sql::new("INSERT INTO event_audience (event_seq, audience) VALUES ");
+            for (i, (seq, key)) in chunk.iter().enumerate() {
+                sql.push(if i > 0 { ", (" } else { "(" }).push_bind(*seq).push(", ").push_bind(key.clone()).push(")");
+            }
+            self.0.execute(sql).await?;
+        }
+        Ok(seqs)
     }
 
     async fn mark_read(&mut self, user_id: &str, seq: i64, at: DateTime<Utc>) -> StoreResult<bool> {

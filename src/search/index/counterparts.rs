@@ -30,10 +30,10 @@ const KEPT_POSTINGS: usize = 8_000_000;
 /// How many records' stored fields the batch keeps at most.
 const KEPT_RECORDS: usize = 100_000;
 
-/// The terms read so far, and how many postings they hold.
+/// The terms read so far (in each of the four fields), and how many postings they hold.
 #[derive(Default)]
 struct TermCache {
-    terms: HashMap<(usize, String), Arc<Option<TermPostings>>>,
+    terms: HashMap<String, [Option<Arc<Option<TermPostings>>>; 4]>,
     postings: usize,
 }
 
@@ -48,6 +48,8 @@ pub struct Counterparts {
     /// one-field `text` view of the first stage.
     fields: [Field; 4],
     terms: Mutex<TermCache>,
+    /// The terms' frequencies in the whole catalogue, looked up once for the batch.
+    frequencies: Frequencies,
     stored: Mutex<HashMap<u32, Arc<Retrieved>>>,
 }
 
@@ -75,6 +77,7 @@ impl SearchIndex {
         }
         let f = &self.fields;
         Ok(Counterparts {
+            frequencies: self.frequencies_on(searcher.clone()),
             searcher,
             addresses,
             slots,
@@ -95,6 +98,17 @@ impl Counterparts {
         self.addresses.is_empty()
     }
 
+    /// Whether `index`, as it is now, is the one these were taken from (same segments, same
+    /// deletions).
+    pub fn is_current(&self, index: &SearchIndex) -> bool {
+        index.reader.searcher().generation().segments() == self.searcher.generation().segments()
+    }
+
+    /// The batch's memo of the terms' frequencies (for the explanations of its rankings).
+    pub fn frequencies(&self) -> &Frequencies {
+        &self.frequencies
+    }
+
     /// `SearchIndex::retrieve` among these records: `index` must be the index they were taken
     /// from, `request.text` and `request.limit` are read.
     pub fn retrieve(
@@ -105,7 +119,7 @@ impl Counterparts {
     ) -> Result<Vec<Retrieved>, IndexError> {
         let tokens = index.analyzer.analyze(&request.text);
         let total = self.searcher.num_docs();
-        let mut df = |t: &str| index.document_frequency(&self.searcher, t);
+        let mut df = |t: &str| self.frequencies.document_frequency(t);
         let (terms, pruned) = index.query_terms_of(&tokens, max_terms, total, &mut df);
         if terms.is_empty() {
             return Ok(Vec::new());
@@ -175,20 +189,26 @@ impl Counterparts {
     /// The coverage `SearchIndex::exact_scores` gives the chosen records.
     fn coverage(&self, weights: &[(String, f32)], top: &[(f32, u32)]) -> Result<Vec<f32>, IndexError> {
         let mut out = vec![0.0f32; top.len()];
-        let position: HashMap<u32, usize> = top.iter().enumerate().map(|(i, (_, slot))| (*slot, i)).collect();
+        // Each allowed record's place in `top` (`u32::MAX` when not there).
+        let mut position = vec![u32::MAX; self.addresses.len()];
+        for (k, (_, slot)) in top.iter().enumerate() {
+            position[*slot as usize] = k as u32;
+        }
+        let mut found = vec![false; top.len()];
         for (term, weight) in weights {
-            let mut found = vec![false; top.len()];
+            found.fill(false);
             for i in terms::TITLE_KEYWORDS_BODY {
                 if let Some(postings) = &*self.postings(i, term)? {
                     for (slot, _, _) in &postings.postings {
-                        if let Some(p) = position.get(slot) {
-                            found[*p] = true;
+                        let p = position[*slot as usize];
+                        if p != u32::MAX {
+                            found[p as usize] = true;
                         }
                     }
                 }
             }
-            for (k, hit) in found.into_iter().enumerate() {
-                if hit {
+            for (k, hit) in found.iter().enumerate() {
+                if *hit {
                     out[k] += weight;
                 }
             }
@@ -197,13 +217,12 @@ impl Counterparts {
     }
 
     /// A term's postings in field `i` among the allowed records, read once.
-    fn postings(&self, i: usize, term: &str) -> Result<Arc<Option<TermPostings>>, IndexError> {
-        let key = (i, term.to_string());
-        if let Some(found) = self.terms.lock().expect("term cache").terms.get(&key) {
+    fn postings(&self, i: usize, text: &str) -> Result<Arc<Option<TermPostings>>, IndexError> {
+        if let Some(Some(found)) = self.terms.lock().expect("term cache").terms.get(text).map(|t| &t[i]) {
             return Ok(found.clone());
         }
         let field = self.fields[i];
-        let term = Term::from_field_text(field, term);
+        let term = Term::from_field_text(field, text);
         let mut postings = Vec::new();
         for (ord, reader) in self.searcher.segment_readers().iter().enumerate() {
             let inverted = reader.inverted_index(field)?;
@@ -233,7 +252,7 @@ impl Counterparts {
         let size = found.as_ref().as_ref().map_or(0, |p| p.postings.len());
         if cache.postings + size <= KEPT_POSTINGS {
             cache.postings += size;
-            cache.terms.insert(key, found.clone());
+            cache.terms.entry(text.to_string()).or_default()[i] = Some(found.clone());
         }
         Ok(found)
     }

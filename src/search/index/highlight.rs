@@ -6,9 +6,14 @@ impl SearchIndex {
     /// For each (title, body): the title, whole, and the best passage of the body, as HTML:
     /// matches of the terms of `text` in `<b>`, everything else escaped, `…` where the passage
     /// was cut. Passages are about 100 characters (tantivy counts the budget in bytes,
-    /// PITFALLS 12).
-    pub fn highlight(&self, text: &str, records: &[(String, String)]) -> Result<Vec<(String, String)>, IndexError> {
-        self.highlight_terms(&self.query_terms(text, usize::MAX).0, records)
+    /// PITFALLS 12). The terms' frequencies are those of `frequencies`.
+    pub fn highlight(
+        &self,
+        text: &str,
+        records: &[(String, String)],
+        frequencies: &Frequencies,
+    ) -> Result<Vec<(String, String)>, IndexError> {
+        self.highlight_terms(&self.query_terms(text, usize::MAX, frequencies).0, records, frequencies)
     }
 
     /// As `highlight`, with the terms of a search's concepts (synonyms and narrower terms too).
@@ -17,21 +22,36 @@ impl SearchIndex {
         text: &str,
         records: &[(String, String)],
     ) -> Result<Vec<(String, String)>, IndexError> {
-        self.highlight_terms(&ParsedQuery::parse(&self.analyzer, text).scored_terms(), records)
+        let frequencies = self.frequencies();
+        self.highlight_terms(&ParsedQuery::parse(&self.analyzer, text).scored_terms(), records, &frequencies)
     }
 
     pub(super) fn highlight_terms(
         &self,
         terms: &[(String, f32)],
         records: &[(String, String)],
+        frequencies: &Frequencies,
     ) -> Result<Vec<(String, String)>, IndexError> {
-        let searcher = self.reader.searcher();
-        let Some(query) = self.term_union(terms) else {
+        if terms.is_empty() {
             return Ok(records.iter().map(|(title, body)| (escape(title), lead(body))).collect());
+        }
+        // As `SnippetGenerator::create` scores a term (`1 / (1 + its frequency in the field)`,
+        // left out where no record holds it there), from the frequencies already looked up.
+        let scored = |df: &dyn Fn(&str) -> u64| -> BTreeMap<String, f32> {
+            terms
+                .iter()
+                .filter_map(|(term, _)| {
+                    let n = df(term);
+                    (n > 0).then(|| (term.clone(), 1.0 / (1.0 + n as f32)))
+                })
+                .collect()
         };
-        let mut titles = SnippetGenerator::create(&searcher, &*query, self.fields.title)?;
-        let mut bodies = SnippetGenerator::create(&searcher, &*query, self.fields.body)?;
-        bodies.set_max_num_chars(300);
+        let index = frequencies.searcher().index();
+        let (title, body) = (self.fields.title, self.fields.body);
+        let mut titles =
+            SnippetGenerator::new(scored(&|t| frequencies.in_title(t)), index.tokenizer_for_field(title)?, title, 150);
+        let bodies =
+            SnippetGenerator::new(scored(&|t| frequencies.in_body(t)), index.tokenizer_for_field(body)?, body, 300);
         let mut out = Vec::with_capacity(records.len());
         for (title, body) in records {
             titles.set_max_num_chars(title.len().max(1));

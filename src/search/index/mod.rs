@@ -5,6 +5,7 @@
 //! candidates and their exact scores) and `highlight` (marked fragments).
 
 mod counterparts;
+mod frequencies;
 mod highlight;
 mod retrieval;
 mod searching;
@@ -30,6 +31,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 pub use counterparts::Counterparts;
+pub use frequencies::Frequencies;
 pub use retrieval::Retrieved;
 pub use searching::{Facets, Hit, SearchOutcome, SearchRequest, SortOrder};
 
@@ -277,5 +279,15 @@ impl SearchIndex {
     /// How many records the index holds.
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// A memo of the terms' document frequencies on the index as it is now, for a piece of work
+    /// that asks about the same terms more than once (an explanation's weights and highlights).
+    pub fn frequencies(&self) -> Frequencies {
+        self.frequencies_on(self.reader.searcher())
+    }
+
+    fn frequencies_on(&self, searcher: tantivy::Searcher) -> Frequencies {
+        Frequencies::new(searcher, &self.fields)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BinaryHeap, HashMap};
 
+use super::frequencies::Frequencies;
 use super::terms::{self, TermTable};
 use super::*;
 use crate::search::analyzer::AnalyzedToken;
@@ -298,11 +299,11 @@ impl SearchIndex {
 
     /// The distinct terms of `text` (no sub-words) with their weight in a match: inverse
     /// document frequency in the catalogue times the query weight, normalised to sum 1; most
-    /// weighty first.
-    pub fn term_weights(&self, text: &str) -> Vec<(String, f32)> {
-        let searcher = self.reader.searcher();
+    /// weighty first. The frequencies are those of `frequencies` (`SearchIndex::frequencies`).
+    pub fn term_weights(&self, text: &str, frequencies: &Frequencies) -> Vec<(String, f32)> {
         let tokens = self.analyzer.analyze(text);
-        self.term_weights_of(&tokens, searcher.num_docs(), &mut |t| self.document_frequency(&searcher, t))
+        let total = frequencies.searcher().num_docs();
+        self.term_weights_of(&tokens, total, &mut |t| frequencies.document_frequency(t))
     }
 
     /// `term_weights` of analysed text, with `total` records and `df` their frequencies.
@@ -358,10 +359,15 @@ impl SearchIndex {
 
     /// The terms of `text` (its `max_terms` weightiest) and their synonyms, each with its weight
     /// in the query; and whether terms were left out.
-    pub(super) fn query_terms(&self, text: &str, max_terms: usize) -> (Vec<(String, f32)>, bool) {
-        let searcher = self.reader.searcher();
+    pub(super) fn query_terms(
+        &self,
+        text: &str,
+        max_terms: usize,
+        frequencies: &Frequencies,
+    ) -> (Vec<(String, f32)>, bool) {
         let tokens = self.analyzer.analyze(text);
-        self.query_terms_of(&tokens, max_terms, searcher.num_docs(), &mut |t| self.document_frequency(&searcher, t))
+        let total = frequencies.searcher().num_docs();
+        self.query_terms_of(&tokens, max_terms, total, &mut |t| frequencies.document_frequency(t))
     }
 
     /// `query_terms` of analysed text, with `total` records and `df` their frequencies.
@@ -433,15 +439,6 @@ impl SearchIndex {
             clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_field))));
         }
         if clauses.is_empty() { None } else { Some(Box::new(BooleanQuery::new(clauses))) }
-    }
-
-    /// In how many records a term occurs, in the text field where it is most frequent.
-    pub(super) fn document_frequency(&self, searcher: &tantivy::Searcher, term: &str) -> u64 {
-        [self.fields.title, self.fields.keywords, self.fields.body]
-            .into_iter()
-            .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
-            .max()
-            .unwrap_or(0)
     }
 
     /// One term in every text field, each with its weight: one clause per field.

@@ -466,7 +466,7 @@ mod tests {
                         library,
                         ..SearchRequest::default()
                     };
-                    let (terms, _) = index.query_terms(text, 3);
+                    let (terms, _) = index.query_terms(text, 3, &index.frequencies());
                     for k in [5, 40, 3000] {
                         let mut table = TermTable::new(&searcher, &index.fields).expect("table");
                         let ours = index.first_stage(&mut table, &terms, &request, k).expect("first stage");

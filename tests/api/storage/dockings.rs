@@ -1,6 +1,7 @@
 //! The docking library: one open docking per pair, the matcher's respect for history, versioned
 //! updates with their events, listings and the matcher's checkpoint.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::helpers::now;
@@ -9,6 +10,7 @@ use techmarket::domain::achievement::Achievement;
 use techmarket::domain::docking::{Docking, DockingEvent, DockingSource, DockingState, EventKind, ReasonCode};
 use techmarket::domain::need::Need;
 use techmarket::domain::new_id;
+use techmarket::domain::record::Library;
 use techmarket::domain::vocab::{OrgKind, RecordStatus, Role};
 use techmarket::storage::{DockingQuery, Store, StoreError};
 
@@ -185,6 +187,66 @@ async fn listings_filter_order_and_page_and_parties_see_theirs_from_acceptance_o
     write(store.as_ref(), async |tx| tx.update_need(&closed, now()).await).await.unwrap();
     let open_only = DockingQuery { open_records_only: true, ..queue };
     assert!(store.list_dockings(&open_only).await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_of_suggestions_is_written_at_once_and_counted_per_record() {
+    let (store, _dir) = spawn_store().await;
+    let (n1, a1) = pair(&store, "戊").await;
+    let (n2, a2) = pair(&store, "己").await;
+    let mut rows = Vec::new();
+    for (n, a) in [(&n1, &a1), (&n1, &a2), (&n2, &a1)] {
+        let d = docking(n, a, DockingState::Suggested, 0.75);
+        let e = event(&d, EventKind::Created, Some(DockingState::Suggested), "批量建议");
+        rows.push((d, e));
+    }
+    // And more than one statement's worth (a hundred to a statement) for another need.
+    let (n4, a4) = pair(&store, "辛").await;
+    let professor = store.get_user(&a4.meta.created_by).await.unwrap().unwrap();
+    let university = store.get_organisation(&a4.meta.org_id).await.unwrap().unwrap();
+    for _ in 0..120 {
+        let a = achievement(&university, &professor);
+        write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
+        let d = docking(&n4, &a, DockingState::Suggested, 0.5);
+        let e = event(&d, EventKind::Created, Some(DockingState::Suggested), "批量建议");
+        rows.push((d, e));
+    }
+    write(store.as_ref(), async |tx| tx.insert_suggested(&rows).await).await.unwrap();
+    for (d, e) in &rows {
+        assert_eq!(store.get_docking(&d.id).await.unwrap().as_ref(), Some(d));
+        assert_eq!(store.docking_events(&d.id).await.unwrap(), [e.clone()]);
+    }
+    let ids = |records: &[&str]| records.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let needs = ids(&[&n1.meta.id, &n2.meta.id, "没有的需求"]);
+    let counts = store.docking_counts(Library::Needs, &needs, Some(DockingState::Suggested)).await.unwrap();
+    assert_eq!(
+        counts,
+        HashMap::from([(n1.meta.id.clone(), 2), (n2.meta.id.clone(), 1)]),
+        "a record without any is left out"
+    );
+    let of_n4 = store.docking_counts(Library::Needs, &ids(&[&n4.meta.id]), None).await.unwrap();
+    assert_eq!(of_n4.get(&n4.meta.id), Some(&120));
+    let achievements = ids(&[&a1.meta.id, &a2.meta.id]);
+    let counts =
+        store.docking_counts(Library::Achievements, &achievements, Some(DockingState::Accepted)).await.unwrap();
+    assert!(counts.is_empty(), "none accepted: {counts:?}");
+
+    // A pair with an open docking fails the batch, and the batch leaves nothing behind.
+    let mut accepted = rows[0].0.clone();
+    accepted.state = DockingState::Accepted;
+    let by_manager = event(&accepted, EventKind::Transition, Some(DockingState::Accepted), "接受");
+    write(store.as_ref(), async |tx| tx.update_docking(&accepted, &by_manager).await).await.unwrap();
+    let (n3, a3) = pair(&store, "庚").await;
+    let fresh = docking(&n3, &a3, DockingState::Suggested, 0.6);
+    let again = docking(&n1, &a1, DockingState::Suggested, 0.9);
+    let batch = [&fresh, &again].map(|d| (d.clone(), event(d, EventKind::Created, None, "")));
+    let refused = write(store.as_ref(), async |tx| tx.insert_suggested(&batch).await).await;
+    assert!(matches!(refused, Err(StoreError::UniqueViolation { .. })), "{refused:?}");
+    assert!(store.get_docking(&fresh.id).await.unwrap().is_none(), "the batch is all or nothing");
+    let any = store.docking_counts(Library::Needs, &needs, None).await.unwrap();
+    assert_eq!(any, HashMap::from([(n1.meta.id.clone(), 2), (n2.meta.id.clone(), 1)]), "in any state");
+    let counts = store.docking_counts(Library::Needs, &needs, Some(DockingState::Suggested)).await.unwrap();
+    assert_eq!(counts, HashMap::from([(n1.meta.id.clone(), 1), (n2.meta.id.clone(), 1)]));
 }
 
 #[tokio::test]

@@ -27,7 +27,8 @@ fn outbox_event(kind: NotificationKind, subject: &str, audience: Vec<Audience>) 
 }
 
 async fn insert(store: &dyn Store, e: &Event) -> i64 {
-    write(store, async |tx| tx.insert_event(e).await).await.unwrap()
+    let seqs = write(store, async |tx| tx.insert_events(std::slice::from_ref(e)).await).await.unwrap();
+    seqs[0]
 }
 
 #[tokio::test]
