@@ -67,19 +67,20 @@ pub struct SqliteTx(Transaction<'static, Sqlite>, Fullness);
 impl WriteTx for SqliteTx {
     async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
         let args = arguments::<Sqlite>(sql.args)?;
-        let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.text), args).execute(&mut *self.0).await;
+        let result = sqlx::query_with(sqlx::AssertSqlSafe(positional(sql.text)), args).execute(&mut *self.0).await;
         self.1.observe(result.map(|r| r.rows_affected()).map_err(StoreError::from))
     }
 
     async fn fetch_optional<T: Rows>(&mut self, sql: Sql) -> StoreResult<Option<T>> {
         let args = arguments::<Sqlite>(sql.args)?;
-        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&mut *self.0).await;
+        let result =
+            sqlx::query_as_with(sqlx::AssertSqlSafe(positional(sql.text)), args).fetch_optional(&mut *self.0).await;
         self.1.observe(result.map_err(StoreError::from))
     }
 
     async fn fetch_all<T: Rows>(&mut self, sql: Sql) -> StoreResult<Vec<T>> {
         let args = arguments::<Sqlite>(sql.args)?;
-        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&mut *self.0).await;
+        let result = sqlx::query_as_with(sqlx::AssertSqlSafe(positional(sql.text)), args).fetch_all(&mut *self.0).await;
         self.1.observe(result.map_err(StoreError::from))
     }
 
@@ -129,12 +130,12 @@ impl Dialect for SqliteDialect {
 
     async fn fetch_all<T: Rows>(&self, sql: Sql) -> StoreResult<Vec<T>> {
         let args = arguments::<Sqlite>(sql.args)?;
-        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_all(&self.reader).await?)
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(positional(sql.text)), args).fetch_all(&self.reader).await?)
     }
 
     async fn fetch_optional<T: Rows>(&self, sql: Sql) -> StoreResult<Option<T>> {
         let args = arguments::<Sqlite>(sql.args)?;
-        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text), args).fetch_optional(&self.reader).await?)
+        Ok(sqlx::query_as_with(sqlx::AssertSqlSafe(positional(sql.text)), args).fetch_optional(&self.reader).await?)
     }
 
     async fn backup_into(&self, path: &str) -> StoreResult<()> {
@@ -158,5 +159,53 @@ impl Dialect for SqliteDialect {
     /// One instance per SQLite database: its own writes wake its followers directly.
     async fn listen_changes(&self) -> StoreResult<Option<Box<dyn super::ChangeSignal>>> {
         Ok(None)
+    }
+}
+
+/// The statement's text with `$1, $2, …` written `?` when each appears once and in order (as a
+/// statement built row by row names them): SQLite binds a plain `?` by its position, but looks a
+/// named one up among all the statement's names, and that look-up, once per argument, grows with
+/// the square of a many-row insert's arguments. Any other text is left as it is.
+fn positional(text: String) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut next, mut written, mut quoted, mut i) = (1usize, 0usize, false, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => quoted = !quoted,
+            b'$' if !quoted => {
+                let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if text[i + 1..i + 1 + digits].parse::<usize>().ok() != Some(next) {
+                    return text;
+                }
+                out.push_str(&text[written..i]);
+                out.push('?');
+                next += 1;
+                i += 1 + digits;
+                written = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&text[written..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn numbered_placeholders_in_order_become_positional_and_others_stay() {
+        let rows = "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)";
+        assert_eq!(positional(rows.into()), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
+        let quoted = "SELECT '$9 元', a FROM t WHERE b = $1 AND c = $2";
+        assert_eq!(positional(quoted.into()), "SELECT '$9 元', a FROM t WHERE b = ? AND c = ?");
+        for kept in ["SELECT * FROM t WHERE a = $1 OR b = $1", "SELECT $2, $1", "SELECT $1, $3", "SELECT $x"] {
+            assert_eq!(positional(kept.into()), kept, "{kept}");
+        }
+        assert_eq!(positional("VACUUM INTO ?".into()), "VACUUM INTO ?");
     }
 }
