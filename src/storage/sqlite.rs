@@ -167,6 +167,10 @@ impl Dialect for SqliteDialect {
 /// named one up among all the statement's names, and that look-up, once per argument, grows with
 /// the square of a many-row insert's arguments. Any other text is left as it is.
 fn positional(text: String) -> String {
+    // A comment could hold an apostrophe that is not a quote.
+    if text.contains("--") || text.contains("/*") {
+        return text;
+    }
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let (mut next, mut written, mut quoted, mut i) = (1usize, 0usize, false, 0usize);
@@ -189,6 +193,9 @@ fn positional(text: String) -> String {
         }
         i += 1;
     }
+    if quoted {
+        return text;
+    }
     out.push_str(&text[written..]);
     out
 }
@@ -203,7 +210,14 @@ mod tests {
         assert_eq!(positional(rows.into()), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
         let quoted = "SELECT '$9 元', a FROM t WHERE b = $1 AND c = $2";
         assert_eq!(positional(quoted.into()), "SELECT '$9 元', a FROM t WHERE b = ? AND c = ?");
-        for kept in ["SELECT * FROM t WHERE a = $1 OR b = $1", "SELECT $2, $1", "SELECT $1, $3", "SELECT $x"] {
+        for kept in [
+            "SELECT * FROM t WHERE a = $1 OR b = $1",
+            "SELECT $2, $1",
+            "SELECT $1, $3",
+            "SELECT $x",
+            "SELECT a FROM t WHERE b = $1 -- isn't $2\n AND c = $2",
+            "SELECT 'unclosed, $1",
+        ] {
             assert_eq!(positional(kept.into()), kept, "{kept}");
         }
         assert_eq!(positional("VACUUM INTO ?".into()), "VACUUM INTO ?");
