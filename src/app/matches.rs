@@ -288,9 +288,10 @@ pub async fn suggest_batch(cx: &App, among: &mut Among, subjects: &[Subject]) ->
     let engaged = engaged(cx, subjects).await?;
     let plain: Vec<bool> =
         subjects.iter().map(|s| s.is_matchable() && !engaged.contains(&(s.library(), s.id().to_string()))).collect();
-    let chosen: Vec<Subject> = subjects.iter().zip(&plain).filter(|(_, p)| **p).map(|(s, _)| s.clone()).collect();
-    let ranked = rank_many(cx, among, chosen, settings.max_suggestions.min(50)).await?;
-    let mut batch = Batch { waiting: waiting_counts(cx, &ranked).await?, ..Batch::default() };
+    let chosen: Vec<&Subject> = subjects.iter().zip(&plain).filter(|(_, p)| **p).map(|(s, _)| s).collect();
+    let ranked =
+        rank_many(cx, among, chosen.iter().map(|s| (*s).clone()).collect(), settings.max_suggestions.min(50)).await?;
+    let mut batch = Batch { waiting: waiting_counts(cx, &chosen, &ranked).await?, ..Batch::default() };
     let mut ranked = ranked.into_iter();
     let mut created = 0;
     for (subject, plain) in subjects.iter().zip(plain) {
@@ -313,10 +314,7 @@ pub async fn suggest_batch(cx: &App, among: &mut Among, subjects: &[Subject]) ->
             if made == settings.max_suggestions {
                 break;
             }
-            let other = match subject {
-                Subject::Need(_) => (Library::Achievements, item.achievement.meta.id.clone()),
-                Subject::Achievement(_) => (Library::Needs, item.need.meta.id.clone()),
-            };
+            let other = counterpart_of(subject, &item);
             let waiting = match batch.waiting.get(&other) {
                 Some(n) => *n,
                 None => waiting_for(cx, subject, &item).await?,
@@ -349,17 +347,23 @@ async fn engaged(cx: &App, subjects: &[Subject]) -> Result<HashSet<(Library, Str
     Ok(engaged)
 }
 
-/// How many suggestions wait for each counterpart a batch's rankings could suggest (those at or
-/// above the threshold), read at once.
-async fn waiting_counts(cx: &App, ranked: &[(Vec<MatchItem>, String)]) -> Result<HashMap<(Library, String), usize>> {
-    let (mut needs, mut achievements) = (BTreeSet::new(), BTreeSet::new());
-    for item in ranked.iter().flat_map(|(items, _)| items).filter(|i| i.score >= cx.matching.threshold) {
-        needs.insert(item.need.meta.id.clone());
-        achievements.insert(item.achievement.meta.id.clone());
+/// How many suggestions wait for each counterpart the rankings of `chosen` could suggest (those
+/// at or above the threshold), read at once.
+async fn waiting_counts(
+    cx: &App,
+    chosen: &[&Subject],
+    ranked: &[(Vec<MatchItem>, String)],
+) -> Result<HashMap<(Library, String), usize>> {
+    let mut others: HashSet<(Library, String)> = HashSet::new();
+    for (subject, (items, _)) in chosen.iter().zip(ranked) {
+        others.extend(items.iter().filter(|i| i.score >= cx.matching.threshold).map(|i| counterpart_of(subject, i)));
     }
     let mut waiting = HashMap::new();
-    for (library, ids) in [(Library::Needs, needs), (Library::Achievements, achievements)] {
-        let ids: Vec<String> = ids.into_iter().collect();
+    for library in [Library::Needs, Library::Achievements] {
+        let ids: Vec<String> = others.iter().filter(|(l, _)| *l == library).map(|(_, id)| id.clone()).collect();
+        if ids.is_empty() {
+            continue;
+        }
         let counts = cx.store.docking_counts(library, &ids, Some(DockingState::Suggested)).await?;
         for id in ids {
             let n = counts.get(&id).copied().unwrap_or(0) as usize;
@@ -367,6 +371,14 @@ async fn waiting_counts(cx: &App, ranked: &[(Vec<MatchItem>, String)]) -> Result
         }
     }
     Ok(waiting)
+}
+
+/// The counterpart of `subject` in a ranked pair, as (library, id).
+fn counterpart_of(subject: &Subject, item: &MatchItem) -> (Library, String) {
+    match subject {
+        Subject::Need(_) => (Library::Achievements, item.achievement.meta.id.clone()),
+        Subject::Achievement(_) => (Library::Needs, item.need.meta.id.clone()),
+    }
 }
 
 /// The counterpart of `subject` in one of its dockings, as (library, id).

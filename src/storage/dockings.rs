@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::dialect::{Dialect, Sql, WriteTx};
+use super::dialect::{Dialect, Sql, Value, WriteTx};
 use super::rows::{IntoDomain, code, from_micros, micros};
 use super::sql::{SqlStore, SqlTx, all, offset_page, one, stale_or_missing};
 use super::{ChangeKind, DockingStore, DockingWrites, Page, StoreError, StoreResult};
@@ -175,16 +175,23 @@ pub(super) async fn insert_event(tx: &mut impl WriteTx, e: &DockingEvent) -> Sto
 
 /// An event's row of values, in `EVENT_INSERT`'s order.
 fn push_event(sql: &mut Sql, e: &DockingEvent) {
-    sql.push("(").push_bind(e.docking_id.clone()).push(", ").push_bind(micros(e.at));
-    sql.push(", ").push_bind(e.actor_id.clone()).push(", ").push_bind(e.actor_role.clone());
-    sql.push(", ").push_bind(event_kind(e)).push(", ").push_bind(e.from_state.map(|s| s.code()));
-    sql.push(", ").push_bind(e.to_state.map(|s| s.code())).push(", ").push_bind(e.reason.map(|r| r.code()));
-    sql.push(", ").push_bind(e.note.clone()).push(")");
+    let values: [Value; 9] = [
+        e.docking_id.clone().into(),
+        micros(e.at).into(),
+        e.actor_id.clone().into(),
+        e.actor_role.clone().into(),
+        event_kind(e).into(),
+        e.from_state.map(|s| s.code()).into(),
+        e.to_state.map(|s| s.code()).into(),
+        e.reason.map(|r| r.code()).into(),
+        e.note.clone().into(),
+    ];
+    sql.push_list(values);
 }
 
 /// A docking's row of values, in `DOCKING_INSERT`'s order.
 fn push_docking(sql: &mut Sql, d: &Docking) {
-    let values: [super::dialect::Value; 24] = [
+    let values: [Value; 24] = [
         d.id.clone().into(),
         d.need_id.clone().into(),
         d.achievement_id.clone().into(),
@@ -210,14 +217,16 @@ fn push_docking(sql: &mut Sql, d: &Docking) {
         micros(d.updated_at).into(),
         d.version.into(),
     ];
-    sql.push("(");
-    for (i, value) in values.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push_bind(value);
+    sql.push_list(values);
+}
+
+/// A unique violation of an insert into `dockings` is the open-pair index's: another instance
+/// created the pair's open docking first.
+fn open_pair(e: StoreError) -> StoreError {
+    match e {
+        StoreError::UniqueViolation { .. } => StoreError::UniqueViolation { constraint: "dockings_open_pair".into() },
+        other => other,
     }
-    sql.push(")");
 }
 
 /// Writes a docking's new state and its event inside a write transaction; returns it as stored,
@@ -363,14 +372,7 @@ impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
         }
         let mut insert = Sql::new(DOCKING_INSERT);
         push_docking(&mut insert, d);
-        match tx.execute(insert).await {
-            Ok(_) => {}
-            // Another instance created the open docking of this pair first.
-            Err(StoreError::UniqueViolation { .. }) => {
-                return Err(StoreError::UniqueViolation { constraint: "dockings_open_pair".into() });
-            }
-            Err(e) => return Err(e),
-        }
+        tx.execute(insert).await.map_err(open_pair)?;
         insert_event(tx, event).await?;
         self.log(ChangeKind::Docking, &d.id, d.created_at);
         Ok(None)
@@ -380,20 +382,11 @@ impl<T: WriteTx + 'static> DockingWrites for SqlTx<T> {
         for chunk in dockings.chunks(DOCKINGS_PER_STATEMENT) {
             let (mut rows, mut events) = (Sql::new(DOCKING_INSERT), Sql::new(EVENT_INSERT));
             for (i, (docking, event)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    rows.push(", ");
-                    events.push(", ");
-                }
-                push_docking(&mut rows, docking);
-                push_event(&mut events, event);
+                let separator = if i > 0 { ", " } else { "" };
+                push_docking(rows.push(separator), docking);
+                push_event(events.push(separator), event);
             }
-            match self.0.execute(rows).await {
-                Ok(_) => {}
-                Err(StoreError::UniqueViolation { .. }) => {
-                    return Err(StoreError::UniqueViolation { constraint: "dockings_open_pair".into() });
-                }
-                Err(e) => return Err(e),
-            }
+            self.0.execute(rows).await.map_err(open_pair)?;
             self.0.execute(events).await?;
         }
         for (docking, _) in dockings {

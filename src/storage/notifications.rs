@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::dialect::{Dialect, Sql, WriteTx};
+use super::dialect::{Dialect, Sql, Value, WriteTx};
 use super::rows::{IntoDomain, code, codes, from_micros, json_list, micros, opt_micros};
 use super::sql::{SqlStore, SqlTx, all, one};
 use super::{ExpiryBound, InboxQuery, NotificationStore, NotificationWrites, Page, StoreError, StoreResult};
@@ -454,9 +454,14 @@ impl<T: WriteTx + 'static> NotificationWrites for SqlTx<T> {
             let mut sql = Sql::new("INSERT INTO events (id, at, kind, subject, data) VALUES ");
             for (i, event) in chunk.iter().enumerate() {
                 let data = serde_json::to_string(&event.content).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sql.push(if i > 0 { ", (" } else { "(" }).push_bind(event.id.clone());
-                sql.push(", ").push_bind(micros(event.at)).push(", ").push_bind(event.kind.code());
-                sql.push(", ").push_bind(event.subject.clone()).push(", ").push_bind(data).push(")");
+                let values: [Value; 5] = [
+                    event.id.clone().into(),
+                    micros(event.at).into(),
+                    event.kind.code().into(),
+                    event.subject.clone().into(),
+                    data.into(),
+                ];
+                sql.push(if i > 0 { ", " } else { "" }).push_list(values);
             }
             sql.push(" RETURNING id, seq");
             let rows: Vec<(String, i64)> = self.0.fetch_all(sql).await?;
@@ -475,7 +480,7 @@ impl<T: WriteTx + 'static> NotificationWrites for SqlTx<T> {
         for chunk in audiences.chunks(AUDIENCES_PER_STATEMENT) {
             let mut sql = Sql::new("INSERT INTO event_audience (event_seq, audience) VALUES ");
             for (i, (seq, key)) in chunk.iter().enumerate() {
-                sql.push(if i > 0 { ", (" } else { "(" }).push_bind(*seq).push(", ").push_bind(key.clone()).push(")");
+                sql.push(if i > 0 { ", " } else { "" }).push_list::<Value>([(*seq).into(), key.clone().into()]);
             }
             self.0.execute(sql).await?;
         }

@@ -30,7 +30,7 @@ impl Frequencies {
         &self.searcher
     }
 
-    /// In how many records `term` occurs in the title, keywords and body fields.
+    /// In how many records `term` occurs in the title, keywords and body fields (in that order).
     pub(super) fn of(&self, term: &str) -> [u64; 3] {
         if let Some(found) = self.known.lock().expect("frequencies").get(term) {
             return *found;
@@ -47,15 +47,5 @@ impl Frequencies {
     /// In how many records `term` occurs, in the field where it is most frequent.
     pub(super) fn document_frequency(&self, term: &str) -> u64 {
         self.of(term).into_iter().max().unwrap_or(0)
-    }
-
-    /// In how many records `term` occurs in the title field.
-    pub(super) fn in_title(&self, term: &str) -> u64 {
-        self.of(term)[0]
-    }
-
-    /// In how many records `term` occurs in the body field.
-    pub(super) fn in_body(&self, term: &str) -> u64 {
-        self.of(term)[2]
     }
 }

@@ -37,21 +37,20 @@ impl SearchIndex {
         }
         // As `SnippetGenerator::create` scores a term (`1 / (1 + its frequency in the field)`,
         // left out where no record holds it there), from the frequencies already looked up.
-        let scored = |df: &dyn Fn(&str) -> u64| -> BTreeMap<String, f32> {
+        // Field `i` of `Frequencies::of`: 0 the title, 2 the body.
+        let scored = |i: usize| -> BTreeMap<String, f32> {
             terms
                 .iter()
                 .filter_map(|(term, _)| {
-                    let n = df(term);
+                    let n = frequencies.of(term)[i];
                     (n > 0).then(|| (term.clone(), 1.0 / (1.0 + n as f32)))
                 })
                 .collect()
         };
         let index = frequencies.searcher().index();
         let (title, body) = (self.fields.title, self.fields.body);
-        let mut titles =
-            SnippetGenerator::new(scored(&|t| frequencies.in_title(t)), index.tokenizer_for_field(title)?, title, 150);
-        let bodies =
-            SnippetGenerator::new(scored(&|t| frequencies.in_body(t)), index.tokenizer_for_field(body)?, body, 300);
+        let mut titles = SnippetGenerator::new(scored(0), index.tokenizer_for_field(title)?, title, 150);
+        let bodies = SnippetGenerator::new(scored(2), index.tokenizer_for_field(body)?, body, 300);
         let mut out = Vec::with_capacity(records.len());
         for (title, body) in records {
             titles.set_max_num_chars(title.len().max(1));
