@@ -9,6 +9,7 @@
 //! (`records::owner_named`, `records::check_owner_kind`), with the same codes. The HTTP route and
 //! `techmarket import` both run `run`.
 
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -477,12 +478,36 @@ async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: 
     checker.settle().await?;
     let RowChecker { at, errors, mut items, valid, .. } = checker;
     let checked = started.elapsed();
-    let duplicates = duplicates(cx, library, &valid).await?;
-    let compared = started.elapsed();
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
     let accepted = !options.dry_run && (invalid == 0 || options.skip_invalid);
     let write = accepted && !valid.is_empty();
+    // The titles are compared while the rows are written: the comparison reads the database
+    // (on a reader) and the CPU, the write the writer; the new rows, which have the greatest
+    // ids, are kept out of the comparison's window.
+    let (duplicates, written) = tokio::join!(
+        async {
+            let duplicates = duplicates(cx, library, &valid).await;
+            (duplicates, started.elapsed())
+        },
+        async {
+            match write {
+                true => write_valid(cx, viewer, library, &valid, at).await.map(|()| started.elapsed()),
+                false => Ok(started.elapsed()),
+            }
+        }
+    );
+    let written = written?;
+    let (duplicates, compared) = match duplicates {
+        (Ok(found), at) => (found, at),
+        // The rows are written: the import has happened, and says so; the near-duplicates are
+        // advice, which this once it cannot give.
+        (Err(e), at) if write => {
+            tracing::error!(error = %e, "an import's titles could not be compared; its rows are written");
+            (Vec::new(), at)
+        }
+        (Err(e), _) => return Err(e),
+    };
     let renewed = if accepted {
         let ids: Vec<&str> =
             items.iter().filter(|i| i.action == RowAction::Existing).filter_map(|i| i.id.as_deref()).collect();
@@ -490,21 +515,21 @@ async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: 
     } else {
         0
     };
-    if write {
-        write_valid(cx, viewer, library, &valid, at).await?;
-        // Where an import's time goes: reading the file, checking the rows, comparing titles,
-        // writing (milliseconds from the start).
-        let ms = |d: std::time::Duration| d.as_millis() as u64;
-        tracing::info!(
-            library = library.route(),
-            created = valid.len(),
-            by = %viewer.user_id,
-            checked_ms = ms(checked),
-            compared_ms = ms(compared),
-            written_ms = ms(started.elapsed()),
-            "records imported"
-        );
-    } else {
+    // Where an import's time goes: reading the file and checking the rows, then comparing
+    // titles and writing side by side (milliseconds from the start, each until it ended).
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    tracing::info!(
+        library = library.route(),
+        rows = row_count,
+        created = if write { valid.len() } else { 0 },
+        by = %viewer.user_id,
+        checked_ms = ms(checked),
+        compared_ms = ms(compared),
+        written_ms = ms(written),
+        "{}",
+        if write { "records imported" } else { "rows checked, nothing written" }
+    );
+    if !write {
         // Nothing was written (or it is a dry run): an id would point nowhere.
         for item in items.iter_mut().filter(|i| i.action == RowAction::Create) {
             item.id = None;
@@ -888,11 +913,16 @@ async fn write_valid(
     for chunk in valid.chunks(WRITE_CHUNK) {
         let mut unit = cx.begin(viewer).await?;
         let mut keys = Vec::new();
-        for (_, record, external) in chunk {
+        let (mut needs, mut achievements) = (Vec::new(), Vec::new());
+        for (_, record, _) in chunk {
             match record {
-                Valid::Need(n) => unit.insert_need(n).await?,
-                Valid::Achievement(a) => unit.insert_achievement(a).await?,
+                Valid::Need(n) => needs.push(n),
+                Valid::Achievement(a) => achievements.push(a),
             }
+        }
+        unit.insert_needs(&needs).await?;
+        unit.insert_achievements(&achievements).await?;
+        for (_, record, external) in chunk {
             if let Some(ext) = external {
                 let meta = record.meta();
                 keys.push(ImportKey {
@@ -943,9 +973,24 @@ async fn duplicates(cx: &App, library: Library, rows: &[(usize, Valid, Option<St
         };
         by_org.entry(record.meta().org_id.as_str()).or_default().push((*row, title));
     }
+    // Each organisation's window ends below the first id the import gave it.
+    let mut first_new: HashMap<&str, &str> = HashMap::new();
+    for (_, record, _) in rows {
+        let meta = record.meta();
+        let first = first_new.entry(meta.org_id.as_str()).or_insert(meta.id.as_str());
+        *first = (*first).min(meta.id.as_str());
+    }
+    // Two organisations at a time: one's titles are read while the other's are compared.
+    let found: Vec<_> = futures_util::stream::iter(by_org.iter())
+        .map(|(org, titles)| {
+            let titles = titles.iter().map(|(_, t)| t.clone()).collect();
+            closest_existing(cx, library, org, titles, first_new.get(org).copied())
+        })
+        .buffered(2)
+        .try_collect()
+        .await?;
     let mut out = Vec::new();
-    for (org, titles) in by_org {
-        let found = closest_existing(cx, library, org, titles.iter().map(|(_, t)| t.clone()).collect()).await?;
+    for ((_, titles), found) in by_org.into_iter().zip(found) {
         for ((row, title), best) in titles.into_iter().zip(found) {
             if let Some((existing_id, existing_title, similarity)) = best {
                 out.push(DuplicateRow { row, title, existing_id, existing_title, similarity });

@@ -268,29 +268,32 @@ pub async fn resolve_owner(cx: &App, who: &Principal, library: Library, named: O
 /// (id, title) of an organisation's most recent records of a library (`DUPLICATE_WINDOW`), those
 /// that have not expired.
 async fn recent_titles(cx: &App, library: Library, org_id: &str) -> Result<Vec<(String, String)>> {
-    Ok(cx.store.recent_titles(library, org_id, DUPLICATE_WINDOW).await?)
+    Ok(cx.store.recent_titles(library, org_id, None, DUPLICATE_WINDOW).await?)
 }
 
 /// For each title, the organisation's existing record it nearly equals (the most similar one),
-/// if any: (existing id, existing title, similarity to three decimals).
+/// if any: (existing id, existing title, similarity to three decimals). The records compared
+/// with are those with an id below `before` when given (an import compares while it writes its
+/// new records, whose ids are above it).
 pub async fn closest_existing(
     cx: &App,
     library: Library,
     org_id: &str,
     titles: Vec<String>,
+    before: Option<&str>,
 ) -> Result<Vec<Option<(String, String, f64)>>> {
-    let existing = recent_titles(cx, library, org_id).await?;
+    let existing = cx.store.recent_titles(library, org_id, before, DUPLICATE_WINDOW).await?;
     if existing.is_empty() {
         return Ok(vec![None; titles.len()]);
     }
     // Comparing thousands of titles is CPU work: off the async workers, each title's bigrams
     // computed once.
     tokio::task::spawn_blocking(move || {
-        let index = TitleIndex::new(existing.iter().map(|(_, t)| t.as_str()));
-        titles
-            .iter()
-            .map(|title| {
-                let (i, similarity) = index.best(title)?;
+        let best =
+            TitleIndex::new(titles.iter().map(String::as_str)).best_among(existing.iter().map(|(_, t)| t.as_str()));
+        best.into_iter()
+            .map(|best| {
+                let (i, similarity) = best?;
                 // Rounded in f64, so that 0.93 is written 0.93 and not 0.9300000071525574.
                 Some((existing[i].0.clone(), existing[i].1.clone(), (f64::from(similarity) * 1000.0).round() / 1000.0))
             })

@@ -18,17 +18,33 @@ pub struct Duplicate {
     pub similarity: f64,
 }
 
-fn bigrams(title: &str) -> Vec<(char, char)> {
-    let chars: Vec<char> = normalize_text(title).chars().filter(|c| c.is_alphanumeric()).collect();
-    let mut grams: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
-    if grams.is_empty()
-        && let Some(&c) = chars.first()
-    {
-        grams.push((c, c));
+/// A pair of characters, as one number.
+type Bigram = u64;
+
+/// The title's distinct bigrams of letters and digits after normalisation, sorted, into `out`
+/// (a title of one such character is its own bigram).
+fn bigrams_into(title: &str, out: &mut Vec<Bigram>) {
+    out.clear();
+    let mut previous = None;
+    for c in normalize_text(title).chars().filter(|c| c.is_alphanumeric()) {
+        if let Some(p) = previous {
+            out.push(((p as u64) << 32) | c as u64);
+        }
+        previous = Some(c);
     }
-    grams.sort_unstable();
-    grams.dedup();
-    grams
+    if out.is_empty()
+        && let Some(c) = previous
+    {
+        out.push(((c as u64) << 32) | c as u64);
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+fn bigrams(title: &str) -> Vec<Bigram> {
+    let mut out = Vec::new();
+    bigrams_into(title, &mut out);
+    out
 }
 
 /// Dice similarity of two titles' bigram sets.
@@ -36,7 +52,7 @@ pub fn title_similarity(a: &str, b: &str) -> f32 {
     dice(&bigrams(a), &bigrams(b))
 }
 
-fn dice(a: &[(char, char)], b: &[(char, char)]) -> f32 {
+fn dice(a: &[Bigram], b: &[Bigram]) -> f32 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -44,44 +60,58 @@ fn dice(a: &[(char, char)], b: &[(char, char)]) -> f32 {
     2.0 * common as f32 / (a.len() + b.len()) as f32
 }
 
-/// Titles prepared once for many comparisons (an import of 100,000 rows against an
-/// organisation's records): each title's bigrams are computed once, and a title is compared only
-/// with the titles that share a bigram with it and whose length allows the threshold.
+/// New titles (an import's rows of one organisation) prepared for comparison with many existing
+/// ones (the organisation's records): the new titles' bigrams are indexed, and each existing
+/// title, read once, is compared only with the new titles that share a bigram with it. Nothing
+/// is built per existing title but its bigrams, in a buffer used again.
 pub struct TitleIndex {
-    grams: Vec<Vec<(char, char)>>,
-    postings: std::collections::HashMap<(char, char), Vec<u32>>,
+    lengths: Vec<u32>,
+    postings: std::collections::HashMap<Bigram, Vec<u32>>,
 }
 
 impl TitleIndex {
     pub fn new<'a>(titles: impl IntoIterator<Item = &'a str>) -> TitleIndex {
-        let grams: Vec<Vec<(char, char)>> = titles.into_iter().map(bigrams).collect();
-        let mut postings: std::collections::HashMap<(char, char), Vec<u32>> = std::collections::HashMap::new();
-        for (i, g) in grams.iter().enumerate() {
-            for gram in g {
+        let mut lengths = Vec::new();
+        let mut postings: std::collections::HashMap<Bigram, Vec<u32>> = std::collections::HashMap::new();
+        let mut grams = Vec::new();
+        for (i, title) in titles.into_iter().enumerate() {
+            bigrams_into(title, &mut grams);
+            lengths.push(grams.len() as u32);
+            for gram in &grams {
                 postings.entry(*gram).or_default().push(i as u32);
             }
         }
-        TitleIndex { grams, postings }
+        TitleIndex { lengths, postings }
     }
 
-    /// The indexed title most similar to `title` (the later one of equals), if at least
-    /// `DUPLICATE_SIMILARITY`: its position and the similarity.
-    pub fn best(&self, title: &str) -> Option<(usize, f32)> {
-        let query = bigrams(title);
-        if query.is_empty() {
-            return None;
-        }
-        let mut common: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-        for gram in &query {
-            for &i in self.postings.get(gram).map(Vec::as_slice).unwrap_or_default() {
-                *common.entry(i).or_default() += 1;
+    /// For each indexed title, the existing title most similar to it (the later one of equals),
+    /// if at least `DUPLICATE_SIMILARITY`: its position among `existing` and the similarity.
+    pub fn best_among<'a>(&self, existing: impl IntoIterator<Item = &'a str>) -> Vec<Option<(usize, f32)>> {
+        let mut best: Vec<Option<(usize, f32)>> = vec![None; self.lengths.len()];
+        let mut common = vec![0u32; self.lengths.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut grams = Vec::new();
+        for (position, title) in existing.into_iter().enumerate() {
+            bigrams_into(title, &mut grams);
+            for gram in &grams {
+                for &i in self.postings.get(gram).map(Vec::as_slice).unwrap_or_default() {
+                    if common[i as usize] == 0 {
+                        touched.push(i);
+                    }
+                    common[i as usize] += 1;
+                }
+            }
+            for i in touched.drain(..) {
+                let i = i as usize;
+                let similarity = 2.0 * common[i] as f32 / (self.lengths[i] as usize + grams.len()) as f32;
+                common[i] = 0;
+                // Later positions win ties: `>=`.
+                if similarity >= DUPLICATE_SIMILARITY && best[i].is_none_or(|(_, s)| similarity >= s) {
+                    best[i] = Some((position, similarity));
+                }
             }
         }
-        common
-            .into_iter()
-            .map(|(i, c)| (i as usize, 2.0 * c as f32 / (query.len() + self.grams[i as usize].len()) as f32))
-            .filter(|(_, similarity)| *similarity >= DUPLICATE_SIMILARITY)
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+        best
     }
 }
 
@@ -108,26 +138,37 @@ mod tests {
 
     #[test]
     fn the_title_index_finds_what_pairwise_comparison_finds() {
-        let titles = [
+        let existing = [
             "燃煤电厂烟气二氧化碳捕集技术",
             "耐盐碱大豆新品种",
             "燃煤电厂烟气二氧化碳捕集",
             "固態電池電解液溶劑的高純化工藝",
+            "燃煤电厂烟气二氧化碳捕集",
+            "Ａ",
         ];
-        let index = TitleIndex::new(titles);
-        for query in
-            ["燃煤电厂烟气二氧化碳捕集", "固态电池电解液溶剂高纯化工艺", "钠离子电池正极材料", "耐盐碱大豆新品种"]
-        {
-            let pairwise = titles
+        let queries = [
+            "燃煤电厂烟气二氧化碳捕集",
+            "固态电池电解液溶剂高纯化工艺",
+            "钠离子电池正极材料",
+            "耐盐碱大豆新品种",
+            "a",
+            "",
+        ];
+        let found = TitleIndex::new(queries).best_among(existing);
+        for (query, found) in queries.iter().zip(&found) {
+            let pairwise = existing
                 .iter()
                 .enumerate()
                 .map(|(i, t)| (i, title_similarity(query, t)))
                 .filter(|(_, s)| *s >= DUPLICATE_SIMILARITY)
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-            assert_eq!(index.best(query), pairwise, "{query}");
+            assert_eq!(*found, pairwise, "{query}");
         }
-        assert_eq!(index.best("燃煤电厂烟气二氧化碳捕集").map(|b| b.0), Some(2));
-        assert_eq!(index.best("钠离子电池正极材料"), None);
+        // Of the two equal titles, the later one (the older record, listed newest first).
+        assert_eq!(found[0].map(|b| b.0), Some(4));
+        assert_eq!(found[2], None);
+        assert_eq!(found[4], Some((5, 1.0)));
+        assert_eq!(found[5], None);
     }
 
     #[test]

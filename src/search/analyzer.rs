@@ -56,12 +56,10 @@ pub fn normalize(original: &str) -> Normalized {
     let mut origins = Vec::with_capacity(original.len());
     for (start, ch) in original.char_indices() {
         let end = start + ch.len_utf8();
-        for n in std::iter::once(ch).nfkc() {
-            for lower in n.to_lowercase() {
-                text.push(lower);
-                origins.push((start, end));
-            }
-        }
+        normalize_char(ch, |n| {
+            text.push(n);
+            origins.push((start, end));
+        });
     }
     // fast2s maps one character to one character, so `origins` stays aligned.
     let text = fast2s::convert(&text);
@@ -69,9 +67,41 @@ pub fn normalize(original: &str) -> Normalized {
     Normalized { text, origins }
 }
 
-/// Normalises a whole string (dictionary entries, synonyms, stop words).
+/// A character's normal form when it is one character that NFKC leaves as it is and that has a
+/// one-character lower case: ASCII and the CJK unified ideographs (basic block and extension A).
+/// `None` for the others, which take the full path.
+fn fast_normalized(ch: char) -> Option<char> {
+    if ch.is_ascii() {
+        Some(ch.to_ascii_lowercase())
+    } else if is_han(ch) {
+        Some(ch)
+    } else {
+        None
+    }
+}
+
+/// One character's normal form, given to `push` character by character. Most characters of the
+/// market's text are unchanged by NFKC and lower case (Chinese characters, ASCII but capitals):
+/// they skip the full path (`fast_normalized`, tested against it).
+fn normalize_char(ch: char, mut push: impl FnMut(char)) {
+    if let Some(n) = fast_normalized(ch) {
+        return push(n);
+    }
+    for n in std::iter::once(ch).nfkc() {
+        for lower in n.to_lowercase() {
+            push(lower);
+        }
+    }
+}
+
+/// Normalises a whole string (dictionary entries, synonyms, stop words, titles compared): what
+/// `normalize` gives, without the origins.
 pub fn normalize_text(s: &str) -> String {
-    normalize(s.trim()).text
+    let mut text = String::with_capacity(s.len());
+    for ch in s.trim().chars() {
+        normalize_char(ch, |n| text.push(n));
+    }
+    fast2s::convert(&text)
 }
 
 fn is_word(token: &str) -> bool {
@@ -427,6 +457,21 @@ mod tests {
     use super::*;
 
     static ANALYZER: LazyLock<Arc<Analyzer>> = LazyLock::new(Analyzer::shipped);
+
+    #[test]
+    fn the_fast_path_of_normalisation_is_what_nfkc_and_lower_case_give() {
+        let ranges = [('\0', '\u{7f}'), ('\u{3400}', '\u{4dbf}'), ('\u{4e00}', '\u{9fff}')];
+        let mut checked = 0;
+        for ch in ranges.iter().flat_map(|&(from, to)| from..=to) {
+            let full: String = std::iter::once(ch).nfkc().flat_map(char::to_lowercase).collect();
+            assert_eq!(fast_normalized(ch).map(String::from), Some(full), "U+{:04X}", ch as u32);
+            checked += 1;
+        }
+        assert_eq!(checked, 128 + 6592 + 20992);
+        assert_eq!(fast_normalized('Ａ'), None);
+        assert_eq!(normalize("ＡＩ５Ｇ固態電池").text, "ai5g固态电池");
+        assert_eq!(normalize_text(" ＡＩ５Ｇ固態電池 "), "ai5g固态电池");
+    }
 
     fn words(text: &str) -> Vec<String> {
         ANALYZER.analyze(text).into_iter().map(|t| t.text).collect()

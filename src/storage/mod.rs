@@ -410,9 +410,17 @@ pub trait RecordStore: Send + Sync + 'static {
     /// visibility applied as in the listing; the page size is ignored.
     async fn count_listing(&self, library: Library, query: &ListQuery) -> StoreResult<u64>;
     /// (id, title) of an organisation's most recent records of a library that have not expired,
-    /// newest first, at most `limit`: what the duplicate check compares new titles with. Read
-    /// from an index alone, so its cost does not grow with the catalogue.
-    async fn recent_titles(&self, library: Library, org_id: &str, limit: u32) -> StoreResult<Vec<(String, String)>>;
+    /// newest first, at most `limit`, only those with an id below `before` if given: what the
+    /// duplicate check compares new titles with (an import's own new records, which it writes
+    /// meanwhile, have the greater ids). Read from an index alone, so its cost does not grow
+    /// with the catalogue.
+    async fn recent_titles(
+        &self,
+        library: Library,
+        org_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<(String, String)>>;
     /// Needs by id, in any order; missing ids are left out.
     async fn needs_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Need>>;
     async fn achievements_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Achievement>>;
@@ -602,6 +610,11 @@ pub trait RecordWrites: Send {
     /// stored (version + 1, `updated_at` = `at`).
     async fn update_need(&mut self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need>;
     async fn insert_achievement(&mut self, achievement: &Achievement) -> StoreResult<()>;
+    /// Many needs, many to a statement (an import's unit of work): what `insert_need` does for
+    /// each.
+    async fn insert_needs(&mut self, needs: &[&Need]) -> StoreResult<()>;
+    /// Many achievements, many to a statement: what `insert_achievement` does for each.
+    async fn insert_achievements(&mut self, achievements: &[&Achievement]) -> StoreResult<()>;
     async fn update_achievement(&mut self, achievement: &Achievement, at: DateTime<Utc>) -> StoreResult<Achievement>;
     /// The external ids an import gave its records.
     async fn insert_import_keys(&mut self, keys: &[ImportKey]) -> StoreResult<()>;

@@ -138,7 +138,7 @@ pub const TOKEN_LOOKUP: &str = "SELECT t.id AS token_id, t.prefix, t.expires_at,
 
 /// The content columns of a need, in the order of `NEED_INSERT` / `NEED_UPDATE`, then status and
 /// the expiry's columns.
-fn need_values(need: &Need) -> Vec<Value> {
+pub(super) fn need_values(need: &Need) -> Vec<Value> {
     let c = &need.content;
     vec![
         c.title.clone().into(),
@@ -165,7 +165,7 @@ fn need_values(need: &Need) -> Vec<Value> {
 
 /// The content columns of an achievement, in the order of its statements, then status and the
 /// expiry's columns.
-fn achievement_values(achievement: &Achievement) -> Vec<Value> {
+pub(super) fn achievement_values(achievement: &Achievement) -> Vec<Value> {
     let c = &achievement.content;
     vec![
         c.title.clone().into(),
@@ -196,14 +196,9 @@ fn with_args(text: &str, args: Vec<Value>) -> Sql {
     Sql { text: text.to_string(), args }
 }
 
-/// Inserts a record (its content values, then its meta columns, in the order of the insert
-/// statement) inside a write transaction.
-async fn insert_record_row(
-    tx: &mut impl WriteTx,
-    insert: &str,
-    mut args: Vec<Value>,
-    m: &crate::domain::record::RecordMeta,
-) -> StoreResult<()> {
+/// A record's row: its content values, then its meta columns, in the order of the insert
+/// statement.
+pub(super) fn record_values(mut args: Vec<Value>, m: &crate::domain::record::RecordMeta) -> Vec<Value> {
     args.extend([
         m.id.clone().into(),
         m.org_id.clone().into(),
@@ -212,17 +207,48 @@ async fn insert_record_row(
         micros(m.updated_at).into(),
         m.version.into(),
     ]);
-    tx.execute(with_args(insert, args)).await.map(|_| ())
+    args
 }
 
 /// Inserts a need inside a write transaction.
 pub(super) async fn insert_need_row(tx: &mut impl WriteTx, need: &Need) -> StoreResult<()> {
-    insert_record_row(tx, NEED_INSERT, need_values(need), &need.meta).await
+    tx.execute(with_args(NEED_INSERT, record_values(need_values(need), &need.meta))).await.map(|_| ())
 }
 
 /// Inserts an achievement inside a write transaction.
 pub(super) async fn insert_achievement_row(tx: &mut impl WriteTx, achievement: &Achievement) -> StoreResult<()> {
-    insert_record_row(tx, ACHIEVEMENT_INSERT, achievement_values(achievement), &achievement.meta).await
+    let args = record_values(achievement_values(achievement), &achievement.meta);
+    tx.execute(with_args(ACHIEVEMENT_INSERT, args)).await.map(|_| ())
+}
+
+/// Arguments per multi-row insert statement: well under both drivers' limits (SQLite 32,766,
+/// PostgreSQL 65,535), and large enough that a statement's round trip is shared by ~100 rows.
+const ARGS_PER_INSERT: usize = 2_600;
+
+/// Inserts rows with the columns of `insert` (a one-row `INSERT ... VALUES (...)` statement),
+/// many rows to a statement.
+pub(super) async fn insert_rows(tx: &mut impl WriteTx, insert: &str, rows: Vec<Vec<Value>>) -> StoreResult<()> {
+    let head = match insert.find(" VALUES ") {
+        Some(at) => &insert[..at + " VALUES ".len()],
+        None => insert,
+    };
+    let mut sql = Sql::new(head);
+    let mut pending = 0;
+    for row in rows {
+        if pending > 0 && sql.args.len() + row.len() > ARGS_PER_INSERT {
+            tx.execute(std::mem::replace(&mut sql, Sql::new(head))).await?;
+            pending = 0;
+        }
+        if pending > 0 {
+            sql.push(", ");
+        }
+        sql.push_list(row);
+        pending += 1;
+    }
+    if pending > 0 {
+        tx.execute(sql).await?;
+    }
+    Ok(())
 }
 
 /// The update of a need's content at `at`, if the stored version is still the need's.

@@ -94,6 +94,9 @@ async fn a_gbk_csv_is_checked_row_by_row_and_imported_all_or_nothing_and_once() 
         upload(&app, &u.token, "library=achievements&on_error=skip&encoding=gbk", "text/csv", achievements_csv()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!((r.body["created"].as_i64(), r.body["invalid"].as_i64()), (Some(2), Some(1)));
+    // The titles are compared while the rows are written: a row is not its own duplicate.
+    assert_eq!(r.body["duplicates"].as_array().unwrap().len(), 1, "{}", r.body["duplicates"]);
+    assert_eq!(r.body["duplicates"][0]["existing_id"], existing["id"]);
     let rice = r.body["items"][2]["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/api/v1/achievements/{rice}"), &u.token).await.body["asking_price"], json!(null));
     let id = r.body["items"][0]["id"].as_str().unwrap().to_string();

@@ -106,6 +106,58 @@ async fn an_import_is_written_whole_or_not_at_all_with_its_keys_and_changes() {
 }
 
 #[tokio::test]
+async fn many_records_are_written_many_to_a_statement_exactly_as_one_by_one() {
+    let (store, _dir) = spawn_store().await;
+    let e = org(store.as_ref(), "滨州魏桥轻量化材料有限公司", OrgKind::Enterprise).await;
+    let u = org(store.as_ref(), "滨州学院", OrgKind::University).await;
+    let author = user(store.as_ref(), &e, Role::Enterprise).await;
+    let professor = user(store.as_ref(), &u, Role::University).await;
+    // Across statements (about a hundred rows each).
+    let needs: Vec<_> = (0..230)
+        .map(|i| need(&e, &author, serde_json::json!({"title": format!("铝合金压铸件气孔缺陷检测{i}")})))
+        .collect();
+    let achievements: Vec<_> = (0..130).map(|_| achievement(&u, &professor)).collect();
+    let keys: Vec<ImportKey> = needs
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ImportKey {
+            library: Library::Needs,
+            org_id: e.id.clone(),
+            external_id: format!("WQ-{i:04}"),
+            record_id: n.meta.id.clone(),
+            at: now(),
+        })
+        .collect();
+    write(store.as_ref(), async |tx| {
+        tx.insert_needs(&needs.iter().collect::<Vec<_>>()).await?;
+        tx.insert_achievements(&achievements.iter().collect::<Vec<_>>()).await?;
+        tx.insert_needs(&[]).await?;
+        tx.insert_import_keys(&keys).await
+    })
+    .await
+    .unwrap();
+    let mut stored = store.scan_needs("", 1_000).await.unwrap();
+    let mut expected = needs.clone();
+    stored.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    expected.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    assert_eq!(stored, expected);
+    let mut stored = store.scan_achievements("", 1_000).await.unwrap();
+    let mut expected = achievements.clone();
+    stored.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    expected.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    assert_eq!(stored, expected);
+    assert_eq!(store.imported_ids(Library::Needs, &e.id).await.unwrap().len(), 230);
+    let changes = store.changes_after(0, 1_000).await.unwrap();
+    assert_eq!(changes.iter().filter(|c| c.record().is_some()).count(), 360, "one change per record");
+
+    // A statement that fails (an id written already) leaves nothing of its unit.
+    let again = need(&e, &author, serde_json::json!({"title": "压铸模具寿命提升"}));
+    let err = write(store.as_ref(), async |tx| tx.insert_needs(&[&again, &needs[150]]).await).await.unwrap_err();
+    assert!(matches!(err, StoreError::UniqueViolation { .. }), "{err:?}");
+    assert!(store.get_need(&again.meta.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn a_listing_count_is_the_number_of_rows_all_its_pages_return() {
     let (store, _dir) = spawn_store().await;
     let e1 = org(store.as_ref(), "企业丙", OrgKind::Enterprise).await;
@@ -195,13 +247,16 @@ async fn recent_titles_are_an_organisations_newest_that_have_not_expired() {
     let a = achievement(&e, &author);
     write(store.as_ref(), async |tx| tx.insert_achievement(&a).await).await.unwrap();
 
-    let recent = store.recent_titles(Library::Needs, &e.id, 3).await.unwrap();
+    let recent = store.recent_titles(Library::Needs, &e.id, None, 3).await.unwrap();
     let newest_first = vec![written[4].clone(), written[2].clone(), written[1].clone()];
     assert_eq!(recent, newest_first, "newest first, the expired one left out, at most the limit");
-    assert_eq!(store.recent_titles(Library::Needs, &e.id, 50).await.unwrap().len(), 4);
+    assert_eq!(store.recent_titles(Library::Needs, &e.id, None, 50).await.unwrap().len(), 4);
+    // Below an id: what an import compares with while it writes records with greater ids.
+    let below = store.recent_titles(Library::Needs, &e.id, Some(&written[2].0), 50).await.unwrap();
+    assert_eq!(below, [written[1].clone(), written[0].clone()]);
     assert_eq!(
-        store.recent_titles(Library::Achievements, &e.id, 50).await.unwrap(),
+        store.recent_titles(Library::Achievements, &e.id, None, 50).await.unwrap(),
         [(a.meta.id.clone(), a.content.title.clone())]
     );
-    assert!(store.recent_titles(Library::Achievements, &other.id, 50).await.unwrap().is_empty());
+    assert!(store.recent_titles(Library::Achievements, &other.id, None, 50).await.unwrap().is_empty());
 }
