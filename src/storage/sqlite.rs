@@ -44,8 +44,11 @@ impl SqliteDialect {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let acquire = Duration::from_secs(options.acquire_timeout_secs);
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).acquire_timeout(acquire).connect_with(connect.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire)
+            .connect_with(connect.clone().pragma("cache_size", "-65536"))
+            .await?;
         MIGRATOR.run(&writer).await?;
         let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
         let reader = if in_memory {
