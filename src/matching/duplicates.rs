@@ -21,6 +21,10 @@ pub struct Duplicate {
 /// A pair of characters, as one number.
 type Bigram = u64;
 
+fn bigram(a: char, b: char) -> Bigram {
+    ((a as u64) << 32) | b as u64
+}
+
 /// The title's distinct bigrams of letters and digits after normalisation, sorted, into `out`
 /// (a title of one such character is its own bigram).
 fn bigrams_into(title: &str, out: &mut Vec<Bigram>) {
@@ -28,14 +32,14 @@ fn bigrams_into(title: &str, out: &mut Vec<Bigram>) {
     let mut previous = None;
     for c in normalize_text(title).chars().filter(|c| c.is_alphanumeric()) {
         if let Some(p) = previous {
-            out.push(((p as u64) << 32) | c as u64);
+            out.push(bigram(p, c));
         }
         previous = Some(c);
     }
     if out.is_empty()
         && let Some(c) = previous
     {
-        out.push(((c as u64) << 32) | c as u64);
+        out.push(bigram(c, c));
     }
     out.sort_unstable();
     out.dedup();

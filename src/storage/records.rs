@@ -8,8 +8,8 @@ use super::dialect::{Dialect, Sql, Value, WriteTx};
 use super::rows::{AchievementRow, DictionaryTermRow, NeedRow, SynonymGroupRow, json_list, micros};
 use super::sql::{
     ACHIEVEMENT_BY_ID, ACHIEVEMENT_INSERT, ACHIEVEMENT_SCAN, ACHIEVEMENT_SELECT, NEED_BY_ID, NEED_INSERT, NEED_SCAN,
-    NEED_SELECT, SqlStore, SqlTx, achievement_update, achievement_values, all, by_ids, id_page, insert_achievement_row,
-    insert_need_row, insert_rows, need_update, need_values, one, push_list_filters, record_values, stale_or_missing,
+    NEED_SELECT, SqlStore, SqlTx, achievement_update, achievement_values, all, by_ids, id_page, insert_rows,
+    need_update, need_values, one, push_list_filters, record_values, stale_or_missing,
 };
 use super::{ChangeKind, ImportKey, ListQuery, Page, RecordStore, RecordWrites, StoreError, StoreResult};
 use crate::domain::achievement::Achievement;
@@ -163,9 +163,7 @@ impl<D: Dialect> RecordStore for SqlStore<D> {
 #[async_trait]
 impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
     async fn insert_need(&mut self, need: &Need) -> StoreResult<()> {
-        insert_need_row(&mut self.0, need).await?;
-        self.log(ChangeKind::Need, &need.meta.id, need.meta.updated_at);
-        Ok(())
+        self.insert_needs(&[need]).await
     }
 
     async fn update_need(&mut self, need: &Need, at: DateTime<Utc>) -> StoreResult<Need> {
@@ -177,9 +175,7 @@ impl<T: WriteTx + 'static> RecordWrites for SqlTx<T> {
     }
 
     async fn insert_achievement(&mut self, achievement: &Achievement) -> StoreResult<()> {
-        insert_achievement_row(&mut self.0, achievement).await?;
-        self.log(ChangeKind::Achievement, &achievement.meta.id, achievement.meta.updated_at);
-        Ok(())
+        self.insert_achievements(&[achievement]).await
     }
 
     async fn insert_needs(&mut self, needs: &[&Need]) -> StoreResult<()> {

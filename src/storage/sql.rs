@@ -32,9 +32,6 @@ impl<T: WriteTx> SqlTx<T> {
     }
 }
 
-/// Feed rows per insert statement (three arguments each, well under both drivers' limits).
-const FEED_ROWS_PER_STATEMENT: usize = 300;
-
 #[async_trait::async_trait]
 impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
     fn changed(&self) -> Vec<String> {
@@ -50,17 +47,14 @@ impl<T: WriteTx + 'static> super::StoreTx for SqlTx<T> {
         let SqlTx(mut tx, changes) = *self;
         if !changes.is_empty() {
             tx.lock_change_log().await?;
-            for chunk in changes.chunks(FEED_ROWS_PER_STATEMENT) {
-                let mut sql = Sql::new("INSERT INTO changes (kind, record_id, changed_at) VALUES ");
-                for (i, (kind, id, at)) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.push("(").push_bind(kind.code()).push(", ").push_bind(id.clone());
-                    sql.push(", ").push_bind(micros(*at)).push(")");
-                }
-                tx.execute(sql).await?;
-            }
+            let rows =
+                changes.iter().map(|(kind, id, at)| vec![kind.code().into(), id.clone().into(), micros(*at).into()]);
+            insert_rows(
+                &mut tx,
+                "INSERT INTO changes (kind, record_id, changed_at) VALUES ($1, $2, $3)",
+                rows.collect(),
+            )
+            .await?;
             tx.announce_changes().await?;
         }
         tx.commit().await
@@ -208,17 +202,6 @@ pub(super) fn record_values(mut args: Vec<Value>, m: &crate::domain::record::Rec
         m.version.into(),
     ]);
     args
-}
-
-/// Inserts a need inside a write transaction.
-pub(super) async fn insert_need_row(tx: &mut impl WriteTx, need: &Need) -> StoreResult<()> {
-    tx.execute(with_args(NEED_INSERT, record_values(need_values(need), &need.meta))).await.map(|_| ())
-}
-
-/// Inserts an achievement inside a write transaction.
-pub(super) async fn insert_achievement_row(tx: &mut impl WriteTx, achievement: &Achievement) -> StoreResult<()> {
-    let args = record_values(achievement_values(achievement), &achievement.meta);
-    tx.execute(with_args(ACHIEVEMENT_INSERT, args)).await.map(|_| ())
 }
 
 /// Arguments per multi-row insert statement: well under both drivers' limits (SQLite 32,766,
