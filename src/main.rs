@@ -420,10 +420,12 @@ async fn import(config: &Config, a: ImportArgs) -> CliResult {
     startup::close(&cx).await;
     let report = result?;
     let language = cli_language();
-    let mut shown = serde_json::to_value(&report)?;
-    techmarket::i18n::localize(&mut shown, language);
+    // The refusal's message is taken before the report's messages are put in one language.
+    let refused = app::imports::refusal(&report, &options);
+    let mut shown = report;
+    shown.localize(language);
     println!("{}", serde_json::to_string_pretty(&shown)?);
-    if let Some(refused) = app::imports::refusal(&report, &options) {
+    if let Some(refused) = refused {
         return Err(match language {
             Language::Zh => format!("{}（加 --skip-invalid 可只导入有效的行）", refused.message_zh()),
             Language::En => format!("{} (run with --skip-invalid to import the valid rows)", refused.message),

@@ -161,13 +161,47 @@ pub fn read_limited(
     encoding: Option<Encoding>,
     limits: &Limits,
 ) -> Result<Table, ReadError> {
+    let mut table = Table { format, encoding: None, headers: Vec::new(), rows: Vec::new() };
+    read_parts(bytes, format, encoding, limits, &mut |part| {
+        match part {
+            Part::Head { encoding, headers } => (table.encoding, table.headers) = (encoding, headers),
+            Part::Row(row) => table.rows.push(row),
+        }
+        true
+    })?;
+    Ok(table)
+}
+
+/// What a file holds, in the order it is read: its header row, then each data row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// The column headers in file order (for JSON Lines, every key of every line), and a CSV's
+    /// encoding as given or detected.
+    Head {
+        encoding: Option<Encoding>,
+        headers: Vec<String>,
+    },
+    Row(Row),
+}
+
+/// Reads `bytes` as `format` within `limits`, handing each part to `each` as soon as it is read:
+/// the file is never held as rows, so its reader's memory is one row. Stops, without an error,
+/// when `each` answers false. A file that breaks a cap or its format part-way has had its
+/// earlier rows handed on before the error.
+pub fn read_parts(
+    bytes: &[u8],
+    format: Format,
+    encoding: Option<Encoding>,
+    limits: &Limits,
+    each: &mut dyn FnMut(Part) -> bool,
+) -> Result<(), ReadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ReadError::Empty);
     }
     match format {
-        Format::Csv => read_csv(bytes, encoding, limits),
-        Format::Xlsx => read_xlsx(bytes, limits),
-        Format::JsonLines => read_jsonl(bytes, encoding, limits),
+        Format::Csv => read_csv(bytes, encoding, limits, each),
+        Format::Xlsx => read_xlsx(bytes, limits, each),
+        Format::JsonLines => read_jsonl(bytes, encoding, limits, each),
     }
 }
 
@@ -216,7 +250,12 @@ fn header(text: &str) -> String {
     text.trim().trim_start_matches('\u{feff}').trim().to_string()
 }
 
-fn read_csv(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
+fn read_csv(
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+    limits: &Limits,
+    each: &mut dyn FnMut(Part) -> bool,
+) -> Result<(), ReadError> {
     let mut budget = Budget::new(limits);
     let (text, encoding) = decode(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(text.as_bytes());
@@ -229,7 +268,9 @@ fn read_csv(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result
     if headers.iter().all(String::is_empty) {
         return Err(ReadError::NoHeader);
     }
-    let mut rows = Vec::new();
+    if !each(Part::Head { encoding: Some(encoding), headers: headers.clone() }) {
+        return Ok(());
+    }
     for (i, record) in records.enumerate() {
         let record = record.map_err(csv_error)?;
         if record.iter().all(|c| c.trim().is_empty()) {
@@ -243,9 +284,11 @@ fn read_csv(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result
             .map(|(h, c)| (h.clone(), Value::String(restore_formula(c).to_string())))
             .collect();
         // The spreadsheet row, as Excel shows it (a quoted cell may span lines).
-        rows.push(Row { number: i + 2, cells });
+        if !each(Part::Row(Row { number: i + 2, cells })) {
+            break;
+        }
     }
-    Ok(Table { format: Format::Csv, encoding: Some(encoding), headers, rows })
+    Ok(())
 }
 
 fn csv_error(e: csv::Error) -> ReadError {
@@ -303,7 +346,7 @@ fn check_unpacked_size(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
     Ok(())
 }
 
-fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, ReadError> {
+fn read_xlsx(bytes: &[u8], limits: &Limits, each: &mut dyn FnMut(Part) -> bool) -> Result<(), ReadError> {
     check_unpacked_size(bytes, limits)?;
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e: calamine::XlsxError| ReadError::Workbook(e.to_string()))?;
@@ -316,40 +359,10 @@ fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, ReadError> {
     if declared > limits.max_cells as u64 {
         return Err(ReadError::TooManyCells { max: limits.max_cells });
     }
-    // Cells come row by row; each row is kept as its texts, only up to the caps.
-    let mut budget = Budget::new(limits);
-    let mut headers: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
+    // Cells come row by row; each row is handed on as its texts, only up to the caps.
+    let mut rows = SheetRows { budget: Budget::new(limits), headers: None, each, stopped: false };
     let mut seen: usize = 0;
     let mut current: Option<(u32, Vec<(u32, String)>)> = None;
-    let mut finish =
-        |row: u32, texts: Vec<(u32, String)>, headers: &mut Option<Vec<String>>| -> Result<(), ReadError> {
-            match headers {
-                None => {
-                    let width = texts.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
-                    let mut names = vec![String::new(); width];
-                    for (c, t) in texts {
-                        names[c as usize] = header(&t);
-                    }
-                    *headers = Some(names);
-                }
-                Some(names) => {
-                    if texts.iter().all(|(_, t)| t.trim().is_empty()) {
-                        return Ok(());
-                    }
-                    budget.row(texts.len())?;
-                    let cells = texts
-                        .into_iter()
-                        .filter_map(|(c, t)| {
-                            names.get(c as usize).filter(|h| !h.is_empty()).map(|h| (h.clone(), Value::String(t)))
-                        })
-                        .collect();
-                    // The row as Excel shows it.
-                    rows.push(Row { number: row as usize + 1, cells });
-                }
-            }
-            Ok(())
-        };
     while let Some(cell) = cells.next_cell().map_err(|e| ReadError::Workbook(e.to_string()))? {
         seen += 1;
         if seen > limits.max_cells {
@@ -361,20 +374,60 @@ fn read_xlsx(bytes: &[u8], limits: &Limits) -> Result<Table, ReadError> {
             Some((row, texts)) if *row == r => texts.push((c, text)),
             _ => {
                 if let Some((row, texts)) = current.take() {
-                    finish(row, texts, &mut headers)?;
+                    rows.finish(row, texts)?;
+                    if rows.stopped {
+                        return Ok(());
+                    }
                 }
                 current = Some((r, vec![(c, text)]));
             }
         }
     }
     if let Some((row, texts)) = current.take() {
-        finish(row, texts, &mut headers)?;
+        rows.finish(row, texts)?;
     }
-    let headers = headers.ok_or(ReadError::NoHeader)?;
-    if headers.iter().all(String::is_empty) {
+    if rows.headers.is_none() {
         return Err(ReadError::NoHeader);
     }
-    Ok(Table { format: Format::Xlsx, encoding: None, headers, rows })
+    Ok(())
+}
+
+/// A sheet's rows as they are completed: the first is the header row, the others are handed on.
+struct SheetRows<'a, 'b> {
+    budget: Budget<'a>,
+    headers: Option<Vec<String>>,
+    each: &'b mut dyn FnMut(Part) -> bool,
+    /// `each` answered false.
+    stopped: bool,
+}
+
+impl SheetRows<'_, '_> {
+    fn finish(&mut self, row: u32, texts: Vec<(u32, String)>) -> Result<(), ReadError> {
+        let Some(names) = &self.headers else {
+            let width = texts.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            let mut names = vec![String::new(); width];
+            for (c, t) in texts {
+                names[c as usize] = header(&t);
+            }
+            if names.iter().all(String::is_empty) {
+                return Err(ReadError::NoHeader);
+            }
+            self.stopped = !(self.each)(Part::Head { encoding: None, headers: names.clone() });
+            self.headers = Some(names);
+            return Ok(());
+        };
+        if texts.iter().all(|(_, t)| t.trim().is_empty()) {
+            return Ok(());
+        }
+        self.budget.row(texts.len())?;
+        let cells = texts
+            .into_iter()
+            .filter_map(|(c, t)| names.get(c as usize).filter(|h| !h.is_empty()).map(|h| (h.clone(), Value::String(t))))
+            .collect();
+        // The row as Excel shows it.
+        self.stopped = !(self.each)(Part::Row(Row { number: row as usize + 1, cells }));
+        Ok(())
+    }
 }
 
 fn cell_ref_text(cell: &DataRef<'_>) -> String {
@@ -391,32 +444,47 @@ fn cell_ref_text(cell: &DataRef<'_>) -> String {
     }
 }
 
-fn read_jsonl(bytes: &[u8], encoding: Option<Encoding>, limits: &Limits) -> Result<Table, ReadError> {
-    let mut budget = Budget::new(limits);
+fn read_jsonl(
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+    limits: &Limits,
+    each: &mut dyn FnMut(Part) -> bool,
+) -> Result<(), ReadError> {
     let (text, _) = decode(bytes, encoding.or(Some(Encoding::Utf8)))?;
-    let mut headers: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    let object = |i: usize, line: &str| -> Result<serde_json::Map<String, Value>, ReadError> {
+        match serde_json::from_str(line) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(ReadError::Line { line: i + 1, message: "each line must be a JSON object".into() }),
+            Err(e) => Err(ReadError::Line { line: i + 1, message: format!("not valid JSON: {e}") }),
         }
-        let value: Value = serde_json::from_str(line)
-            .map_err(|e| ReadError::Line { line: i + 1, message: format!("not valid JSON: {e}") })?;
-        let Value::Object(map) = value else {
-            return Err(ReadError::Line { line: i + 1, message: "each line must be a JSON object".into() });
-        };
+    };
+    let lines = || text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
+    // The headers are every key of every line: a first reading collects them (and finds a broken
+    // line or a passed cap) before any row is handed on, each line dropped once its keys are seen.
+    let mut budget = Budget::new(limits);
+    let mut headers: Vec<String> = Vec::new();
+    let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for (i, line) in lines() {
+        let map = object(i, line)?;
         budget.row(map.len())?;
         for key in map.keys() {
-            if !headers.contains(key) {
+            if known.insert(key.clone()) {
                 headers.push(key.clone());
             }
         }
-        rows.push(Row { number: i + 1, cells: map.into_iter().collect() });
     }
-    if rows.is_empty() {
+    if budget.rows == 0 {
         return Err(ReadError::Empty);
     }
-    Ok(Table { format: Format::JsonLines, encoding: None, headers, rows })
+    if !each(Part::Head { encoding: None, headers }) {
+        return Ok(());
+    }
+    for (i, line) in lines() {
+        if !each(Part::Row(Row { number: i + 1, cells: object(i, line)?.into_iter().collect() })) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One sheet to write: a name, a header row and rows of cells.
@@ -678,6 +746,43 @@ mod tests {
         assert_eq!(rows[0][1].1, "120.5");
         assert_eq!(rows[1][1].1, "80");
         assert_eq!(table.rows[1].number, 4);
+    }
+
+    #[test]
+    fn parts_come_head_first_then_row_by_row_and_stop_when_told() {
+        let names = |part: &Part| match part {
+            Part::Head { headers, .. } => format!("head {}", headers.join("|")),
+            Part::Row(row) => format!("row {} {}", row.number, row.cells.len()),
+        };
+        let read_all = |bytes: &[u8], format: Format, stop_after: usize| {
+            let mut seen = Vec::new();
+            let result = read_parts(bytes, format, None, &Limits::default(), &mut |part| {
+                seen.push(names(&part));
+                seen.len() < stop_after
+            });
+            (result, seen)
+        };
+        let csv = "成果名称,关键词\n秸秆还田,秸秆\n,\n盐碱地改良,盐碱\n海水淡化,膜\n".as_bytes();
+        assert_eq!(
+            read_all(csv, Format::Csv, 9),
+            (Ok(()), vec!["head 成果名称|关键词".into(), "row 2 2".into(), "row 4 2".into(), "row 5 2".into()])
+        );
+        assert_eq!(read_all(csv, Format::Csv, 2), (Ok(()), vec!["head 成果名称|关键词".into(), "row 2 2".into()]));
+        // JSON Lines: the head names every key of every line, though it comes before the first row.
+        let jsonl = "{\"title\": \"秸秆还田\"}\n{\"title\": \"盐碱地\", \"keywords\": [\"盐碱\"]}\n".as_bytes();
+        assert_eq!(
+            read_all(jsonl, Format::JsonLines, 9),
+            (Ok(()), vec!["head title|keywords".into(), "row 1 1".into(), "row 2 2".into()])
+        );
+        // A file broken part-way has handed on the rows before the break, then fails.
+        let broken = "成果名称\n秸秆还田\n盐碱地改良\n".repeat(1).into_bytes();
+        let limits = Limits { max_rows: 1, ..Limits::default() };
+        let mut seen = 0;
+        let result = read_parts(&broken, Format::Csv, None, &limits, &mut |_| {
+            seen += 1;
+            true
+        });
+        assert_eq!((result, seen), (Err(ReadError::TooManyRows { max: 1 }), 2));
     }
 
     #[test]

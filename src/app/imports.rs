@@ -11,6 +11,7 @@
 
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -216,6 +217,7 @@ pub struct RowError {
     pub message: String,
     /// The message in Chinese; the API puts it in `message` unless English is asked for.
     #[schema(ignore)]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub message_zh: String,
 }
 
@@ -271,6 +273,20 @@ pub struct Report {
     pub errors: Vec<RowError>,
     pub duplicates: Vec<DuplicateRow>,
     pub items: Vec<RowResult>,
+}
+
+impl Report {
+    /// The report's messages in `language`, as `i18n::localize` puts those of a JSON tree, with
+    /// the Chinese copies dropped: a report of 100,000 rows is written out without being built
+    /// again as a tree.
+    pub fn localize(&mut self, language: crate::i18n::Language) {
+        for error in &mut self.errors {
+            let zh = std::mem::take(&mut error.message_zh);
+            if language == crate::i18n::Language::Zh {
+                error.message = zh;
+            }
+        }
+    }
 }
 
 /// An unreadable file, by its cause: too large for the limits, or not in the format given.
@@ -334,8 +350,8 @@ fn row_input(
                 row: row.number,
                 column: header.clone(),
                 code: "invalid_value".into(),
-                message,
-                message_zh,
+                message: shown(&message, MESSAGE_MAX),
+                message_zh: shown(&message_zh, MESSAGE_MAX),
             });
         };
         let text = match value {
@@ -448,51 +464,55 @@ impl Owners {
 /// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
 /// writes a file of records for `viewer`: a pipeline of named steps.
 pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
-    let report = check_and_write(cx, viewer, bytes, options).await;
-    // The file, its cells and its records are freed by now: give the memory back.
+    let report = check_and_write(cx, viewer, Arc::new(bytes), options).await;
+    // The file and the rows in flight are freed by now: give the memory back.
     crate::memory::release_free_memory();
     report
 }
 
-async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
+/// The file is read twice, row by row, and never held as rows or records: once to check every
+/// row (the report keeps each row's outcome, a few fields), then, if the rows are to be written,
+/// again to build the rows to create with the ids the check gave them and write them, a unit of
+/// work of `WRITE_CHUNK` at a time. An import's memory is the file's bytes, its report and the
+/// rows in flight, whatever the size of its cells.
+async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<Vec<u8>>, options: &Options) -> Result<Report> {
     let library = options.library;
     check_allowed(viewer, options)?;
     let started = std::time::Instant::now();
-    // The whole file is read, and its columns checked, before anything else is done: a file
-    // that cannot be imported costs no database work. (Reading it row by row while the rows are
-    // checked was tried: it held no less memory on a file of 100,000 rows, and it let a file
-    // with a missing column reach the database first.)
-    let table = read_table(bytes, options).await?;
-    let ignored_columns = check_columns(columns(library), &table.headers)?;
-    let (format, encoding, row_count) = (table.format, table.encoding, table.rows.len());
+    // The columns are checked before anything else is done: a file that cannot be imported
+    // costs no database work.
+    let mut rows = FileRows::open(file.clone(), options);
+    let (encoding, headers) = rows.head().await?;
+    let ignored_columns = check_columns(columns(library), &headers)?;
     let mut checker = RowChecker::new(cx, viewer, options).await?;
-    // Each row is dropped once it is checked, so the file's cells and its records are not held
-    // whole at the same time.
-    for (i, row) in table.rows.into_iter().enumerate() {
+    let mut row_count = 0;
+    while let Some(row) = rows.row().await? {
+        row_count += 1;
         // Validation of thousands of rows must not hold up the other requests of the worker.
-        if i % 200 == 199 {
+        if row_count % 200 == 0 {
             tokio::task::yield_now().await;
         }
         checker.check(row).await?;
     }
     checker.settle().await?;
-    let RowChecker { at, errors, mut items, valid, .. } = checker;
+    let (errors, mut items, planned) =
+        (std::mem::take(&mut checker.errors), std::mem::take(&mut checker.items), std::mem::take(&mut checker.planned));
     let checked = started.elapsed();
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
     let accepted = !options.dry_run && (invalid == 0 || options.skip_invalid);
-    let write = accepted && !valid.is_empty();
+    let write = accepted && !planned.is_empty();
     // The titles are compared while the rows are written: the comparison reads the database
     // (on a reader) and the CPU, the write the writer; the new rows, which have the greatest
     // ids, are kept out of the comparison's window.
     let (duplicates, written) = tokio::join!(
         async {
-            let duplicates = duplicates(cx, library, &valid).await;
+            let duplicates = duplicates(cx, library, &planned, &items).await;
             (duplicates, started.elapsed())
         },
         async {
             match write {
-                true => write_valid(cx, viewer, library, &valid, at).await.map(|()| started.elapsed()),
+                true => write_planned(&mut checker, file, &planned, &items).await.map(|()| started.elapsed()),
                 false => Ok(started.elapsed()),
             }
         }
@@ -521,7 +541,7 @@ async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: 
     tracing::info!(
         library = library.route(),
         rows = row_count,
-        created = if write { valid.len() } else { 0 },
+        created = if write { planned.len() } else { 0 },
         by = %viewer.user_id,
         checked_ms = ms(checked),
         compared_ms = ms(compared),
@@ -537,12 +557,12 @@ async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: 
     }
     Ok(Report {
         library: library.route(),
-        format: format.code(),
+        format: options.format.code(),
         encoding: encoding.map(Encoding::code),
         dry_run: options.dry_run,
         written: write,
         rows: row_count,
-        created: if write || options.dry_run { valid.len() } else { 0 },
+        created: if write || options.dry_run { planned.len() } else { 0 },
         existing,
         renewed,
         invalid,
@@ -551,6 +571,64 @@ async fn check_and_write(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: 
         duplicates,
         items,
     })
+}
+
+/// How many of a file's parts its reader may have read ahead of the import.
+const ROWS_IN_FLIGHT: usize = 256;
+
+/// A file's parts (its header row, then each row), read on a blocking thread (parsing a large
+/// workbook is CPU work) and received here as they are read, at most `ROWS_IN_FLIGHT` ahead.
+/// Dropping it stops the reader.
+struct FileRows {
+    parts: tokio::sync::mpsc::Receiver<std::result::Result<tabular::Part, tabular::ReadError>>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FileRows {
+    fn open(file: Arc<Vec<u8>>, options: &Options) -> FileRows {
+        let (format, encoding, limits) = (options.format, options.encoding, options.limits);
+        let (sender, parts) = tokio::sync::mpsc::channel(ROWS_IN_FLIGHT);
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut handed = |part: tabular::Part| sender.blocking_send(Ok(part)).is_ok();
+            if let Err(e) = tabular::read_parts(&file, format, encoding, &limits, &mut handed) {
+                let _ = sender.blocking_send(Err(e));
+            }
+        });
+        FileRows { parts, reader: Some(reader) }
+    }
+
+    /// The next part; `None` once the whole file is read.
+    async fn next(&mut self) -> Result<Option<tabular::Part>> {
+        match self.parts.recv().await {
+            Some(part) => Ok(Some(part?)),
+            None => {
+                // The reader has ended: unless it panicked, it read the file to its end.
+                if let Some(reader) = self.reader.take() {
+                    reader
+                        .await
+                        .map_err(|e| Error::from(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The header row (with a CSV's encoding): the reader hands it on first.
+    async fn head(&mut self) -> Result<(Option<Encoding>, Vec<String>)> {
+        match self.next().await? {
+            Some(tabular::Part::Head { encoding, headers }) => Ok((encoding, headers)),
+            _ => Err(Error::from(tabular::ReadError::NoHeader)),
+        }
+    }
+
+    /// The next data row; `None` at the end of the file.
+    async fn row(&mut self) -> Result<Option<tabular::Row>> {
+        match self.next().await? {
+            Some(tabular::Part::Row(row)) => Ok(Some(row)),
+            Some(tabular::Part::Head { .. }) => Err(Error::internal()),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Step 1: who may import into the library, and (an owner) for whom.
@@ -570,15 +648,6 @@ fn check_allowed(viewer: &Principal, options: &Options) -> Result<()> {
         owner_named(viewer, options.library, Some(named))?;
     }
     Ok(())
-}
-
-/// Step 2: the file's table. Parsing a large workbook is CPU work: off the async workers.
-async fn read_table(bytes: Vec<u8>, options: &Options) -> Result<tabular::Table> {
-    let (format, encoding, limits) = (options.format, options.encoding, options.limits);
-    let read = tokio::task::spawn_blocking(move || tabular::read_limited(&bytes, format, encoding, &limits))
-        .await
-        .map_err(|e| Error::from(tabular::ReadError::Workbook(format!("the reader stopped: {e}"))))?;
-    Ok(read?)
 }
 
 /// Step 3: every required column is there; the headers no column reads (reported, not refused).
@@ -606,7 +675,7 @@ struct RowChecker<'a> {
     at: DateTime<Utc>,
     errors: Vec<RowError>,
     items: Vec<RowResult>,
-    valid: Vec<(usize, Valid, Option<String>)>,
+    planned: Vec<Planned>,
     seen_external: HashSet<(String, String)>,
     columns: HeaderColumns,
     /// Rows checked but for their external ids, looked up together every `SETTLE_EVERY` rows.
@@ -615,6 +684,15 @@ struct RowChecker<'a> {
 
 /// How many checked rows wait for their external ids to be looked up in one go.
 const SETTLE_EVERY: usize = 2_000;
+
+/// A row to create: its item in the report (row, id, title as the file gives it, external id),
+/// its owner, and its title as validated where that differs. Its record is built again from the
+/// file when it is written.
+struct Planned {
+    item: usize,
+    org_id: String,
+    title: Option<String>,
+}
 
 /// A row checked except against the external ids imported before.
 struct Pending {
@@ -651,6 +729,7 @@ impl RowErrors<'_> {
 
     fn fail(&mut self, key: &str, code: &str, message_zh: String, message: String) {
         let column = self.column(key);
+        let (message, message_zh) = (shown(&message, MESSAGE_MAX), shown(&message_zh, MESSAGE_MAX));
         self.errors.push(RowError { row: self.row, column, code: code.to_string(), message, message_zh });
     }
 }
@@ -671,27 +750,29 @@ impl<'a> RowChecker<'a> {
             at: cx.clock.now(),
             errors: Vec::new(),
             items: Vec::new(),
-            valid: Vec::new(),
+            planned: Vec::new(),
             seen_external: HashSet::new(),
             columns: HeaderColumns::new(columns(options.library)),
             pending: Vec::new(),
         })
     }
 
-    /// Checks one row as a single post would be checked; its outcome (create, existing, invalid)
-    /// is settled with the rows around it, once their external ids are looked up.
-    async fn check(&mut self, row: tabular::Row) -> Result<()> {
+    /// One row checked as a single post would be (owner, content): its record is given `id`, or
+    /// a new id.
+    fn examine(&mut self, row: &tabular::Row, id: Option<String>) -> Pending {
         let mut row_errors = Vec::new();
-        let (mut input, headers) = row_input(&mut self.columns, &row, &mut row_errors);
+        let (mut input, headers) = row_input(&mut self.columns, row, &mut row_errors);
         let (owners, viewer, options, cols, at) = (&self.owners, self.viewer, self.options, self.cols, self.at);
         let mut errors = RowErrors { row: row.number, cols, headers, errors: &mut row_errors };
         let external_id = external_id(&mut input, &mut errors);
         let named_org = input.remove(ORGANISATION).and_then(|v| v.as_str().map(str::to_string));
         let owner = row_owner(owners, viewer, options, named_org, &mut errors);
-        let title = input.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
-        let record = row_record(options.library, input, owner.as_ref(), viewer, at, &mut errors);
+        let title = input.get("title").and_then(Value::as_str).unwrap_or_default();
+        let title = shown(title, crate::domain::need::TITLE_MAX);
+        let id = id.unwrap_or_else(new_id);
+        let record = row_record(options.library, input, owner.as_ref(), viewer, at, id, &mut errors);
         let headers = std::mem::take(&mut errors.headers);
-        self.pending.push(Pending {
+        Pending {
             row: row.number,
             errors: row_errors,
             headers,
@@ -699,7 +780,14 @@ impl<'a> RowChecker<'a> {
             record,
             external_id,
             owner_id: owner.map(|o| o.id),
-        });
+        }
+    }
+
+    /// Checks one row; its outcome (create, existing, invalid) is settled with the rows around
+    /// it, once their external ids are looked up.
+    async fn check(&mut self, row: tabular::Row) -> Result<()> {
+        let pending = self.examine(&row, None);
+        self.pending.push(pending);
         if self.pending.len() >= SETTLE_EVERY {
             self.settle().await?;
         }
@@ -709,6 +797,7 @@ impl<'a> RowChecker<'a> {
     /// Idempotency: looks up the pending rows' external ids among those imported before (one
     /// indexed look-up each, grouped by owner), then records each row's outcome in file order.
     async fn settle(&mut self) -> Result<()> {
+        crate::memory::release_free_memory();
         let pending = std::mem::take(&mut self.pending);
         let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for p in &pending {
@@ -760,12 +849,36 @@ impl<'a> RowChecker<'a> {
         if existing_id.is_none() {
             self.errors.extend(errors);
         }
-        self.items.push(RowResult { row, action, id, title, external_id: external_id.clone() });
         if action == RowAction::Create
             && let Some(r) = record
         {
-            self.valid.push((row, r, external_id));
+            let meta = r.meta();
+            let validated = match &r {
+                Valid::Need(n) => &n.content.title,
+                Valid::Achievement(a) => &a.content.title,
+            };
+            let title = (*validated != title).then(|| validated.clone());
+            self.planned.push(Planned { item: self.items.len(), org_id: meta.org_id.clone(), title });
         }
+        let external_id = external_id.map(|ext| shown(&ext, EXTERNAL_ID_MAX));
+        self.items.push(RowResult { row, action, id, title, external_id });
+    }
+}
+
+/// The longest external id (外部编号).
+const EXTERNAL_ID_MAX: usize = 100;
+
+/// The longest message of a row's error in the report (one may quote the cell).
+const MESSAGE_MAX: usize = 300;
+
+/// A cell or a message as the report shows it: whole up to `max` characters (for a cell, the
+/// longest a valid one may be), cut and marked with … after. A report's size is then bounded by
+/// its rows, whatever the length of the cells: a sheet of long cells (each row invalid) is not
+/// copied into its report.
+fn shown(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -776,7 +889,7 @@ fn external_id(input: &mut Map<String, Value>, errors: &mut RowErrors) -> Option
         other => other.to_string(),
     })?;
     use crate::domain::validate::{Lines, forbidden_control};
-    if forbidden_control(&ext, Lines::One).is_some() || ext.chars().count() > 100 {
+    if forbidden_control(&ext, Lines::One).is_some() || ext.chars().count() > EXTERNAL_ID_MAX {
         errors.fail(
             EXTERNAL_ID,
             "invalid_value",
@@ -840,9 +953,10 @@ fn row_record(
     owner: Option<&Organisation>,
     viewer: &Principal,
     at: DateTime<Utc>,
+    id: String,
     errors: &mut RowErrors,
 ) -> Option<Valid> {
-    let meta = |o: &Organisation| RecordMeta::new(new_id(), o.id.clone(), o.name.clone(), viewer.user_id.clone(), at);
+    let meta = |o: &Organisation| RecordMeta::new(id, o.id.clone(), o.name.clone(), viewer.user_id.clone(), at);
     let body = Value::Object(input);
     let mut fail = |key: &str, code: &str, zh: String, en: String| errors.fail(key, code, zh, en);
     match library {
@@ -898,45 +1012,105 @@ async fn renew_existing(cx: &App, viewer: &Principal, library: Library, ids: &[&
 /// between two (SQLite has one writer), so a large file does not hold them up for its whole write.
 const WRITE_CHUNK: usize = 1_000;
 
-/// Writes an import's valid records and their external ids, `WRITE_CHUNK` rows per unit of work
-/// (each committed with its changes and its audit entry). Every row was checked before the first
-/// is written, so a refusal still writes nothing; a failure of the database part-way (a full
-/// disk) leaves the chunks committed before it, which importing the file again recognises by
-/// their external ids.
-async fn write_valid(
+/// Step 6: the rows to create, read again from the file and built again with the ids the check
+/// gave them, written `WRITE_CHUNK` rows per unit of work (each committed with its changes and
+/// its audit entry) while the next are built. Every row was checked before the first is written,
+/// so a refusal still writes nothing; a failure of the database part-way (a full disk) leaves the
+/// chunks committed before it, which importing the file again recognises by their external ids.
+async fn write_planned(
+    checker: &mut RowChecker<'_>,
+    file: Arc<Vec<u8>>,
+    planned: &[Planned],
+    items: &[RowResult],
+) -> Result<()> {
+    let (cx, viewer, library, at) = (checker.cx, checker.viewer, checker.options.library, checker.at);
+    let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<(Valid, Option<String>)>>(1);
+    let build = async move {
+        let mut rows = FileRows::open(file, checker.options);
+        rows.head().await?;
+        let mut chunk = Vec::with_capacity(WRITE_CHUNK);
+        let mut built = 0;
+        for p in planned {
+            let item = &items[p.item];
+            let row = loop {
+                match rows.row().await? {
+                    Some(row) if row.number == item.row => break row,
+                    Some(_) => continue,
+                    None => {
+                        tracing::error!(row = item.row, "an import's row was not found again in its file");
+                        return Err(Error::internal());
+                    }
+                }
+            };
+            let Pending { errors, record: Some(record), .. } = checker.examine(&row, item.id.clone()) else {
+                tracing::error!(row = item.row, "an import's row checked valid was not valid again");
+                return Err(Error::internal());
+            };
+            if !errors.is_empty() {
+                tracing::error!(row = item.row, "an import's row checked valid was not valid again");
+                return Err(Error::internal());
+            }
+            chunk.push((record, item.external_id.clone()));
+            built += 1;
+            if built % 200 == 0 {
+                tokio::task::yield_now().await;
+            }
+            if chunk.len() == WRITE_CHUNK && chunks.send(std::mem::take(&mut chunk)).await.is_err() {
+                // The writer has stopped with an error, which it returns.
+                return Ok(());
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = chunks.send(chunk).await;
+        }
+        Ok(())
+    };
+    // The writer owns the receiving end: when it stops with an error, the builder's next send
+    // fails and the builder stops too.
+    let write = async move {
+        while let Some(chunk) = received.recv().await {
+            write_chunk(cx, viewer, library, &chunk, at).await?;
+            crate::memory::release_free_memory();
+        }
+        Ok(())
+    };
+    let (built, written): (Result<()>, Result<()>) = tokio::join!(build, write);
+    written.and(built)
+}
+
+/// One unit of work of an import: its records and their external ids.
+async fn write_chunk(
     cx: &App,
     viewer: &Principal,
     library: Library,
-    valid: &[(usize, Valid, Option<String>)],
+    chunk: &[(Valid, Option<String>)],
     at: DateTime<Utc>,
 ) -> Result<()> {
-    for chunk in valid.chunks(WRITE_CHUNK) {
-        let mut unit = cx.begin(viewer).await?;
-        let mut keys = Vec::new();
-        let (mut needs, mut achievements) = (Vec::new(), Vec::new());
-        for (_, record, _) in chunk {
-            match record {
-                Valid::Need(n) => needs.push(n),
-                Valid::Achievement(a) => achievements.push(a),
-            }
+    let mut unit = cx.begin(viewer).await?;
+    let (mut needs, mut achievements) = (Vec::new(), Vec::new());
+    for (record, _) in chunk {
+        match record {
+            Valid::Need(n) => needs.push(n),
+            Valid::Achievement(a) => achievements.push(a),
         }
-        unit.insert_needs(&needs).await?;
-        unit.insert_achievements(&achievements).await?;
-        for (_, record, external) in chunk {
-            if let Some(ext) = external {
-                let meta = record.meta();
-                keys.push(ImportKey {
-                    library,
-                    org_id: meta.org_id.clone(),
-                    external_id: ext.clone(),
-                    record_id: meta.id.clone(),
-                    at,
-                });
-            }
-        }
-        unit.insert_import_keys(&keys).await?;
-        unit.commit().await?;
     }
+    unit.insert_needs(&needs).await?;
+    unit.insert_achievements(&achievements).await?;
+    let keys: Vec<ImportKey> = chunk
+        .iter()
+        .filter_map(|(record, external)| {
+            let meta = record.meta();
+            external.as_ref().map(|ext| ImportKey {
+                library,
+                org_id: meta.org_id.clone(),
+                external_id: ext.clone(),
+                record_id: meta.id.clone(),
+                at,
+            })
+        })
+        .collect();
+    unit.insert_import_keys(&keys).await?;
+    unit.commit().await?;
     Ok(())
 }
 
@@ -964,26 +1138,24 @@ pub fn refusal(report: &Report, options: &Options) -> Option<Error> {
 
 /// Rows whose title nearly equals one of the same organisation's records already in the library
 /// (its `records::DUPLICATE_WINDOW` most recent are compared, as for a single post).
-async fn duplicates(cx: &App, library: Library, rows: &[(usize, Valid, Option<String>)]) -> Result<Vec<DuplicateRow>> {
-    let mut by_org: BTreeMap<&str, Vec<(usize, String)>> = BTreeMap::new();
-    for (row, record, _) in rows {
-        let title = match record {
-            Valid::Need(n) => n.content.title.clone(),
-            Valid::Achievement(a) => a.content.title.clone(),
-        };
-        by_org.entry(record.meta().org_id.as_str()).or_default().push((*row, title));
+async fn duplicates(cx: &App, library: Library, planned: &[Planned], items: &[RowResult]) -> Result<Vec<DuplicateRow>> {
+    let mut by_org: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    for p in planned {
+        let item = &items[p.item];
+        let title = p.title.as_deref().unwrap_or(&item.title);
+        by_org.entry(p.org_id.as_str()).or_default().push((item.row, title));
     }
     // Each organisation's window ends below the first id the import gave it.
     let mut first_new: HashMap<&str, &str> = HashMap::new();
-    for (_, record, _) in rows {
-        let meta = record.meta();
-        let first = first_new.entry(meta.org_id.as_str()).or_insert(meta.id.as_str());
-        *first = (*first).min(meta.id.as_str());
+    for p in planned {
+        let Some(id) = items[p.item].id.as_deref() else { continue };
+        let first = first_new.entry(p.org_id.as_str()).or_insert(id);
+        *first = (*first).min(id);
     }
     // Two organisations at a time: one's titles are read while the other's are compared.
     let found: Vec<_> = futures_util::stream::iter(by_org.iter())
         .map(|(org, titles)| {
-            let titles = titles.iter().map(|(_, t)| t.clone()).collect();
+            let titles = titles.iter().map(|(_, t)| t.to_string()).collect();
             closest_existing(cx, library, org, titles, first_new.get(org).copied())
         })
         .buffered(2)
@@ -993,7 +1165,7 @@ async fn duplicates(cx: &App, library: Library, rows: &[(usize, Valid, Option<St
     for ((_, titles), found) in by_org.into_iter().zip(found) {
         for ((row, title), best) in titles.into_iter().zip(found) {
             if let Some((existing_id, existing_title, similarity)) = best {
-                out.push(DuplicateRow { row, title, existing_id, existing_title, similarity });
+                out.push(DuplicateRow { row, title: title.to_string(), existing_id, existing_title, similarity });
             }
         }
     }
@@ -1031,6 +1203,16 @@ pub fn check_role(role: Role, library: Library) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_cells_are_cut_in_the_report_at_the_longest_valid_length() {
+        let long = "盐碱地改良".repeat(100);
+        let cut = shown(&long, 200);
+        assert_eq!(cut.chars().count(), 201);
+        assert!(cut.starts_with("盐碱地改良盐碱地改良") && cut.ends_with("改良…"), "{cut}");
+        assert_eq!(shown("秸秆还田", 4), "秸秆还田");
+        assert_eq!(shown("秸秆还田", 3), "秸秆还…");
+    }
 
     #[test]
     fn headers_are_found_in_chinese_or_english_with_or_without_marks_and_units() {

@@ -135,6 +135,11 @@ where
 
 /// The indexer: applies the feed to the index on a local write (after a short delay, to batch
 /// writes) or every poll interval, and tells the suggester the position it committed.
+/// Changes after whose indexing or matching the allocator's free memory is given back to the
+/// system (`memory::release_free_memory`): an import of 100,000 rows leaves hundreds of MB free
+/// in glibc's arenas once the followers have worked through it, which it would otherwise keep.
+const LARGE_PASS: usize = 1_000;
+
 async fn indexer(app: Arc<App>, wake: Arc<Notify>, indexed: watch::Sender<i64>, mut stop: watch::Receiver<bool>) {
     let settings = app.search().settings().clone();
     // Writes through other instances on the same PostgreSQL, heard as they commit.
@@ -147,7 +152,10 @@ async fn indexer(app: Arc<App>, wake: Arc<Notify>, indexed: watch::Sender<i64>, 
     };
     loop {
         match indexing::catch_up(app.store().as_ref(), app.search()).await {
-            Ok((_, seq)) => {
+            Ok((applied, seq)) => {
+                if applied >= LARGE_PASS {
+                    crate::memory::release_free_memory();
+                }
                 indexed.send_if_modified(|known| {
                     let newer = seq > *known;
                     if newer {
@@ -194,11 +202,18 @@ async fn suggester(
     mut stop: watch::Receiver<bool>,
 ) {
     let poll: Duration = app.matching.poll_interval;
+    let mut checkpoint = 0;
     loop {
         let upto = *indexed.borrow_and_update();
         let stopping = || *stop.borrow();
-        if let Err(error) = matches::run_pending(&app, upto, stopping).await {
-            tracing::warn!(%error, "background matching failed; retrying");
+        match matches::run_pending(&app, upto, stopping).await {
+            Ok(pass) => {
+                if pass.checkpoint - checkpoint >= LARGE_PASS as i64 {
+                    crate::memory::release_free_memory();
+                }
+                checkpoint = pass.checkpoint;
+            }
+            Err(error) => tracing::warn!(%error, "background matching failed; retrying"),
         }
         tokio::select! {
             changed = indexed.changed() => {

@@ -164,10 +164,10 @@ pub async fn create_import(
     if let Some(refused) = imports::refusal(&report, &options) {
         return Err(refused.into());
     }
-    let mut report = serde_json::to_value(&report).map_err(|_| ApiError::from(Error::internal()))?;
-    super::error::localize(&mut report, super::error::language_of(&req));
+    let mut report = report;
+    report.localize(super::error::language_of(&req));
     let body = serde_json::to_vec(&report).map_err(|_| ApiError::from(Error::internal()))?;
-    // The report of 100,000 rows as a JSON tree is freed here: give the memory back.
+    // The report of 100,000 rows is freed here: give the memory back.
     drop(report);
     crate::memory::release_free_memory();
     Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))

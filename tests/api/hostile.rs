@@ -283,21 +283,25 @@ async fn files_past_the_caps_are_refused_before_they_are_held_in_memory() {
     let message = r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
     assert!(message.contains("2 MiB"), "{message}");
 
-    // Rows past the cap, in each format.
+    // Rows past the cap, in each format (with every required column: the columns are checked
+    // first, then the rows as they are read).
     let r = upload(&app, &u.token, "library=achievements&dry_run=true", xlsx, compressible_workbook(60)).await;
     assert!(r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").contains("50"));
-    let mut csv = String::from("成果名称,成果简介\r\n");
+    let mut csv = String::from("成果名称,成果简介,技术领域,成果类型\r\n");
     for i in 0..51 {
-        csv.push_str(&format!("成果{i},简介\r\n"));
+        csv.push_str(&format!("成果{i},简介,现代农业,新品种\r\n"));
     }
     let r = upload(&app, &u.token, "library=achievements&dry_run=true", "text/csv", csv.into_bytes()).await;
     assert!(r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large").contains("50"));
-    let lines: String = (0..51).map(|i| format!("{{\"title\": \"成果{i}\"}}\n")).collect();
+    let lines: String = (0..51)
+        .map(|i| format!("{{\"title\": \"成果{i}\", \"abstract\": \"简介\", \"field\": \"现代农业\", \"achievement_type\": \"新品种\"}}\n"))
+        .collect();
     let r =
         upload(&app, &u.token, "library=achievements&dry_run=true", "application/x-ndjson", lines.into_bytes()).await;
     r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
     // Cells past the cap: 40 rows of 30 columns.
-    let mut wide = (0..30).map(|c| format!("列{c}")).collect::<Vec<_>>().join(",");
+    let mut wide = ["成果名称", "成果简介", "技术领域", "成果类型"].join(",");
+    wide.push_str(&(4..30).map(|c| format!(",列{c}")).collect::<String>());
     wide.push_str("\r\n");
     for _ in 0..40 {
         wide.push_str(&vec!["x"; 30].join(","));

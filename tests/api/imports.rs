@@ -280,6 +280,16 @@ async fn external_ids_are_recognised_across_the_files_chunks() {
     assert_eq!(items[4_699]["id"], items[99]["id"], "the row names the record imported as SURVEY-00100");
     assert_eq!(items[2_999]["action"], "existing");
     assert_eq!(items[3_000]["action"], "create");
+    // The records are built again from the file when they are written: each under the id the
+    // report gives it, with its row's content, the skipped row's id given to nobody.
+    for i in [3_000, 4_600, 4_999] {
+        let read = app.get(&format!("/api/v1/needs/{}", items[i]["id"].as_str().unwrap()), &e.token).await;
+        assert_eq!(read.status, StatusCode::OK, "row {}", i + 1);
+        assert_eq!(read.body["title"], items[i]["title"]);
+        assert_eq!(read.body["id"], items[i]["id"]);
+    }
+    assert_eq!(items[4_599]["action"], "invalid");
+    assert!(items[4_599]["id"].is_null());
 
     // Every record once in the index, the renewed ones (a second change each) included.
     app.search.catch_up().await.unwrap();
