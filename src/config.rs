@@ -95,6 +95,10 @@ pub enum CookieSecure {
     Never,
 }
 
+fn default_import_keep_bytes() -> usize {
+    8 * 1024 * 1024
+}
+
 /// Caps on the work one request may cause (SECURITY.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +107,10 @@ pub struct LimitsConfig {
     pub import_max_rows: usize,
     pub import_max_cells: usize,
     pub xlsx_max_unpacked_bytes: u64,
+    /// Bytes of cells an import keeps as built records between its check and its write (0: every
+    /// row to create is read and built again from the file when it is written).
+    #[serde(default = "default_import_keep_bytes")]
+    pub import_keep_bytes: usize,
     pub export_max_rows: usize,
     pub heavy_concurrency: usize,
     pub retry_after_secs: u64,

@@ -652,6 +652,8 @@ pub async fn load_into(
                 skip_invalid: true,
                 default_org: None,
                 limits,
+                // The command line's own process: every record kept between check and write.
+                keep_bytes: imports::KEEP_ALL,
             };
             let batch_started = std::time::Instant::now();
             let imported = imports::run(cx, &who, bytes, &options).await?;

@@ -408,6 +408,8 @@ async fn import(config: &Config, a: ImportArgs) -> CliResult {
         skip_invalid: a.skip_invalid,
         default_org: a.org,
         limits: config.import_limits(),
+        // A process of its own: every record kept between check and write.
+        keep_bytes: app::imports::KEEP_ALL,
     };
     let (cx, signals) = open_context(config).await?;
     let indexer = Followers::start_indexer(cx.clone(), signals);

@@ -205,6 +205,11 @@ pub struct Options {
     pub default_org: Option<String>,
     /// Caps on rows, cells and an XLSX's unpacked size.
     pub limits: tabular::Limits,
+    /// How many bytes of cells the rows to create may hold as built records between the check
+    /// and the write; the others are built again from the file when they are written. The
+    /// service keeps a few MiB per import (`limits.import_keep_bytes`: its memory is shared by
+    /// every request); the command line, a process of its own, keeps a whole file.
+    pub keep_bytes: usize,
 }
 
 /// One problem of one row.
@@ -495,8 +500,9 @@ async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<Vec<u8>>, optio
         checker.check(row).await?;
     }
     checker.settle().await?;
-    let (errors, mut items, planned) =
+    let (errors, mut items, mut planned) =
         (std::mem::take(&mut checker.errors), std::mem::take(&mut checker.items), std::mem::take(&mut checker.planned));
+    let kept: Vec<Option<Box<Valid>>> = planned.iter_mut().map(|p| p.record.take()).collect();
     let checked = started.elapsed();
     let invalid = items.iter().filter(|i| i.action == RowAction::Invalid).count();
     let existing = items.iter().filter(|i| i.action == RowAction::Existing).count();
@@ -512,7 +518,7 @@ async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<Vec<u8>>, optio
         },
         async {
             match write {
-                true => write_planned(&mut checker, file, &planned, &items).await.map(|()| started.elapsed()),
+                true => write_planned(&mut checker, file, &planned, kept, &items).await.map(|()| started.elapsed()),
                 false => Ok(started.elapsed()),
             }
         }
@@ -676,22 +682,35 @@ struct RowChecker<'a> {
     errors: Vec<RowError>,
     items: Vec<RowResult>,
     planned: Vec<Planned>,
+    /// The bytes of the rows whose records `planned` keeps.
+    kept: usize,
     seen_external: HashSet<(String, String)>,
     columns: HeaderColumns,
     /// Rows checked but for their external ids, looked up together every `SETTLE_EVERY` rows.
     pending: Vec<Pending>,
 }
 
+/// `Options::keep_bytes` of an import that keeps every record between check and write (the
+/// command line's, a process of its own). An import that keeps less (the service's) also gives
+/// the allocator's free memory back every `SETTLE_EVERY` rows checked and after each unit
+/// written (`memory::release_free_memory`: glibc keeps what each thread freed for that thread's
+/// later allocations, and an import's rows pass through several threads); each time costs a
+/// few milliseconds, which the command line does not spend.
+pub const KEEP_ALL: usize = usize::MAX;
+
 /// How many checked rows wait for their external ids to be looked up in one go.
 const SETTLE_EVERY: usize = 2_000;
 
 /// A row to create: its item in the report (row, id, title as the file gives it, external id),
-/// its owner, and its title as validated where that differs. Its record is built again from the
-/// file when it is written.
+/// its owner, its title as validated where that differs, and its record unless it is to be
+/// built again from the file when it is written.
 struct Planned {
     item: usize,
     org_id: String,
     title: Option<String>,
+    /// The record, kept while the import's `keep_bytes` allow (boxed: a record is large, and
+    /// most rows of a large import keep none).
+    record: Option<Box<Valid>>,
 }
 
 /// A row checked except against the external ids imported before.
@@ -703,6 +722,8 @@ struct Pending {
     record: Option<Valid>,
     external_id: Option<String>,
     owner_id: Option<String>,
+    /// The bytes of the row's cells.
+    size: usize,
 }
 
 /// The errors of one row, each named by the column the file gives it.
@@ -751,6 +772,7 @@ impl<'a> RowChecker<'a> {
             errors: Vec::new(),
             items: Vec::new(),
             planned: Vec::new(),
+            kept: 0,
             seen_external: HashSet::new(),
             columns: HeaderColumns::new(columns(options.library)),
             pending: Vec::new(),
@@ -772,7 +794,9 @@ impl<'a> RowChecker<'a> {
         let id = id.unwrap_or_else(new_id);
         let record = row_record(options.library, input, owner.as_ref(), viewer, at, id, &mut errors);
         let headers = std::mem::take(&mut errors.headers);
+        let size = row.cells.iter().map(|(h, v)| h.len() + v.as_str().map_or(16, str::len)).sum();
         Pending {
+            size,
             row: row.number,
             errors: row_errors,
             headers,
@@ -797,7 +821,9 @@ impl<'a> RowChecker<'a> {
     /// Idempotency: looks up the pending rows' external ids among those imported before (one
     /// indexed look-up each, grouped by owner), then records each row's outcome in file order.
     async fn settle(&mut self) -> Result<()> {
-        crate::memory::release_free_memory();
+        if self.options.keep_bytes != KEEP_ALL {
+            crate::memory::release_free_memory();
+        }
         let pending = std::mem::take(&mut self.pending);
         let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for p in &pending {
@@ -821,7 +847,7 @@ impl<'a> RowChecker<'a> {
     /// count, nothing is written for it), invalid, or to create. A new external id repeated
     /// within the file is an error of the later row.
     fn settle_row(&mut self, p: Pending, imported: &HashMap<(String, String), String>) {
-        let Pending { row, mut errors, headers, title, record, external_id, owner_id } = p;
+        let Pending { row, mut errors, headers, title, record, external_id, owner_id, size } = p;
         let existing_id = match (&external_id, owner_id) {
             (Some(ext), Some(org)) => {
                 let key = (org, ext.clone());
@@ -858,7 +884,12 @@ impl<'a> RowChecker<'a> {
                 Valid::Achievement(a) => &a.content.title,
             };
             let title = (*validated != title).then(|| validated.clone());
-            self.planned.push(Planned { item: self.items.len(), org_id: meta.org_id.clone(), title });
+            let org_id = meta.org_id.clone();
+            // A dry run writes nothing: it keeps no record.
+            let keep = !self.options.dry_run && self.kept + size <= self.options.keep_bytes;
+            self.kept += if keep { size } else { 0 };
+            let record = keep.then(|| Box::new(r));
+            self.planned.push(Planned { item: self.items.len(), org_id, title, record });
         }
         let external_id = external_id.map(|ext| shown(&ext, EXTERNAL_ID_MAX));
         self.items.push(RowResult { row, action, id, title, external_id });
@@ -1012,44 +1043,43 @@ async fn renew_existing(cx: &App, viewer: &Principal, library: Library, ids: &[&
 /// between two (SQLite has one writer), so a large file does not hold them up for its whole write.
 const WRITE_CHUNK: usize = 1_000;
 
-/// Step 6: the rows to create, read again from the file and built again with the ids the check
-/// gave them, written `WRITE_CHUNK` rows per unit of work (each committed with its changes and
-/// its audit entry) while the next are built. Every row was checked before the first is written,
+/// Step 6: the rows to create, their records as kept or (beyond the import's `keep_bytes`) read
+/// again from the file and built again with the ids the check gave them, written `WRITE_CHUNK`
+/// rows per unit of work (each committed with its changes and its audit entry) while the next
+/// are built. Every row was checked before the first is written,
 /// so a refusal still writes nothing; a failure of the database part-way (a full disk) leaves the
 /// chunks committed before it, which importing the file again recognises by their external ids.
 async fn write_planned(
     checker: &mut RowChecker<'_>,
     file: Arc<Vec<u8>>,
     planned: &[Planned],
+    kept: Vec<Option<Box<Valid>>>,
     items: &[RowResult],
 ) -> Result<()> {
     let (cx, viewer, library, at) = (checker.cx, checker.viewer, checker.options.library, checker.at);
+    let release = checker.options.keep_bytes != KEEP_ALL;
     let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<(Valid, Option<String>)>>(1);
     let build = async move {
-        let mut rows = FileRows::open(file, checker.options);
-        rows.head().await?;
+        // The file is read again only if a record was not kept.
+        let mut file_rows: Option<FileRows> = None;
         let mut chunk = Vec::with_capacity(WRITE_CHUNK);
         let mut built = 0;
-        for p in planned {
+        for (p, kept) in planned.iter().zip(kept) {
             let item = &items[p.item];
-            let row = loop {
-                match rows.row().await? {
-                    Some(row) if row.number == item.row => break row,
-                    Some(_) => continue,
-                    None => {
-                        tracing::error!(row = item.row, "an import's row was not found again in its file");
-                        return Err(Error::internal());
-                    }
+            let record = match kept {
+                Some(record) => *record,
+                None => {
+                    let rows = match &mut file_rows {
+                        Some(rows) => rows,
+                        None => {
+                            let mut rows = FileRows::open(file.clone(), checker.options);
+                            rows.head().await?;
+                            file_rows.insert(rows)
+                        }
+                    };
+                    rebuilt(checker, rows, item).await?
                 }
             };
-            let Pending { errors, record: Some(record), .. } = checker.examine(&row, item.id.clone()) else {
-                tracing::error!(row = item.row, "an import's row checked valid was not valid again");
-                return Err(Error::internal());
-            };
-            if !errors.is_empty() {
-                tracing::error!(row = item.row, "an import's row checked valid was not valid again");
-                return Err(Error::internal());
-            }
             chunk.push((record, item.external_id.clone()));
             built += 1;
             if built % 200 == 0 {
@@ -1070,12 +1100,36 @@ async fn write_planned(
     let write = async move {
         while let Some(chunk) = received.recv().await {
             write_chunk(cx, viewer, library, &chunk, at).await?;
-            crate::memory::release_free_memory();
+            if release {
+                crate::memory::release_free_memory();
+            }
         }
         Ok(())
     };
     let (built, written): (Result<()>, Result<()>) = tokio::join!(build, write);
     written.and(built)
+}
+
+/// A row to create, read again from the file (the rows before it passed over) and built again
+/// with the id the check gave it.
+async fn rebuilt(checker: &mut RowChecker<'_>, rows: &mut FileRows, item: &RowResult) -> Result<Valid> {
+    let row = loop {
+        match rows.row().await? {
+            Some(row) if row.number == item.row => break row,
+            Some(_) => continue,
+            None => {
+                tracing::error!(row = item.row, "an import's row was not found again in its file");
+                return Err(Error::internal());
+            }
+        }
+    };
+    match checker.examine(&row, item.id.clone()) {
+        Pending { errors, record: Some(record), .. } if errors.is_empty() => Ok(record),
+        _ => {
+            tracing::error!(row = item.row, "an import's row checked valid was not valid again");
+            Err(Error::internal())
+        }
+    }
 }
 
 /// One unit of work of an import: its records and their external ids.

@@ -159,6 +159,7 @@ pub async fn create_import(
             max_cells: cx.limits.import_max_cells,
             max_unpacked_bytes: cx.limits.xlsx_max_unpacked_bytes,
         },
+        keep_bytes: cx.limits.import_keep_bytes,
     };
     let report = imports::run(&cx, &auth, bytes, &options).await?;
     if let Some(refused) = imports::refusal(&report, &options) {

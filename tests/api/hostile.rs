@@ -18,7 +18,7 @@ use crate::helpers::{TestApp, fresh_database_url, start, test_config};
 use crate::imports::upload;
 
 /// A service whose limits are set small enough to pass in a test.
-async fn spawn_limited(set: impl FnOnce(&mut techmarket::config::LimitsConfig)) -> TestApp {
+pub(crate) async fn spawn_limited(set: impl FnOnce(&mut techmarket::config::LimitsConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = fresh_database_url(&dir).await;
     let mut config = test_config(&dir, &url);
