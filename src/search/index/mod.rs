@@ -113,6 +113,13 @@ pub struct SearchIndex {
     last_seq: AtomicI64,
     /// The visibility-and-filters sets of recent searches (`tiers`).
     filters: tiers::FilterCache,
+    /// The ids (as hashes) staged since the last commit.
+    staged: Mutex<std::collections::HashSet<u64>>,
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
 }
 
 impl SearchIndex {
@@ -164,6 +171,7 @@ impl SearchIndex {
             weights: FieldWeights::default(),
             last_seq: AtomicI64::new(0),
             filters: Default::default(),
+            staged: Mutex::new(std::collections::HashSet::new()),
         };
         opened.last_seq = AtomicI64::new(opened.checkpoint()?.seq);
         Ok(opened)
@@ -226,14 +234,26 @@ impl SearchIndex {
 
     /// Replaces the given records and removes `deleted` ids without committing: nothing is
     /// visible, or durable, until `commit`. A later stage of the same id replaces an earlier one.
+    ///
+    /// A record is deleted before it is added only if it may be there: in the last commit (which
+    /// the reader shows), or staged since. A new record (every row of an import) is just added:
+    /// tantivy keeps each delete, about 650 bytes, until the commit, and applies it to every
+    /// segment then (41 MB of a 100,000-row import's peak, measured with heaptrack).
     pub fn stage(&self, records: &[IndexRecord<'_>], deleted: &[String]) -> Result<(), IndexError> {
         let guard = self.writer()?;
         let writer = guard.as_ref().ok_or(IndexError::Closed)?;
+        let mut staged = self.staged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for id in deleted {
             writer.delete_term(self.fields.id_term(id));
         }
+        let searcher = self.reader.searcher();
         for record in records {
-            writer.delete_term(self.fields.id_term(&record.meta.id));
+            let term = self.fields.id_term(&record.meta.id);
+            // A hash stands for the id: a collision costs a delete that finds nothing.
+            let fresh = staged.insert(id_hash(&record.meta.id));
+            if !fresh || searcher.doc_freq(&term)? > 0 {
+                writer.delete_term(term);
+            }
             writer.add_document(record.document(&self.fields, &self.analyzer))?;
         }
         Ok(())
@@ -247,9 +267,12 @@ impl SearchIndex {
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&checkpoint).unwrap_or_default());
         prepared.commit()?;
+        // The reader shows the commit, and the staged ids are forgotten, before another stage
+        // can run: `stage` decides from the two together whether a record may be in the index.
+        self.reader.reload()?;
+        self.staged.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         drop(guard);
         self.last_seq.store(seq, Ordering::Release);
-        self.reader.reload()?;
         Ok(())
     }
 
@@ -274,6 +297,21 @@ impl SearchIndex {
             out.insert(id, version);
         }
         Ok(out)
+    }
+
+    /// How many records hold every token of `text` in their title (tests).
+    #[cfg(test)]
+    pub(crate) fn titles_matching(&self, text: &str) -> usize {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .analyzer
+            .analyze(text)
+            .into_iter()
+            .map(|t| {
+                let term = Term::from_field_text(self.fields.title, &t.text);
+                (Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>)
+            })
+            .collect();
+        self.reader.searcher().search(&BooleanQuery::new(clauses), &Count).expect("count")
     }
 
     /// How many records the index holds.
