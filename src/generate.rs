@@ -656,7 +656,7 @@ pub async fn load_into(
                 keep_bytes: imports::KEEP_ALL,
             };
             let batch_started = std::time::Instant::now();
-            let imported = imports::run(cx, &who, bytes, &options).await?;
+            let imported = imports::run(cx, &who, crate::tabular::Input::Bytes(bytes), &options).await?;
             created += imported.created;
             batches += 1;
             let seconds = batch_started.elapsed().as_secs_f64();

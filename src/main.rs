@@ -394,10 +394,12 @@ struct ImportArgs {
 /// `techmarket import`: one file through the import, its report printed.
 async fn import(config: &Config, a: ImportArgs) -> CliResult {
     let library = record_library(&a.library)?;
-    let bytes = std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    // The file is read where it lies (twice: to check, then to write), never held whole.
+    let file = std::fs::File::open(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    let file = techmarket::tabular::Input::File(file);
     let format = match a.format {
         Some(f) => Format::parse(&f)?,
-        None => Format::from_name(&a.file.to_string_lossy()).unwrap_or_else(|| Format::sniff(&bytes)),
+        None => Format::from_name(&a.file.to_string_lossy()).unwrap_or_else(|| Format::sniff(file.source())),
     };
     let encoding = a.encoding.map(|e| techmarket::tabular::Encoding::parse(&e)).transpose()?;
     let options = app::imports::Options {
@@ -415,7 +417,7 @@ async fn import(config: &Config, a: ImportArgs) -> CliResult {
     let indexer = Followers::start_indexer(cx.clone(), signals);
     let result = async {
         let who = accounts::acting_user(&cx, a.as_user.as_deref()).await?;
-        Ok::<_, app::Error>(app::imports::run(&cx, &who, bytes, &options).await?)
+        Ok::<_, app::Error>(app::imports::run(&cx, &who, file, &options).await?)
     }
     .await;
     indexer.close().await;

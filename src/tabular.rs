@@ -2,11 +2,14 @@
 //! Lines read into rows of named cells; sheets written as CSV or XLSX. No knowledge of the
 //! libraries: `import` and the exports give the columns their meaning.
 
-use std::borrow::Cow;
-use std::io::{Cursor, Read};
+use std::io::{BufRead, BufReader, Read};
 
 use calamine::{Data, DataRef, Reader, Xlsx};
 use serde_json::Value;
+
+mod source;
+use source::io_error;
+pub use source::{Input, Opened, Source};
 
 /// The media type of an XLSX workbook.
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -35,14 +38,11 @@ impl Format {
         Format::parse(&ext).ok()
     }
 
-    /// What the bytes look like: a ZIP container is XLSX, a first `{` JSON Lines, else CSV.
-    pub fn sniff(bytes: &[u8]) -> Format {
-        if bytes.starts_with(b"PK\x03\x04") {
-            return Format::Xlsx;
-        }
-        let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-        match text.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Format::JsonLines,
+    /// What the file looks like: a ZIP container is XLSX, a first `{` JSON Lines, else CSV.
+    pub fn sniff(source: Source<'_>) -> Format {
+        match source.first_bytes() {
+            (true, _) => Format::Xlsx,
+            (false, Some(b'{')) => Format::JsonLines,
             _ => Format::Csv,
         }
     }
@@ -110,6 +110,8 @@ pub enum ReadError {
     Line { line: usize, message: String },
     #[error("cannot read the workbook: {0}")]
     Workbook(String),
+    #[error("cannot read the file: {0}")]
+    Io(String),
     #[error("the file is not valid UTF-8 (first bad byte at {0}); send encoding=gbk if Excel saved it as GBK")]
     NotUtf8(usize),
     #[error("the file has more than {max} data rows; split it into files of at most {max} rows each")]
@@ -151,18 +153,18 @@ impl Default for Limits {
 /// Reads `bytes` as `format`; a CSV's encoding is detected when not given (a UTF-8 BOM or valid
 /// UTF-8 means UTF-8, anything else is read as GBK).
 pub fn read(bytes: &[u8], format: Format, encoding: Option<Encoding>) -> Result<Table, ReadError> {
-    read_limited(bytes, format, encoding, &Limits::default())
+    read_limited(Source::Bytes(bytes), format, encoding, &Limits::default())
 }
 
 /// `read` within `limits`: reading stops with an error as soon as a cap is passed.
 pub fn read_limited(
-    bytes: &[u8],
+    source: Source<'_>,
     format: Format,
     encoding: Option<Encoding>,
     limits: &Limits,
 ) -> Result<Table, ReadError> {
     let mut table = Table { format, encoding: None, headers: Vec::new(), rows: Vec::new() };
-    read_parts(bytes, format, encoding, limits, &mut |part| {
+    read_parts(source, format, encoding, limits, &mut |part| {
         match part {
             Part::Head { encoding, headers } => (table.encoding, table.headers) = (encoding, headers),
             Part::Row(row) => table.rows.push(row),
@@ -189,35 +191,19 @@ pub enum Part {
 /// when `each` answers false. A file that breaks a cap or its format part-way has had its
 /// earlier rows handed on before the error.
 pub fn read_parts(
-    bytes: &[u8],
+    source: Source<'_>,
     format: Format,
     encoding: Option<Encoding>,
     limits: &Limits,
     each: &mut dyn FnMut(Part) -> bool,
 ) -> Result<(), ReadError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if source.is_blank()? {
         return Err(ReadError::Empty);
     }
     match format {
-        Format::Csv => read_csv(bytes, encoding, limits, each),
-        Format::Xlsx => read_xlsx(bytes, limits, each),
-        Format::JsonLines => read_jsonl(bytes, encoding, limits, each),
-    }
-}
-
-/// The text of a file, borrowed when it is UTF-8 already (no second copy of a large file).
-fn decode(bytes: &[u8], encoding: Option<Encoding>) -> Result<(Cow<'_, str>, Encoding), ReadError> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let encoding = encoding.unwrap_or(if std::str::from_utf8(bytes).is_ok() { Encoding::Utf8 } else { Encoding::Gbk });
-    match encoding {
-        Encoding::Utf8 => match std::str::from_utf8(bytes) {
-            Ok(text) => Ok((Cow::Borrowed(text), encoding)),
-            Err(e) => Err(ReadError::NotUtf8(e.valid_up_to())),
-        },
-        Encoding::Gbk => {
-            let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-            Ok((text, encoding))
-        }
+        Format::Csv => read_csv(source, encoding, limits, each),
+        Format::Xlsx => read_xlsx(source, limits, each),
+        Format::JsonLines => read_jsonl(source, encoding, limits, each),
     }
 }
 
@@ -251,14 +237,16 @@ fn header(text: &str) -> String {
 }
 
 fn read_csv(
-    bytes: &[u8],
+    source: Source<'_>,
     encoding: Option<Encoding>,
     limits: &Limits,
     each: &mut dyn FnMut(Part) -> bool,
 ) -> Result<(), ReadError> {
     let mut budget = Budget::new(limits);
-    let (text, encoding) = decode(bytes, encoding)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(text.as_bytes());
+    // The encoding is settled (a first reading when it is not given) before any row is read.
+    let encoding = source.encoding(encoding)?;
+    let text = source.text(encoding)?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(text);
     let mut records = reader.records();
     let headers: Vec<String> = match records.next() {
         Some(Ok(r)) => r.iter().map(header).collect(),
@@ -319,8 +307,8 @@ fn excel_date(serial: f64) -> Option<String> {
 
 /// Unpacks every part of a workbook once, counting, before calamine opens it: the sizes a zip
 /// declares can lie, and calamine keeps the shared strings of a workbook in memory whole.
-fn check_unpacked_size(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+fn check_unpacked_size(source: Source<'_>, limits: &Limits) -> Result<(), ReadError> {
+    let mut archive = zip::ZipArchive::new(BufReader::new(source.open()))
         .map_err(|e| ReadError::Workbook(format!("not an XLSX workbook: {e}")))?;
     let too_large = || ReadError::Unpacked { max_mib: limits.max_unpacked_bytes / 1024 / 1024 };
     let mut total: u64 = 0;
@@ -346,9 +334,9 @@ fn check_unpacked_size(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
     Ok(())
 }
 
-fn read_xlsx(bytes: &[u8], limits: &Limits, each: &mut dyn FnMut(Part) -> bool) -> Result<(), ReadError> {
-    check_unpacked_size(bytes, limits)?;
-    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
+fn read_xlsx(source: Source<'_>, limits: &Limits, each: &mut dyn FnMut(Part) -> bool) -> Result<(), ReadError> {
+    check_unpacked_size(source, limits)?;
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(BufReader::new(source.open()))
         .map_err(|e: calamine::XlsxError| ReadError::Workbook(e.to_string()))?;
     let first = workbook.sheet_names().first().cloned().ok_or_else(|| ReadError::Workbook("no sheet".into()))?;
     let mut cells = workbook.worksheet_cells_reader(&first).map_err(|e| ReadError::Workbook(e.to_string()))?;
@@ -445,12 +433,12 @@ fn cell_ref_text(cell: &DataRef<'_>) -> String {
 }
 
 fn read_jsonl(
-    bytes: &[u8],
+    source: Source<'_>,
     encoding: Option<Encoding>,
     limits: &Limits,
     each: &mut dyn FnMut(Part) -> bool,
 ) -> Result<(), ReadError> {
-    let (text, _) = decode(bytes, encoding.or(Some(Encoding::Utf8)))?;
+    let encoding = source.encoding(encoding.or(Some(Encoding::Utf8)))?;
     let object = |i: usize, line: &str| -> Result<serde_json::Map<String, Value>, ReadError> {
         match serde_json::from_str(line) {
             Ok(Value::Object(map)) => Ok(map),
@@ -458,14 +446,21 @@ fn read_jsonl(
             Err(e) => Err(ReadError::Line { line: i + 1, message: format!("not valid JSON: {e}") }),
         }
     };
-    let lines = || text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
+    // Each reading of the lines reads the file again from its start.
+    let lines = || -> Result<_, ReadError> {
+        Ok(source
+            .text(encoding)?
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.as_ref().is_ok_and(|l| l.trim().is_empty())))
+    };
     // The headers are every key of every line: a first reading collects them (and finds a broken
     // line or a passed cap) before any row is handed on, each line dropped once its keys are seen.
     let mut budget = Budget::new(limits);
     let mut headers: Vec<String> = Vec::new();
     let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (i, line) in lines() {
-        let map = object(i, line)?;
+    for (i, line) in lines()? {
+        let map = object(i, &line.map_err(io_error)?)?;
         budget.row(map.len())?;
         for key in map.keys() {
             if known.insert(key.clone()) {
@@ -479,8 +474,8 @@ fn read_jsonl(
     if !each(Part::Head { encoding: None, headers }) {
         return Ok(());
     }
-    for (i, line) in lines() {
-        if !each(Part::Row(Row { number: i + 1, cells: object(i, line)?.into_iter().collect() })) {
+    for (i, line) in lines()? {
+        if !each(Part::Row(Row { number: i + 1, cells: object(i, &line.map_err(io_error)?)?.into_iter().collect() })) {
             break;
         }
     }
@@ -713,7 +708,7 @@ mod tests {
     fn gbk_csv_from_excel_is_detected_and_decoded() {
         let text = "需求名称,关键词\r\n稠油降黏剂,\"稠油,降黏\"\r\n";
         let (gbk, _, _) = encoding_rs::GBK.encode(text);
-        let table = read(&gbk, Format::sniff(&gbk), None).unwrap();
+        let table = read(&gbk, Format::sniff(Source::Bytes(&gbk)), None).unwrap();
         assert_eq!(table.encoding, Some(Encoding::Gbk));
         assert_eq!(table.headers, ["需求名称", "关键词"]);
         assert_eq!(
@@ -738,7 +733,7 @@ mod tests {
             ],
         };
         let bytes = xlsx(&[sheet]).unwrap();
-        assert_eq!(Format::sniff(&bytes), Format::Xlsx);
+        assert_eq!(Format::sniff(Source::Bytes(&bytes)), Format::Xlsx);
         let table = read(&bytes, Format::Xlsx, None).unwrap();
         assert_eq!(table.headers, ["成果名称", "报价(万元)"]);
         let rows = texts(&table);
@@ -756,7 +751,7 @@ mod tests {
         };
         let read_all = |bytes: &[u8], format: Format, stop_after: usize| {
             let mut seen = Vec::new();
-            let result = read_parts(bytes, format, None, &Limits::default(), &mut |part| {
+            let result = read_parts(Source::Bytes(bytes), format, None, &Limits::default(), &mut |part| {
                 seen.push(names(&part));
                 seen.len() < stop_after
             });
@@ -778,7 +773,7 @@ mod tests {
         let broken = "成果名称\n秸秆还田\n盐碱地改良\n".repeat(1).into_bytes();
         let limits = Limits { max_rows: 1, ..Limits::default() };
         let mut seen = 0;
-        let result = read_parts(&broken, Format::Csv, None, &limits, &mut |_| {
+        let result = read_parts(Source::Bytes(&broken), Format::Csv, None, &limits, &mut |_| {
             seen += 1;
             true
         });
@@ -799,5 +794,60 @@ mod tests {
         let err = read(b"{\"title\": 1}\n[1]\n", Format::JsonLines, None).unwrap_err();
         assert_eq!(err, ReadError::Line { line: 2, message: "each line must be a JSON object".into() });
         assert_eq!(read(b"  \n", Format::Csv, None).unwrap_err(), ReadError::Empty);
+    }
+
+    /// A file on disk is read where it lies, as its bytes would be: a GBK CSV decoded as it is
+    /// read (characters cut by the reader's chunks of 32 and 64 KiB), UTF-8 checked to its end
+    /// (the first bad byte's offset past the first chunk), JSON Lines read twice, an XLSX.
+    #[test]
+    fn a_file_on_disk_reads_as_its_bytes_do() {
+        let on_disk = |bytes: &[u8]| {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, bytes).unwrap();
+            Input::File(file)
+        };
+        let both = |bytes: &[u8], format: Format, encoding: Option<Encoding>| {
+            let file = on_disk(bytes);
+            let from_file = read_limited(file.source(), format, encoding, &Limits::default());
+            assert_eq!(from_file, read(bytes, format, encoding), "{format:?}");
+            from_file
+        };
+        // 3,000 rows of Chinese (two bytes a character in GBK, three in UTF-8): well past the
+        // decoder's chunks, with characters cut at their edges.
+        let mut text = String::from("\u{feff}成果名称,关键词,成果简介\r\n");
+        for i in 0..3_000 {
+            text.push_str(&format!(
+                "耐盐碱大豆新品种{i},\"盐碱地,大豆\",黄河三角洲盐碱地种植试验第{i}年，亩产提高百分之十二\r\n"
+            ));
+        }
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text[3..]);
+        assert!(gbk.len() > 200 * 1024, "{}", gbk.len());
+        let table = both(&gbk, Format::sniff(on_disk(&gbk).source()), None).unwrap();
+        assert_eq!((table.encoding, table.rows.len()), (Some(Encoding::Gbk), 3_000));
+        assert_eq!(table.rows[2_999].cells[0].1, "耐盐碱大豆新品种2999");
+        assert_eq!(table.rows[2_999].cells[2].1, "黄河三角洲盐碱地种植试验第2999年，亩产提高百分之十二");
+        let utf8 = both(text.as_bytes(), Format::Csv, None).unwrap();
+        assert_eq!((utf8.encoding, utf8.rows), (Some(Encoding::Utf8), table.rows));
+        // A bad byte far into the file: its offset after the byte-order mark.
+        let mut bad = text.clone().into_bytes();
+        let at = bad.len() - 2;
+        bad[at] = 0xff;
+        assert_eq!(both(&bad, Format::Csv, Some(Encoding::Utf8)), Err(ReadError::NotUtf8(at - 3)));
+        assert_eq!(both(&bad, Format::Csv, None).unwrap().encoding, Some(Encoding::Gbk));
+        // A file cut inside its last character is not UTF-8 either.
+        let cut = &text.as_bytes()[..text.len() - 4];
+        assert_eq!(both(cut, Format::Csv, Some(Encoding::Utf8)), Err(ReadError::NotUtf8(cut.len() - 3 - 1)));
+        let jsonl: String = (0..2_000).map(|i| format!("{{\"title\": \"秸秆还田{i}\"}}\n")).collect();
+        let lines = both(jsonl.as_bytes(), Format::sniff(on_disk(jsonl.as_bytes()).source()), None).unwrap();
+        assert_eq!((lines.format, lines.rows.len()), (Format::JsonLines, 2_000));
+        let sheet = Sheet {
+            name: "成果".into(),
+            header: vec!["成果名称".into()],
+            rows: (0..500).map(|i| vec![Cell::Text(format!("页岩油压裂液{i}"))]).collect(),
+        };
+        let workbook = xlsx(&[sheet]).unwrap();
+        assert_eq!(Format::sniff(on_disk(&workbook).source()), Format::Xlsx);
+        assert_eq!(both(&workbook, Format::Xlsx, None).unwrap().rows.len(), 500);
+        assert_eq!(both(b" \n\t ", Format::Csv, None), Err(ReadError::Empty));
     }
 }

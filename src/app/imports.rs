@@ -297,6 +297,11 @@ impl Report {
 /// An unreadable file, by its cause: too large for the limits, or not in the format given.
 impl From<tabular::ReadError> for Error {
     fn from(e: tabular::ReadError) -> Self {
+        if let tabular::ReadError::Io(cause) = &e {
+            // The file the service holds (an upload spooled to disk) could not be read again.
+            tracing::error!(%cause, "an import's file could not be read");
+            return Error::internal();
+        }
         if e.is_too_large() {
             Error::new(Code::FileTooLarge, e.to_string())
         } else {
@@ -468,8 +473,8 @@ impl Owners {
 
 /// Reads, validates and (unless a dry run, or when a row is invalid and `skip_invalid` is off)
 /// writes a file of records for `viewer`: a pipeline of named steps.
-pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options) -> Result<Report> {
-    let report = check_and_write(cx, viewer, Arc::new(bytes), options).await;
+pub async fn run(cx: &App, viewer: &Principal, file: tabular::Input, options: &Options) -> Result<Report> {
+    let report = check_and_write(cx, viewer, Arc::new(file), options).await;
     // The file and the rows in flight are freed by now: give the memory back.
     crate::memory::release_free_memory();
     report
@@ -480,7 +485,7 @@ pub async fn run(cx: &App, viewer: &Principal, bytes: Vec<u8>, options: &Options
 /// again to build the rows to create with the ids the check gave them and write them, a unit of
 /// work of `WRITE_CHUNK` at a time. An import's memory is the file's bytes, its report and the
 /// rows in flight, whatever the size of its cells.
-async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<Vec<u8>>, options: &Options) -> Result<Report> {
+async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<tabular::Input>, options: &Options) -> Result<Report> {
     let library = options.library;
     check_allowed(viewer, options)?;
     let started = std::time::Instant::now();
@@ -591,12 +596,12 @@ struct FileRows {
 }
 
 impl FileRows {
-    fn open(file: Arc<Vec<u8>>, options: &Options) -> FileRows {
+    fn open(file: Arc<tabular::Input>, options: &Options) -> FileRows {
         let (format, encoding, limits) = (options.format, options.encoding, options.limits);
         let (sender, parts) = tokio::sync::mpsc::channel(ROWS_IN_FLIGHT);
         let reader = tokio::task::spawn_blocking(move || {
             let mut handed = |part: tabular::Part| sender.blocking_send(Ok(part)).is_ok();
-            if let Err(e) = tabular::read_parts(&file, format, encoding, &limits, &mut handed) {
+            if let Err(e) = tabular::read_parts(file.source(), format, encoding, &limits, &mut handed) {
                 let _ = sender.blocking_send(Err(e));
             }
         });
@@ -1051,7 +1056,7 @@ const WRITE_CHUNK: usize = 1_000;
 /// chunks committed before it, which importing the file again recognises by their external ids.
 async fn write_planned(
     checker: &mut RowChecker<'_>,
-    file: Arc<Vec<u8>>,
+    file: Arc<tabular::Input>,
     planned: &[Planned],
     kept: Vec<Option<Box<Valid>>>,
     items: &[RowResult],

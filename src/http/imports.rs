@@ -16,7 +16,7 @@ use crate::app::imports::{self, Column, Kind, Options};
 use crate::app::queries::DockingFilter;
 use crate::app::{App, Code, Error};
 use crate::domain::record::Library;
-use crate::tabular::{self, Cell, Encoding, ExportWriter, Format, Sheet, XLSX_TYPE};
+use crate::tabular::{self, Cell, Encoding, ExportWriter, Format, Input, Sheet, XLSX_TYPE};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -58,7 +58,7 @@ fn flag(name: &str, value: Option<&str>) -> Result<bool, Error> {
 }
 
 /// The format a request's file is in: as given, by its media type, by its name, or by its bytes.
-fn format_of(req: &HttpRequest, params: &ImportParams, bytes: &[u8]) -> Result<Format, Error> {
+fn format_of(req: &HttpRequest, params: &ImportParams, file: &Input) -> Result<Format, Error> {
     if let Some(f) = &params.format {
         return Format::parse(f).map_err(|m| Error::new(Code::InvalidQuery, m));
     }
@@ -72,11 +72,16 @@ fn format_of(req: &HttpRequest, params: &ImportParams, bytes: &[u8]) -> Result<F
     };
     Ok(by_media
         .or_else(|| params.filename.as_deref().and_then(Format::from_name))
-        .unwrap_or_else(|| Format::sniff(bytes)))
+        .unwrap_or_else(|| Format::sniff(file.source())))
 }
 
-/// Reads the raw body up to the import limit.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Vec<u8>, Error> {
+/// How much of an upload is held in memory: a larger one is spooled to disk as it arrives.
+const HELD_AT_MOST: usize = 1024 * 1024;
+
+/// Receives the raw body up to the import limit. A small file is kept in memory; a larger one is
+/// written, a mebibyte at a time, to an anonymous temporary file (created for the service's user
+/// alone, and gone once closed), so an import holds at most `HELD_AT_MOST` of its upload.
+async fn receive_file(req: &HttpRequest, mut payload: web::Payload, max: usize) -> Result<Input, Error> {
     let too_large = || {
         Error::new(
             Code::PayloadTooLarge,
@@ -89,15 +94,49 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, max: usize) -> 
     if declared.is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    let mut held = Vec::with_capacity(declared.unwrap_or(0).min(HELD_AT_MOST));
+    let (mut received, mut spool) = (0, None);
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| Error::new(Code::InvalidBody, format!("the upload broke off: {e}")))?;
-        if bytes.len() + chunk.len() > max {
+        received += chunk.len();
+        if received > max {
             return Err(too_large());
         }
-        bytes.extend_from_slice(&chunk);
+        held.extend_from_slice(&chunk);
+        if held.len() >= HELD_AT_MOST {
+            spool = Some(spill(spool, std::mem::replace(&mut held, Vec::with_capacity(HELD_AT_MOST))).await?);
+        }
     }
-    Ok(bytes)
+    Ok(match spool {
+        None => Input::Bytes(held),
+        Some(file) => Input::File(spill(Some(file), held).await?),
+    })
+}
+
+/// Appends `bytes` to the upload's temporary file (made on the first call), off the workers.
+async fn spill(file: Option<std::fs::File>, bytes: Vec<u8>) -> Result<std::fs::File, Error> {
+    let written = web::block(move || -> std::io::Result<std::fs::File> {
+        let mut file = match file {
+            Some(file) => file,
+            None => tempfile::tempfile()?,
+        };
+        std::io::Write::write_all(&mut file, &bytes)?;
+        Ok(file)
+    })
+    .await
+    .map_err(|_| Error::internal())?;
+    written.map_err(|e| {
+        if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
+            Error::new(
+                Code::StorageFull,
+                "the server has no room left to receive the file: nothing was imported; try again later",
+            )
+            .zh("服务器磁盘空间不足，无法接收导入文件，未导入任何数据：请稍后重试，并请管理员清理磁盘空间。")
+        } else {
+            tracing::error!(error = %e, "an upload could not be spooled to a temporary file");
+            Error::internal()
+        }
+    })
 }
 
 /// Import needs or achievements from a file (the body, as sent): CSV in UTF-8 or GBK, XLSX or
@@ -145,8 +184,8 @@ pub async fn create_import(
         .map(|e| Encoding::parse(e).map_err(|m| Error::new(Code::InvalidQuery, m)))
         .transpose()?;
     let _permit = cx.heavy_permit("imports and exports")?;
-    let bytes = read_body(&req, payload, cx.limits.import_max_bytes).await?;
-    let format = format_of(&req, &params, &bytes)?;
+    let file = receive_file(&req, payload, cx.limits.import_max_bytes).await?;
+    let format = format_of(&req, &params, &file)?;
     let options = Options {
         library,
         format,
@@ -161,7 +200,7 @@ pub async fn create_import(
         },
         keep_bytes: cx.limits.import_keep_bytes,
     };
-    let report = imports::run(&cx, &auth, bytes, &options).await?;
+    let report = imports::run(&cx, &auth, file, &options).await?;
     if let Some(refused) = imports::refusal(&report, &options) {
         return Err(refused.into());
     }

@@ -269,6 +269,7 @@ async fn external_ids_are_recognised_across_the_files_chunks() {
         })
         .collect();
     let file = (lines.join("\n") + "\n").into_bytes();
+    assert!(file.len() > 1024 * 1024, "past the mebibyte an upload may keep in memory: received to disk");
     let r = upload(&app, &e.token, "library=needs&on_error=skip", "application/x-ndjson", file).await;
     assert_eq!(r.status, StatusCode::OK, "{}", &r.text[..r.text.len().min(500)]);
     assert_eq!((r.body["created"].as_i64(), r.body["existing"].as_i64()), (Some(1_998), Some(3_001)));
@@ -297,6 +298,38 @@ async fn external_ids_are_recognised_across_the_files_chunks() {
     app.search.catch_up().await.unwrap();
     let hits = app.search(&e.token, &[("q", "油田化学品"), ("library", "needs")]).await;
     assert_eq!(hits.body["total"], 4_998, "{}", hits.text);
+}
+
+/// A GBK CSV of more than a mebibyte, as Excel saves it, is received to disk, decoded as it is read
+/// (twice: checked, then written) and imported whole, every Chinese text intact.
+#[tokio::test]
+async fn a_large_gbk_csv_is_received_to_disk_and_read_where_it_lies() {
+    let app = crate::hostile::spawn_limited(|l| l.import_keep_bytes = 100_000).await;
+    let u = app.university("中国石油大学(华东)").await;
+    let mut text = String::from("外部编号,成果名称,成果简介,关键词,技术领域,成果类型,技术成熟度\r\n");
+    for i in 1..=10_000 {
+        text.push_str(&format!(
+            "UPC-{i:05},第{i}号稠油降黏剂,\"针对胜利油田稠油，降黏率达到百分之九十以上，第{i}批现场试验。\",\"稠油、降黏\",油气勘探开发,专利,6\r\n"
+        ));
+    }
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable && gbk.len() > 1024 * 1024, "{}", gbk.len());
+    let r = upload(&app, &u.token, "library=achievements", "text/csv", gbk.into_owned()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text.chars().take(300).collect::<String>());
+    assert_eq!((r.body["encoding"].as_str(), r.body["created"].as_i64()), (Some("gbk"), Some(10_000)));
+    let items = r.body["items"].as_array().unwrap();
+    for i in [0, 4_999, 9_999] {
+        let read = app.get(&format!("/api/v1/achievements/{}", items[i]["id"].as_str().unwrap()), &u.token).await;
+        assert_eq!(read.body["title"], format!("第{}号稠油降黏剂", i + 1));
+        assert_eq!(
+            read.body["abstract"],
+            format!("针对胜利油田稠油，降黏率达到百分之九十以上，第{}批现场试验。", i + 1)
+        );
+        assert_eq!(read.body["keywords"], json!(["稠油", "降黏"]));
+    }
+    app.search.catch_up().await.unwrap();
+    let hits = app.search(&u.token, &[("q", "稠油降黏剂"), ("library", "achievements")]).await;
+    assert_eq!(hits.body["total"], 10_000, "{}", hits.text.chars().take(300).collect::<String>());
 }
 
 /// A broken line after thousands of good rows refuses the whole file: nothing of the rows before
