@@ -483,8 +483,9 @@ pub async fn run(cx: &App, viewer: &Principal, file: tabular::Input, options: &O
 /// The file is read twice, row by row, and never held as rows or records: once to check every
 /// row (the report keeps each row's outcome, a few fields), then, if the rows are to be written,
 /// again to build the rows to create with the ids the check gave them and write them, a unit of
-/// work of `WRITE_CHUNK` at a time. An import's memory is the file's bytes, its report and the
-/// rows in flight, whatever the size of its cells.
+/// work of `WRITE_CHUNK` at a time. An import's memory is its report and the rows in flight
+/// (and the file's bytes when they are held in memory, as a small upload's are), whatever the
+/// size of its cells.
 async fn check_and_write(cx: &App, viewer: &Principal, file: Arc<tabular::Input>, options: &Options) -> Result<Report> {
     let library = options.library;
     check_allowed(viewer, options)?;

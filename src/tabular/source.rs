@@ -56,18 +56,8 @@ impl<'a> Source<'a> {
 
     /// Whether the file holds nothing but ASCII white space (or nothing at all).
     pub(super) fn is_blank(self) -> Result<bool, ReadError> {
-        let mut reader = BufReader::with_capacity(64 * 1024, self.open());
-        loop {
-            let chunk = reader.fill_buf().map_err(io_error)?;
-            if chunk.is_empty() {
-                return Ok(true);
-            }
-            if !chunk.iter().all(u8::is_ascii_whitespace) {
-                return Ok(false);
-            }
-            let n = chunk.len();
-            reader.consume(n);
-        }
+        let reader = BufReader::with_capacity(64 * 1024, self.open());
+        Ok(first_not_blank(reader).map_err(io_error)?.is_none())
     }
 
     /// Whether the file begins as a ZIP container does, and its first byte that is not a
@@ -75,18 +65,8 @@ impl<'a> Source<'a> {
     pub(super) fn first_bytes(self) -> (bool, Option<u8>) {
         let mut head = [0u8; 4];
         let zip = self.open().read_exact(&mut head).is_ok() && &head == b"PK\x03\x04";
-        let Ok(mut reader) = self.after_bom() else { return (zip, None) };
-        loop {
-            let Ok(chunk) = reader.fill_buf() else { return (zip, None) };
-            if chunk.is_empty() {
-                return (zip, None);
-            }
-            if let Some(b) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
-                return (zip, Some(*b));
-            }
-            let n = chunk.len();
-            reader.consume(n);
-        }
+        let first = self.after_bom().ok().and_then(|reader| first_not_blank(reader).ok().flatten());
+        (zip, first)
     }
 
     /// The encoding to read the text in: as given, or UTF-8 if the whole file is valid UTF-8 and
@@ -115,6 +95,21 @@ impl<'a> Source<'a> {
 }
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// The first byte that is not ASCII white space, if any.
+fn first_not_blank(mut reader: impl BufRead) -> io::Result<Option<u8>> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        if let Some(b) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+            return Ok(Some(*b));
+        }
+        let n = chunk.len();
+        reader.consume(n);
+    }
+}
 
 pub(super) fn io_error(e: io::Error) -> ReadError {
     ReadError::Io(e.to_string())

@@ -238,7 +238,7 @@ impl SearchIndex {
     /// A record is deleted before it is added only if it may be there: in the last commit (which
     /// the reader shows), or staged since. A new record (every row of an import) is just added:
     /// tantivy keeps each delete, about 650 bytes, until the commit, and applies it to every
-    /// segment then (41 MB of a 100,000-row import's peak, measured with heaptrack).
+    /// segment then (42 MB of a 100,000-row import's peak, measured with heaptrack).
     pub fn stage(&self, records: &[IndexRecord<'_>], deleted: &[String]) -> Result<(), IndexError> {
         let guard = self.writer()?;
         let writer = guard.as_ref().ok_or(IndexError::Closed)?;
