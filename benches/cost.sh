@@ -23,7 +23,7 @@ for n in "$@"; do
         $bin gen --needs $((n / 10)) --achievements "$n" --out "$root/gen" --seed 1 --into-db 2>&1 | tail -3
     echo "index: $(du -sh "$root/data/index" | cut -f1), database: $(du -sh "$root/data/techmarket.db" | cut -f1)"
     sqlite3 "$root/data/techmarket.db" \
-        "update checkpoints set seq = (select max(seq) from changes) where name in ('suggest', 'notify')"
+        "insert or replace into checkpoints values ('suggest', (select max(seq) from changes)), ('notify', (select max(seq) from changes))"
     TECHMARKET__DATA__DIR=$root/data TECHMARKET__SERVER__PORT=18192 TECHMARKET__LOG__LEVEL=warn $bin serve \
         >/dev/null 2>&1 &
     pid=$!

@@ -3,7 +3,6 @@
 //! records as the database holds them (structured fit, matched terms, highlights, near misses).
 //! No database read happens here: `app::matches` loads, calls these passes and writes.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -586,19 +585,38 @@ fn term_evidence(
 ) -> Result<(Vec<Vec<MatchedTerm>>, Vec<(String, String)>), IndexError> {
     let analyzer = index.analyzer();
     let weights = index.term_weights(text, frequencies);
+    // A lone Latin letter or digit (℃ leaves a `c`) explains nothing to a reader.
+    let weights: Vec<&(String, f32)> = weights.iter().filter(|(t, _)| t.chars().count() > 1 || !t.is_ascii()).collect();
+    // The terms looked for in each field: the record's, then their synonyms.
+    let mut sought: Vec<&str> = weights.iter().map(|(t, _)| t.as_str()).collect();
+    for (term, _) in &weights {
+        for synonym in analyzer.synonyms(term) {
+            if !sought.contains(&synonym.as_str()) {
+                sought.push(synonym);
+            }
+        }
+    }
+    let finder = analyzer.finder(&sought);
     let mut all_terms = Vec::with_capacity(candidates.len());
     for c in candidates {
-        let terms = |s: &str| -> HashSet<String> { analyzer.analyze(s).into_iter().map(|t| t.text).collect() };
-        let parts = [("title", terms(&c.title)), ("keywords", terms(&c.keywords)), ("description", terms(&c.body))];
+        // For each field, which of `sought` it holds.
+        let holds = |s: &str| -> Vec<bool> {
+            let mut held = vec![false; sought.len()];
+            for (i, _) in finder.occurrences(s) {
+                held[i] = true;
+            }
+            held
+        };
+        let parts = [("title", holds(&c.title)), ("keywords", holds(&c.keywords)), ("description", holds(&c.body))];
         let mut matched = Vec::new();
-        // A lone Latin letter or digit (℃ leaves a `c`) explains nothing to a reader.
-        for (term, weight) in weights.iter().filter(|(t, _)| t.chars().count() > 1 || !t.is_ascii()) {
+        for (term, weight) in weights.iter().map(|p| (&p.0, p.1)) {
             let found = |t: &str| -> Vec<&'static str> {
-                parts.iter().filter(|(_, set)| set.contains(t)).map(|(name, _)| *name).collect()
+                let Some(i) = sought.iter().position(|s| *s == t) else { return Vec::new() };
+                parts.iter().filter(|(_, held)| held[i]).map(|(name, _)| *name).collect()
             };
             let fields = found(term);
             if !fields.is_empty() {
-                matched.push(MatchedTerm { term: term.clone(), weight: round(*weight), fields, synonym: None });
+                matched.push(MatchedTerm { term: term.clone(), weight: round(weight), fields, synonym: None });
                 continue;
             }
             if let Some((synonym, fields)) =
@@ -606,7 +624,7 @@ fn term_evidence(
             {
                 matched.push(MatchedTerm {
                     term: term.clone(),
-                    weight: round(*weight),
+                    weight: round(weight),
                     fields,
                     synonym: Some(synonym.clone()),
                 });

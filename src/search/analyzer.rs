@@ -10,8 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufReader;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+use aho_corasick::AhoCorasick;
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
@@ -110,6 +112,90 @@ fn is_word(token: &str) -> bool {
 
 fn is_han(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+}
+
+/// Where given terms occur as tokens of a text (`Analyzer::finder`): the same tokens
+/// `Analyzer::analyze` gives that are among the terms, found without segmenting the whole text.
+/// jieba cuts each run of word characters on its own, so only the runs where a term occurs as
+/// a string (one pass of an Aho-Corasick automaton over the normalised text) are segmented:
+/// for a highlight, a small part of a record's text.
+pub struct TermFinder<'a> {
+    analyzer: &'a Analyzer,
+    /// Each term, with its index in the list given.
+    index: HashMap<&'a str, usize>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl TermFinder<'_> {
+    /// For each token of `text` among the terms: the index of its term and its byte range in
+    /// `text`, ordered by start (the longer first).
+    pub fn occurrences(&self, text: &str) -> Vec<(usize, Range<usize>)> {
+        let mut out = Vec::new();
+        if self.index.is_empty() || text.is_empty() {
+            return out;
+        }
+        let Some(automaton) = &self.automaton else {
+            for token in self.analyzer.analyze(text) {
+                out.extend(self.index.get(token.text.as_str()).map(|&i| (i, token.from..token.to)));
+            }
+            out.sort_by_key(|(_, r)| (r.start, std::cmp::Reverse(r.end)));
+            return out;
+        };
+        let normalized = normalize(text);
+        let n = normalized.text.as_str();
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        for found in automaton.find_overlapping_iter(n) {
+            if !runs.last().is_some_and(|r| r.contains(&found.start())) {
+                runs.push(run_around(n, found.start()));
+            }
+        }
+        if runs.is_empty() {
+            return out;
+        }
+        runs.sort_unstable_by_key(|r| (r.start, r.end));
+        runs.dedup();
+        // The character index of each run's start (`origins` counts characters).
+        let (mut chars, mut at) = (0, 0);
+        for run in runs {
+            chars += n[at..run.start].chars().count();
+            at = run.start;
+            self.analyzer.segment(&n[run], |word, start, end, _| {
+                if let Some(&i) = self.index.get(word) {
+                    out.push((i, normalized.origins[chars + start].0..normalized.origins[chars + end - 1].1));
+                }
+            });
+        }
+        out.sort_by_key(|(_, r)| (r.start, std::cmp::Reverse(r.end)));
+        out
+    }
+}
+
+/// Whether jieba segments `c` as part of a run of word characters (its default `RE_HAN`: the
+/// CJK ideographs with their extensions and compatibility block, ASCII letters and digits,
+/// `+#&._%-`); any other character is a token of its own.
+fn is_run_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '&' | '.' | '_' | '%' | '-');
+    }
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2A6DF}'
+        | '\u{2A700}'..='\u{2EBEF}'
+        | '\u{2F800}'..='\u{2FA1F}')
+}
+
+/// The byte range of the run jieba segments on its own that holds the character at byte `at`
+/// of `text`: the run of word characters around it, or that character alone.
+fn run_around(text: &str, at: usize) -> Range<usize> {
+    let Some(c) = text[at..].chars().next() else { return at..at };
+    if !is_run_char(c) {
+        return at..at + c.len_utf8();
+    }
+    let start = text[..at].char_indices().rev().take_while(|(_, c)| is_run_char(*c)).last().map_or(at, |(i, _)| i);
+    let end = text[at..].char_indices().find(|(_, c)| !is_run_char(*c)).map_or(text.len(), |(i, _)| at + i);
+    start..end
 }
 
 /// How text is cut into tokens. The service uses `WordsAndSubwords`; the others exist so the
@@ -303,27 +389,59 @@ impl Analyzer {
             self.bigrams(&normalized.text, &range, &mut out);
             return out;
         }
+        let mut next = 0;
+        self.segment(&normalized.text, |word, start, end, subword| {
+            let (from, to) = range(start, end);
+            let position = if subword { next - 1 } else { next };
+            next += usize::from(!subword);
+            out.push(AnalyzedToken { text: word.to_string(), from, to, position, subword });
+        });
+        out
+    }
+
+    /// The tokens of normalised `text` (not for `Bigrams`): each word, then its sub-words, as
+    /// (text, first character, character after the last, is a sub-word).
+    fn segment(&self, text: &str, mut emit: impl FnMut(&str, usize, usize, bool)) {
         let tokens = match self.segmentation {
-            Segmentation::SearchMode => self.jieba.cut_for_search(&normalized.text, true),
-            _ => self.jieba.cut(&normalized.text, true),
+            Segmentation::SearchMode => self.jieba.cut_for_search(text, true),
+            _ => self.jieba.cut(text, true),
         };
-        let mut position = 0;
         for token in tokens {
             let word = token.word;
             if !is_word(word) || self.stop_words.contains(word) {
                 continue;
             }
-            let (from, to) = range(token.start, token.end);
-            out.push(AnalyzedToken { text: word.to_string(), from, to, position, subword: false });
+            emit(word, token.start, token.end, false);
             if self.segmentation == Segmentation::WordsAndSubwords {
                 for (sub, start, end) in self.subwords(word) {
-                    let (from, to) = range(token.start + start, token.start + end);
-                    out.push(AnalyzedToken { text: sub, from, to, position, subword: true });
+                    emit(&sub, token.start + start, token.start + end, true);
                 }
             }
-            position += 1;
         }
-        out
+    }
+
+    /// Where the tokens of `text` that are among `terms` (normalised) lie: for each, the index
+    /// of its term and its byte range in `text`, ordered by start (the longer first).
+    pub fn occurrences(&self, text: &str, terms: &[&str]) -> Vec<(usize, Range<usize>)> {
+        self.finder(terms).occurrences(text)
+    }
+
+    /// A finder of `terms` (normalised) as tokens of texts, for many texts at a time.
+    pub fn finder<'a>(&'a self, terms: &[&'a str]) -> TermFinder<'a> {
+        let mut index = HashMap::with_capacity(terms.len());
+        for (i, term) in terms.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+            index.entry(*term).or_insert(i);
+        }
+        let patterns: Vec<&str> = index.keys().copied().collect();
+        // An automaton of a few hundred short words always builds; without it every text is
+        // analysed whole, which gives the same tokens.
+        let automaton = match self.segmentation {
+            Segmentation::WordsAndSubwords | Segmentation::Words if !patterns.is_empty() => {
+                AhoCorasick::new(&patterns).ok()
+            }
+            _ => None,
+        };
+        TermFinder { analyzer: self, index, automaton }
     }
 
     /// Overlapping character pairs of Chinese runs; runs of other letters and digits whole.
@@ -471,6 +589,59 @@ mod tests {
         assert_eq!(fast_normalized('Ａ'), None);
         assert_eq!(normalize("ＡＩ５Ｇ固態電池").text, "ai5g固态电池");
         assert_eq!(normalize_text(" ＡＩ５Ｇ固態電池 "), "ai5g固态电池");
+    }
+
+    /// `occurrences` finds exactly the tokens `analyze` gives that are among the terms: over
+    /// the demo market's texts and mixed text, with every token as a term, with some, and with
+    /// strings that occur in the text without being tokens of it.
+    #[test]
+    fn occurrences_are_the_analysed_tokens_among_the_terms() {
+        let mut texts: Vec<String> = [
+            "针对<低渗透>油藏，CO2驱油与地质封存一体化：注入ＣＣＵＳ示范井20口，捕集率≥90%。",
+            "固態電池電解液溶劑，再生能耗降至2.3GJ/t；α粒子β-射线 ㎏级 C++编程 a.b.c 和的",
+            "",
+            "，。",
+        ]
+        .map(String::from)
+        .to_vec();
+        for json in [crate::demo::NEEDS_JSON, crate::demo::ACHIEVEMENTS_JSON] {
+            let records: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+            for r in &records {
+                for field in ["title", "abstract", "description", "targets"] {
+                    texts.extend(r[field].as_str().map(String::from));
+                }
+            }
+        }
+        let analyzer = &*ANALYZER;
+        let mut compared = 0;
+        for text in &texts {
+            let tokens = analyzer.analyze(text);
+            let mut all: Vec<String> = tokens.iter().map(|t| t.text.clone()).collect();
+            all.sort();
+            all.dedup();
+            // Strings of the text that are not its tokens: a word's first two characters, a
+            // pair across two words.
+            let mut strings: Vec<String> =
+                all.iter().filter(|w| w.chars().count() > 2).map(|w| w.chars().take(2).collect()).collect();
+            strings.extend(
+                tokens
+                    .windows(2)
+                    .map(|p| format!("{}{}", p[0].text.chars().last().unwrap(), p[1].text.chars().next().unwrap())),
+            );
+            strings.push("不在其中".into());
+            let some: Vec<String> = all.iter().step_by(3).cloned().chain(strings.iter().cloned()).collect();
+            for terms in [&all, &some, &strings] {
+                let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+                let mut expected: Vec<(usize, Range<usize>)> = tokens
+                    .iter()
+                    .filter_map(|t| terms.iter().position(|x| *x == t.text).map(|i| (i, t.from..t.to)))
+                    .collect();
+                expected.sort_by_key(|(_, r)| (r.start, std::cmp::Reverse(r.end)));
+                assert_eq!(analyzer.occurrences(text, &terms), expected, "{text} {terms:?}");
+                compared += expected.len();
+            }
+        }
+        assert!(texts.len() > 100 && compared > 5000, "{} texts, {compared} tokens", texts.len());
     }
 
     fn words(text: &str) -> Vec<String> {

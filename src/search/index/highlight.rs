@@ -1,12 +1,15 @@
 //! Highlighting: fragments of a record's text with the query's terms marked.
 
+use std::ops::Range;
+
 use super::*;
 
 impl SearchIndex {
     /// For each (title, body): the title, whole, and the best passage of the body, as HTML:
     /// matches of the terms of `text` in `<b>`, everything else escaped, `…` where the passage
-    /// was cut. Passages are about 100 characters (tantivy counts the budget in bytes,
-    /// PITFALLS 12). The terms' frequencies are those of `frequencies`.
+    /// was cut. Passages are about 100 Chinese characters (300 bytes). The terms' frequencies
+    /// are those of `frequencies`; the matches are the analysed tokens among the terms
+    /// (`Analyzer::finder`).
     pub fn highlight(
         &self,
         text: &str,
@@ -35,40 +38,41 @@ impl SearchIndex {
         if terms.is_empty() {
             return Ok(records.iter().map(|(title, body)| (escape(title), lead(body))).collect());
         }
-        // As `SnippetGenerator::create` scores a term (`1 / (1 + its frequency in the field)`,
-        // left out where no record holds it there), from the frequencies already looked up.
-        // Field `i` of `Frequencies::of`: 0 the title, 2 the body.
-        let scored = |i: usize| -> BTreeMap<String, f32> {
+        // A term is scored as tantivy's snippets score it (`1 / (1 + its frequency in the
+        // field)`), and left out of a field no record holds it in. Field `i` of
+        // `Frequencies::of`: 0 the title, 2 the body.
+        let scored = |i: usize| -> (Vec<&str>, Vec<f32>) {
             terms
                 .iter()
                 .filter_map(|(term, _)| {
                     let n = frequencies.of(term)[i];
-                    (n > 0).then(|| (term.clone(), 1.0 / (1.0 + n as f32)))
+                    (n > 0).then(|| (term.as_str(), 1.0 / (1.0 + n as f32)))
                 })
-                .collect()
+                .unzip()
         };
-        let index = frequencies.searcher().index();
-        let (title, body) = (self.fields.title, self.fields.body);
-        let mut titles = SnippetGenerator::new(scored(0), index.tokenizer_for_field(title)?, title, 150);
-        let bodies = SnippetGenerator::new(scored(2), index.tokenizer_for_field(body)?, body, 300);
+        let (title_terms, _) = scored(0);
+        let (body_terms, body_scores) = scored(2);
+        let (in_title, in_body) = (self.analyzer.finder(&title_terms), self.analyzer.finder(&body_terms));
         let mut out = Vec::with_capacity(records.len());
         for (title, body) in records {
-            titles.set_max_num_chars(title.len().max(1));
-            let title_snippet = titles.snippet(title);
-            let offset = title_snippet.fragment_range().start;
-            let ranges: Vec<std::ops::Range<usize>> =
-                title_snippet.highlighted().iter().map(|r| r.start + offset..r.end + offset).collect();
+            let ranges: Vec<Range<usize>> = in_title.occurrences(title).into_iter().map(|(_, r)| r).collect();
             let title_html = mark(title, &ranges);
-            let snippet = bodies.snippet(body);
-            let meaningful = |r: &std::ops::Range<usize>| {
-                snippet.fragment().get(r.clone()).is_some_and(|t| !(t.chars().count() == 1 && t.is_ascii()))
-            };
-            if !snippet.highlighted().iter().any(meaningful) {
+            let found: Vec<(f32, Range<usize>)> = in_body
+                .occurrences(body)
+                .into_iter()
+                .filter(|(_, r)| meaningful(&body[r.clone()]))
+                .map(|(i, r)| (body_scores[i], r))
+                .collect();
+            let Some(range) = passage(body, &found, PASSAGE_BYTES) else {
                 out.push((title_html, lead(body)));
                 continue;
-            }
-            let range = snippet.fragment_range();
-            let mut body_html = mark(snippet.fragment(), snippet.highlighted());
+            };
+            let inside: Vec<Range<usize>> = found
+                .iter()
+                .filter(|(_, r)| r.start >= range.start && r.end <= range.end)
+                .map(|(_, r)| r.start - range.start..r.end - range.start)
+                .collect();
+            let mut body_html = mark(&body[range.clone()], &inside);
             if range.start > 0 {
                 body_html.insert(0, '…');
             }
@@ -81,8 +85,65 @@ impl SearchIndex {
     }
 }
 
+/// A passage's length in bytes: about 100 Chinese characters.
+const PASSAGE_BYTES: usize = 300;
+
+/// Where a passage may begin or end: after the punctuation that closes a clause.
+fn closes_clause(c: char) -> bool {
+    matches!(c, '。' | '，' | '；' | '：' | '！' | '？' | '、' | ',' | ';' | ':' | '!' | '?' | '\n')
+}
+
+/// A lone Latin letter or digit (the `t` of GJ/t, the `c` ℃ leaves) is no evidence of a match.
+fn meaningful(marked: &str) -> bool {
+    !(marked.chars().count() == 1 && marked.is_ascii())
+}
+
+/// The passage of `text` of at most `budget` bytes whose matches (score, byte range; ordered
+/// by start) weigh most, the earliest of equals; `None` without matches. A passage begins at
+/// the text's start when its first match is near it, else at the start of that match's clause
+/// when that is near (else at the match), and ends after a clause's punctuation when one
+/// follows its last match past half the budget.
+fn passage(text: &str, found: &[(f32, Range<usize>)], budget: usize) -> Option<Range<usize>> {
+    let floor = |mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    // The byte after the last clause-closing punctuation of `text[from..to]`.
+    let after_clause = |from: usize, to: usize| {
+        text[from..to].char_indices().filter(|(_, c)| closes_clause(*c)).last().map(|(at, c)| from + at + c.len_utf8())
+    };
+    let mut best: Option<(f32, Range<usize>)> = None;
+    for (i, (_, first)) in found.iter().enumerate() {
+        let near = floor(first.start.saturating_sub(budget / 5));
+        let start = match first.start <= budget / 5 {
+            true => 0,
+            false => after_clause(near, first.start).unwrap_or(first.start),
+        };
+        let end = floor((start + budget).min(text.len())).max(first.end);
+        let (mut score, mut covered, mut last) = (0.0, start, first.end);
+        for (s, r) in found[i..].iter().take_while(|(_, r)| r.start < end).filter(|(_, r)| r.end <= end) {
+            if r.start >= covered {
+                score += s;
+                covered = r.end;
+            }
+            last = last.max(r.end);
+        }
+        let end = if end == text.len() {
+            end
+        } else {
+            after_clause(floor(last.max(start + budget / 2).min(end)), end).unwrap_or(end)
+        };
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, start..end));
+        }
+    }
+    best.map(|(_, range)| range)
+}
+
 /// `text` as HTML with the byte `ranges` in `<b>`.
-fn mark(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+fn mark(text: &str, ranges: &[Range<usize>]) -> String {
     let mut out = String::with_capacity(text.len() + ranges.len() * 7);
     let mut at = 0;
     for range in ranges {
@@ -93,10 +154,7 @@ fn mark(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
         {
             continue;
         }
-        // A lone Latin letter or digit (the `t` of GJ/t, the `c` ℃ leaves) is no evidence of a
-        // match: it stays unmarked.
-        let marked = &text[range.clone()];
-        if marked.chars().count() == 1 && marked.is_ascii() {
+        if !meaningful(&text[range.clone()]) {
             continue;
         }
         out.push_str(&escape(&text[at..range.start]));
@@ -120,4 +178,38 @@ fn lead(text: &str) -> String {
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str, word: &str, nth: usize) -> (f32, Range<usize>) {
+        let start = text.match_indices(word).nth(nth).unwrap().0;
+        (1.0, start..start + word.len())
+    }
+
+    #[test]
+    fn the_passage_is_the_densest_window_from_the_start_of_its_clause() {
+        let text = format!("{}，固态电池电解液{}。{}固态电池。", "甲".repeat(150), "乙".repeat(30), "丙".repeat(200));
+        let found = [at(&text, "固态电池", 0), at(&text, "电解液", 0), at(&text, "固态电池", 1)];
+        let range = passage(&text, &found, 300).unwrap();
+        let clause = text.find("，").unwrap() + "，".len();
+        assert_eq!(range, clause..clause + 300, "from the clause's start, the budget's length");
+        assert!(text.is_char_boundary(range.end));
+
+        // A lone match far into a clause: the passage starts at it, and ends after the clause
+        // that follows it once past half the budget.
+        let text = format!("{}固态电池1{}。{}", "甲".repeat(150), "乙".repeat(60), "丙".repeat(200));
+        let found = [at(&text, "固态电池", 0)];
+        let range = passage(&text, &found, 300).unwrap();
+        assert_eq!(range.start, found[0].1.start);
+        assert_eq!(&text[range.end - "。".len()..range.end], "。");
+
+        // Near the start, the passage starts with the text; the earliest of equal windows wins.
+        let text = format!("甲乙固态电池{}固态电池", "丙".repeat(200));
+        let found = [at(&text, "固态电池", 0), at(&text, "固态电池", 1)];
+        assert_eq!(passage(&text, &found, 300), Some(0..300));
+        assert_eq!(passage(&text, &[], 300), None);
+    }
 }

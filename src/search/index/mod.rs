@@ -27,7 +27,6 @@ use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::ConstScoreQuery;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 pub use counterparts::Counterparts;
