@@ -101,14 +101,25 @@ fn meaningful(marked: &str) -> bool {
 /// The passage of `text` of at most `budget` bytes whose matches (score, byte range; ordered
 /// by start) weigh most, the earliest of equals; `None` without matches. A passage begins at
 /// the text's start when its first match is near it, else at the start of that match's clause
-/// when that is near (else at the match), and ends after a clause's punctuation when one
-/// follows its last match past half the budget.
+/// when that is near (else at the match), reaching back to fill the budget near the text's
+/// end, and ends after a clause's punctuation when one follows its last match past half the
+/// budget.
 fn passage(text: &str, found: &[(f32, Range<usize>)], budget: usize) -> Option<Range<usize>> {
     let floor = |mut at: usize| {
         while !text.is_char_boundary(at) {
             at -= 1;
         }
         at
+    };
+    let ceil = |mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        at
+    };
+    // The byte after the first clause-closing punctuation of `text[from..to]`.
+    let first_clause = |from: usize, to: usize| {
+        text[from..to].char_indices().find(|(_, c)| closes_clause(*c)).map(|(at, c)| from + at + c.len_utf8())
     };
     // The byte after the last clause-closing punctuation of `text[from..to]`.
     let after_clause = |from: usize, to: usize| {
@@ -117,13 +128,25 @@ fn passage(text: &str, found: &[(f32, Range<usize>)], budget: usize) -> Option<R
     let mut best: Option<(f32, Range<usize>)> = None;
     for (i, (_, first)) in found.iter().enumerate() {
         let near = floor(first.start.saturating_sub(budget / 5));
-        let start = match first.start <= budget / 5 {
+        let mut start = match first.start <= budget / 5 {
             true => 0,
             false => after_clause(near, first.start).unwrap_or(first.start),
         };
+        // Near the end of the text, the passage reaches back to fill the budget (from the
+        // start of a clause when one begins in between).
+        let back = ceil(text.len().saturating_sub(budget));
+        if back < start {
+            start = if back == 0 { 0 } else { first_clause(back, start).unwrap_or(back) };
+        }
         let end = floor((start + budget).min(text.len())).max(first.end);
         let (mut score, mut covered, mut last) = (0.0, start, first.end);
-        for (s, r) in found[i..].iter().take_while(|(_, r)| r.start < end).filter(|(_, r)| r.end <= end) {
+        for (s, r) in found[..i].iter().filter(|(_, r)| r.start >= start).chain(&found[i..]) {
+            if r.start >= end {
+                break;
+            }
+            if r.end > end {
+                continue;
+            }
             if r.start >= covered {
                 score += s;
                 covered = r.end;
@@ -211,5 +234,12 @@ mod tests {
         let found = [at(&text, "固态电池", 0), at(&text, "固态电池", 1)];
         assert_eq!(passage(&text, &found, 300), Some(0..300));
         assert_eq!(passage(&text, &[], 300), None);
+
+        // A match near the end: the passage reaches back to fill the budget, from the start of
+        // a clause.
+        let text = format!("{}。{}，{}固态电池。", "甲".repeat(150), "乙".repeat(40), "丙".repeat(40));
+        let found = [at(&text, "固态电池", 0)];
+        let range = passage(&text, &found, 300).unwrap();
+        assert_eq!(range, text.find("乙").unwrap()..text.len());
     }
 }
