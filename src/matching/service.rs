@@ -611,7 +611,7 @@ fn term_evidence(
         let mut matched = Vec::new();
         for (term, weight) in weights.iter().map(|p| (&p.0, p.1)) {
             let found = |t: &str| -> Vec<&'static str> {
-                let Some(i) = sought.iter().position(|s| *s == t) else { return Vec::new() };
+                let Some(i) = finder.index_of(t) else { return Vec::new() };
                 parts.iter().filter(|(_, held)| held[i]).map(|(name, _)| *name).collect()
             };
             let fields = found(term);

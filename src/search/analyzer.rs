@@ -127,6 +127,11 @@ pub struct TermFinder<'a> {
 }
 
 impl TermFinder<'_> {
+    /// The index of `term` in the list given (its first place), if it is there.
+    pub fn index_of(&self, term: &str) -> Option<usize> {
+        self.index.get(term).copied()
+    }
+
     /// For each token of `text` among the terms: the index of its term and its byte range in
     /// `text`, ordered by start (the longer first).
     pub fn occurrences(&self, text: &str) -> Vec<(usize, Range<usize>)> {
@@ -420,12 +425,6 @@ impl Analyzer {
         }
     }
 
-    /// Where the tokens of `text` that are among `terms` (normalised) lie: for each, the index
-    /// of its term and its byte range in `text`, ordered by start (the longer first).
-    pub fn occurrences(&self, text: &str, terms: &[&str]) -> Vec<(usize, Range<usize>)> {
-        self.finder(terms).occurrences(text)
-    }
-
     /// A finder of `terms` (normalised) as tokens of texts, for many texts at a time.
     pub fn finder<'a>(&'a self, terms: &[&'a str]) -> TermFinder<'a> {
         let mut index = HashMap::with_capacity(terms.len());
@@ -591,7 +590,7 @@ mod tests {
         assert_eq!(normalize_text(" ＡＩ５Ｇ固態電池 "), "ai5g固态电池");
     }
 
-    /// `occurrences` finds exactly the tokens `analyze` gives that are among the terms: over
+    /// A finder finds exactly the tokens `analyze` gives that are among the terms: over
     /// the demo market's texts and mixed text, with every token as a term, with some, and with
     /// strings that occur in the text without being tokens of it.
     #[test]
@@ -637,7 +636,7 @@ mod tests {
                     .filter_map(|t| terms.iter().position(|x| *x == t.text).map(|i| (i, t.from..t.to)))
                     .collect();
                 expected.sort_by_key(|(_, r)| (r.start, std::cmp::Reverse(r.end)));
-                assert_eq!(analyzer.occurrences(text, &terms), expected, "{text} {terms:?}");
+                assert_eq!(analyzer.finder(&terms).occurrences(text), expected, "{text} {terms:?}");
                 compared += expected.len();
             }
         }
