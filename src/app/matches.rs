@@ -122,6 +122,8 @@ async fn rank_with(cx: &App, subject: &Subject, limit: usize, dockings: Vec<Dock
         let subject = subject.clone();
         tokio::task::spawn_blocking(move || {
             let frequencies = index.frequencies();
+            let (needs, achievements): (Vec<&Need>, Vec<&Achievement>) =
+                (needs.iter().collect(), achievements.iter().collect());
             explain(&index, &subject, &input, ranking, &needs, &achievements, limit, None, &frequencies)
         })
         .await
@@ -532,13 +534,9 @@ async fn rank_many(
             part.into_iter()
                 .map(|(subject, (input, ranking))| {
                     let ids = candidate_ids(&ranking);
-                    let (n, a): (Vec<Need>, Vec<Achievement>) = match subject {
-                        Subject::Need(_) => {
-                            (Vec::new(), ids.iter().filter_map(|id| achievements.get(id).cloned()).collect())
-                        }
-                        Subject::Achievement(_) => {
-                            (ids.iter().filter_map(|id| needs.get(id).cloned()).collect(), Vec::new())
-                        }
+                    let (n, a): (Vec<&Need>, Vec<&Achievement>) = match subject {
+                        Subject::Need(_) => (Vec::new(), ids.iter().filter_map(|id| achievements.get(id)).collect()),
+                        Subject::Achievement(_) => (ids.iter().filter_map(|id| needs.get(id)).collect(), Vec::new()),
                     };
                     // The batch's frequencies, as its rankings used them.
                     let own;

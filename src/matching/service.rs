@@ -298,25 +298,26 @@ pub fn explain(
     subject: &Subject,
     input: &MatchInput,
     ranking: super::Ranking,
-    needs: &[Need],
-    achievements: &[Achievement],
+    needs: &[&Need],
+    achievements: &[&Achievement],
     limit: usize,
     floor: Option<f32>,
     frequencies: &Frequencies,
 ) -> Result<(FieldEvidence, Vec<MatchItem>), IndexError> {
-    let mut pairs: Vec<(Need, Achievement, &super::Candidate)> = Vec::new();
+    // The pairs are borrowed until the best `limit` are known: only those are copied.
+    let mut pairs: Vec<(&Need, &Achievement, &super::Candidate)> = Vec::new();
     match subject {
         Subject::Need(need) => {
             for c in &ranking.candidates {
                 if let Some(a) = achievements.iter().find(|a| a.meta.id == c.retrieved.id) {
-                    pairs.push((need.clone(), a.clone(), c));
+                    pairs.push((need, a, c));
                 }
             }
         }
         Subject::Achievement(achievement) => {
             for c in &ranking.candidates {
                 if let Some(n) = needs.iter().find(|n| n.meta.id == c.retrieved.id) {
-                    pairs.push((n.clone(), achievement.clone(), c));
+                    pairs.push((n, achievement, c));
                 }
             }
         }
@@ -328,7 +329,7 @@ pub fn explain(
     });
     // The fit orders (a gap lowers, the same city lifts a little), but only lowers the score
     // shown: a label is not evidence that the texts meet.
-    let mut scored: Vec<(Need, Achievement, &super::Candidate, Fit, f32)> = pairs
+    let mut scored: Vec<(&Need, &Achievement, &super::Candidate, Fit, f32)> = pairs
         .into_iter()
         .map(|(n, a, c)| {
             let fit = assess(&n.content, &a.content);
@@ -336,7 +337,7 @@ pub fn explain(
             (n, a, c, fit, score)
         })
         .collect();
-    let order = |x: &(Need, Achievement, &super::Candidate, Fit, f32)| x.2.rank_score * x.3.factor;
+    let order = |x: &(&Need, &Achievement, &super::Candidate, Fit, f32)| x.2.rank_score * x.3.factor;
     scored.sort_by(|x, y| order(y).total_cmp(&order(x)).then_with(|| x.2.retrieved.id.cmp(&y.2.retrieved.id)));
     scored.truncate(limit);
     if let Some(floor) = floor {
@@ -390,7 +391,7 @@ pub fn explain(
                 matcher_version: MATCHER_VERSION.to_string(),
                 dictionary_version: dictionary_version.clone(),
             };
-            MatchItem { need, achievement, score: round(score), explanation }
+            MatchItem { need: need.clone(), achievement: achievement.clone(), score: round(score), explanation }
         })
         .collect();
     Ok((ranking.field, items))
@@ -584,7 +585,7 @@ fn term_evidence(
     frequencies: &Frequencies,
 ) -> Result<(Vec<Vec<MatchedTerm>>, Vec<(String, String)>), IndexError> {
     let analyzer = index.analyzer();
-    let weights = index.term_weights(text, frequencies);
+    let (weights, marked) = index.explained_terms(text, frequencies);
     // A lone Latin letter or digit (℃ leaves a `c`) explains nothing to a reader.
     let weights: Vec<&(String, f32)> = weights.iter().filter(|(t, _)| t.chars().count() > 1 || !t.is_ascii()).collect();
     // The terms looked for in each field: the record's, then their synonyms.
@@ -596,18 +597,24 @@ fn term_evidence(
             }
         }
     }
-    let finder = analyzer.finder(&sought);
+    // One finder for the terms the highlights mark and those sought: each field of a
+    // candidate is searched once for both.
+    let highlighter = index.highlighter(&marked, &sought, frequencies);
+    let finder = highlighter.finder();
     let mut all_terms = Vec::with_capacity(candidates.len());
+    let mut highlights = Vec::with_capacity(candidates.len());
     for c in candidates {
-        // For each field, which of `sought` it holds.
-        let holds = |s: &str| -> Vec<bool> {
-            let mut held = vec![false; sought.len()];
-            for (i, _) in finder.occurrences(s) {
-                held[i] = true;
+        let (in_title, in_keywords, in_body) =
+            (finder.occurrences(&c.title), finder.occurrences(&c.keywords), finder.occurrences(&c.body));
+        // For each field, which of the finder's terms it holds.
+        let holds = |found: &[(usize, std::ops::Range<usize>)]| -> Vec<bool> {
+            let mut held = vec![false; finder.given()];
+            for (i, _) in found {
+                held[*i] = true;
             }
             held
         };
-        let parts = [("title", holds(&c.title)), ("keywords", holds(&c.keywords)), ("description", holds(&c.body))];
+        let parts = [("title", holds(&in_title)), ("keywords", holds(&in_keywords)), ("description", holds(&in_body))];
         let mut matched = Vec::new();
         for (term, weight) in weights.iter().map(|p| (&p.0, p.1)) {
             let found = |t: &str| -> Vec<&'static str> {
@@ -632,9 +639,8 @@ fn term_evidence(
         }
         matched.truncate(12);
         all_terms.push(matched);
+        highlights.push(highlighter.mark_found(&c.title, &in_title, &c.body, &in_body));
     }
-    let pairs: Vec<(String, String)> = candidates.iter().map(|c| (c.title.clone(), c.body.clone())).collect();
-    let highlights = index.highlight(text, &pairs, frequencies)?;
     Ok((all_terms, highlights))
 }
 

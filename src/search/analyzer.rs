@@ -13,7 +13,7 @@ use std::io::BufReader;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use jieba_rs::Jieba;
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
@@ -124,9 +124,16 @@ pub struct TermFinder<'a> {
     /// Each term, with its index in the list given.
     index: HashMap<&'a str, usize>,
     automaton: Option<AhoCorasick>,
+    /// How many terms were given.
+    given: usize,
 }
 
 impl TermFinder<'_> {
+    /// How many terms were given (an index of `occurrences` is below it).
+    pub fn given(&self) -> usize {
+        self.given
+    }
+
     /// The index of `term` in the list given (its first place), if it is there.
     pub fn index_of(&self, term: &str) -> Option<usize> {
         self.index.get(term).copied()
@@ -433,14 +440,16 @@ impl Analyzer {
         }
         let patterns: Vec<&str> = index.keys().copied().collect();
         // An automaton of a few hundred short words always builds; without it every text is
-        // analysed whole, which gives the same tokens.
+        // analysed whole, which gives the same tokens. A finder serves a handful of texts, so
+        // the automaton is the one quickest to build (the DFA the crate picks for up to 100
+        // words took several times longer to build than the searches it then ran).
         let automaton = match self.segmentation {
             Segmentation::WordsAndSubwords | Segmentation::Words if !patterns.is_empty() => {
-                AhoCorasick::new(&patterns).ok()
+                AhoCorasick::builder().kind(Some(AhoCorasickKind::ContiguousNFA)).build(&patterns).ok()
             }
             _ => None,
         };
-        TermFinder { analyzer: self, index, automaton }
+        TermFinder { analyzer: self, index, automaton, given: terms.len() }
     }
 
     /// Overlapping character pairs of Chinese runs; runs of other letters and digits whole.

@@ -3,85 +3,103 @@
 use std::ops::Range;
 
 use super::*;
+use crate::search::analyzer::TermFinder;
 
 impl SearchIndex {
-    /// For each (title, body): the title, whole, and the best passage of the body, as HTML:
-    /// matches of the terms of `text` in `<b>`, everything else escaped, `…` where the passage
-    /// was cut. Passages are about 100 Chinese characters (300 bytes). The terms' frequencies
-    /// are those of `frequencies`; the matches are the analysed tokens among the terms
-    /// (`Analyzer::finder`).
-    pub fn highlight(
-        &self,
-        text: &str,
-        records: &[(String, String)],
-        frequencies: &Frequencies,
-    ) -> Result<Vec<(String, String)>, IndexError> {
-        self.highlight_terms(&self.query_terms(text, usize::MAX, frequencies).0, records, frequencies)
-    }
-
-    /// As `highlight`, with the terms of a search's concepts (synonyms and narrower terms too).
+    /// For each (title, body): the title, whole, and the best passage of the body, as HTML,
+    /// with the terms of a search's concepts (synonyms and narrower terms too) marked
+    /// (`Highlighter::mark`).
     pub fn highlight_search(
         &self,
         text: &str,
         records: &[(String, String)],
     ) -> Result<Vec<(String, String)>, IndexError> {
         let frequencies = self.frequencies();
-        self.highlight_terms(&ParsedQuery::parse(&self.analyzer, text).scored_terms(), records, &frequencies)
+        let terms = ParsedQuery::parse(&self.analyzer, text).scored_terms();
+        let highlighter = self.highlighter(&terms, &[], &frequencies);
+        Ok(records.iter().map(|(title, body)| highlighter.mark(title, body)).collect())
     }
 
-    pub(super) fn highlight_terms(
-        &self,
-        terms: &[(String, f32)],
-        records: &[(String, String)],
+    /// A highlighter of `terms` (a record's analysed terms, or a search's), whose finder also
+    /// finds the strings of `also` (for a caller that looks for them in the same texts; they
+    /// are not marked). The terms' frequencies are those of `frequencies`.
+    pub fn highlighter<'a>(
+        &'a self,
+        terms: &'a [(String, f32)],
+        also: &[&'a str],
         frequencies: &Frequencies,
-    ) -> Result<Vec<(String, String)>, IndexError> {
-        if terms.is_empty() {
-            return Ok(records.iter().map(|(title, body)| (escape(title), lead(body))).collect());
-        }
+    ) -> Highlighter<'a> {
         // A term is scored as tantivy's snippets score it (`1 / (1 + its frequency in the
         // field)`), and left out of a field no record holds it in. Field `i` of
         // `Frequencies::of`: 0 the title, 2 the body.
-        let scored = |i: usize| -> (Vec<&str>, Vec<f32>) {
-            terms
-                .iter()
-                .filter_map(|(term, _)| {
-                    let n = frequencies.of(term)[i];
-                    (n > 0).then(|| (term.as_str(), 1.0 / (1.0 + n as f32)))
-                })
-                .unzip()
-        };
-        let (title_terms, _) = scored(0);
-        let (body_terms, body_scores) = scored(2);
-        let (in_title, in_body) = (self.analyzer.finder(&title_terms), self.analyzer.finder(&body_terms));
-        let mut out = Vec::with_capacity(records.len());
-        for (title, body) in records {
-            let ranges: Vec<Range<usize>> = in_title.occurrences(title).into_iter().map(|(_, r)| r).collect();
-            let title_html = mark(title, &ranges);
-            let found: Vec<(f32, Range<usize>)> = in_body
-                .occurrences(body)
-                .into_iter()
-                .filter(|(_, r)| meaningful(&body[r.clone()]))
-                .map(|(i, r)| (body_scores[i], r))
-                .collect();
-            let Some(range) = passage(body, &found, PASSAGE_BYTES) else {
-                out.push((title_html, lead(body)));
-                continue;
-            };
-            let inside: Vec<Range<usize>> = found
-                .iter()
-                .filter(|(_, r)| r.start >= range.start && r.end <= range.end)
-                .map(|(_, r)| r.start - range.start..r.end - range.start)
-                .collect();
-            let mut body_html = mark(&body[range.clone()], &inside);
-            if range.start > 0 {
-                body_html.insert(0, '…');
-            }
-            if range.end < body.len() {
-                body_html.push('…');
-            }
-            out.push((title_html, body_html));
+        let (mut in_title, mut body_scores) = (Vec::with_capacity(terms.len()), Vec::with_capacity(terms.len()));
+        for (term, _) in terms {
+            let [title, _, body] = frequencies.of(term);
+            in_title.push(title > 0);
+            body_scores.push((body > 0).then(|| 1.0 / (1.0 + body as f32)));
         }
-        Ok(out)
+        let sought: Vec<&str> = terms.iter().map(|(t, _)| t.as_str()).chain(also.iter().copied()).collect();
+        Highlighter { finder: self.analyzer.finder(&sought), in_title, body_scores }
+    }
+}
+
+/// Marks the terms of one text in many records' titles and bodies (`SearchIndex::highlighter`),
+/// with one finder for them all.
+pub struct Highlighter<'a> {
+    finder: TermFinder<'a>,
+    /// For each term (by its index in the finder's list): whether titles mark it.
+    in_title: Vec<bool>,
+    /// For each term: its score in a body's passage, `None` if bodies do not mark it.
+    body_scores: Vec<Option<f32>>,
+}
+
+impl Highlighter<'_> {
+    /// The finder of the terms, then of the strings also sought: a caller that finds them in a
+    /// title and a body anyway passes what it found to `mark_found`.
+    pub fn finder(&self) -> &TermFinder<'_> {
+        &self.finder
+    }
+
+    /// The title, whole, and the best passage of the body, as HTML: matches of the terms in
+    /// `<b>`, everything else escaped, `…` where the passage was cut. Passages are about 100
+    /// Chinese characters (300 bytes); the matches are the analysed tokens among the terms
+    /// (`Analyzer::finder`).
+    pub fn mark(&self, title: &str, body: &str) -> (String, String) {
+        self.mark_found(title, &self.finder.occurrences(title), body, &self.finder.occurrences(body))
+    }
+
+    /// `mark`, given what this highlighter's finder found in the title and the body.
+    pub fn mark_found(
+        &self,
+        title: &str,
+        in_title: &[(usize, Range<usize>)],
+        body: &str,
+        in_body: &[(usize, Range<usize>)],
+    ) -> (String, String) {
+        let ranges: Vec<Range<usize>> =
+            in_title.iter().filter(|(i, _)| self.in_title.get(*i) == Some(&true)).map(|(_, r)| r.clone()).collect();
+        let title_html = mark(title, &ranges);
+        let found: Vec<(f32, Range<usize>)> = in_body
+            .iter()
+            .filter(|(_, r)| meaningful(&body[r.clone()]))
+            .filter_map(|(i, r)| Some((self.body_scores.get(*i).copied().flatten()?, r.clone())))
+            .collect();
+        let Some(range) = passage(body, &found, PASSAGE_BYTES) else {
+            return (title_html, lead(body));
+        };
+        let inside: Vec<Range<usize>> = found
+            .iter()
+            .filter(|(_, r)| r.start >= range.start && r.end <= range.end)
+            .map(|(_, r)| r.start - range.start..r.end - range.start)
+            .collect();
+        let mut body_html = mark(&body[range.clone()], &inside);
+        if range.start > 0 {
+            body_html.insert(0, '…');
+        }
+        if range.end < body.len() {
+            body_html.push('…');
+        }
+        (title_html, body_html)
     }
 }
 

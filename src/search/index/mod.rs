@@ -31,6 +31,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, 
 
 pub use counterparts::Counterparts;
 pub use frequencies::Frequencies;
+pub use highlight::Highlighter;
 pub use retrieval::Retrieved;
 pub use searching::{Facets, Hit, SearchOutcome, SearchRequest, SortOrder};
 

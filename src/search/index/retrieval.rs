@@ -306,6 +306,16 @@ impl SearchIndex {
         self.term_weights_of(&tokens, total, &mut |t| frequencies.document_frequency(t))
     }
 
+    /// `term_weights` of `text`, and the terms its highlights mark (its terms, sub-words and
+    /// synonyms, as `query_terms` gives them), from one analysis of it.
+    pub fn explained_terms(&self, text: &str, frequencies: &Frequencies) -> (Vec<(String, f32)>, Vec<(String, f32)>) {
+        let tokens = self.analyzer.analyze(text);
+        let total = frequencies.searcher().num_docs();
+        let mut df = |t: &str| frequencies.document_frequency(t);
+        let weights = self.term_weights_of(&tokens, total, &mut df);
+        (weights, self.query_terms_of(&tokens, usize::MAX, total, &mut df).0)
+    }
+
     /// `term_weights` of analysed text, with `total` records and `df` their frequencies.
     pub(super) fn term_weights_of(
         &self,
@@ -359,6 +369,7 @@ impl SearchIndex {
 
     /// The terms of `text` (its `max_terms` weightiest) and their synonyms, each with its weight
     /// in the query; and whether terms were left out.
+    #[cfg(test)]
     pub(super) fn query_terms(
         &self,
         text: &str,
