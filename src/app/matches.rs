@@ -128,7 +128,6 @@ async fn rank_with(cx: &App, subject: &Subject, limit: usize, dockings: Vec<Dock
         })
         .await
         .map_err(task_failed)?
-        .map_err(task_failed)?
     };
     Ok(Matches { field, items, dictionary_version, dockings })
 }
@@ -548,15 +547,14 @@ async fn rank_many(
                         }
                     };
                     let floor = Some(threshold);
-                    explain(&index, &subject, &input, ranking, &n, &a, limit, floor, frequencies)
-                        .map(|(_, items)| items)
+                    explain(&index, &subject, &input, ranking, &n, &a, limit, floor, frequencies).1
                 })
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Vec<_>>()
         }));
     }
     let mut out = Vec::with_capacity(subjects.len());
     for task in tasks {
-        let items = task.await.map_err(task_failed)?.map_err(task_failed)?;
+        let items = task.await.map_err(task_failed)?;
         out.extend(items.into_iter().map(|items| (items, dictionary_version.clone())));
     }
     Ok(out)

@@ -220,8 +220,7 @@ pub async fn search(cx: &App, who: &Principal, query: SearchQuery, page: u32, li
     let index = cx.search.current();
     let highlighted = tokio::task::spawn_blocking(move || index.highlight_search(&text, &texts))
         .await
-        .map_err(|_| Error::internal())?
-        .map_err(|e| search_failed(e.into()))?;
+        .map_err(|_| Error::internal())?;
     let items: Vec<SearchHit> = kept
         .into_iter()
         .zip(highlighted)

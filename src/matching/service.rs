@@ -303,7 +303,7 @@ pub fn explain(
     limit: usize,
     floor: Option<f32>,
     frequencies: &Frequencies,
-) -> Result<(FieldEvidence, Vec<MatchItem>), IndexError> {
+) -> (FieldEvidence, Vec<MatchItem>) {
     // The pairs are borrowed until the best `limit` are known: only those are copied.
     let mut pairs: Vec<(&Need, &Achievement, &super::Candidate)> = Vec::new();
     match subject {
@@ -364,7 +364,7 @@ pub fn explain(
             },
         })
         .collect();
-    let (terms, highlights) = term_evidence(index, &input.text, &texts, frequencies)?;
+    let (terms, highlights) = term_evidence(index, &input.text, &texts, frequencies);
     let items = scored
         .into_iter()
         .zip(terms)
@@ -394,7 +394,7 @@ pub fn explain(
             MatchItem { need: need.clone(), achievement: achievement.clone(), score: round(score), explanation }
         })
         .collect();
-    Ok((ranking.field, items))
+    (ranking.field, items)
 }
 
 /// What managers decided about a record's dockings, as ranking feedback: the keywords of the
@@ -583,7 +583,7 @@ fn term_evidence(
     text: &str,
     candidates: &[CandidateText],
     frequencies: &Frequencies,
-) -> Result<(Vec<Vec<MatchedTerm>>, Vec<(String, String)>), IndexError> {
+) -> (Vec<Vec<MatchedTerm>>, Vec<(String, String)>) {
     let analyzer = index.analyzer();
     let (weights, marked) = index.explained_terms(text, frequencies);
     // A lone Latin letter or digit (℃ leaves a `c`) explains nothing to a reader.
@@ -641,7 +641,7 @@ fn term_evidence(
         all_terms.push(matched);
         highlights.push(highlighter.mark_found(&c.title, &in_title, &c.body, &in_body));
     }
-    Ok((all_terms, highlights))
+    (all_terms, highlights)
 }
 
 /// A candidate whose text matches well (at least half the best candidate's text score) but

@@ -9,15 +9,11 @@ impl SearchIndex {
     /// For each (title, body): the title, whole, and the best passage of the body, as HTML,
     /// with the terms of a search's concepts (synonyms and narrower terms too) marked
     /// (`Highlighter::mark`).
-    pub fn highlight_search(
-        &self,
-        text: &str,
-        records: &[(String, String)],
-    ) -> Result<Vec<(String, String)>, IndexError> {
+    pub fn highlight_search(&self, text: &str, records: &[(String, String)]) -> Vec<(String, String)> {
         let frequencies = self.frequencies();
         let terms = ParsedQuery::parse(&self.analyzer, text).scored_terms();
         let highlighter = self.highlighter(&terms, &[], &frequencies);
-        Ok(records.iter().map(|(title, body)| highlighter.mark(title, body)).collect())
+        records.iter().map(|(title, body)| highlighter.mark(title, body)).collect()
     }
 
     /// A highlighter of `terms` (a record's analysed terms, or a search's), whose finder also
